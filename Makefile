@@ -1,0 +1,54 @@
+# Carbon Ledger — the two commands of the quick start are `make run` and `make test`.
+# Everything else here is what they need: a virtualenv from requirements.lock and the chain
+# toolchain from package-lock.json, each installed only when missing or out of date.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: run test install lint typecheck test-python test-contracts bench clean
+
+run: install
+	$(BIN)/carbon-ledger serve
+
+test: install
+	$(BIN)/pytest
+	node_modules/.bin/forge test
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# `npm install` honours package-lock.json exactly (versions and integrity hashes); `npm ci`
+# refuses this lock because npm leaves out the other platforms' optional Foundry binaries.
+$(NODE_STAMP): package.json package-lock.json
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || (echo "Node 20 or newer is required" && false)
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+
+test-python: install
+	$(BIN)/pytest
+
+test-contracts: install
+	node_modules/.bin/forge test
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

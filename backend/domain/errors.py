@@ -1,0 +1,85 @@
+"""The domain's error hierarchy.
+
+One root (:class:`CarbonLedgerError`) with narrow subclasses that also inherit the builtin they
+refine, so callers can catch either. The HTTP layer maps each class to a status and an RFC 9457
+problem type in one table (``backend/api/problems.py``); routes never build error responses.
+Every error carries a bilingual title (Simplified Chinese and English) for user-facing text.
+"""
+
+from __future__ import annotations
+
+
+class CarbonLedgerError(Exception):
+    """Root of every error the ledger raises on purpose."""
+
+    title_en = "Carbon ledger error"
+    title_zh = "碳账本错误"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(CarbonLedgerError, ValueError):
+    """Input that fails validation; ``field`` names the offending field (dotted path)."""
+
+    title_en = "Invalid input"
+    title_zh = "输入无效"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(CarbonLedgerError, LookupError):
+    title_en = "Not found"
+    title_zh = "未找到"
+
+
+class Conflict(CarbonLedgerError):
+    title_en = "Conflict"
+    title_zh = "冲突"
+
+
+class IdempotencyConflict(Conflict):
+    """The same idempotency key was used with a different request body."""
+
+    title_en = "Idempotency key reused with a different request"
+    title_zh = "幂等键已用于不同的请求"
+
+
+class Unauthenticated(CarbonLedgerError, PermissionError):
+    title_en = "Authentication required"
+    title_zh = "需要身份认证"
+
+
+class PermissionDenied(CarbonLedgerError, PermissionError):
+    title_en = "Permission denied"
+    title_zh = "无权访问"
+
+
+class ProofError(CarbonLedgerError, ValueError):
+    """A Merkle inclusion or consistency proof does not verify, or cannot be built."""
+
+    title_en = "Proof does not verify"
+    title_zh = "证明校验失败"
+
+
+class ChainError(CarbonLedgerError, RuntimeError):
+    """The chain could not be reached or refused a transaction."""
+
+    title_en = "Blockchain unavailable"
+    title_zh = "区块链不可用"
+
+
+class ChainMismatch(ChainError):
+    """The chain is not the one the ledger anchored to (new genesis, missing contract or history)."""
+
+    title_en = "Blockchain is not the anchored chain"
+    title_zh = "区块链与已锚定的链不一致"
+
+
+class ConfigurationError(CarbonLedgerError, RuntimeError):
+    title_en = "Configuration error"
+    title_zh = "配置错误"
