@@ -1,0 +1,268 @@
+"""The one adapter to the ledger contract, with chain profiles.
+
+Profiles differ only in how the client talks to the chain, never in the contract or the calls:
+``anvil`` (the managed local node), ``besu-qbft`` (Hyperledger Besu with QBFT: POA extraData
+middleware, free gas, immediate finality) and ``external`` (any EVM RPC, several confirmations).
+Transactions are signed locally with eth-account; one nonce lock per signing key keeps concurrent
+senders in nonce order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import TransactionNotFound, Web3Exception
+from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import TxParams
+
+from backend.domain.errors import ChainError
+
+RPC_TIMEOUT_S = 10
+"""Per-request RPC timeout: an unreachable node must not stall the scheduler for long."""
+GAS_HEADROOM = 1.25
+"""Multiplier on estimated gas: anchor's cost varies slightly with storage layout."""
+
+
+@dataclass(frozen=True)
+class ChainProfile:
+    name: str
+    poa: bool
+    zero_gas_price: bool
+    confirmations: int
+
+
+PROFILES = {
+    "anvil": ChainProfile("anvil", poa=False, zero_gas_price=False, confirmations=1),
+    "besu-qbft": ChainProfile("besu-qbft", poa=True, zero_gas_price=True, confirmations=1),
+    "external": ChainProfile("external", poa=False, zero_gas_price=False, confirmations=3),
+}
+
+# The public views of INTERFACES.md: enough for an auditor's client that has no build artifacts.
+AUDIT_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "rootAt",
+        "stateMutability": "view",
+        "inputs": [{"name": "treeSize", "type": "uint64"}],
+        "outputs": [{"name": "", "type": "bytes32"}],
+    },
+    {
+        "type": "function",
+        "name": "latestCheckpoint",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [
+            {"name": "seq", "type": "uint64"},
+            {"name": "treeSize", "type": "uint64"},
+            {"name": "root", "type": "bytes32"},
+        ],
+    },
+    {
+        "type": "function",
+        "name": "verifyInclusion",
+        "stateMutability": "view",
+        "inputs": [
+            {"name": "leafHash", "type": "bytes32"},
+            {"name": "leafIndex", "type": "uint64"},
+            {"name": "treeSize", "type": "uint64"},
+            {"name": "auditPath", "type": "bytes32[]"},
+        ],
+        "outputs": [{"name": "valid", "type": "bool"}],
+    },
+    {
+        "type": "event",
+        "name": "CheckpointAnchored",
+        "anonymous": False,
+        "inputs": [
+            {"name": "seq", "type": "uint64", "indexed": True},
+            {"name": "root", "type": "bytes32", "indexed": True},
+            {"name": "treeSize", "type": "uint64", "indexed": False},
+            {"name": "metaHash", "type": "bytes32", "indexed": False},
+        ],
+    },
+]
+
+_NONCE_LOCKS: dict[str, threading.Lock] = {}
+_NONCE_LOCKS_GUARD = threading.Lock()
+
+
+def nonce_lock(address: str) -> threading.Lock:
+    with _NONCE_LOCKS_GUARD:
+        return _NONCE_LOCKS.setdefault(address.lower(), threading.Lock())
+
+
+def connect(rpc_url: str, profile: ChainProfile) -> Web3:
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
+    if profile.poa:
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
+@dataclass(frozen=True)
+class SignedAnchor:
+    raw: bytes
+    tx_hash: str
+    nonce: int
+    signer: str
+
+
+@dataclass(frozen=True)
+class MinedTx:
+    status: int
+    block_number: int
+    gas_used: int
+
+
+class LedgerChain:
+    """Calls and transactions of the ledger contract at ``address``."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        profile: ChainProfile,
+        address: str,
+        abi: Sequence[dict[str, Any]] = AUDIT_ABI,
+        account: LocalAccount | None = None,
+        confirmations: int | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.profile = profile
+        self.address = Web3.to_checksum_address(address)
+        self.contract = w3.eth.contract(address=self.address, abi=list(abi))
+        self.account = account
+        self.confirmations = confirmations or profile.confirmations
+
+    @classmethod
+    def from_key(
+        cls,
+        w3: Web3,
+        profile: ChainProfile,
+        address: str,
+        abi: Sequence[dict[str, Any]],
+        key: str,
+        confirmations: int | None = None,
+    ) -> LedgerChain:
+        return cls(w3, profile, address, abi, Account.from_key(key), confirmations)
+
+    def _call(self, what: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except (Web3Exception, OSError, ValueError) as exc:
+            raise ChainError(f"{what} failed: {exc}") from exc
+
+    def chain_id(self) -> int:
+        return int(self._call("eth_chainId", lambda: self.w3.eth.chain_id))
+
+    def block_number(self) -> int:
+        return int(self._call("eth_blockNumber", lambda: self.w3.eth.block_number))
+
+    def genesis_hash(self) -> str:
+        return (
+            "0x"
+            + bytes(self._call("eth_getBlockByNumber(0)", lambda: self.w3.eth.get_block(0)["hash"])).hex()
+        )
+
+    def code(self) -> bytes:
+        return bytes(self._call("eth_getCode", lambda: self.w3.eth.get_code(self.address)))
+
+    def root_at(self, tree_size: int) -> bytes:
+        return bytes(self._call("rootAt", lambda: self.contract.functions.rootAt(tree_size).call()))
+
+    def latest_checkpoint(self) -> tuple[int, int, bytes]:
+        seq, size, root = self._call(
+            "latestCheckpoint", lambda: self.contract.functions.latestCheckpoint().call()
+        )
+        return int(seq), int(size), bytes(root)
+
+    def verify_inclusion(self, leaf_hash: bytes, index: int, size: int, path: Sequence[bytes]) -> bool:
+        fn = self.contract.functions.verifyInclusion(leaf_hash, index, size, list(path))
+        return bool(self._call("verifyInclusion", fn.call))
+
+    def _fees(self) -> dict[str, int]:
+        if self.profile.zero_gas_price:
+            return {"gasPrice": 0}
+        block = self._call("eth_getBlock", lambda: self.w3.eth.get_block("latest"))
+        base = int(block.get("baseFeePerGas", 0))
+        tip = int(self._call("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee))
+        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    def pending_nonce(self) -> int:
+        if self.account is None:
+            raise ChainError("no signing key configured")
+        address = self.account.address
+        return int(
+            self._call(
+                "eth_getTransactionCount", lambda: self.w3.eth.get_transaction_count(address, "pending")
+            )
+        )
+
+    def sign_anchor(
+        self, expected_seq: int, tree_size: int, root: bytes, meta_hash: bytes, nonce: int
+    ) -> SignedAnchor:
+        if self.account is None:
+            raise ChainError("no signing key configured")
+        fn = self.contract.functions.anchor(expected_seq, tree_size, root, meta_hash)
+        sender = self.account.address
+        gas = self._call("eth_estimateGas(anchor)", lambda: fn.estimate_gas({"from": sender}))
+        params: dict[str, Any] = {
+            "from": sender,
+            "nonce": nonce,
+            "gas": int(gas * GAS_HEADROOM),
+            "chainId": self.chain_id(),
+            **self._fees(),
+        }
+        tx = fn.build_transaction(cast(TxParams, params))
+        signed = self.account.sign_transaction(cast(dict[str, Any], tx))
+        return SignedAnchor(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), nonce, sender)
+
+    def send_raw(self, raw: bytes) -> None:
+        """Broadcasts a signed transaction; a node that already has it is not an error."""
+        try:
+            self.w3.eth.send_raw_transaction(HexBytes(raw))
+        except (Web3Exception, ValueError) as exc:
+            text = str(exc).lower()
+            if "already known" in text or "already imported" in text or "known transaction" in text:
+                return
+            raise ChainError(f"eth_sendRawTransaction failed: {exc}") from exc
+        except OSError as exc:
+            raise ChainError(f"eth_sendRawTransaction failed: {exc}") from exc
+
+    def mined(self, tx_hash: str) -> MinedTx | None:
+        """The transaction's receipt once it has the configured confirmations, else None."""
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+        except (Web3Exception, OSError, ValueError) as exc:
+            raise ChainError(f"eth_getTransactionReceipt failed: {exc}") from exc
+        block_number = int(receipt["blockNumber"])
+        if self.block_number() - block_number + 1 < self.confirmations:
+            return None
+        return MinedTx(int(receipt["status"]), block_number, int(receipt["gasUsed"]))
+
+    def transaction_known(self, tx_hash: str) -> bool:
+        try:
+            self.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return False
+        except (Web3Exception, OSError, ValueError) as exc:
+            raise ChainError(f"eth_getTransactionByHash failed: {exc}") from exc
+        return True
+
+    def find_anchor_event(self, seq: int, from_block: int = 0) -> tuple[str, int] | None:
+        """(tx hash, block) of the CheckpointAnchored event with sequence ``seq``, if any."""
+        event = self.contract.events.CheckpointAnchored
+        logs = self._call(
+            "eth_getLogs",
+            lambda: event.get_logs(from_block=from_block, argument_filters={"seq": seq}),
+        )
+        for log in logs:
+            return "0x" + bytes(log["transactionHash"]).hex(), int(log["blockNumber"])
+        return None

@@ -1,0 +1,43 @@
+"""The FastAPI application: routers, problem handlers and the scheduler's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from backend.api import problems
+from backend.api.routes import audit, health
+from backend.runtime import Runtime
+from backend.scheduler import start_scheduler
+from mini_program_api import routes as mini_program
+from mini_program_api.schemas import ACTIVITY_TYPES
+
+DESCRIPTION = """
+Carbon Ledger — personal carbon ledger (个人碳账本) for zero-carbon industrial parks.
+
+Employees record low-carbon activities; each is normalized with versioned emission factors,
+logged in an RFC 9162 transparency log and anchored on a permissioned EVM chain. Errors are
+RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = start_scheduler(runtime) if runtime.settings.scheduler_enabled else None
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=True)
+
+    app = FastAPI(title="Carbon Ledger API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.runtime = runtime
+    problems.DISCRIMINATOR_TAGS.update(ACTIVITY_TYPES)
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(mini_program.router)
+    app.include_router(audit.router)
+    return app

@@ -1,0 +1,44 @@
+"""Background jobs (APScheduler): anchoring checkpoints of the log on the chain.
+
+One scheduler per deployment: ``carbon-ledger serve`` runs the API in one process with the
+scheduler inside it. Each job runs at most once at a time and missed runs coalesce.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from backend.domain.errors import CarbonLedgerError
+from backend.runtime import Runtime
+from backend.services.anchoring import anchor_tick
+
+logger = logging.getLogger(__name__)
+
+
+def anchoring_job(runtime: Runtime) -> None:
+    if runtime.chain is None or runtime.target is None:
+        return
+    try:
+        result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
+    except CarbonLedgerError as exc:
+        logger.warning("anchoring tick failed: %s", exc.detail)
+        return
+    if result.confirmed:
+        logger.info("anchored checkpoints up to tree size %d", max(result.confirmed))
+
+
+def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        anchoring_job,
+        "interval",
+        args=[runtime],
+        seconds=runtime.settings.anchor_interval_s,
+        id="anchor",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    return scheduler

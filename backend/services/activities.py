@@ -1,0 +1,166 @@
+"""Use case: record an employee's low-carbon activity.
+
+One write transaction stores the activity and appends its leaf to the transparency log, so either
+both exist or neither does. The idempotency key is the client's: the same key with the same body
+returns the original result, with another body it is a conflict; a retry never stores twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from backend.adapters.database import Database
+from backend.adapters.log_store import PendingLeaf, SqlLogStore
+from backend.adapters.orm import ActivityRow
+from backend.domain.activities import normalize, points_for
+from backend.domain.errors import IdempotencyConflict, InvalidInput, NotFound
+from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.services.factor_sets import set_in_force
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Caller:
+    subject_id: str
+    org_id: str | None
+
+
+@dataclass(frozen=True)
+class IssuancePolicy:
+    points_per_kg: int
+    subject_key: bytes
+    max_age: timedelta
+    clock_skew: timedelta
+
+
+@dataclass(frozen=True)
+class RecordedActivity:
+    row: ActivityRow
+    created: bool
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    return sha256_hex(canonical_json(payload))
+
+
+def _check_time(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> None:
+    if occurred_at > now + policy.clock_skew:
+        raise InvalidInput("occurred_at", "is in the future")
+    if occurred_at < now - policy.max_age:
+        raise InvalidInput("occurred_at", f"is older than {policy.max_age.days} days")
+
+
+def _existing(session: Any, caller: Caller, key: str) -> ActivityRow | None:
+    stmt = select(ActivityRow).where(
+        ActivityRow.subject_id == caller.subject_id, ActivityRow.idempotency_key == key
+    )
+    row: ActivityRow | None = session.execute(stmt).scalar_one_or_none()
+    return row
+
+
+def _replay(row: ActivityRow, digest: str) -> RecordedActivity:
+    if row.request_hash != digest:
+        raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+    return RecordedActivity(row, created=False)
+
+
+def record_activity(
+    db: Database,
+    caller: Caller,
+    idempotency_key: str,
+    payload: dict[str, Any],
+    occurred_at: datetime,
+    policy: IssuancePolicy,
+    now: datetime | None = None,
+) -> RecordedActivity:
+    """Validates, computes, stores and logs one activity; replays return the stored result."""
+    now = now or datetime.now(UTC)
+    digest = request_hash(payload)
+    activity_type = str(payload["type"])
+    try:
+        with db.write_sessions() as session, session.begin():
+            log = SqlLogStore(session)
+            log.lock_head()
+            existing = _existing(session, caller, idempotency_key)
+            if existing is not None:
+                return _replay(existing, digest)
+            _check_time(occurred_at, now, policy)
+            factor_set = set_in_force(occurred_at)
+            calc = normalize(activity_type, payload, factor_set)
+            points = points_for(calc.co2e_avoided_g, policy.points_per_kg)
+            quantities = {k: v for k, v in payload.items() if k not in ("type", "occurred_at")}
+            activity_id = str(uuid.uuid4())
+            body = {
+                "type": activity_type,
+                "occurred_at": occurred_at.isoformat(),
+                "recorded_at": now.isoformat(),
+                "org": caller.org_id,
+                "quantities": quantities,
+                "status": "accepted",
+                "co2e_avoided_g": calc.co2e_avoided_g,
+                "co2e_scope3_g": calc.co2e_scope3_g,
+                "scope3_category": calc.scope3_category,
+                "points": points,
+                "factor_set": {"version": factor_set.version, "sha256": "0x" + factor_set.content_hash},
+                "calculation": calc.public(),
+            }
+            subject = subject_commitment(policy.subject_key, caller.subject_id)
+            leaf = leaf_bytes("activity", activity_id, new_salt(), subject, body)
+            (leaf_index,) = log.append([PendingLeaf("activity", activity_id, leaf)], now)
+            row = ActivityRow(
+                id=activity_id,
+                subject_id=caller.subject_id,
+                org_id=caller.org_id,
+                idempotency_key=idempotency_key,
+                request_hash=digest,
+                type=activity_type,
+                occurred_at=occurred_at,
+                quantities=quantities,
+                co2e_avoided_g=calc.co2e_avoided_g,
+                co2e_scope3_g=calc.co2e_scope3_g,
+                scope3_category=calc.scope3_category,
+                points=points,
+                factor_set=factor_set.version,
+                calculation=calc.public(),
+                status="accepted",
+                leaf_index=leaf_index,
+                created_at=now,
+            )
+            session.add(row)
+        return RecordedActivity(row, created=True)
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its result.
+        with db.read_sessions() as session:
+            existing = _existing(session, caller, idempotency_key)
+            if existing is None:
+                raise
+            return _replay(existing, digest)
+
+
+def get_activity(db: Database, caller: Caller, activity_id: str) -> ActivityRow:
+    with db.read_sessions() as session:
+        row = session.get(ActivityRow, activity_id)
+        if row is None or row.subject_id != caller.subject_id:
+            raise NotFound(f"activity {activity_id} not found")
+        return row
+
+
+def list_activities(db: Database, caller: Caller, limit: int, offset: int) -> tuple[list[ActivityRow], int]:
+    with db.read_sessions() as session:
+        where = ActivityRow.subject_id == caller.subject_id
+        total = int(session.execute(select(func.count()).select_from(ActivityRow).where(where)).scalar_one())
+        stmt = (
+            select(ActivityRow)
+            .where(where)
+            .order_by(ActivityRow.occurred_at.desc(), ActivityRow.id)
+            .limit(min(limit, MAX_PAGE_SIZE))
+            .offset(offset)
+        )
+        return list(session.execute(stmt).scalars()), total

@@ -1,0 +1,270 @@
+"""Use case: anchor checkpoints of the transparency log on the ledger contract.
+
+Each checkpoint moves through a crash-safe state machine, committed to the database at every step:
+
+``prepared`` (tree size, root and meta fixed) → ``sent`` (transaction signed locally; its hash,
+nonce and raw bytes stored *before* broadcasting) → ``confirmed`` (mined with the configured
+confirmations), or ``failed`` (reverted, or the chain already holds another root for that size).
+
+A crash anywhere is repaired on the next tick by :func:`reconcile`: the chain is the judge
+(``rootAt``), a stored raw transaction is rebroadcast as is (same nonce, so it can never be mined
+twice), and the contract's ``expectedSeq`` check makes a stale resend revert instead of anchoring
+the same checkpoint twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from backend.adapters.chain import LedgerChain, nonce_lock
+from backend.adapters.database import Database
+from backend.adapters.log_store import SqlLogStore
+from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
+from backend.domain.records import canonical_json
+from backend.services.factor_sets import all_sets
+
+IN_FLIGHT = ("prepared", "sent")
+CONFIRM_POLL_S = 0.05
+CONFIRM_WAIT_S = 5.0
+"""How long one tick waits for its transaction to be mined before leaving it to the next tick."""
+
+_ZERO = bytes(32)
+
+
+@dataclass(frozen=True)
+class AnchorTarget:
+    chain_id: int
+    contract: str
+
+
+@dataclass(frozen=True)
+class AnchorPolicy:
+    batch_leaves: int
+    max_wait_s: float
+
+
+@dataclass(frozen=True)
+class TickResult:
+    prepared: int | None = None
+    confirmed: tuple[int, ...] = ()
+    waiting_leaves: int = 0
+
+
+def _target_filter(target: AnchorTarget) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return CheckpointRow.chain_id == target.chain_id, CheckpointRow.contract == target.contract
+
+
+def checkpoint_meta(session: Session, tree_size: int) -> bytes:
+    """The canonical meta document whose SHA-256 is anchored with the root."""
+    totals = session.execute(
+        select(
+            func.count(ActivityRow.id),
+            func.coalesce(func.sum(ActivityRow.co2e_avoided_g), 0),
+            func.coalesce(func.sum(ActivityRow.co2e_scope3_g), 0),
+            func.coalesce(func.sum(ActivityRow.points), 0),
+        ).where(ActivityRow.leaf_index < tree_size)
+    ).one()
+    meta = {
+        "v": 1,
+        "tree_size": tree_size,
+        "factor_sets": {s.version: "0x" + s.content_hash for s in all_sets()},
+        "totals": {
+            "activities": int(totals[0]),
+            "co2e_avoided_g": int(totals[1]),
+            "co2e_scope3_g": int(totals[2]),
+            "points_issued": int(totals[3]),
+        },
+    }
+    return canonical_json(meta)
+
+
+def last_checkpoint(db: Database, target: AnchorTarget, states: tuple[str, ...]) -> CheckpointRow | None:
+    with db.read_sessions() as session:
+        stmt = (
+            select(CheckpointRow)
+            .where(*_target_filter(target), CheckpointRow.state.in_(states))
+            .order_by(CheckpointRow.tree_size.desc())
+            .limit(1)
+        )
+        return session.execute(stmt).scalar_one_or_none()
+
+
+def _update(db: Database, checkpoint_id: int, **values: object) -> None:
+    with db.write_sessions() as session, session.begin():
+        row = session.get(CheckpointRow, checkpoint_id)
+        assert row is not None
+        for key, value in values.items():
+            setattr(row, key, value)
+
+
+def _confirm(db: Database, chain: LedgerChain, row: CheckpointRow) -> bool:
+    """Marks ``row`` confirmed if the chain holds its root; returns whether it did."""
+    on_chain = chain.root_at(row.tree_size)
+    if on_chain == _ZERO:
+        return False
+    if on_chain != row.root:
+        _update(db, row.id, state="failed", error="the chain holds a different root for this tree size")
+        return False
+    tx_hash, block, gas = row.tx_hash, row.block_number, row.gas_used
+    mined = chain.mined(tx_hash) if tx_hash else None
+    if mined is not None and mined.status == 1:
+        block, gas = mined.block_number, mined.gas_used
+    else:
+        found = chain.find_anchor_event(row.seq)
+        if found is None:
+            return False
+        tx_hash, block = found
+    _update(
+        db,
+        row.id,
+        state="confirmed",
+        tx_hash=tx_hash,
+        block_number=block,
+        gas_used=gas,
+        confirmed_at=datetime.now(UTC),
+        error=None,
+    )
+    return True
+
+
+def _send(db: Database, chain: LedgerChain, row: CheckpointRow) -> None:
+    """Signs, records, then broadcasts the anchor transaction of a prepared checkpoint."""
+    assert chain.account is not None
+    with nonce_lock(chain.account.address):
+        seq, latest_size, _ = chain.latest_checkpoint()
+        if row.tree_size <= latest_size:
+            _update(db, row.id, state="failed", error=f"chain already at tree size {latest_size}")
+            return
+        signed = chain.sign_anchor(seq + 1, row.tree_size, row.root, row.meta_hash, chain.pending_nonce())
+        _update(
+            db,
+            row.id,
+            state="sent",
+            seq=seq + 1,
+            tx_hash=signed.tx_hash,
+            raw_tx=signed.raw,
+            nonce=signed.nonce,
+            signer=signed.signer,
+            sent_at=datetime.now(UTC),
+        )
+        chain.send_raw(signed.raw)
+
+
+def _wait_mined(db: Database, chain: LedgerChain, checkpoint_id: int) -> bool:
+    deadline = time.monotonic() + CONFIRM_WAIT_S
+    while time.monotonic() < deadline:
+        with db.read_sessions() as session:
+            row = session.get(CheckpointRow, checkpoint_id)
+        assert row is not None and row.tx_hash is not None
+        mined = chain.mined(row.tx_hash)
+        if mined is not None:
+            if mined.status != 1:
+                _update(
+                    db,
+                    row.id,
+                    state="failed",
+                    error="anchor transaction reverted",
+                    block_number=mined.block_number,
+                    gas_used=mined.gas_used,
+                )
+                return False
+            _update(db, row.id, block_number=mined.block_number, gas_used=mined.gas_used)
+            with db.read_sessions() as session:
+                fresh = session.get(CheckpointRow, checkpoint_id)
+            assert fresh is not None
+            return _confirm(db, chain, fresh)
+        time.sleep(CONFIRM_POLL_S)
+    return False
+
+
+def reconcile(db: Database, chain: LedgerChain, target: AnchorTarget) -> tuple[int, ...]:
+    """Brings every in-flight checkpoint to a settled state; returns the tree sizes confirmed."""
+    with db.read_sessions() as session:
+        rows = list(
+            session.execute(
+                select(CheckpointRow)
+                .where(*_target_filter(target), CheckpointRow.state.in_(IN_FLIGHT))
+                .order_by(CheckpointRow.tree_size)
+            ).scalars()
+        )
+    confirmed = []
+    for row in rows:
+        if _confirm(db, chain, row):
+            confirmed.append(row.tree_size)
+            continue
+        if row.state == "prepared":
+            _send(db, chain, row)
+        elif row.tx_hash and row.raw_tx is not None:
+            mined = chain.mined(row.tx_hash)
+            if mined is not None and mined.status != 1:
+                _update(db, row.id, state="failed", error="anchor transaction reverted")
+                continue
+            if mined is None and not chain.transaction_known(row.tx_hash):
+                if chain.pending_nonce() <= (row.nonce or 0):
+                    chain.send_raw(row.raw_tx)  # dropped (node restarted): the same bytes again
+                else:
+                    _update(db, row.id, state="prepared", tx_hash=None, raw_tx=None, nonce=None)
+                    with db.read_sessions() as session:
+                        fresh = session.get(CheckpointRow, row.id)
+                    assert fresh is not None
+                    _send(db, chain, fresh)
+        if _wait_mined(db, chain, row.id):
+            confirmed.append(row.tree_size)
+    return tuple(confirmed)
+
+
+def _oldest_waiting_age_s(db: Database, after_size: int, now: datetime) -> float:
+    with db.read_sessions() as session:
+        created = session.execute(select(LogLeafRow.created_at).where(LogLeafRow.idx == after_size)).scalar()
+    return 0.0 if created is None else (now - created).total_seconds()
+
+
+def prepare(
+    db: Database, chain: LedgerChain, target: AnchorTarget, policy: AnchorPolicy
+) -> CheckpointRow | None:
+    """Fixes a new checkpoint over every waiting leaf, if the policy says it is time."""
+    last = last_checkpoint(db, target, ("confirmed", *IN_FLIGHT))
+    anchored = last.tree_size if last else 0
+    now = datetime.now(UTC)
+    with db.read_sessions() as session:
+        size = SqlLogStore(session).size()
+    waiting = size - anchored
+    if waiting <= 0:
+        return None
+    if waiting < policy.batch_leaves and _oldest_waiting_age_s(db, anchored, now) < policy.max_wait_s:
+        return None
+    seq, _, _ = chain.latest_checkpoint()
+    with db.write_sessions() as session, session.begin():
+        store = SqlLogStore(session)
+        root = store.root(size)
+        meta = checkpoint_meta(session, size)
+        row = CheckpointRow(
+            chain_id=target.chain_id,
+            contract=target.contract,
+            seq=seq + 1,
+            tree_size=size,
+            root=root,
+            meta=meta,
+            meta_hash=hashlib.sha256(meta).digest(),
+            state="prepared",
+            created_at=now,
+        )
+        session.add(row)
+    return row
+
+
+def anchor_tick(db: Database, chain: LedgerChain, target: AnchorTarget, policy: AnchorPolicy) -> TickResult:
+    """One scheduler run: settle in-flight checkpoints, then anchor waiting leaves if due."""
+    confirmed = list(reconcile(db, chain, target))
+    row = prepare(db, chain, target, policy)
+    if row is None:
+        return TickResult(confirmed=tuple(confirmed))
+    confirmed.extend(reconcile(db, chain, target))
+    return TickResult(prepared=row.tree_size, confirmed=tuple(confirmed))

@@ -1,0 +1,108 @@
+"""Configuration: one pydantic-settings ``Settings`` behind a cached :func:`get_settings`.
+
+Every variable is prefixed ``CARBON_`` and may come from the environment or a ``.env`` file.
+Outside ``CARBON_ENV=local`` the application refuses the well-known development secrets and keys
+(see :meth:`Settings.check_production_safety`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.domain.errors import ConfigurationError
+
+DEV_TOKEN_SECRET = "carbon-ledger-local-development-secret-do-not-use"  # noqa: S105 (public on purpose)
+"""Signing secret for tokens in local mode. It is public, so it is refused outside local mode."""
+
+ChainProfileName = Literal["anvil", "besu-qbft", "external"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CARBON_", env_file=".env", extra="ignore")
+
+    env: str = "local"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    """Any SQLAlchemy URL; defaults to a SQLite file in the data directory."""
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """FULL survives power loss with every acknowledged write; NORMAL trades that for speed."""
+
+    chain_profile: ChainProfileName = "anvil"
+    anvil_port: int = Field(default=8545, ge=1, le=65535)
+    anvil_chain_id: int = 31337
+    chain_rpc_url: str | None = None
+    chain_confirmations: int | None = Field(default=None, ge=1, le=100)
+    """Confirmations before a checkpoint counts as anchored; the profile's default when unset."""
+    anchoring_key: str | None = None
+    """Hex private key of the anchoring account; in local mode Anvil's first dev key is used."""
+    anchoring_key_file: Path | None = None
+
+    anchor_interval_s: float = Field(default=2.0, gt=0, le=3600)
+    """How often the scheduler looks for unanchored leaves."""
+    anchor_max_wait_s: float = Field(default=0.0, ge=0, le=86_400)
+    """Anchor once the oldest unanchored leaf has waited this long (0: at every tick)."""
+    anchor_batch_leaves: int = Field(default=1000, ge=1, le=10_000_000)
+    """Anchor at once when this many leaves are waiting, whatever the wait."""
+    scheduler_enabled: bool = True
+
+    token_secret: str = DEV_TOKEN_SECRET
+    token_ttl_s: int = Field(default=3600, ge=60, le=30 * 86_400)
+    subject_key: str | None = None
+    """Key of the salted subject commitments in the log (hex); generated in the data dir if unset."""
+
+    factor_set: str = "park-default-2026.1"
+    points_per_kg_avoided: int = Field(default=100, ge=0, le=1_000_000)
+    """Carbon points issued per kg CO2e avoided, rounded down (1 point per 10 g by default)."""
+    max_activity_age_days: int = Field(default=366, ge=1, le=3660)
+    clock_skew_s: int = Field(default=300, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        self.data_dir = self.data_dir.resolve()
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.env == "local"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'carbon-ledger.sqlite3'}"
+
+    @property
+    def resolved_rpc_url(self) -> str:
+        if self.chain_rpc_url:
+            return self.chain_rpc_url
+        if self.chain_profile != "anvil":
+            raise ConfigurationError(
+                f"CARBON_CHAIN_RPC_URL is required for chain profile {self.chain_profile}"
+            )
+        return f"http://127.0.0.1:{self.anvil_port}"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "deployment.json"
+
+    def check_production_safety(self) -> None:
+        """Refuse the public development secrets outside local mode."""
+        if self.is_local:
+            return
+        problems = []
+        if self.token_secret == DEV_TOKEN_SECRET or len(self.token_secret) < 32:
+            problems.append("CARBON_TOKEN_SECRET must be set to a private value of at least 32 characters")
+        if not (self.anchoring_key or self.anchoring_key_file):
+            problems.append("CARBON_ANCHORING_KEY or CARBON_ANCHORING_KEY_FILE must be set")
+        if problems:
+            raise ConfigurationError(f"refusing to start with CARBON_ENV={self.env}: " + "; ".join(problems))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,120 @@
+"""Employee-facing routes the mini-program calls: thin, over the same services as the rest."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi.responses import JSONResponse
+
+from backend.adapters.orm import ActivityRow
+from backend.api.deps import EmployeeDep, RuntimeDep, TargetDep
+from backend.domain.errors import InvalidInput
+from backend.services import activities, receipts
+from mini_program_api.schemas import ActivityCreate, ActivityPage, ActivityPublic, ReceiptPending
+
+router = APIRouter(prefix="/mp/v1", tags=["mini-program"])
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+"""Client-chosen key: 8–128 URL-safe characters (a UUID fits), so it is unique enough to be safe."""
+RECEIPT_RETRY_AFTER_S = 3
+
+
+def _caller(principal: EmployeeDep) -> activities.Caller:
+    return activities.Caller(subject_id=principal.subject, org_id=principal.org)
+
+
+def activity_public(row: ActivityRow) -> ActivityPublic:
+    return ActivityPublic(
+        id=row.id,
+        type=row.type,
+        status=row.status,
+        occurred_at=row.occurred_at.astimezone(UTC),
+        recorded_at=row.created_at.astimezone(UTC),
+        quantities=row.quantities,
+        co2e_avoided_g=row.co2e_avoided_g,
+        co2e_scope3_g=row.co2e_scope3_g,
+        scope3_category=row.scope3_category,
+        points=row.points,
+        factor_set=row.factor_set,
+        calculation=row.calculation,  # type: ignore[arg-type]
+        leaf_index=row.leaf_index,
+        receipt_url=f"/mp/v1/activities/{row.id}/receipt",
+    )
+
+
+@router.post(
+    "/activities",
+    status_code=201,
+    response_model=ActivityPublic,
+    responses={
+        200: {"model": ActivityPublic, "description": "A replay of an earlier request with the same key"}
+    },
+    summary="Record a low-carbon activity / 记录低碳行为",
+)
+def create_activity(
+    runtime: RuntimeDep,
+    principal: EmployeeDep,
+    body: Annotated[ActivityCreate, Body()],
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> ActivityPublic:
+    if idempotency_key is None:
+        raise InvalidInput("Idempotency-Key", "header is required (8–128 characters, e.g. a UUID)")
+    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise InvalidInput(
+            "Idempotency-Key", "must be 8–128 characters of A–Z, a–z, 0–9, '.', '_', ':' or '-'"
+        )
+    payload = body.model_dump(mode="json", exclude_none=True)
+    result = activities.record_activity(
+        runtime.db, _caller(principal), idempotency_key, payload, body.occurred_at, runtime.issuance
+    )
+    if not result.created:
+        response.status_code = 200
+    return activity_public(result.row)
+
+
+@router.get("/activities", response_model=ActivityPage, summary="My activities, newest first / 我的低碳行为")
+def list_activities(
+    runtime: RuntimeDep,
+    principal: EmployeeDep,
+    limit: Annotated[int, Query(ge=1, le=activities.MAX_PAGE_SIZE)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ActivityPage:
+    rows, total = activities.list_activities(runtime.db, _caller(principal), limit, offset)
+    return ActivityPage(items=[activity_public(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/activities/{activity_id}", response_model=ActivityPublic, summary="One of my activities")
+def get_activity(runtime: RuntimeDep, principal: EmployeeDep, activity_id: str) -> ActivityPublic:
+    return activity_public(activities.get_activity(runtime.db, _caller(principal), activity_id))
+
+
+@router.get(
+    "/activities/{activity_id}/receipt",
+    responses={
+        200: {"description": "The receipt (RFC 9162 inclusion proof at an anchored checkpoint)"},
+        202: {"model": ReceiptPending, "description": "Not anchored yet"},
+    },
+    summary="Receipt of my activity / 我的上链凭证",
+)
+def get_receipt(
+    runtime: RuntimeDep, principal: EmployeeDep, target: TargetDep, activity_id: str
+) -> JSONResponse:
+    row = activities.get_activity(runtime.db, _caller(principal), activity_id)
+    result = receipts.receipt_for_leaf(runtime.db, target, row.leaf_index)
+    if isinstance(result, receipts.Pending):
+        pending = ReceiptPending(
+            leaf_index=result.leaf_index,
+            anchored_tree_size=result.anchored_tree_size,
+            retry_after_s=RECEIPT_RETRY_AFTER_S,
+            message=f"Recorded; waiting for the next on-chain checkpoint (about every "
+            f"{runtime.settings.anchor_interval_s:g} s).",
+            message_zh="已记录，等待下一次上链锚定。",
+        )
+        return JSONResponse(
+            pending.model_dump(), status_code=202, headers={"Retry-After": str(RECEIPT_RETRY_AFTER_S)}
+        )
+    return JSONResponse(result)

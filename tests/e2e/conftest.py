@@ -1,0 +1,96 @@
+"""A real `carbon-ledger serve` (uvicorn + managed Anvil) in a temporary data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.anvil import free_port
+
+BIN = Path(sys.executable).parent
+START_TIMEOUT_S = 120
+
+
+class LedgerServer:
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.api_port = free_port()
+        self.anvil_port = free_port()
+        self.env = {
+            **os.environ,
+            "CARBON_DATA_DIR": str(data_dir),
+            "CARBON_API_PORT": str(self.api_port),
+            "CARBON_ANVIL_PORT": str(self.anvil_port),
+            "CARBON_ANCHOR_INTERVAL_S": "0.5",
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "serve.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.anvil_port}"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "carbon-ledger"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+        )
+
+    def token(self, role: str = "employee", subject: str = "emp-001", org: str = "acme") -> str:
+        return self.cli("dev-token", "--role", role, "--subject", subject, "--org", org).stdout.strip()
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [str(BIN / "carbon-ledger"), "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"serve did not become healthy:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user would; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+@pytest.fixture
+def ledger_server(tmp_path: Path) -> Iterator[LedgerServer]:
+    server = LedgerServer(tmp_path / "var")
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process and server.process.poll() is None:
+            server.stop()

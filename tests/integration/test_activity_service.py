@@ -1,0 +1,106 @@
+"""The activity use case against real SQLite and PostgreSQL: atomic, idempotent, logged."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.adapters.database import Database
+from backend.adapters.log_store import SqlLogStore
+from backend.adapters.orm import ActivityRow, LogLeafRow
+from backend.domain import merkle
+from backend.domain.errors import IdempotencyConflict, InvalidInput
+from backend.services.activities import Caller, IssuancePolicy, record_activity
+
+POLICY = IssuancePolicy(
+    points_per_kg=100, subject_key=b"k" * 32, max_age=timedelta(days=366), clock_skew=timedelta(minutes=5)
+)
+ALICE = Caller("alice", "acme")
+WHEN = datetime(2026, 11, 20, 8, 10, tzinfo=UTC)
+
+
+def _metro(km: str = "12.4") -> dict[str, object]:
+    return {"type": "metro", "occurred_at": WHEN.isoformat(), "distance_km": km}
+
+
+def _count(db: Database, table: type) -> int:
+    with db.read_sessions() as session:
+        return int(session.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_record_stores_activity_and_leaf_together(db: Database) -> None:
+    result = record_activity(db, ALICE, "key-00000001", _metro(), WHEN, POLICY)
+    assert result.created
+    assert (result.row.co2e_avoided_g, result.row.co2e_scope3_g, result.row.points) == (1256, 761, 125)
+    with db.read_sessions() as session:
+        leaf = SqlLogStore(session).leaf(result.row.leaf_index)
+        assert leaf is not None and leaf.record_id == result.row.id
+        assert b"alice" not in leaf.leaf  # no raw identifier in the log
+        assert SqlLogStore(session).root(1) == merkle.leaf_hash(leaf.leaf)
+
+
+def test_replay_returns_original_and_stores_nothing(db: Database) -> None:
+    first = record_activity(db, ALICE, "key-00000002", _metro(), WHEN, POLICY)
+    again = record_activity(db, ALICE, "key-00000002", _metro(), WHEN, POLICY)
+    assert not again.created and again.row.id == first.row.id
+    assert _count(db, ActivityRow) == 1 and _count(db, LogLeafRow) == 1
+
+
+def test_same_key_other_body_conflicts(db: Database) -> None:
+    record_activity(db, ALICE, "key-00000003", _metro(), WHEN, POLICY)
+    with pytest.raises(IdempotencyConflict):
+        record_activity(db, ALICE, "key-00000003", _metro("3"), WHEN, POLICY)
+    assert _count(db, ActivityRow) == 1
+
+
+def test_keys_are_per_employee(db: Database) -> None:
+    record_activity(db, ALICE, "key-00000004", _metro(), WHEN, POLICY)
+    record_activity(db, Caller("bob", "acme"), "key-00000004", _metro(), WHEN, POLICY)
+    assert _count(db, ActivityRow) == 2
+
+
+def test_invalid_input_writes_nothing(db: Database) -> None:
+    with pytest.raises(InvalidInput) as err:
+        record_activity(db, ALICE, "key-00000005", _metro(), WHEN + timedelta(days=1), POLICY, now=WHEN)
+    assert err.value.field == "occurred_at"
+    with pytest.raises(InvalidInput):
+        record_activity(db, ALICE, "key-00000006", _metro("999"), WHEN, POLICY)
+    assert _count(db, ActivityRow) == 0 and _count(db, LogLeafRow) == 0
+    with db.read_sessions() as session:
+        assert SqlLogStore(session).size() == 0
+
+
+def test_concurrent_appends_keep_the_log_dense_and_consistent(db: Database) -> None:
+    def submit(i: int) -> str:
+        return record_activity(
+            db, Caller(f"user-{i % 5}", "acme"), f"key-c-{i:08d}", _metro(str(1 + i % 7)), WHEN, POLICY
+        ).row.id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(submit, range(40)))
+    assert len(set(ids)) == 40
+    with db.read_sessions() as session:
+        store = SqlLogStore(session)
+        assert store.size() == 40
+        leaves = store.leaves(0, 100)
+        assert [leaf.idx for leaf in leaves] == list(range(40))
+        compact = merkle.CompactRange()
+        for leaf in leaves:
+            compact.append(leaf.leaf_hash)
+        assert store.root(40) == compact.root()
+        for index in (0, 17, 39):
+            proof = store.inclusion_proof(index, 40)
+            merkle.verify_inclusion(leaves[index].leaf_hash, index, 40, proof, compact.root())
+
+
+def test_concurrent_replays_of_one_key_store_once(db: Database) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(lambda _: record_activity(db, ALICE, "key-race-0001", _metro(), WHEN, POLICY), range(16))
+        )
+    assert sum(r.created for r in results) == 1
+    assert len({r.row.id for r in results}) == 1
+    assert _count(db, ActivityRow) == 1 and _count(db, LogLeafRow) == 1
