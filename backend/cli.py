@@ -74,7 +74,9 @@ def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.is_local:
         print("dev-token: refused outside CARBON_ENV=local", file=sys.stderr)
         return 2
-    token = issue_token(settings.token_secret, args.role, args.subject, args.org, args.ttl, kind="dev")
+    token = issue_token(
+        settings.token_secret, args.role, args.subject, args.org, args.ttl, kind="dev", dept=args.dept
+    )
     print(token)
     return 0
 
@@ -90,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", required=True, choices=ROLES)
     token.add_argument("--subject", required=True, help="employee or staff id")
     token.add_argument("--org", default=None, help="company id")
+    token.add_argument("--dept", default=None, help="department id within the company")
     token.add_argument("--ttl", type=int, default=86_400, help="lifetime in seconds (default one day)")
     audit_cli.add_commands(commands)
     return parser

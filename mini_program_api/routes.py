@@ -23,7 +23,7 @@ RECEIPT_RETRY_AFTER_S = 3
 
 
 def _caller(principal: EmployeeDep) -> activities.Caller:
-    return activities.Caller(subject_id=principal.subject, org_id=principal.org)
+    return activities.Caller(subject_id=principal.subject, org_id=principal.org, dept_id=principal.dept)
 
 
 def activity_public(row: ActivityRow) -> ActivityPublic:

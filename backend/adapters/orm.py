@@ -56,6 +56,8 @@ class ActivityRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     subject_id: Mapped[str] = mapped_column(String(128))
     org_id: Mapped[str | None] = mapped_column(String(128))
+    department_id: Mapped[str | None] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str] = mapped_column(String(128))
     request_hash: Mapped[str] = mapped_column(String(66))
     type: Mapped[str] = mapped_column(String(32))

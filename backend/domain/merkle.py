@@ -100,9 +100,9 @@ def perfect_cover(begin: int, end: int) -> list[NodeKey]:
     """Decompose leaf range ``[begin, end)`` into maximal aligned perfect subtrees, left to right.
 
     Greedy is optimal: from ``begin`` the largest node that is both aligned at ``begin`` and fits in
-    the range is always part of the cover. At most ``2 * log2(end - begin)`` nodes result, and when
-    ``begin`` is a multiple of a power of two ``>= end - begin`` (every range RFC 9162 hashes) the
-    nodes strictly shrink and number at most ``log2(end - begin) + 1``.
+    the range is always part of the cover. Sizes first grow then shrink, so at most
+    ``2 * (end - begin).bit_length()`` nodes result; when ``begin`` is a multiple of a power of two
+    ``>= end - begin`` (every range RFC 9162 hashes) they only shrink: one per set bit of the length.
     """
     _check_size("range begin", begin)
     _check_size("range end", end)

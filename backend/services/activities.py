@@ -30,6 +30,9 @@ MAX_PAGE_SIZE = 100
 class Caller:
     subject_id: str
     org_id: str | None
+    dept_id: str | None = None
+    source: str = "self_reported"
+    """Where the record came from: ``self_reported`` (the mini-program) or ``integration:<name>``."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ def record_activity(
                 "occurred_at": occurred_at.isoformat(),
                 "recorded_at": now.isoformat(),
                 "org": caller.org_id,
+                "dept": caller.dept_id,
+                "source": caller.source,
                 "quantities": quantities,
                 "status": "accepted",
                 "co2e_avoided_g": calc.co2e_avoided_g,
@@ -118,6 +123,8 @@ def record_activity(
                 id=activity_id,
                 subject_id=caller.subject_id,
                 org_id=caller.org_id,
+                department_id=caller.dept_id,
+                source=caller.source,
                 idempotency_key=idempotency_key,
                 request_hash=digest,
                 type=activity_type,

@@ -24,10 +24,17 @@ class Principal:
     role: str
     subject: str
     org: str | None
+    dept: str | None = None
 
 
 def issue_token(
-    secret: str, role: str, subject: str, org: str | None, ttl_s: int, kind: str = "access"
+    secret: str,
+    role: str,
+    subject: str,
+    org: str | None,
+    ttl_s: int,
+    kind: str = "access",
+    dept: str | None = None,
 ) -> str:
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
@@ -39,6 +46,7 @@ def issue_token(
         "sub": subject,
         "role": role,
         "org": org,
+        "dept": dept,
         "typ": kind,
         "iat": now,
         "exp": now + ttl_s,
@@ -60,4 +68,6 @@ def decode_token(secret: str, token: str, allow_dev: bool) -> Principal:
     role = claims.get("role")
     if role not in ROLES:
         raise Unauthenticated("the token names no known role")
-    return Principal(role=str(role), subject=str(claims["sub"]), org=claims.get("org"))
+    return Principal(
+        role=str(role), subject=str(claims["sub"]), org=claims.get("org"), dept=claims.get("dept")
+    )

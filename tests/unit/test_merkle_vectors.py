@@ -74,7 +74,7 @@ def test_inclusion_vector(path: Path) -> None:
         with pytest.raises(ProofError):
             merkle.verify_inclusion(*args)
     else:
-        assert merkle.verify_inclusion(*args) is None
+        merkle.verify_inclusion(*args)  # raises on failure
 
 
 @pytest.mark.parametrize("path", _files("consistency"), ids=_id)
@@ -85,7 +85,7 @@ def test_consistency_vector(path: Path) -> None:
         with pytest.raises(ProofError):
             merkle.verify_consistency(*args)
     else:
-        assert merkle.verify_consistency(*args) is None
+        merkle.verify_consistency(*args)  # raises on failure
 
 
 _INCLUSION_HAPPY = [p for p in _files("inclusion") if p.parent.name.isdigit() and p.name == "happy-path.json"]

@@ -22,6 +22,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("subject_id", sa.String(128), nullable=False),
         sa.Column("org_id", sa.String(128), nullable=True),
+        sa.Column("department_id", sa.String(128), nullable=True),
+        sa.Column("source", sa.String(64), nullable=False),
         sa.Column("idempotency_key", sa.String(128), nullable=False),
         sa.Column("request_hash", sa.String(66), nullable=False),
         sa.Column("type", sa.String(32), nullable=False),
