@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.adapters.orm import LogHeadRow, LogLeafRow, LogNodeRow
@@ -19,7 +19,9 @@ from backend.domain import merkle
 from backend.domain.merkle import NodeKey
 
 NODE_QUERY_CHUNK = 400
-"""Keys per IN (...) query: keeps statements well under SQLite's and PostgreSQL's limits."""
+"""Keys per IN (...) list: keeps statements well under SQLite's and PostgreSQL's limits."""
+NODE_QUERY_CONDITIONS = 64
+"""Per-level conditions OR-ed into one query: a proof needs at most ~64 levels."""
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,22 @@ class SqlLogStore:
 
     def get_nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
         wanted = sorted(set(keys))
+        by_level: dict[int, list[int]] = {}
+        for level, idx in wanted:
+            by_level.setdefault(level, []).append(idx)
+        # One "level = ? AND idx IN (...)" per level: both databases answer it from the primary key
+        # index, which SQLite does not do for a row-value IN over (level, idx).
+        conditions = [
+            and_(LogNodeRow.level == level, LogNodeRow.idx.in_(indices[i : i + NODE_QUERY_CHUNK]))
+            for level, indices in by_level.items()
+            for i in range(0, len(indices), NODE_QUERY_CHUNK)
+        ]
         found: dict[NodeKey, bytes] = {}
-        for i in range(0, len(wanted), NODE_QUERY_CHUNK):
-            chunk = wanted[i : i + NODE_QUERY_CHUNK]
-            rows = self.session.execute(
-                select(LogNodeRow.level, LogNodeRow.idx, LogNodeRow.hash).where(
-                    tuple_(LogNodeRow.level, LogNodeRow.idx).in_(chunk)
-                )
+        for i in range(0, len(conditions), NODE_QUERY_CONDITIONS):
+            stmt = select(LogNodeRow.level, LogNodeRow.idx, LogNodeRow.hash).where(
+                or_(*conditions[i : i + NODE_QUERY_CONDITIONS])
             )
-            for level, idx, digest in rows:
+            for level, idx, digest in self.session.execute(stmt):
                 found[(int(level), int(idx))] = bytes(digest)
         missing = [k for k in wanted if k not in found]
         if missing:

@@ -162,7 +162,9 @@ def _wait_mined(db: Database, chain: LedgerChain, checkpoint_id: int) -> bool:
     while time.monotonic() < deadline:
         with db.read_sessions() as session:
             row = session.get(CheckpointRow, checkpoint_id)
-        assert row is not None and row.tx_hash is not None
+        assert row is not None
+        if row.state != "sent" or row.tx_hash is None:
+            return False  # settled meanwhile (failed, or already confirmed)
         mined = chain.mined(row.tx_hash)
         if mined is not None:
             if mined.status != 1:
