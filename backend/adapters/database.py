@@ -8,6 +8,7 @@ transactions stay deferred so readers never wait for writers. PostgreSQL writers
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,33 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before giving up: longer than any transaction."""
 
 _IMMEDIATE = "carbon_ledger_immediate"
+
+
+class SerializedSession(Session):
+    """A write session that queues on an in-process lock before SQLite's database lock.
+
+    SQLite lets one writer in at a time; the others wait in its busy handler, which sleeps and polls
+    with growing intervals, so under load some requests wait far longer than the work takes. A fair
+    in-process queue in front of it keeps waits proportional to the work ahead. Other processes
+    still meet the busy timeout as before.
+    """
+
+    write_lock = threading.Lock()
+
+    def __enter__(self) -> SerializedSession:
+        self.write_lock.acquire()
+        try:
+            super().__enter__()
+        except BaseException:
+            self.write_lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            self.write_lock.release()
 
 
 @dataclass(frozen=True)
@@ -66,8 +94,15 @@ def create_database(url: str, *, sqlite_synchronous: str = "FULL", pool_size: in
     else:
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     write_engine = engine.execution_options(**{_IMMEDIATE: True})
+    if engine.dialect.name == "sqlite":
+        lock_class = type("SerializedSession", (SerializedSession,), {"write_lock": threading.Lock()})
+        write_sessions: sessionmaker[Session] = sessionmaker(
+            bind=write_engine, expire_on_commit=False, class_=lock_class
+        )
+    else:
+        write_sessions = sessionmaker(bind=write_engine, expire_on_commit=False)
     return Database(
         engine=engine,
         read_sessions=sessionmaker(bind=engine, expire_on_commit=False),
-        write_sessions=sessionmaker(bind=write_engine, expire_on_commit=False),
+        write_sessions=write_sessions,
     )
