@@ -25,16 +25,10 @@ contract CarbonLedger is AccessControl, Pausable {
     /// @notice Longest audit path accepted by {verifyInclusion}: 64 levels cover 2^64 leaves.
     uint256 public constant MAX_AUDIT_PATH_LENGTH = 64;
 
-    struct Checkpoint {
-        uint64 treeSize;
-        uint64 anchoredAt;
-        uint64 blockNumber;
-        bytes32 root;
-        bytes32 metaHash;
-    }
-
-    /// @dev Checkpoints in anchoring order; checkpoint `seq` lives at index `seq - 1`.
-    Checkpoint[] private _checkpoints;
+    /// @dev Tree sizes in anchoring order; checkpoint `seq` has index `seq - 1`. Four sizes share
+    /// a storage slot, and the meta hash, time and block of each checkpoint live only in its
+    /// {CheckpointAnchored} event: an anchor costs two new storage words instead of five.
+    uint64[] private _treeSizes;
     mapping(uint64 treeSize => bytes32 root) private _rootAt;
 
     /// @notice Emitted when a checkpoint is anchored.
@@ -80,22 +74,14 @@ contract CarbonLedger is AccessControl, Pausable {
         whenNotPaused
         returns (uint64 seq)
     {
-        uint256 count = _checkpoints.length;
+        uint256 count = _treeSizes.length;
         seq = uint64(count + 1);
         if (expectedSeq != seq) revert CarbonLedgerUnexpectedSequence(expectedSeq, seq);
         if (treeSize == 0 || root == bytes32(0)) revert CarbonLedgerEmptyCheckpoint(treeSize, root);
-        uint64 previous = count == 0 ? 0 : _checkpoints[count - 1].treeSize;
+        uint64 previous = count == 0 ? 0 : _treeSizes[count - 1];
         if (treeSize <= previous) revert CarbonLedgerTreeSizeNotIncreasing(previous, treeSize);
 
-        _checkpoints.push(
-            Checkpoint({
-                treeSize: treeSize,
-                anchoredAt: uint64(block.timestamp),
-                blockNumber: uint64(block.number),
-                root: root,
-                metaHash: metaHash
-            })
-        );
+        _treeSizes.push(treeSize);
         _rootAt[treeSize] = root;
         emit CheckpointAnchored(seq, root, treeSize, metaHash);
     }
@@ -125,25 +111,27 @@ contract CarbonLedger is AccessControl, Pausable {
 
     /// @notice The latest checkpoint; all zero before the first one.
     function latestCheckpoint() external view returns (uint64 seq, uint64 treeSize, bytes32 root) {
-        uint256 count = _checkpoints.length;
+        uint256 count = _treeSizes.length;
         if (count == 0) return (0, 0, bytes32(0));
-        Checkpoint storage latest = _checkpoints[count - 1];
-        return (uint64(count), latest.treeSize, latest.root);
+        uint64 size = _treeSizes[count - 1];
+        return (uint64(count), size, _rootAt[size]);
     }
 
     /// @notice Number of checkpoints anchored so far (the latest sequence number).
     function checkpointCount() external view returns (uint64) {
-        return uint64(_checkpoints.length);
+        return uint64(_treeSizes.length);
     }
 
     /**
-     * @notice The checkpoint with sequence number `seq` (1-based).
+     * @notice Tree size and root of the checkpoint with sequence number `seq` (1-based); its meta
+     * hash, block and time are in the {CheckpointAnchored} event with that `seq`.
      *
      * Requirements: `seq` is between 1 and {checkpointCount}.
      */
-    function checkpointAt(uint64 seq) external view returns (Checkpoint memory) {
-        if (seq == 0 || seq > _checkpoints.length) revert CarbonLedgerUnknownCheckpoint(seq);
-        return _checkpoints[seq - 1];
+    function checkpointAt(uint64 seq) external view returns (uint64 treeSize, bytes32 root) {
+        if (seq == 0 || seq > _treeSizes.length) revert CarbonLedgerUnknownCheckpoint(seq);
+        treeSize = _treeSizes[seq - 1];
+        root = _rootAt[treeSize];
     }
 
     /**
