@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -60,12 +59,12 @@ class Platform:
 
 
 @pytest.fixture
-def closed_october(db: Database) -> Iterator[Database]:
+def closed_october(db: Database) -> Database:
     when = datetime(2026, 10, 15, 0, 30, tzinfo=UTC)
     payload = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": "10"}
     record_activity(db, Caller("e-1", "acme", "eng"), "key-feed-0001", payload, when, POLICY, now=NOW)
     scope3_close.close_period(db, parse_period("2026-10"), CONFIG, "park_manager", "pm", b"s" * 32, now=NOW)
-    yield db
+    return db
 
 
 def _config(url: str, base_s: float = 0.05) -> feed.FeedConfig:

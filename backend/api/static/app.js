@@ -139,6 +139,7 @@ function renderStatus(doc, status) {
       ` · 落后 behind: ${anchoring.leaves_behind} leaves, ${anchoring.oldest_unanchored_age_s} s`;
     $("anchoring").className = anchoring.leaves_behind > 0 ? "behind" : "ok";
   }
+  $("feed").hidden = !status.feed;
   $("feed").textContent = status.feed
     ? `推送 Feed: ${status.feed.pending} pending, ${status.feed.delivered} delivered` +
       (status.feed.platform_configured ? "" : " (platform URL not set)")
