@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test install lint typecheck test-python test-contracts bench clean
+.PHONY: run test install lint typecheck test-python test-contracts bench clean browser-deps
 
 run: install
 	$(BIN)/carbon-ledger serve
@@ -46,6 +46,16 @@ test-python: install
 
 test-contracts: install
 	node_modules/.bin/forge test
+
+# The dashboard's browser test drives Debian's Chromium through chromedriver (never a downloaded
+# browser). Installs them when missing and we may (root with apt-get, as on CI); otherwise the test
+# skips locally with the reason and fails under CI.
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver fonts-wqy-microhei >/dev/null; \
+	else echo "chromium/chromedriver missing: the dashboard browser test will skip"; fi
 
 bench: install
 	$(BIN)/python -m bench

@@ -10,6 +10,7 @@ import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from backend import feed_jobs
 from backend.domain.errors import CarbonLedgerError
 from backend.runtime import Runtime
 from backend.services.anchoring import anchor_tick
@@ -40,5 +41,6 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
     )
+    feed_jobs.register(scheduler, runtime)
     scheduler.start()
     return scheduler

@@ -63,6 +63,26 @@ class Settings(BaseSettings):
     max_activity_age_days: int = Field(default=366, ge=1, le=3660)
     clock_skew_s: int = Field(default=300, ge=0, le=3600)
 
+    # --- Scope 3 reporting, park-platform feed and managers' dashboard (issue 7) ---
+    scope3_timezone: str = "Asia/Shanghai"
+    """IANA time zone whose calendar months, quarters and years the reporting periods follow."""
+    scope3_min_group_size: int = Field(default=5, ge=1, le=10_000)
+    """Departments with fewer reporting employees are never shown separately to managers."""
+    park_platform_url: str | None = None
+    """Where closed periods' totals (and scheduled snapshots) are POSTed; unset: kept in the outbox."""
+    park_platform_secret: str | None = None
+    """HMAC-SHA256 key of the feed's signature header; a public dev key is used in local mode."""
+    feed_schedule_cron: str = ""
+    """Crontab (5 fields, park time zone) of provisional snapshot pushes, e.g. ``0 2 * * *``; empty: off."""
+    feed_snapshot_period: Literal["month", "quarter", "year"] = "month"
+    """Which open period a scheduled snapshot covers (the one containing the push time)."""
+    feed_poll_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    """How often the outbox is checked for deliveries that are due."""
+    feed_backoff_base_s: float = Field(default=2.0, gt=0, le=3600)
+    feed_backoff_max_s: float = Field(default=3600.0, gt=0, le=86_400)
+    """Retry n waits min(base × 2^(n-1), max) seconds: a down platform is retried for ever, gently."""
+    feed_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         self.data_dir = self.data_dir.resolve()

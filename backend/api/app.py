@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from backend.api import problems
 from backend.api.routes import audit, health
+from backend.api.routes import dashboard as dashboard_routes
+from backend.api.routes import scope3 as scope3_routes
 from backend.runtime import Runtime
 from backend.scheduler import start_scheduler
 from mini_program_api import routes as mini_program
@@ -40,4 +42,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(mini_program.router)
     app.include_router(audit.router)
+    app.include_router(scope3_routes.router)
+    app.include_router(dashboard_routes.router)
     return app

@@ -1,0 +1,64 @@
+"""The managers' dashboard: a static page (plain HTML, JS and Chart.js, no build step) and its
+status endpoint. The page holds no data itself: it calls the Scope 3 API with the bearer token the
+user enters (or passes once as ``?token=``), which it keeps in the tab's ``sessionStorage``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
+
+from backend.api.deps import RuntimeDep, require_roles
+from backend.domain.errors import NotFound
+from backend.services import dashboard, feed
+from backend.services.tokens import Principal
+
+router = APIRouter(tags=["dashboard"])
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_FILES = {"app.js": "text/javascript", "dashboard.css": "text/css"}
+"""The only files served from STATIC_DIR: a fixed list, so no path from a request reaches the disk."""
+CHART_JS = Path(__file__).resolve().parents[3] / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
+"""Chart.js (pinned in package.json) from the checkout's node_modules: nothing loads from the internet."""
+NO_STORE = {"Cache-Control": "no-cache"}
+
+ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
+
+
+@router.get("/dashboard", include_in_schema=True, summary="The managers' dashboard page / 管理者仪表盘")
+def get_dashboard() -> FileResponse:
+    return FileResponse(
+        STATIC_DIR / "dashboard.html", media_type="text/html; charset=utf-8", headers=NO_STORE
+    )
+
+
+@router.get("/dashboard/static/{name}", include_in_schema=False)
+def get_static(name: str) -> FileResponse:
+    if name not in STATIC_FILES:
+        raise NotFound(f"no dashboard file {name}")
+    return FileResponse(STATIC_DIR / name, media_type=STATIC_FILES[name], headers=NO_STORE)
+
+
+@router.get("/dashboard/vendor/chart.umd.min.js", include_in_schema=False)
+def get_chart_js() -> FileResponse:
+    if not CHART_JS.is_file():
+        raise NotFound(f"{CHART_JS} is missing: run `make install` (npm install) to get the pinned Chart.js")
+    return FileResponse(CHART_JS, media_type="text/javascript")
+
+
+@router.get("/api/v1/dashboard/status", tags=["scope3"], summary="Anchoring and feed status / 锚定与推送状态")
+def get_status(runtime: RuntimeDep, principal: ManagerDep) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "role": principal.role,
+        "company": principal.org if principal.role == "company_admin" else None,
+        "min_group_size": runtime.settings.scope3_min_group_size,
+        "timezone": runtime.settings.scope3_timezone,
+        "anchoring": dashboard.anchoring_status(runtime.db, runtime.target),
+    }
+    if principal.role == "park_manager":
+        outbox = feed.outbox_status(runtime.db, configured=bool(runtime.settings.park_platform_url), limit=5)
+        status["feed"] = outbox
+    return status

@@ -1,0 +1,223 @@
+"""Scope 3 routes for park managers, company admins and the park platform (pull API and exports).
+
+Park managers see every company; a company admin sees only the company in their token. Figures
+are aggregates: departments with fewer reporting employees than ``CARBON_SCOPE3_MIN_GROUP_SIZE``
+are never shown separately.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from backend.api.deps import RuntimeDep, require_roles
+from backend.domain.errors import PermissionDenied
+from backend.domain.records import canonical_json
+from backend.domain.scope3 import parse_category, parse_period
+from backend.runtime import Runtime
+from backend.services import feed, scope3, scope3_close, scope3_explain, scope3_report
+from backend.services.tokens import Principal
+
+router = APIRouter(prefix="/api/v1/scope3", tags=["scope3"])
+
+ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
+ParkDep = Annotated[Principal, Depends(require_roles("park_manager", "operator"))]
+HeadcountEditorDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin", "operator"))]
+
+PeriodQuery = Annotated[
+    str,
+    Query(
+        description="Year `2026`, quarter `2026-Q4` or month `2026-11` (park time zone).",
+        examples=["2026-Q4"],
+    ),
+]
+CompanyQuery = Annotated[
+    str | None, Query(max_length=128, description="Company id; company admins default to their own.")
+]
+CategoryQuery = Annotated[int | None, Query(description="GHG Protocol Scope 3 category: 5, 6 or 7.")]
+ExtrapolateQuery = Annotated[
+    bool,
+    Query(description="Add the category 7 average-data estimate for non-reporting employees (kept apart)."),
+]
+
+
+def scope3_config(runtime: Runtime) -> scope3.Scope3Config:
+    return scope3.Scope3Config(runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size)
+
+
+def _summary(
+    runtime: Runtime,
+    principal: Principal,
+    period: str,
+    company: str | None,
+    category: int | None,
+    extrapolate: bool,
+) -> dict[str, Any]:
+    company = scope3.authorize_company(principal.role, principal.org, company)
+    return scope3.summary(
+        runtime.db,
+        parse_period(period),
+        scope3_config(runtime),
+        company,
+        parse_category(category),
+        extrapolate,
+    )
+
+
+@router.get("/summary", summary="Scope 3 totals per category, avoided emissions apart / 范围三汇总")
+def get_summary(
+    runtime: RuntimeDep,
+    principal: ManagerDep,
+    period: PeriodQuery,
+    company: CompanyQuery = None,
+    category: CategoryQuery = None,
+    extrapolate: ExtrapolateQuery = False,
+) -> dict[str, Any]:
+    """Inventory totals per GHG Protocol category in g, kg and t CO2e (per park, company,
+    department and month), avoided emissions reported separately, data quality figures, the
+    methods and factor sets used, and an ``explain_url`` beside every total."""
+    return _summary(runtime, principal, period, company, category, extrapolate)
+
+
+@router.get(
+    "/export",
+    summary="Export a summary as CSV or JSON / 导出汇总",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+def export_summary(
+    runtime: RuntimeDep,
+    principal: ManagerDep,
+    period: PeriodQuery,
+    company: CompanyQuery = None,
+    category: CategoryQuery = None,
+    extrapolate: ExtrapolateQuery = False,
+    format: Annotated[Literal["csv", "json"], Query()] = "csv",
+) -> Response:
+    doc = _summary(runtime, principal, period, company, category, extrapolate)
+    name = f"scope3-{doc['period']['label']}" + (
+        f"-{doc['scope']['company']}" if doc["scope"]["company"] else ""
+    )
+    if format == "json":
+        return Response(
+            canonical_json(doc),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
+        )
+    return Response(
+        scope3_report.to_csv(doc).encode("utf-8-sig"),  # the BOM lets spreadsheet programs read UTF-8
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@router.get("/report", response_class=HTMLResponse, summary="Printable report in Chinese and English / 报告")
+def get_report(
+    runtime: RuntimeDep,
+    principal: ManagerDep,
+    period: PeriodQuery,
+    company: CompanyQuery = None,
+    extrapolate: ExtrapolateQuery = True,
+) -> HTMLResponse:
+    """A printable HTML report (print to PDF from the browser) with the methodology section."""
+    return HTMLResponse(
+        scope3_report.to_html(_summary(runtime, principal, period, company, None, extrapolate))
+    )
+
+
+@router.get("/explain", summary="How a total was computed / 计算说明")
+def get_explanation(
+    runtime: RuntimeDep,
+    principal: ManagerDep,
+    period: PeriodQuery,
+    company: CompanyQuery = None,
+    category: CategoryQuery = None,
+    department: Annotated[str | None, Query(max_length=128)] = None,
+    type: Annotated[str | None, Query(max_length=32, description="Activity type")] = None,
+) -> dict[str, Any]:
+    """The rule, methods, factor sets and each factor applied (with record counts) behind a total."""
+    if company is None and principal.role == "company_admin":
+        company = principal.org
+    company = scope3.authorize_company(principal.role, principal.org, company)
+    return scope3_explain.explain(
+        runtime.db,
+        parse_period(period),
+        scope3_config(runtime),
+        company,
+        parse_category(category),
+        department,
+        type,
+    )
+
+
+class HeadcountUpdate(BaseModel):
+    headcount: int = Field(ge=1, le=scope3.MAX_HEADCOUNT, description="Employees of the company.")
+
+
+@router.get("/headcounts", summary="Configured headcounts / 员工人数")
+def get_headcounts(runtime: RuntimeDep, principal: HeadcountEditorDep) -> dict[str, Any]:
+    company = principal.org if principal.role == "company_admin" else None
+    if principal.role == "company_admin" and company is None:
+        raise PermissionDenied("this company admin token names no company")
+    return {"headcounts": scope3.list_headcounts(runtime.db, company)}
+
+
+@router.put("/headcounts/{company}", summary="Set a company's headcount / 设置员工人数")
+def put_headcount(
+    runtime: RuntimeDep, principal: HeadcountEditorDep, company: str, body: Annotated[HeadcountUpdate, Body()]
+) -> dict[str, Any]:
+    """The denominator of the share of employees reporting and of the category 7 extrapolation."""
+    scope3.authorize_company(principal.role, principal.org, company)
+    scope3.set_headcount(runtime.db, company, body.headcount, principal.role)
+    return {"company": company, "headcount": body.headcount}
+
+
+class RestatementCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=scope3_close.MAX_REASON_LENGTH)
+
+
+@router.get("/periods", summary="Closed periods and restatements / 已关账期间")
+def get_closes(runtime: RuntimeDep, _principal: ManagerDep) -> dict[str, Any]:
+    return {"closes": scope3_close.list_closes(runtime.db)}
+
+
+@router.post("/periods/{period}/close", status_code=201, summary="Close a period: freeze its totals / 关账")
+def close_period(runtime: RuntimeDep, principal: ParkDep, period: str) -> dict[str, Any]:
+    """Freezes the park's totals for an ended period, logs them (anchored with the next checkpoint)
+    and queues the push to the park platform. Closing twice is a 409; restate instead."""
+    return scope3_close.close_period(
+        runtime.db,
+        parse_period(period),
+        scope3_config(runtime),
+        principal.role,
+        principal.subject,
+        runtime.subject_key,
+    )
+
+
+@router.post("/periods/{period}/restatements", status_code=201, summary="Restate a closed period / 重述")
+def restate_period(
+    runtime: RuntimeDep, principal: ParkDep, period: str, body: Annotated[RestatementCreate, Body()]
+) -> dict[str, Any]:
+    return scope3_close.restate_period(
+        runtime.db,
+        parse_period(period),
+        scope3_config(runtime),
+        body.reason,
+        principal.role,
+        principal.subject,
+        runtime.subject_key,
+    )
+
+
+@router.get("/feed", summary="Park-platform outbox status / 推送状态")
+def get_feed(runtime: RuntimeDep, _principal: ParkDep) -> dict[str, Any]:
+    return feed.outbox_status(runtime.db, configured=bool(runtime.settings.park_platform_url))
+
+
+@router.post("/feed/snapshots", status_code=202, summary="Queue a push of an open period's totals / 推送快照")
+def post_snapshot(runtime: RuntimeDep, _principal: ParkDep, period: PeriodQuery) -> JSONResponse:
+    delivery_id = feed.enqueue_snapshot(runtime.db, parse_period(period), scope3_config(runtime))
+    return JSONResponse({"delivery_id": delivery_id, "status": "queued"}, status_code=202)

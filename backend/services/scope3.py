@@ -1,0 +1,395 @@
+"""Use cases: Scope 3 summaries (live or frozen at a period close), headcounts, and "how was this
+total computed" explanations.
+
+Totals come from the ``activities`` table restricted to accepted records whose leaf index is below
+a tree size read in the same transaction (``as_of_tree_size``), so a summary names exactly which
+prefix of the transparency log it covers and can be recomputed from the logged leaves.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from backend.adapters.database import Database
+from backend.adapters.log_store import SqlLogStore
+from backend.adapters.orm import ActivityRow
+from backend.adapters.orm_scope3 import HeadcountRow, PeriodCloseRow
+from backend.domain import scope3
+from backend.domain.errors import ConfigurationError, InvalidInput, NotFound, PermissionDenied
+from backend.domain.scope3 import Group, Period, Reporters
+from backend.services.factor_sets import all_sets
+
+ACCEPTED = "accepted"
+PRIMARY_SOURCE_PREFIX = "integration:"
+"""Records pushed by an integration (transit card, travel desk, waste contractor) are primary data."""
+NO_ORG = ""
+MAX_HEADCOUNT = 1_000_000
+"""Larger than any park's company; catches a typo before it skews every participation share."""
+EXPLAIN_MAX_ROWS = 500_000
+"""Rows an explanation reads to count factor use: a year of a large park, bounded in memory."""
+
+
+@dataclass(frozen=True)
+class Scope3Config:
+    timezone: str
+    min_group_size: int
+
+    @property
+    def tz(self) -> tzinfo:
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigurationError(f"CARBON_SCOPE3_TIMEZONE: unknown time zone {self.timezone!r}") from None
+
+
+def activity_filters(
+    period: Period, tz: tzinfo, cutoff: int, company: str | None
+) -> list[ColumnElement[bool]]:
+    start, end = period.bounds(tz)
+    where = [
+        ActivityRow.status == ACCEPTED,
+        ActivityRow.occurred_at >= start,
+        ActivityRow.occurred_at < end,
+        ActivityRow.leaf_index < cutoff,
+    ]
+    if company is not None:
+        where.append(ActivityRow.org_id == company)
+    return where
+
+
+def _month_index(period: Period, tz: tzinfo) -> ColumnElement[int]:
+    """The 0-based month of ``occurred_at`` within the period (rows are already inside it)."""
+    ends = [m.bounds(tz)[1] for m in period.months()]
+    if len(ends) == 1:
+        return case((ActivityRow.id.is_not(None), 0), else_=0)
+    return case(*[(ActivityRow.occurred_at < end, i) for i, end in enumerate(ends[:-1])], else_=len(ends) - 1)
+
+
+def aggregate(
+    session: Session, period: Period, tz: tzinfo, cutoff: int, company: str | None = None
+) -> tuple[list[Group], Reporters]:
+    where = activity_filters(period, tz, cutoff, company)
+    # Computed keys go through a subquery so PostgreSQL groups by the very same expressions.
+    inner = (
+        select(
+            func.coalesce(ActivityRow.org_id, NO_ORG).label("org"),
+            func.coalesce(ActivityRow.department_id, NO_ORG).label("dept"),
+            ActivityRow.scope3_category.label("category"),
+            ActivityRow.type.label("type"),
+            ActivityRow.factor_set.label("factor_set"),
+            case((ActivityRow.source.like(PRIMARY_SOURCE_PREFIX + "%"), 1), else_=0).label("primary"),
+            _month_index(period, tz).label("month"),
+            ActivityRow.subject_id.label("subject"),
+            ActivityRow.co2e_scope3_g.label("scope3_g"),
+            ActivityRow.co2e_avoided_g.label("avoided_g"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    keys = [
+        inner.c.org,
+        inner.c.dept,
+        inner.c.category,
+        inner.c.type,
+        inner.c.factor_set,
+        inner.c.primary,
+        inner.c.month,
+    ]
+    rows = session.execute(
+        select(*keys, func.count(), func.sum(inner.c.scope3_g), func.sum(inner.c.avoided_g)).group_by(*keys)
+    ).all()
+    groups = [
+        Group(
+            str(r[0]),
+            str(r[1]),
+            None if r[2] is None else int(r[2]),
+            str(r[3]),
+            str(r[4]),
+            bool(r[5]),
+            int(r[6]),
+            int(r[7]),
+            int(r[8] or 0),
+            int(r[9] or 0),
+        )
+        for r in rows
+    ]
+
+    def distinct(*by: Any) -> list[Any]:
+        stmt = select(*by, func.count(func.distinct(inner.c.subject)))
+        return list(session.execute(stmt.group_by(*by) if by else stmt).all())
+
+    reporters = Reporters(
+        total=int(distinct()[0][0]),
+        per_org={str(o): int(n) for o, n in distinct(inner.c.org)},
+        per_dept={(str(o), str(d)): int(n) for o, d, n in distinct(inner.c.org, inner.c.dept)},
+        per_org_month={(str(o), int(m)): int(n) for o, m, n in distinct(inner.c.org, inner.c.month)},
+        per_month={int(m): int(n) for m, n in distinct(inner.c.month)},
+    )
+    return groups, reporters
+
+
+def headcounts(session: Session, company: str | None = None) -> dict[str, int]:
+    stmt = select(HeadcountRow.org_id, HeadcountRow.headcount)
+    if company is not None:
+        stmt = stmt.where(HeadcountRow.org_id == company)
+    return {str(o): int(n) for o, n in session.execute(stmt)}
+
+
+def methodology(groups: list[Group]) -> dict[str, Any]:
+    """Factor sets, factors (with sources) and methods behind the groups' figures."""
+    sets = {s.version: s for s in all_sets()}
+    used: dict[str, set[str]] = defaultdict(set)
+    for g in groups:
+        used[g.factor_set].add(g.type)
+    factor_sets, factors = [], []
+    for version in sorted(used):
+        fs = sets.get(version)
+        if fs is None:
+            factor_sets.append({"version": version, "known": False})
+            continue
+        factor_sets.append(
+            {
+                "version": version,
+                "sha256": "0x" + fs.content_hash,
+                "effective_from": fs.effective_from.isoformat(),
+                "description": fs.description,
+                "activity_types": sorted(used[version]),
+            }
+        )
+        by_factor: dict[str, set[str]] = defaultdict(set)
+        for activity_type in used[version]:
+            try:
+                rules = fs.rules(activity_type)
+            except LookupError:
+                continue
+            for factor_id in scope3.factor_ids_referenced(rules, set(fs.factors)):
+                by_factor[factor_id].add(activity_type)
+        baseline = fs.methodology.get("baselines", {}).get(str(fs.methodology.get("default_baseline")), {})
+        for factor_id in scope3.factor_ids_referenced(baseline, set(fs.factors)):
+            by_factor[factor_id].add("baseline (avoided emissions only)")
+        for factor_id in sorted(by_factor):
+            factors.append(
+                {
+                    "factor_set": version,
+                    **fs.factor(factor_id).public(),
+                    "used_for": sorted(by_factor[factor_id]),
+                }
+            )
+    categories_present = sorted({g.category for g in groups if g.category is not None})
+    return {
+        "factor_sets": factor_sets,
+        "factors": factors,
+        "methods": [
+            {"category": c, "method_en": scope3.METHODS[c][0], "method_zh": scope3.METHODS[c][1]}
+            for c in categories_present
+        ],
+        "rounding_en": scope3.ROUNDING_NOTE,
+        "rounding_zh": scope3.ROUNDING_NOTE_ZH,
+    }
+
+
+def compute(
+    session: Session,
+    period: Period,
+    config: Scope3Config,
+    cutoff: int,
+    now: datetime,
+    company: str | None = None,
+    extrapolate: bool = False,
+) -> dict[str, Any]:
+    """The full summary document (park block and company blocks) as of log size ``cutoff``."""
+    tz = config.tz
+    groups, reporters = aggregate(session, period, tz, cutoff, company)
+    counts = headcounts(session, company)
+    policy = scope3.Policy(min_group_size=config.min_group_size, extrapolate=extrapolate)
+    start, end = period.bounds(tz)
+    return {
+        "period": {
+            "label": period.label,
+            "kind": period.kind,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "timezone": config.timezone,
+            "months": [m.label for m in period.months()],
+        },
+        "as_of_tree_size": cutoff,
+        "computed_at": now.astimezone(UTC).isoformat(),
+        "basis_en": "Accepted activity records in the transparency log with occurred_at in the period "
+        "and leaf index below as_of_tree_size; flagged, rejected and reversed records are excluded.",
+        "basis_zh": "透明日志中已接受的行为记录（发生时间在本期内、叶子序号小于 as_of_tree_size）；"
+        "被标记、拒绝或冲销的记录不计入。",
+        "methodology": methodology(groups),
+        "privacy": {"min_group_size": config.min_group_size},
+        **scope3.summarize(period, groups, reporters, counts, policy),
+    }
+
+
+def latest_close(session: Session, period: Period) -> PeriodCloseRow | None:
+    stmt = (
+        select(PeriodCloseRow)
+        .where(PeriodCloseRow.period == period.label)
+        .order_by(PeriodCloseRow.revision.desc())
+        .limit(1)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def close_public(row: PeriodCloseRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "period": row.period,
+        "revision": row.revision,
+        "kind": row.kind,
+        "reason": row.reason,
+        "cutoff_tree_size": row.cutoff_tree_size,
+        "summary_sha256": row.summary_sha256,
+        "leaf_index": row.leaf_index,
+        "closed_by_role": row.closed_by_role,
+        "closed_at": row.closed_at.isoformat(),
+    }
+
+
+def _category_grams(block: dict[str, Any]) -> dict[int, tuple[int, int]]:
+    return {c["category"]: (c["co2e_g"], c["records"]) for c in block["inventory"]["categories"]}
+
+
+def _changes(frozen: dict[str, Any], live: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per company and category: what arrived (or was reversed) after the close."""
+    frozen_by = {b["company"]: _category_grams(b) for b in frozen["companies"]}
+    out = []
+    for block in live["companies"]:
+        before = frozen_by.get(block["company"], {})
+        for category, (grams, records) in _category_grams(block).items():
+            old_g, old_n = before.get(category, (0, 0))
+            if (grams, records) != (old_g, old_n):
+                out.append(
+                    {
+                        "company": block["company"],
+                        "category": category,
+                        "records": records - old_n,
+                        **scope3.figure(grams - old_g),
+                    }
+                )
+    return out
+
+
+def _explain_url(doc: dict[str, Any], **params: Any) -> str:
+    query = {"period": doc["period"]["label"], **{k: v for k, v in params.items() if v is not None}}
+    return "/api/v1/scope3/explain?" + urlencode(query)
+
+
+def _add_links(doc: dict[str, Any], company: str | None, block: dict[str, Any]) -> None:
+    for row in block["inventory"]["categories"]:
+        row["explain_url"] = _explain_url(doc, company=company, category=row["category"])
+    block["inventory"]["total"]["explain_url"] = _explain_url(doc, company=company)
+    for dept in block.get("departments", []):
+        if dept["department"] is not None:
+            for row in dept["inventory"]["categories"]:
+                row["explain_url"] = _explain_url(
+                    doc, company=company, department=dept["department"], category=row["category"]
+                )
+
+
+def view(doc: dict[str, Any], company: str | None, category: int | None) -> dict[str, Any]:
+    """The park summary narrowed to one company and/or category, with explain links added."""
+    out = {k: v for k, v in doc.items() if k not in ("park", "companies")}
+    if company is None:
+        out["scope"] = {"level": "park", "company": None, "category": category}
+        out["totals"] = doc["park"]
+        out["companies"] = doc["companies"]
+    else:
+        blocks = [b for b in doc["companies"] if b["company"] == company]
+        if not blocks:
+            raise NotFound(f"company {company} has no records or headcount in {doc['period']['label']}")
+        out["scope"] = {"level": "company", "company": company, "category": category}
+        out["totals"] = blocks[0]
+        out["companies"] = blocks
+    out = scope3.narrow_to_category(out, category) if category is not None else out
+    _add_links(out, company, out["totals"])
+    for block in out["companies"]:
+        _add_links(out, block["company"], block)
+    return out
+
+
+def summary(
+    db: Database,
+    period: Period,
+    config: Scope3Config,
+    company: str | None = None,
+    category: int | None = None,
+    extrapolate: bool = False,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Live totals of an open period, or the frozen totals of a closed one (with later changes)."""
+    now = now or datetime.now(UTC)
+    with db.read_sessions() as session, session.begin():
+        size = SqlLogStore(session).size()
+        close = latest_close(session, period)
+        if close is None:
+            doc = compute(session, period, config, size, now, company, extrapolate)
+            doc.update(status="open", close=None, changes_since_close=[])
+            return view(doc, company, category)
+        frozen = close.summary
+        live = compute(session, period, config, size, now, company, extrapolate=False)
+    doc = copy.deepcopy(frozen)
+    doc.update(status="closed", close=close_public(close))
+    if not extrapolate:
+        for block in [doc["park"], *doc["companies"]]:
+            block.pop("extrapolation", None)
+    if company is not None:
+        doc["companies"] = [b for b in doc["companies"] if b["company"] == company]
+    doc["changes_since_close"] = _changes(doc, live)
+    return view(doc, company, category)
+
+
+def authorize_company(role: str, org: str | None, company: str | None) -> str | None:
+    """Park managers see every company; company admins only their own (the default for them)."""
+    if role in ("park_manager", "operator"):
+        return company
+    if org is None:
+        raise PermissionDenied("this company admin token names no company")
+    if company is not None and company != org:
+        raise PermissionDenied(f"a company admin of {org} may not see company {company}")
+    return org
+
+
+def set_headcount(db: Database, company: str, headcount: int, role: str, now: datetime | None = None) -> None:
+    if not company or len(company) > 128:
+        raise InvalidInput("company", "must be 1 to 128 characters")
+    if not 1 <= headcount <= MAX_HEADCOUNT:
+        raise InvalidInput("headcount", f"must be between 1 and {MAX_HEADCOUNT}")
+    now = now or datetime.now(UTC)
+    with db.write_sessions() as session, session.begin():
+        row = session.get(HeadcountRow, company)
+        if row is None:
+            session.add(
+                HeadcountRow(org_id=company, headcount=headcount, updated_by_role=role, updated_at=now)
+            )
+        else:
+            row.headcount, row.updated_by_role, row.updated_at = headcount, role, now
+
+
+def list_headcounts(db: Database, company: str | None = None) -> list[dict[str, Any]]:
+    with db.read_sessions() as session:
+        stmt = select(HeadcountRow).order_by(HeadcountRow.org_id)
+        if company is not None:
+            stmt = stmt.where(HeadcountRow.org_id == company)
+        return [
+            {
+                "company": r.org_id,
+                "headcount": r.headcount,
+                "updated_at": r.updated_at.isoformat(),
+                "updated_by_role": r.updated_by_role,
+            }
+            for r in session.execute(stmt).scalars()
+        ]

@@ -1,0 +1,184 @@
+"""The Scope 3 and dashboard routes over HTTP (FastAPI's test client, real database, no chain)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import uvicorn
+
+from backend.adapters.database import Database
+from backend.api.app import create_app
+from backend.runtime import Runtime
+from backend.services.activities import Caller, record_activity
+from backend.services.tokens import issue_token
+from backend.settings import DEV_TOKEN_SECRET, Settings
+from deploy.anvil import free_port
+
+SUMMARY = "/api/v1/scope3/summary"
+
+
+class Client(httpx.Client):
+    period: str
+
+
+@pytest.fixture
+def client(db: Database, tmp_path: Path) -> Iterator[Client]:
+    """The app served by a real uvicorn in a thread (no chain, no scheduler)."""
+    settings = Settings(data_dir=tmp_path, scheduler_enabled=False, scope3_min_group_size=2)
+    runtime = Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"k" * 32)
+    now = datetime.now(UTC)
+    when = now - timedelta(days=40)  # last month or the one before: always a closable period
+    for i, (org, dept) in enumerate([("acme", "eng"), ("acme", "eng"), ("acme", "ops"), ("globex", "hq")]):
+        payload = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": "10"}
+        record_activity(db, Caller(f"e-{i}", org, dept), f"key-api-{i:04d}", payload, when, runtime.issuance)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        with Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            http.period = str(when.astimezone(ZoneInfo(settings.scope3_timezone)).year)
+            yield http
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _auth(role: str, org: str | None = None, subject: str = "staff-1") -> dict[str, str]:
+    return {"Authorization": "Bearer " + issue_token(DEV_TOKEN_SECRET, role, subject, org, 600, kind="dev")}
+
+
+def test_park_manager_sees_every_company(client: Client) -> None:
+    period = client.period
+    response = client.get(SUMMARY, params={"period": period}, headers=_auth("park_manager"))
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert [b["company"] for b in doc["companies"]] == ["acme", "globex"]
+    assert doc["totals"]["inventory"]["total"]["co2e_g"] == 4 * 614
+    assert doc["totals"]["avoided"]["total"]["co2e_g"] == 4 * 1013
+    acme = doc["companies"][0]
+    assert [d["department"] for d in acme["departments"]] == ["eng"]  # ops has 1 < 2
+
+
+def test_company_admin_sees_only_their_company(client: Client) -> None:
+    period = client.period
+    own = client.get(SUMMARY, params={"period": period}, headers=_auth("company_admin", "acme"))
+    assert own.status_code == 200 and own.json()["scope"]["company"] == "acme"
+    assert own.json()["totals"]["inventory"]["total"]["co2e_g"] == 3 * 614
+    other = client.get(
+        SUMMARY, params={"period": period, "company": "globex"}, headers=_auth("company_admin", "acme")
+    )
+    assert other.status_code == 403 and other.headers["content-type"] == "application/problem+json"
+    assert (
+        client.get(SUMMARY, params={"period": period}, headers=_auth("employee", "acme")).status_code == 403
+    )
+    assert client.get(SUMMARY, params={"period": period}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("params", "field"), [({"period": "2026-Q5"}, "period"), ({"period": "2026", "category": 4}, "category")]
+)
+def test_bad_input_names_the_field(client: Client, params: dict[str, object], field: str) -> None:
+    response = client.get(SUMMARY, params=params, headers=_auth("park_manager"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_exports_and_report(client: Client) -> None:
+    period = client.period
+    headers = _auth("park_manager")
+    as_csv = client.get("/api/v1/scope3/export", params={"period": period, "format": "csv"}, headers=headers)
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+    park_total = next(
+        r for r in rows if r["level"] == "park" and r["measure"] == "inventory" and r["category"] == "total"
+    )
+    assert int(park_total["co2e_g"]) == 4 * 614 and park_total["co2e_kg"] == "2.456"
+    as_json = client.get(
+        "/api/v1/scope3/export", params={"period": period, "format": "json"}, headers=headers
+    )
+    assert json.loads(as_json.content)["totals"]["inventory"]["total"]["co2e_g"] == 4 * 614
+    report = client.get(
+        "/api/v1/scope3/report", params={"period": period, "company": "acme"}, headers=headers
+    )
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert (
+        "方法学 Methodology" in report.text
+        and "rail.metro.cn-beijing" in report.text
+        and "1.842" in report.text
+    )
+
+
+def test_headcount_close_and_explain(client: Client) -> None:
+    period = client.period
+    put = client.put(
+        "/api/v1/scope3/headcounts/acme", json={"headcount": 6}, headers=_auth("company_admin", "acme")
+    )
+    assert put.status_code == 200
+    denied = client.put(
+        "/api/v1/scope3/headcounts/globex", json={"headcount": 6}, headers=_auth("company_admin", "acme")
+    )
+    assert denied.status_code == 403
+    bad = client.put("/api/v1/scope3/headcounts/acme", json={"headcount": 0}, headers=_auth("operator"))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "headcount"
+    doc = client.get(
+        SUMMARY,
+        params={"period": period, "company": "acme", "extrapolate": "true"},
+        headers=_auth("park_manager"),
+    ).json()
+    assert doc["totals"]["data_quality"]["reporting_share"] == 0.5
+    assert doc["totals"]["extrapolation"]["estimate"]["co2e_g"] == 3 * 614
+
+    explain_url = doc["totals"]["inventory"]["categories"][2]["explain_url"]
+    explained = client.get(explain_url, headers=_auth("park_manager")).json()
+    assert explained["figure"]["inventory"]["co2e_g"] == 3 * 614
+    small = client.get(
+        "/api/v1/scope3/explain",
+        params={"period": period, "company": "acme", "department": "ops"},
+        headers=_auth("park_manager"),
+    )
+    assert small.status_code == 403
+
+    last_month = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    assert (
+        client.post(
+            f"/api/v1/scope3/periods/{last_month}/close", headers=_auth("company_admin", "acme")
+        ).status_code
+        == 403
+    )
+    closed = client.post(f"/api/v1/scope3/periods/{last_month}/close", headers=_auth("park_manager"))
+    assert closed.status_code == 201, closed.text
+    again = client.post(f"/api/v1/scope3/periods/{last_month}/close", headers=_auth("park_manager"))
+    assert again.status_code == 409
+    future = client.post("/api/v1/scope3/periods/2099-01/close", headers=_auth("park_manager"))
+    assert future.status_code == 422
+    feed = client.get("/api/v1/scope3/feed", headers=_auth("park_manager")).json()
+    assert feed["pending"] == 1 and feed["platform_configured"] is False
+
+
+def test_dashboard_page_and_assets(client: Client) -> None:
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and "范围三仪表盘" in page.text and "Scope 3 dashboard" in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # nothing from the internet
+    assert client.get("/dashboard/static/app.js").status_code == 200
+    assert client.get("/dashboard/static/../settings.py").status_code == 404
+    chart = client.get("/dashboard/vendor/chart.umd.min.js")
+    assert chart.status_code == 200 and "Chart" in chart.text[:2000]
+    status = client.get("/api/v1/dashboard/status", headers=_auth("park_manager")).json()
+    assert status["anchoring"] == {"configured": False, "log_size": 4} and "feed" in status
+    assert "/api/v1/scope3/summary" in client.get("/openapi.json").json()["paths"]
