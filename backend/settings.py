@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend import key_safety
 from backend.domain.errors import ConfigurationError
 
 DEV_TOKEN_SECRET = "carbon-ledger-local-development-secret-do-not-use"  # noqa: S105 (public on purpose)
@@ -63,6 +64,17 @@ class Settings(BaseSettings):
     max_activity_age_days: int = Field(default=366, ge=1, le=3660)
     clock_skew_s: int = Field(default=300, ge=0, le=3600)
 
+    # --- Operations (issue 9): logs, metrics, contract administration ---
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    """One JSON object per line (for a log shipper), or plain text for a terminal."""
+    metrics_token: str | None = None
+    """Bearer token Prometheus must send to ``/metrics``; unset, ``/metrics`` is open (restrict it
+    at the reverse proxy). Metrics hold aggregates only, never personal data."""
+    admin_key_file: Path | None = None
+    """Key file of the ledger contract's admin, used only by ``carbon-ledger chain grant-anchorer`` /
+    ``revoke-anchorer``; unset, the anchoring key (which deployed the contract) is used."""
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         self.data_dir = self.data_dir.resolve()
@@ -99,6 +111,7 @@ class Settings(BaseSettings):
             problems.append("CARBON_TOKEN_SECRET must be set to a private value of at least 32 characters")
         if not (self.anchoring_key or self.anchoring_key_file):
             problems.append("CARBON_ANCHORING_KEY or CARBON_ANCHORING_KEY_FILE must be set")
+        problems += key_safety.anchoring_key_problems(self.anchoring_key, self.anchoring_key_file)
         if problems:
             raise ConfigurationError(f"refusing to start with CARBON_ENV={self.env}: " + "; ".join(problems))
 

@@ -21,6 +21,7 @@ from backend.adapters.orm import ActivityRow
 from backend.domain.activities import normalize, points_for
 from backend.domain.errors import IdempotencyConflict, InvalidInput, NotFound
 from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.observability import metrics
 from backend.services.factor_sets import set_in_force
 
 MAX_PAGE_SIZE = 100
@@ -71,6 +72,7 @@ def _existing(session: Any, caller: Caller, key: str) -> ActivityRow | None:
 def _replay(row: ActivityRow, digest: str) -> RecordedActivity:
     if row.request_hash != digest:
         raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+    metrics.observe_activity(row.type, "replayed")
     return RecordedActivity(row, created=False)
 
 
@@ -141,7 +143,12 @@ def record_activity(
                 created_at=now,
             )
             session.add(row)
+        metrics.observe_activity(activity_type, row.status)
+        metrics.observe_points("issued", row.points)
         return RecordedActivity(row, created=True)
+    except InvalidInput as exc:
+        metrics.observe_activity(activity_type, "rejected", exc.field)
+        raise
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its result.
         with db.read_sessions() as session:
