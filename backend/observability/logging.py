@@ -40,29 +40,27 @@ _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}")
 
 _secrets_lock = threading.Lock()
-_secrets: tuple[str, ...] = ()
+_secrets: set[str] = set()
+_secret_pattern: re.Pattern[str] | None = None
 
 
 def register_secret(*values: str | None) -> None:
-    """Adds values that must never appear in a log line (hex keys also without/with ``0x``)."""
-    global _secrets
-    variants = set()
-    for value in values:
-        if not value or len(value) < MIN_SECRET_LENGTH:
-            continue
-        variants.add(value)
-        bare = value.removeprefix("0x").removeprefix("0X")
-        if re.fullmatch(r"[0-9a-fA-F]+", bare):
-            variants.update({bare, bare.lower(), "0x" + bare.lower()})
+    """Adds values that must never appear in a log line (hex keys in any case, with or without 0x)."""
+    global _secret_pattern
     with _secrets_lock:
-        # Longest first, so a key is replaced whole before its un-prefixed form is looked for.
-        _secrets = tuple(sorted(set(_secrets) | variants, key=len, reverse=True))
+        for value in values:
+            if value and len(value) >= MIN_SECRET_LENGTH:
+                bare = value.removeprefix("0x").removeprefix("0X")
+                _secrets.add(bare if re.fullmatch(r"[0-9a-fA-F]+", bare) else value)
+        # Longest first, so a secret containing another is replaced whole.
+        alternatives = sorted(_secrets, key=len, reverse=True)
+        _secret_pattern = re.compile("|".join(re.escape(s) for s in alternatives), re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+    pattern = _secret_pattern
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     return _JWT.sub(REDACTED, text)
 

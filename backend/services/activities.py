@@ -7,6 +7,7 @@ returns the original result, with another body it is a conflict; a retry never s
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from backend.observability import metrics
 from backend.services.factor_sets import set_in_force
 
 MAX_PAGE_SIZE = 100
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def record_activity(
                 created_at=now,
             )
             session.add(row)
+        logger.info("recorded activity %s (%s) as leaf %d", activity_id, activity_type, leaf_index)
         metrics.observe_activity(activity_type, row.status)
         metrics.observe_points("issued", row.points)
         return RecordedActivity(row, created=True)
