@@ -69,10 +69,10 @@ def instrumented(job: str, fn: Callable[..., Any]) -> Callable[..., None]:
                 fn(*args, **kwargs)
             except CarbonLedgerError as exc:
                 error = exc.detail
-                logger.warning("job %s failed: %s", job, exc.detail, extra={"job": job})
+                logger.warning("job %s failed: %s", job, exc.detail, extra={"job_id": job})
             except Exception as exc:
                 error = f"{exc.__class__.__name__}: {exc}"
-                logger.exception("job %s failed unexpectedly", job, extra={"job": job})
+                logger.exception("job %s failed unexpectedly", job, extra={"job_id": job})
         finished = time.monotonic()
         metrics.JOB_DURATION.labels(job).observe(finished - started)
         metrics.JOB_RUNS.labels(job, "failure" if error else "success").inc()

@@ -99,21 +99,21 @@ CHAIN_RPC_LATENCY = Histogram(
 )
 JOB_RUNS = Counter(
     "carbon_ledger_job_runs",
-    "Scheduler job runs, by job and outcome (success, failure).",
-    ["job", "outcome"],
+    "Scheduler job runs, by job id and outcome (success, failure).",
+    ["job_id", "outcome"],
     registry=REGISTRY,
 )
 JOB_DURATION = Histogram(
     "carbon_ledger_job_duration_seconds",
-    "Duration of scheduler job runs, by job.",
-    ["job"],
+    "Duration of scheduler job runs, by job id.",
+    ["job_id"],
     buckets=JOB_BUCKETS_S,
     registry=REGISTRY,
 )
 JOB_LAST_SUCCESS = Gauge(
     "carbon_ledger_job_last_success_timestamp_seconds",
     "Unix time at which the job last finished without error.",
-    ["job"],
+    ["job_id"],
     registry=REGISTRY,
 )
 BUILD_INFO = Gauge(
@@ -129,6 +129,11 @@ def _version() -> str:
 
 
 BUILD_INFO.labels(_version()).set(1)
+# Known label values start at zero, so rate() and alerts see a series before the first event.
+for _movement in ("issued", "redeemed", "expired"):
+    POINTS.labels(_movement)
+for _outcome in ("delivered", "failed"):
+    FEED_DELIVERIES.labels(_outcome)
 
 _seen_lock = threading.Lock()
 _seen: dict[str, set[str]] = {}

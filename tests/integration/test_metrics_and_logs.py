@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from web3 import Web3
 
 from backend import cli_ops
@@ -30,12 +30,15 @@ from deploy.anvil import AnvilProcess, free_port
 from deploy.compile import ContractArtifact
 from tests.integration.ops_support import Samples, deployed_runtime, parse_metrics, serving, value
 from tests.log_scan import leaks
+from tests.unit.test_monitoring_config import referenced_metrics
 
 pytestmark = pytest.mark.anvil
 
 METRO = {"type": "metro", "occurred_at": "2026-11-20T08:10:00+08:00", "distance_km": 12.4}
 SUBJECTS = ("ops-subject-7f3a", "ops-subject-91bc")
 ACTIVITIES = "/mp/v1/activities"
+WIRED_AT_MERGE = {"carbon_ledger_feed_outbox_backlog"}
+"""Read from the park-platform feed's outbox table, which does not exist yet (see the test below)."""
 
 
 @pytest.fixture
@@ -170,8 +173,8 @@ def _workload(runtime: Runtime, client: httpx.Client, tokens: list[str]) -> None
     assert _delta(after, before, "carbon_ledger_http_request_duration_seconds_count", **post) == 8
 
     jobs = "carbon_ledger_job_runs_total"
-    assert _delta(after, before, jobs, job="anchor", outcome="success") == 1
-    assert _delta(after, before, jobs, job="anchor", outcome="failure") == 1
+    assert _delta(after, before, jobs, job_id="anchor", outcome="success") == 1
+    assert _delta(after, before, jobs, job_id="anchor", outcome="failure") == 1
     errors = "carbon_ledger_chain_rpc_errors_total"
     # One refused connection, whichever RPC web3 sends first (it checks the chain id before eth_call).
     assert _total(after, errors, kind="transport") - _total(before, errors, kind="transport") == 1
@@ -194,6 +197,9 @@ def _workload(runtime: Runtime, client: httpx.Client, tokens: list[str]) -> None
     ):
         assert value(after, f"carbon_ledger_{gauge}") == 1, gauge
     assert value(after, "carbon_ledger_contract_paused") == 0
+    exposed = {name for name, _labels in after}
+    missing = referenced_metrics() - exposed - WIRED_AT_MERGE
+    assert not missing, f"the alerts or the dashboard query metrics nobody exposes: {missing}"
 
 
 def test_metrics_token_when_set(runtime: Runtime) -> None:
@@ -208,3 +214,17 @@ def _check_token(client: httpx.Client) -> None:
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-value"}).status_code == 401
     allowed = client.get("/metrics", headers={"Authorization": "Bearer metrics-scrape-token-0123456789"})
     assert allowed.status_code == 200 and "carbon_ledger_log_size_leaves" in allowed.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_outbox_backlog_appears_once_its_table_exists(runtime: Runtime) -> None:
+    with serving(create_app(runtime)) as client:
+        without = _scrape(client)
+        assert value(without, "carbon_ledger_database_up") == 1
+        assert not any(name == "carbon_ledger_feed_outbox_backlog" for name, _ in without)
+        with runtime.db.write_sessions() as session, session.begin():
+            session.execute(text("CREATE TABLE feed_outbox (id INTEGER PRIMARY KEY, delivered_at TIMESTAMP)"))
+            session.execute(
+                text("INSERT INTO feed_outbox (delivered_at) VALUES (NULL), (NULL), ('2026-11-24')")
+            )
+        assert value(_scrape(client), "carbon_ledger_feed_outbox_backlog") == 2

@@ -99,18 +99,18 @@ def test_instrumented_job_counts_runs_failures_and_binds_a_request_id() -> None:
         raise ChainError("node down")
 
     before = {
-        o: _sample("carbon_ledger_job_runs_total", {"job": "t-job", "outcome": o})
+        o: _sample("carbon_ledger_job_runs_total", {"job_id": "t-job", "outcome": o})
         for o in ("success", "failure")
     }
     jobs.instrumented("t-job", ok)()
     jobs.instrumented("t-job", failing)()
     jobs.instrumented("t-job", ok)()
     assert (
-        _sample("carbon_ledger_job_runs_total", {"job": "t-job", "outcome": "success"})
+        _sample("carbon_ledger_job_runs_total", {"job_id": "t-job", "outcome": "success"})
         == before["success"] + 2
     )
     assert (
-        _sample("carbon_ledger_job_runs_total", {"job": "t-job", "outcome": "failure"})
+        _sample("carbon_ledger_job_runs_total", {"job_id": "t-job", "outcome": "failure"})
         == before["failure"] + 1
     )
     assert all(rid and rid.startswith("job-t-job-") for rid in seen) and seen[0] != seen[1]
