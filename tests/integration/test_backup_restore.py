@@ -15,9 +15,12 @@ from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
+from backend.cli import build_parser
+from backend.cli_ops import run as run_ops
 from backend.domain.errors import InvalidInput
 from backend.domain.merkle import leaf_hash, node_hash
 from backend.services.activities import Caller, IssuancePolicy, record_activity
+from backend.settings import Settings
 
 POLICY = IssuancePolicy(100, b"k" * 32, timedelta(days=366), timedelta(minutes=5))
 MIN_BEFORE_BACKUP = 30
@@ -137,3 +140,16 @@ def test_restore_refuses_a_tampered_backup_and_an_occupied_data_dir(tmp_path: Pa
     with pytest.raises(InvalidInput, match="not a complete backup"):
         backups.restore(dest, tmp_path / "elsewhere", tmp_path / "elsewhere" / backups.DATABASE_NAME)
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_postgresql_backup_copies_keys_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir, _database, extras = _data_dir(tmp_path)
+    settings = Settings(data_dir=data_dir, database_url="postgresql+psycopg://ledger@127.0.0.1:1/ledger")
+    dest = tmp_path / "keys"
+    assert run_ops(build_parser().parse_args(["backup", str(dest)]), settings) == 2
+    assert "pg_dump" in capsys.readouterr().err and not dest.exists()
+    assert run_ops(build_parser().parse_args(["backup", "--without-database", str(dest)]), settings) == 0
+    manifest = backups.verify(dest)
+    assert manifest["database"] is None and set(manifest["files"]) == {path.name for path in extras}
