@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from deploy.anvil import ANVIL_DEFAULT_KEY_0
+from deploy.compile import compile_ledger
+from deploy.deploy import ensure_deployed
+
 from backend.adapters import migrations
 from backend.adapters.chain import PROFILES, LedgerChain, connect
 from backend.adapters.database import create_database
@@ -11,9 +15,6 @@ from backend.domain.errors import ConfigurationError
 from backend.runtime import Runtime, load_subject_key
 from backend.services.anchoring import AnchorTarget
 from backend.settings import Settings
-from deploy.anvil import ANVIL_DEFAULT_KEY_0
-from deploy.compile import compile_ledger
-from deploy.deploy import ensure_deployed
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from backend.settings import Settings, get_settings
 
 def _serve(settings: Settings) -> int:
     import uvicorn
+    from deploy.anvil import AnvilProcess
 
     from backend.api.app import create_app
     from backend.bootstrap import build_runtime
-    from deploy.anvil import AnvilProcess
 
     settings.check_production_safety()
     cli_ops.configure_serve_logging(settings)
