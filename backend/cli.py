@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from backend import audit_cli, cli_demo
+from backend import audit_cli, cli_demo, cli_ops
 from backend.domain.errors import CarbonLedgerError
+from backend.observability.logging import configure_logging
 from backend.services.tokens import ROLES, issue_token
 from backend.settings import Settings, get_settings
 
@@ -23,6 +23,7 @@ def _serve(settings: Settings) -> int:
     from deploy.anvil import AnvilProcess
 
     settings.check_production_safety()
+    cli_ops.configure_serve_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     anvil = None
     if settings.chain_profile == "anvil" and not settings.chain_rpc_url:
@@ -45,11 +46,17 @@ def _serve(settings: Settings) -> int:
     runtime = None
     try:
         runtime = build_runtime(settings)
+        cli_ops.register_runtime_secrets(runtime)
         assert runtime.target is not None
         print(f"ledger contract {runtime.target.contract} on chain {runtime.target.chain_id}", flush=True)
         app = create_app(runtime)
         uvicorn.run(
-            app, host=settings.api_host, port=settings.api_port, log_level="info", timeout_graceful_shutdown=5
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            timeout_graceful_shutdown=5,
+            log_config=None,  # uvicorn logs through our JSON handler; the middleware writes access lines
+            access_log=False,
         )
     except KeyboardInterrupt:
         pass
@@ -96,12 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=86_400, help="lifetime in seconds (default one day)")
     audit_cli.add_commands(commands)
     cli_demo.add_commands(commands)
+    cli_ops.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+    configure_logging(fmt="text")  # `serve` switches to CARBON_LOG_FORMAT (JSON by default)
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
@@ -112,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _dev_token(get_settings(), args)
         if args.command == "demo":
             return cli_demo.run(args)
+        if args.command in cli_ops.COMMANDS:
+            return cli_ops.run(args, get_settings())
         return audit_cli.run(args)
     except CarbonLedgerError as exc:
         print(f"carbon-ledger: {exc.detail}", file=sys.stderr)

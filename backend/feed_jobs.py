@@ -10,6 +10,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from backend.domain.errors import CarbonLedgerError, ConfigurationError
 from backend.domain.scope3 import period_containing
+from backend.observability import metrics
+from backend.observability.jobs import instrumented
 from backend.runtime import Runtime
 from backend.services import feed, scope3
 
@@ -38,6 +40,8 @@ def deliver_job(runtime: Runtime, config: feed.FeedConfig) -> None:
     except CarbonLedgerError as exc:
         logger.warning("feed delivery tick failed: %s", exc.detail)
         return
+    metrics.FEED_DELIVERIES.labels("delivered").inc(report.delivered)
+    metrics.FEED_DELIVERIES.labels("failed").inc(report.failed)
     if report.delivered or report.failed:
         logger.info("park platform feed: %d delivered, %d to retry", report.delivered, report.failed)
 
@@ -58,7 +62,7 @@ def register(scheduler: Any, runtime: Runtime) -> None:
     config = _config(runtime)
     if config is not None:
         scheduler.add_job(
-            deliver_job,
+            instrumented("feed-deliver", deliver_job),
             "interval",
             args=[runtime, config],
             seconds=runtime.settings.feed_poll_interval_s,
@@ -73,5 +77,10 @@ def register(scheduler: Any, runtime: Runtime) -> None:
         except ValueError as exc:
             raise ConfigurationError(f"CARBON_FEED_SCHEDULE_CRON {cron!r}: {exc}") from None
         scheduler.add_job(
-            snapshot_job, trigger, args=[runtime], id="feed-snapshot", max_instances=1, coalesce=True
+            instrumented("feed-snapshot", snapshot_job),
+            trigger,
+            args=[runtime],
+            id="feed-snapshot",
+            max_instances=1,
+            coalesce=True,
         )

@@ -11,7 +11,7 @@ import logging
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend import feed_jobs
-from backend.domain.errors import CarbonLedgerError
+from backend.observability.jobs import instrumented
 from backend.runtime import Runtime
 from backend.services.anchoring import anchor_tick
 
@@ -19,13 +19,10 @@ logger = logging.getLogger(__name__)
 
 
 def anchoring_job(runtime: Runtime) -> None:
+    """One anchoring tick; a failure raises, and :func:`instrumented` logs and counts it."""
     if runtime.chain is None or runtime.target is None:
         return
-    try:
-        result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
-    except CarbonLedgerError as exc:
-        logger.warning("anchoring tick failed: %s", exc.detail)
-        return
+    result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
     if result.confirmed:
         logger.info("anchored checkpoints up to tree size %d", max(result.confirmed))
 
@@ -33,7 +30,7 @@ def anchoring_job(runtime: Runtime) -> None:
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        anchoring_job,
+        instrumented("anchor", anchoring_job),
         "interval",
         args=[runtime],
         seconds=runtime.settings.anchor_interval_s,

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend import key_safety
 from backend.domain.errors import ConfigurationError
 
 DEV_TOKEN_SECRET = "carbon-ledger-local-development-secret-do-not-use"  # noqa: S105 (public on purpose)
@@ -82,6 +83,16 @@ class Settings(BaseSettings):
     feed_backoff_max_s: float = Field(default=3600.0, gt=0, le=86_400)
     """Retry n waits min(base × 2^(n-1), max) seconds: a down platform is retried for ever, gently."""
     feed_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # --- Operations (issue 9): logs, metrics, contract administration ---
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    """One JSON object per line (for a log shipper), or plain text for a terminal."""
+    metrics_token: str | None = None
+    """Bearer token Prometheus must send to ``/metrics``; unset, ``/metrics`` is open (restrict it
+    at the reverse proxy). Metrics hold aggregates only, never personal data."""
+    admin_key_file: Path | None = None
+    """Key file of the ledger contract's admin, used only by ``carbon-ledger chain grant-anchorer`` /
+    ``revoke-anchorer``; unset, the anchoring key (which deployed the contract) is used."""
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
@@ -119,6 +130,7 @@ class Settings(BaseSettings):
             problems.append("CARBON_TOKEN_SECRET must be set to a private value of at least 32 characters")
         if not (self.anchoring_key or self.anchoring_key_file):
             problems.append("CARBON_ANCHORING_KEY or CARBON_ANCHORING_KEY_FILE must be set")
+        problems += key_safety.anchoring_key_problems(self.anchoring_key, self.anchoring_key_file)
         if problems:
             raise ConfigurationError(f"refusing to start with CARBON_ENV={self.env}: " + "; ".join(problems))
 

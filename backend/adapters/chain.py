@@ -23,6 +23,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxParams
 
 from backend.domain.errors import ChainError
+from backend.observability.rpc import InstrumentedHTTPProvider
 
 RPC_TIMEOUT_S = 10
 """Per-request RPC timeout: an unreachable node must not stall the scheduler for long."""
@@ -99,7 +100,7 @@ def nonce_lock(address: str) -> threading.Lock:
 
 
 def connect(rpc_url: str, profile: ChainProfile) -> Web3:
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
+    w3 = Web3(InstrumentedHTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
     if profile.poa:
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3

@@ -88,11 +88,15 @@ def create_database(url: str, *, sqlite_synchronous: str = "FULL", pool_size: in
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,  # errors must not carry subject ids or keys into the logs
         )
         _install_sqlite_hooks(engine, sqlite_synchronous)
     else:
-        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
+        )
     write_engine = engine.execution_options(**{_IMMEDIATE: True})
     if engine.dialect.name == "sqlite":
         lock_class = type("SerializedSession", (SerializedSession,), {"write_lock": threading.Lock()})

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from backend.api import problems
 from backend.api.routes import audit, health
 from backend.api.routes import dashboard as dashboard_routes
+from backend.api.routes import metrics as metrics_route
 from backend.api.routes import scope3 as scope3_routes
+from backend.observability.middleware import ObservabilityMiddleware
 from backend.runtime import Runtime
 from backend.scheduler import start_scheduler
 from mini_program_api import routes as mini_program
@@ -29,6 +31,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scheduler = start_scheduler(runtime) if runtime.settings.scheduler_enabled else None
+        app.state.scheduler = scheduler  # /readyz checks it is alive
         try:
             yield
         finally:
@@ -44,4 +47,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(scope3_routes.router)
     app.include_router(dashboard_routes.router)
+    app.include_router(metrics_route.router)
+    app.add_middleware(ObservabilityMiddleware)
     return app

@@ -7,6 +7,7 @@ returns the original result, with another body it is a conflict; a retry never s
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,9 +22,11 @@ from backend.adapters.orm import ActivityRow
 from backend.domain.activities import normalize, points_for
 from backend.domain.errors import IdempotencyConflict, InvalidInput, NotFound
 from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.observability import metrics
 from backend.services.factor_sets import set_in_force
 
 MAX_PAGE_SIZE = 100
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def _existing(session: Any, caller: Caller, key: str) -> ActivityRow | None:
 def _replay(row: ActivityRow, digest: str) -> RecordedActivity:
     if row.request_hash != digest:
         raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+    metrics.observe_activity(row.type, "replayed")
     return RecordedActivity(row, created=False)
 
 
@@ -141,7 +145,13 @@ def record_activity(
                 created_at=now,
             )
             session.add(row)
+        logger.info("recorded activity %s (%s) as leaf %d", activity_id, activity_type, leaf_index)
+        metrics.observe_activity(activity_type, row.status)
+        metrics.observe_points("issued", row.points)
         return RecordedActivity(row, created=True)
+    except InvalidInput as exc:
+        metrics.observe_activity(activity_type, "rejected", exc.field)
+        raise
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its result.
         with db.read_sessions() as session:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from deploy.anvil import free_port
+from tests.log_scan import leaks
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 120
@@ -34,6 +35,7 @@ class LedgerServer:
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "serve.log"
+        self.issued: list[tuple[str, str]] = []  # (token, subject): neither may ever reach the log
 
     @property
     def url(self) -> str:
@@ -54,7 +56,18 @@ class LedgerServer:
         )
 
     def token(self, role: str = "employee", subject: str = "emp-001", org: str = "acme") -> str:
-        return self.cli("dev-token", "--role", role, "--subject", subject, "--org", org).stdout.strip()
+        token = self.cli("dev-token", "--role", role, "--subject", subject, "--org", org).stdout.strip()
+        self.issued.append((token, subject))
+        return token
+
+    def log_leaks(self) -> list[str]:
+        """Secrets, tokens and subject ids found in serve.log (see tests/log_scan.py)."""
+        secrets = [token for token, _ in self.issued]
+        key = self.data_dir / "subject-commitment.key"
+        if key.exists():
+            secrets.append(key.read_text().strip())
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return leaks(text, secrets, [subject for _, subject in self.issued])
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -94,3 +107,4 @@ def ledger_server(tmp_path: Path) -> Iterator[LedgerServer]:
     finally:
         if server.process and server.process.poll() is None:
             server.stop()
+    assert not server.log_leaks(), f"serve.log gives away: {server.log_leaks()}"

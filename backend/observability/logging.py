@@ -1,0 +1,132 @@
+"""Structured logs: one JSON object per line on stderr, with the request id, and secrets redacted.
+
+Every line carries ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``, ``request_id``
+(the HTTP request's or the scheduler run's, see :mod:`backend.observability.context`) and any
+``extra`` fields. Before a line is written, every registered secret (token secret, anchoring
+and admin keys, subject-commitment key), every bearer token and every JWT in it is replaced by
+``[redacted]`` — in the message, the extra fields and the traceback alike. Code must still never
+log a raw personal identifier: those cannot be recognised, so a test scans the logs of a full
+workload for the subject ids it used.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from datetime import datetime
+from typing import IO, Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+from backend.observability.context import current_request_id
+
+REDACTED = "[redacted]"
+MIN_SECRET_LENGTH = 8
+"""Registered values shorter than this are ignored: redacting them would garble ordinary text."""
+QUIET_LOGGERS = {
+    "apscheduler": logging.WARNING,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "alembic.runtime.migration": logging.WARNING,
+}
+"""Libraries that log every scheduler tick, HTTP call or schema look-up at INFO: noise that hides
+what matters (the schema check runs at every scrape)."""
+DROPPED_FIELDS = frozenset({"color_message"})
+"""uvicorn's copy of each message with terminal colour codes."""
+
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}")
+
+_secrets_lock = threading.Lock()
+_secrets: set[str] = set()
+_secret_pattern: re.Pattern[str] | None = None
+
+
+def register_secret(*values: str | None) -> None:
+    """Adds values that must never appear in a log line (hex keys in any case, with or without 0x)."""
+    global _secret_pattern
+    with _secrets_lock:
+        for value in values:
+            if value and len(value) >= MIN_SECRET_LENGTH:
+                bare = value.removeprefix("0x").removeprefix("0X")
+                _secrets.add(bare if re.fullmatch(r"[0-9a-fA-F]+", bare) else value)
+        # Longest first, so a secret containing another is replaced whole.
+        alternatives = sorted(_secrets, key=len, reverse=True)
+        _secret_pattern = re.compile("|".join(re.escape(s) for s in alternatives), re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    pattern = _secret_pattern
+    if pattern is not None:
+        text = pattern.sub(REDACTED, text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _JWT.sub(REDACTED, text)
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on every record that passes the handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        return True
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    def __init__(self) -> None:
+        super().__init__(
+            ["levelname", "name", "message", "request_id"],
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",
+        )
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else _redact_value(value)
+            for key, value in log_data.items()
+            if key not in DROPPED_FIELDS
+        }
+
+
+class RedactingTextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def build_handler(fmt: str = "json", stream: IO[str] | None = None) -> logging.Handler:
+    """A handler writing redacted lines (JSON or text) with the request id to ``stream``."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(RedactingJsonFormatter() if fmt == "json" else RedactingTextFormatter())
+    return handler
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", stream: IO[str] | None = None) -> None:
+    """Sends every logger (ours, uvicorn's, libraries') through one redacting handler on stderr."""
+    handler = build_handler(fmt, stream)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    for name, quiet in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else quiet)
