@@ -1,4 +1,4 @@
-"""Background jobs (APScheduler): anchoring checkpoints of the log on the chain.
+"""Background jobs (APScheduler): anchoring checkpoints of the log on the chain; points expiry.
 
 One scheduler per deployment: ``carbon-ledger serve`` runs the API in one process with the
 scheduler inside it. Each job runs at most once at a time and missed runs coalesce.
@@ -7,12 +7,15 @@ scheduler inside it. Each job runs at most once at a time and missed runs coales
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend.domain.errors import CarbonLedgerError
 from backend.runtime import Runtime
 from backend.services.anchoring import anchor_tick
+from backend.services.points import expire_due
+from backend.services.points_rules import park_rules
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,17 @@ def anchoring_job(runtime: Runtime) -> None:
         logger.info("anchored checkpoints up to tree size %d", max(result.confirmed))
 
 
+def points_expiry_job(runtime: Runtime) -> None:
+    try:
+        months = park_rules(runtime.db, runtime.issuance.rules_defaults).expiry_months
+        run = expire_due(runtime.db, runtime.subject_key, months, datetime.now(UTC))
+    except CarbonLedgerError as exc:
+        logger.warning("points expiry failed: %s", exc.detail)
+        return
+    if run.points:
+        logger.info("expired %d points in %d accounts", run.points, run.accounts)
+
+
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
@@ -37,6 +51,15 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         args=[runtime],
         seconds=runtime.settings.anchor_interval_s,
         id="anchor",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        points_expiry_job,
+        "interval",
+        args=[runtime],
+        seconds=runtime.settings.points_expiry_interval_s,
+        id="points-expiry",
         max_instances=1,
         coalesce=True,
     )

@@ -9,8 +9,11 @@ from fastapi import FastAPI
 
 from backend.api import problems
 from backend.api.routes import audit, health
+from backend.api.routes import points as points_admin
+from backend.api.routes import rewards as rewards_admin
 from backend.runtime import Runtime
 from backend.scheduler import start_scheduler
+from mini_program_api import points_routes as mini_program_points
 from mini_program_api import routes as mini_program
 from mini_program_api.schemas import ACTIVITY_TYPES
 
@@ -40,4 +43,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(mini_program.router)
     app.include_router(audit.router)
+    app.include_router(mini_program_points.router)
+    app.include_router(rewards_admin.router)
+    app.include_router(points_admin.router)
     return app

@@ -9,9 +9,10 @@ and the employee's daily and monthly caps each cut the award to what remains und
 months are the park's local calendar (``utc_offset_min``) of when the action *occurred*, so
 back-dating an action cannot escape the cap of the day it happened.
 
-Rules are a park document with optional per-company overrides. A company may set its own rates;
-for caps and cool-downs the stricter value of park and company applies, so a company can tighten
-the park's anti-abuse rules but not loosen them.
+Rules are a park document with optional per-company overrides. A company may set its own rates
+(the most specific rate wins: the company's for the type, the park's for the type, the company's
+general rate, the park's); for caps and cool-downs the stricter value of park and company applies,
+so a company can tighten the park's anti-abuse rules but not loosen them.
 """
 
 from __future__ import annotations
@@ -88,8 +89,13 @@ class IssuanceRules:
         if self.company is None:
             return park
         over = self.company.type_rule(activity_type)
+        # The most specific rate wins: the company's for this type, the park's for this type, then
+        # the company's general rate, then the park's.
+        company_specific = self.company.types.get(activity_type, TypeRule()).points_per_kg
+        park_specific = self.types.get(activity_type, TypeRule()).points_per_kg
+        rate = _first(company_specific, _first(park_specific, over.points_per_kg))
         return TypeRule(
-            points_per_kg=_first(over.points_per_kg, park.points_per_kg),
+            points_per_kg=_first(rate, park.points_per_kg),
             daily_count_cap=_stricter(park.daily_count_cap, over.daily_count_cap),
             daily_points_cap=_stricter(park.daily_points_cap, over.daily_points_cap),
             cooldown_s=_stricter(park.cooldown_s, over.cooldown_s, longer=True),
@@ -249,8 +255,8 @@ def parse_document(doc: Mapping[str, Any], *, company: bool) -> RulesDocument:
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidInput(name, "is set by the park only" if name in PARK_ONLY else "is not a rule field")
-    default_doc = doc.get("default_type") or {}
-    types_doc = doc.get("types") or {}
+    default_doc = {} if doc.get("default_type") is None else doc["default_type"]
+    types_doc = {} if doc.get("types") is None else doc["types"]
     if not isinstance(default_doc, Mapping):
         raise InvalidInput("default_type", "must be an object")
     if not isinstance(types_doc, Mapping) or len(types_doc) > MAX_RULE_TYPES:

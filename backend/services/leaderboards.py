@@ -20,6 +20,7 @@ from backend.adapters.orm_points import LeaderboardOptInRow, PointsTransferRow
 from backend.domain import points as ledger
 from backend.domain.errors import InvalidInput
 from backend.domain.points import TransferKind
+from backend.domain.points_rules import IssuanceRules, month_window
 from backend.domain.records import subject_commitment
 from backend.services.tokens import Principal
 
@@ -176,3 +177,20 @@ def departments(
         for rank, d, score in ranked
     ]
     return entries, len(by_dept) - len(large)
+
+
+PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def period_window(period: str | None, now: datetime, utc_offset_min: int) -> tuple[str, datetime, datetime]:
+    """A calendar month of the park (``YYYY-MM``, default the current one) as a UTC interval."""
+    rules = IssuanceRules(utc_offset_min=utc_offset_min)
+    if period is None:
+        local = now.astimezone(rules.tz)
+        period = f"{local.year:04d}-{local.month:02d}"
+    match = PERIOD.fullmatch(period)
+    if match is None:
+        raise InvalidInput("period", "must be a month, YYYY-MM")
+    middle = datetime(int(match[1]), int(match[2]), 15, tzinfo=rules.tz)
+    since, until = month_window(middle, rules)
+    return period, since, until

@@ -22,10 +22,11 @@ from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_points import PointsAccountRow, PointsTransferRow, RedemptionRow, RewardRow
 from backend.domain import points as ledger
-from backend.domain.errors import NotFound, PermissionDenied
+from backend.domain.errors import InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import AccountKind, Balance, Transfer, TransferKind
 from backend.domain.points_rules import months_before
 from backend.domain.records import leaf_bytes, new_salt, subject_commitment
+from backend.services.tokens import Principal
 
 MAX_PAGE_SIZE = 100
 MAX_EXPIRY_ACCOUNTS_PER_RUN = 5_000
@@ -490,3 +491,71 @@ def audit_ledger(db: Database) -> LedgerAudit:
     )
     balances = [Balance(int(a.debits_posted), int(a.credits_posted)) for a in accounts]
     return LedgerAudit(len(accounts), count, ledger.conservation_sum(balances), mismatched, overdrawn)
+
+
+# --- Company pools and operator tools ----------------------------------------------------------------
+
+
+def grant(
+    db: Database,
+    subject_key: bytes,
+    *,
+    transfer_id: str,
+    kind: TransferKind,
+    org_id: str,
+    employee: str | None,
+    amount: int,
+    note: str | None,
+    actor: Principal,
+    now: datetime,
+) -> PostedTransfer:
+    """Allocation (park issuance → a company's pool, operators) or award (pool → employee)."""
+    if kind == TransferKind.ALLOCATION:
+        if actor.role != "operator":
+            raise PermissionDenied("only operators allocate points to company pools")
+        debit, credit, subject = ledger.PARK_ISSUANCE, ledger.company_pool_account(org_id), None
+    elif kind == TransferKind.AWARD:
+        if actor.role != "operator" and not (actor.role == "company_admin" and actor.org == org_id):
+            raise PermissionDenied("only the company's admins and operators award from its pool")
+        if not employee:
+            raise InvalidInput("employee", "is required for an award")
+        debit, credit = ledger.company_pool_account(org_id), ledger.employee_account(employee)
+        subject = subject_commitment(subject_key, employee)
+    else:
+        raise InvalidInput("kind", "must be allocation or award")
+    transfer = Transfer(transfer_id, debit, credit, amount, kind)
+    with db.write_sessions() as session, session.begin():
+        return post_transfer(
+            session, transfer, subject=subject, now=now, org_id=org_id, note=note, created_by=actor.subject
+        )
+
+
+MAX_TRANSFER_LIST = 200
+
+
+def find_transfers(
+    db: Database,
+    *,
+    org_id: str | None,
+    activity_id: str | None = None,
+    redemption_id: str | None = None,
+    employee: str | None = None,
+) -> list[PointsTransferRow]:
+    """Transfers behind an activity, a redemption or an employee; ``org_id`` limits to one company's."""
+    where: list[Any] = []
+    if activity_id:
+        where.append(PointsTransferRow.activity_id == activity_id)
+    if redemption_id:
+        where.append(PointsTransferRow.redemption_id == redemption_id)
+    if employee:
+        where.append(_involving(ledger.employee_account(employee)))
+    if not where:
+        raise InvalidInput("activity_id", "give an activity_id, a redemption_id or an employee")
+    if org_id is not None:
+        mine = select(PointsAccountRow.id).where(PointsAccountRow.org_id == org_id)
+        where.append(
+            or_(PointsTransferRow.debit_account_id.in_(mine), PointsTransferRow.credit_account_id.in_(mine))
+        )
+    stmt = select(PointsTransferRow).where(*where).order_by(PointsTransferRow.leaf_index.desc())
+    with db.read_sessions() as session:
+        return list(session.execute(stmt.limit(MAX_TRANSFER_LIST)).scalars())
