@@ -234,7 +234,7 @@ def _check(db: Database, model: Model, reward_ids: list[str]) -> None:
     assert [stock(db, r) for r in reward_ids] == model.stocks
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=OPERATIONS)
 def test_any_sequence_of_operations_conserves_points(db: Database, operations: list[tuple[Any, ...]]) -> None:
     model = Model(uuid.uuid4().hex[:10])
