@@ -271,6 +271,7 @@ def redeem(
     """Redeems one unit of a reward for the calling employee; a replay returns the original voucher."""
     digest = _request_hash({"reward_id": reward_id})
     account = ledger.employee_account(caller.subject)
+    _refuse_early(db, caller, reward_id, idempotency_key, now)
     try:
         with db.write_sessions() as session, session.begin():
             SqlLogStore(session).lock_head()
@@ -327,6 +328,28 @@ def redeem(
             if existing is None:
                 raise
             return _replay(session, existing, digest, account)
+
+
+def _refuse_early(
+    db: Database, caller: Principal, reward_id: str, idempotency_key: str, now: datetime
+) -> None:
+    """Refuses a sold-out or unavailable reward without queueing for the write locks.
+
+    A crowd after the last unit is answered at read speed. The reward is read *before* the key, so
+    a retry of the request that took the last unit finds its redemption (committed together with
+    the stock it took) and goes on to be replayed; anything else is refused as the locked path
+    would refuse it, at a moment just before.
+    """
+    with db.read_sessions() as session:
+        reward = session.get(RewardRow, reward_id)
+        if reward is None:
+            return
+        terms = terms_of(reward)
+        if _by_key(session, caller.subject, idempotency_key) is not None:
+            return
+    rules.check_redeemable(
+        reward_id, terms, caller.org, now, redeemed_by_employee=0, balance=terms.price_points
+    )
 
 
 def _locked(session: Session, stmt: Any) -> Any:
