@@ -101,8 +101,9 @@ def account_kind(account_id: str) -> AccountKind:
         raise InvalidInput("account", f"unknown account {account_id!r}") from None
 
 
-def derived_transfer_id(purpose: str, *parts: str) -> str:
-    """The id of a system transfer, derived from what caused it, so a retry finds the original."""
+def derived_id(purpose: str, *parts: str) -> str:
+    """The id of a system record (a transfer, a rules version), derived from what caused it, so a
+    retry finds the original."""
     return str(uuid.uuid5(_ID_NAMESPACE, "/".join((purpose, *parts))))
 
 

@@ -27,7 +27,7 @@ ISSUABLE_STATUS = "accepted"
 
 
 def issuance_transfer_id(activity_id: str) -> str:
-    return ledger.derived_transfer_id("issuance", activity_id)
+    return ledger.derived_id("issuance", activity_id)
 
 
 def _usage(session: Session, row: ActivityRow, rules: IssuanceRules) -> Usage:

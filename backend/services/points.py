@@ -413,7 +413,7 @@ def expire_due(db: Database, subject_key: bytes, expiry_months: int, now: dateti
 def _expire_account(
     db: Database, subject_key: bytes, account_id: str, cutoff: datetime, now: datetime
 ) -> int:
-    transfer_id = ledger.derived_transfer_id("expiry", account_id, cutoff.date().isoformat())
+    transfer_id = ledger.derived_id("expiry", account_id, cutoff.date().isoformat())
     with db.write_sessions() as session, session.begin():
         SqlLogStore(session).lock_head()
         if session.get(PointsTransferRow, transfer_id) is not None:

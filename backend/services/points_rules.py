@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_points import PointsRulesRow
+from backend.domain.points import derived_id
 from backend.domain.points_rules import IssuanceRules, RulesDocument, TypeRule, parse_document
 from backend.domain.records import leaf_bytes, new_salt
 from backend.settings import Settings
@@ -94,9 +95,9 @@ def put_document(
             return row
         version = 1 if row is None else row.version + 1
         body = {"scope": scope, "version": version, "document": document, "at": now.isoformat()}
-        record_id = f"{scope}/v{version}"
+        record_id = derived_id("points_rules", scope, str(version))
         leaf = leaf_bytes("points_rules", record_id, new_salt(), None, body)
-        (leaf_index,) = log.append([PendingLeaf("points_rules", record_id[:64], leaf)], now)
+        (leaf_index,) = log.append([PendingLeaf("points_rules", record_id, leaf)], now)
         if row is None:
             row = PointsRulesRow(scope=scope, document=document, version=version, updated_by=actor)
             session.add(row)

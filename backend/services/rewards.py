@@ -289,7 +289,7 @@ def redeem(
             rules.check_redeemable(reward.id, terms_of(reward), caller.org, now, count, balance)
             redemption_id = str(uuid.uuid4())
             transfer = Transfer(
-                id=ledger.derived_transfer_id("redemption", redemption_id),
+                id=ledger.derived_id("redemption", redemption_id),
                 debit_account=account,
                 credit_account=ledger.REDEMPTION_SINK,
                 amount=int(reward.price_points),
@@ -377,7 +377,7 @@ def cancel(
             return Redeemed(row, reward, created=False, balance=balance_of(session, account).points)
         rules.check_cancellable(row.id, row.status, row.cancel_deadline, now)
         refund = Transfer(
-            id=ledger.derived_transfer_id("refund", row.id),
+            id=ledger.derived_id("refund", row.id),
             debit_account=ledger.REDEMPTION_SINK,
             credit_account=account,
             amount=int(row.price_points),
