@@ -82,8 +82,8 @@ def test_reversal_goes_back_partially_then_fully_then_refuses() -> None:
 
 
 def test_derived_ids_are_stable_and_distinct() -> None:
-    assert ledger.derived_transfer_id("issuance", "a1") == ledger.derived_transfer_id("issuance", "a1")
-    assert ledger.derived_transfer_id("issuance", "a1") != ledger.derived_transfer_id("refund", "a1")
+    assert ledger.derived_id("issuance", "a1") == ledger.derived_id("issuance", "a1")
+    assert ledger.derived_id("issuance", "a1") != ledger.derived_id("refund", "a1")
 
 
 # --- Expiry (first in, first out) --------------------------------------------------------------------
