@@ -11,6 +11,7 @@ from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.services.activities import IssuancePolicy
 from backend.services.anchoring import AnchorPolicy, AnchorTarget
+from backend.services.points_rules import points_defaults
 from backend.settings import Settings
 
 SUBJECT_KEY_FILE = "subject-commitment.key"
@@ -31,6 +32,7 @@ class Runtime:
             subject_key=self.subject_key,
             max_age=timedelta(days=self.settings.max_activity_age_days),
             clock_skew=timedelta(seconds=self.settings.clock_skew_s),
+            points_rules=points_defaults(self.settings),
         )
 
     @property

@@ -1,4 +1,4 @@
-"""Background jobs (APScheduler): anchoring checkpoints of the log on the chain.
+"""Background jobs (APScheduler): anchoring checkpoints of the log on the chain; points expiry.
 
 One scheduler per deployment: ``carbon-ledger serve`` runs the API in one process with the
 scheduler inside it. Each job runs at most once at a time and missed runs coalesce.
@@ -7,13 +7,18 @@ scheduler inside it. Each job runs at most once at a time and missed runs coales
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend import feed_jobs
+from backend.domain.errors import CarbonLedgerError
+from backend.observability import metrics
 from backend.observability.jobs import instrumented
 from backend.runtime import Runtime
 from backend.services.anchoring import anchor_tick
+from backend.services.points import expire_due
+from backend.services.points_rules import park_rules
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +30,18 @@ def anchoring_job(runtime: Runtime) -> None:
     result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
     if result.confirmed:
         logger.info("anchored checkpoints up to tree size %d", max(result.confirmed))
+
+
+def points_expiry_job(runtime: Runtime) -> None:
+    try:
+        months = park_rules(runtime.db, runtime.issuance.rules_defaults).expiry_months
+        run = expire_due(runtime.db, runtime.subject_key, months, datetime.now(UTC))
+    except CarbonLedgerError as exc:
+        logger.warning("points expiry failed: %s", exc.detail)
+        return
+    metrics.observe_points("expired", run.points)
+    if run.points:
+        logger.info("expired %d points in %d accounts", run.points, run.accounts)
 
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
@@ -39,5 +56,14 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         coalesce=True,
     )
     feed_jobs.register(scheduler, runtime)
+    scheduler.add_job(
+        instrumented("points-expiry", points_expiry_job),
+        "interval",
+        args=[runtime],
+        seconds=runtime.settings.points_expiry_interval_s,
+        id="points-expiry",
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.start()
     return scheduler

@@ -93,6 +93,24 @@ class Settings(BaseSettings):
     admin_key_file: Path | None = None
     """Key file of the ledger contract's admin, used only by ``carbon-ledger chain grant-anchorer`` /
     ``revoke-anchorer``; unset, the anchoring key (which deployed the contract) is used."""
+    # --- Carbon points (issue 5): defaults under the park's rules document, expiry, rewards ---------
+    points_employee_daily_cap: int | None = Field(default=None, ge=0, le=10**9)
+    """Points one employee may earn per day (park calendar); unset: no cap unless the park sets one."""
+    points_employee_monthly_cap: int | None = Field(default=None, ge=0, le=10**9)
+    points_daily_count_cap: int | None = Field(default=None, ge=0, le=10_000)
+    """Rewarded actions per activity type per employee per day; unset: no cap."""
+    points_cooldown_s: int = Field(default=0, ge=0, le=7 * 86_400)
+    """Minimum time between two rewarded actions of the same type by one employee (0: none)."""
+    points_expiry_months: int = Field(default=0, ge=0, le=120)
+    """Points expire this many months after they were earned (0: never)."""
+    points_utc_offset_min: int = Field(default=480, ge=-720, le=840)
+    """The park's calendar for daily and monthly caps (UTC+8 by default)."""
+    points_expiry_interval_s: float = Field(default=3600.0, gt=0, le=86_400)
+    """How often the scheduler looks for points to expire."""
+    redemption_cancel_window_s: int = Field(default=86_400, ge=0, le=30 * 86_400)
+    """Default time during which an employee may cancel a redemption for a refund."""
+    leaderboard_min_group: int = Field(default=5, ge=2, le=1000)
+    """A leaderboard is shown only when at least this many people in the group opted in."""
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

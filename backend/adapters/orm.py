@@ -136,4 +136,5 @@ class CheckpointRow(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column()
 
 
-from backend.adapters import orm_scope3  # noqa: E402, F401
+# Tables of the other modules register on Base.metadata when imported (Alembic and the app see them).
+from backend.adapters import orm_points, orm_scope3  # noqa: E402, F401

@@ -11,10 +11,13 @@ from backend.api import problems
 from backend.api.routes import audit, health
 from backend.api.routes import dashboard as dashboard_routes
 from backend.api.routes import metrics as metrics_route
+from backend.api.routes import points as points_admin
+from backend.api.routes import rewards as rewards_admin
 from backend.api.routes import scope3 as scope3_routes
 from backend.observability.middleware import ObservabilityMiddleware
 from backend.runtime import Runtime
 from backend.scheduler import start_scheduler
+from mini_program_api import points_routes as mini_program_points
 from mini_program_api import routes as mini_program
 from mini_program_api.schemas import ACTIVITY_TYPES
 
@@ -49,4 +52,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(dashboard_routes.router)
     app.include_router(metrics_route.router)
     app.add_middleware(ObservabilityMiddleware)
+    app.include_router(mini_program_points.router)
+    app.include_router(rewards_admin.router)
+    app.include_router(points_admin.router)
     return app

@@ -23,6 +23,13 @@ PROBLEM_BASE = "https://carbon-ledger.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
 
 STATUS_BY_ERROR: list[tuple[type[errors.CarbonLedgerError], int, str]] = [
+    (errors.TransferConflict, 409, "transfer-conflict"),
+    (errors.OutOfStock, 409, "out-of-stock"),
+    (errors.RedemptionLimitReached, 409, "redemption-limit-reached"),
+    (errors.RewardUnavailable, 409, "reward-unavailable"),
+    (errors.CancellationClosed, 409, "cancellation-closed"),
+    (errors.ReversalNotAllowed, 409, "reversal-not-allowed"),
+    (errors.InsufficientPoints, 422, "insufficient-points"),
     (errors.IdempotencyConflict, 409, "idempotency-conflict"),
     (errors.Conflict, 409, "conflict"),
     (errors.InvalidInput, 422, "invalid-input"),
@@ -114,6 +121,7 @@ def install(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if isinstance(exc, errors.InvalidInput):
             extra["errors"] = [{"field": exc.field, "reason": exc.reason}]
+        extra.update(getattr(exc, "extensions", {}))
         return problem(status, kind, exc.title_en, exc.title_zh, exc.detail, **extra)
 
     @app.exception_handler(RequestValidationError)

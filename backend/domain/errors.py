@@ -83,3 +83,55 @@ class ChainMismatch(ChainError):
 class ConfigurationError(CarbonLedgerError, RuntimeError):
     title_en = "Configuration error"
     title_zh = "配置错误"
+
+
+# --- Carbon points and rewards -------------------------------------------------------------------
+
+
+class TransferConflict(IdempotencyConflict):
+    """A transfer id was already used with other fields (TigerBeetle's ``exists_with_different_*``)."""
+
+    title_en = "Transfer id already used with different fields"
+    title_zh = "转账编号已用于不同的转账"
+
+
+class InsufficientPoints(CarbonLedgerError, ValueError):
+    """The debit would take an account that may not overdraw (an employee's) below zero."""
+
+    title_en = "Not enough points"
+    title_zh = "积分不足"
+
+    def __init__(self, detail: str, balance: int, required: int) -> None:
+        super().__init__(detail)
+        self.extensions = {"balance": balance, "required": required}
+
+
+class OutOfStock(Conflict):
+    title_en = "Reward out of stock"
+    title_zh = "奖品已兑完"
+
+
+class RedemptionLimitReached(Conflict):
+    title_en = "Redemption limit reached for this reward"
+    title_zh = "已达到该奖品的兑换上限"
+
+
+class RewardUnavailable(Conflict):
+    """The reward exists but cannot be redeemed now (inactive or outside its validity window)."""
+
+    title_en = "Reward not available now"
+    title_zh = "奖品当前不可兑换"
+
+
+class CancellationClosed(Conflict):
+    """The redemption can no longer be cancelled (its window has passed or the voucher was used)."""
+
+    title_en = "Redemption can no longer be cancelled"
+    title_zh = "兑换已无法取消"
+
+
+class ReversalNotAllowed(Conflict):
+    """The transfer cannot be reversed (its kind is not correctable, or it is already fully reversed)."""
+
+    title_en = "Transfer cannot be reversed"
+    title_zh = "该转账无法冲正"

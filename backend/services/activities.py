@@ -15,15 +15,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow
-from backend.domain.activities import normalize, points_for
+from backend.domain.activities import normalize
 from backend.domain.errors import IdempotencyConflict, InvalidInput, NotFound
+from backend.domain.points_rules import IssuanceRules
 from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
 from backend.observability import metrics
 from backend.services.factor_sets import set_in_force
+from backend.services.issuance import issue_for_activity
 
 MAX_PAGE_SIZE = 100
 logger = logging.getLogger(__name__)
@@ -44,6 +47,12 @@ class IssuancePolicy:
     subject_key: bytes
     max_age: timedelta
     clock_skew: timedelta
+    points_rules: IssuanceRules | None = None
+    """Settings-level issuance rules under the park's document; ``points_per_kg`` alone when unset."""
+
+    @property
+    def rules_defaults(self) -> IssuanceRules:
+        return self.points_rules or IssuanceRules(points_per_kg=self.points_per_kg)
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,6 @@ def record_activity(
             _check_time(occurred_at, now, policy)
             factor_set = set_in_force(occurred_at)
             calc = normalize(activity_type, payload, factor_set)
-            points = points_for(calc.co2e_avoided_g, policy.points_per_kg)
             quantities = {k: v for k, v in payload.items() if k not in ("type", "occurred_at")}
             activity_id = str(uuid.uuid4())
             body = {
@@ -116,7 +124,6 @@ def record_activity(
                 "co2e_avoided_g": calc.co2e_avoided_g,
                 "co2e_scope3_g": calc.co2e_scope3_g,
                 "scope3_category": calc.scope3_category,
-                "points": points,
                 "factor_set": {"version": factor_set.version, "sha256": "0x" + factor_set.content_hash},
                 "calculation": calc.public(),
             }
@@ -137,7 +144,7 @@ def record_activity(
                 co2e_avoided_g=calc.co2e_avoided_g,
                 co2e_scope3_g=calc.co2e_scope3_g,
                 scope3_category=calc.scope3_category,
-                points=points,
+                points=0,
                 factor_set=factor_set.version,
                 calculation=calc.public(),
                 status="accepted",
@@ -145,6 +152,8 @@ def record_activity(
                 created_at=now,
             )
             session.add(row)
+            if row.status == "accepted":
+                on_activity_accepted(session, row, now, policy.rules_defaults)
         logger.info("recorded activity %s (%s) as leaf %d", activity_id, activity_type, leaf_index)
         metrics.observe_activity(activity_type, row.status)
         metrics.observe_points("issued", row.points)
@@ -159,6 +168,22 @@ def record_activity(
             if existing is None:
                 raise
             return _replay(existing, digest)
+
+
+def on_activity_accepted(
+    session: Session, row: ActivityRow, now: datetime, rules_defaults: IssuanceRules | None = None
+) -> int:
+    """Issues the carbon points an accepted activity earns, in the caller's write transaction.
+
+    Applies the issuance rules in force for the employee's company (rate per kg avoided per type,
+    daily count and points caps per type, daily and monthly caps per employee, cool-down between
+    identical actions), posts the issuance transfer (park issuance → employee) with its
+    ``points_transfer`` leaf, sets ``row.points`` and returns the points issued. Calling it again
+    for the same activity returns what was issued the first time. For an activity approved after
+    review, set its status to ``accepted`` first; ``rules_defaults`` should be the runtime's
+    ``issuance.rules_defaults`` (the built-in defaults otherwise).
+    """
+    return issue_for_activity(session, row, now, rules_defaults or IssuanceRules())
 
 
 def get_activity(db: Database, caller: Caller, activity_id: str) -> ActivityRow:

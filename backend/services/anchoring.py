@@ -28,6 +28,7 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
 from backend.domain.records import canonical_json
+from backend.services import points
 from backend.services.factor_sets import all_sets
 
 IN_FLIGHT = ("prepared", "sent")
@@ -81,6 +82,7 @@ def checkpoint_meta(session: Session, tree_size: int) -> bytes:
             "co2e_scope3_g": int(totals[2]),
             "points_issued": int(totals[3]),
         },
+        "points": points.totals(session, tree_size),
     }
     return canonical_json(meta)
 

@@ -46,7 +46,8 @@ def test_replay_returns_original_and_stores_nothing(db: Database) -> None:
     first = record_activity(db, ALICE, "key-00000002", _metro(), WHEN, POLICY)
     again = record_activity(db, ALICE, "key-00000002", _metro(), WHEN, POLICY)
     assert not again.created and again.row.id == first.row.id
-    assert _count(db, ActivityRow) == 1 and _count(db, LogLeafRow) == 1
+    # Two leaves: the activity and its points issuance transfer.
+    assert _count(db, ActivityRow) == 1 and _count(db, LogLeafRow) == 2
 
 
 def test_same_key_other_body_conflicts(db: Database) -> None:
@@ -84,16 +85,16 @@ def test_concurrent_appends_keep_the_log_dense_and_consistent(db: Database) -> N
     assert len(set(ids)) == 40
     with db.read_sessions() as session:
         store = SqlLogStore(session)
-        assert store.size() == 40
+        assert store.size() == 80  # each activity and its points issuance transfer
         leaves = store.leaves(0, 100)
-        assert [leaf.idx for leaf in leaves] == list(range(40))
+        assert [leaf.idx for leaf in leaves] == list(range(80))
         compact = merkle.CompactRange()
         for leaf in leaves:
             compact.append(leaf.leaf_hash)
-        assert store.root(40) == compact.root()
-        for index in (0, 17, 39):
-            proof = store.inclusion_proof(index, 40)
-            merkle.verify_inclusion(leaves[index].leaf_hash, index, 40, proof, compact.root())
+        assert store.root(80) == compact.root()
+        for index in (0, 37, 79):
+            proof = store.inclusion_proof(index, 80)
+            merkle.verify_inclusion(leaves[index].leaf_hash, index, 80, proof, compact.root())
 
 
 def test_concurrent_replays_of_one_key_store_once(db: Database) -> None:
@@ -103,4 +104,4 @@ def test_concurrent_replays_of_one_key_store_once(db: Database) -> None:
         )
     assert sum(r.created for r in results) == 1
     assert len({r.row.id for r in results}) == 1
-    assert _count(db, ActivityRow) == 1 and _count(db, LogLeafRow) == 1
+    assert _count(db, ActivityRow) == 1 and _count(db, LogLeafRow) == 2

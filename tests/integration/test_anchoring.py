@@ -20,7 +20,8 @@ from deploy.deploy import ensure_deployed
 
 pytestmark = pytest.mark.anvil
 
-POLICY = IssuancePolicy(100, b"k" * 32, timedelta(days=366), timedelta(minutes=5))
+# No points (rate 0), so no issuance transfers: one leaf per activity keeps the tree sizes simple.
+POLICY = IssuancePolicy(0, b"k" * 32, timedelta(days=366), timedelta(minutes=5))
 NOW_POLICY = anchoring.AnchorPolicy(batch_leaves=1, max_wait_s=0)
 WHEN = datetime(2026, 11, 20, 8, 10, tzinfo=UTC)
 

@@ -144,8 +144,9 @@ def _workload(runtime: Runtime, client: httpx.Client, tokens: list[str]) -> None
     assert client.get("/no/such/path").status_code == 404
 
     waiting = _scrape(client)
-    assert value(waiting, "carbon_ledger_log_size_leaves") == 3
-    assert value(waiting, "carbon_ledger_unanchored_leaves") == 3
+    # three accepted activities, each with its points transfer: six leaves
+    assert value(waiting, "carbon_ledger_log_size_leaves") == 6
+    assert value(waiting, "carbon_ledger_unanchored_leaves") == 6
     assert value(waiting, "carbon_ledger_oldest_unanchored_leaf_age_seconds") > 0
 
     instrumented("anchor", anchoring_job)(runtime)
@@ -185,9 +186,10 @@ def _workload(runtime: Runtime, client: httpx.Client, tokens: list[str]) -> None
     with runtime.db.read_sessions() as session:
         gas = session.execute(select(func.sum(CheckpointRow.gas_used))).scalar_one()
     assert gas > 0 and value(after, "carbon_ledger_anchor_gas_used_total") == gas
-    assert value(after, "carbon_ledger_log_size_leaves") == 4
-    assert value(after, "carbon_ledger_anchored_tree_size") == 3
-    assert value(after, "carbon_ledger_unanchored_leaves") == 1
+    # four accepted activities with their points transfers; the checkpoint covered the first three
+    assert value(after, "carbon_ledger_log_size_leaves") == 8
+    assert value(after, "carbon_ledger_anchored_tree_size") == 6
+    assert value(after, "carbon_ledger_unanchored_leaves") == 2
     assert value(after, "carbon_ledger_checkpoints", state="confirmed") == 1
     assert value(after, "carbon_ledger_oldest_unanchored_leaf_age_seconds") > 0
     for gauge in (

@@ -150,7 +150,8 @@ def test_anchoring_key_rotation(runtime: Runtime, anvil: AnvilProcess, tmp_path:
     record_activity(runtime.db, Caller("rot-1", "acme"), "rotation-key-1", metro, when, runtime.issuance)
     with pytest.raises(ChainError):
         anchoring.anchor_tick(runtime.db, runtime.chain, runtime.target, NOW)  # the old key is refused
-    assert anchoring.anchor_tick(runtime.db, switched, runtime.target, NOW).confirmed == (1,)
+    # the activity and its points transfer: a checkpoint of two leaves
+    assert anchoring.anchor_tick(runtime.db, switched, runtime.target, NOW).confirmed == (2,)
 
     status, revoked = _readyz(runtime)  # runtime.chain still signs with the old key
     assert status == 503 and "does not hold ANCHORER_ROLE" in str(revoked["chain"]["reason"])

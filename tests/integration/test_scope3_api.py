@@ -34,7 +34,10 @@ class Client(httpx.Client):
 @pytest.fixture
 def client(db: Database, tmp_path: Path) -> Iterator[Client]:
     """The app served by a real uvicorn in a thread (no chain, no scheduler)."""
-    settings = Settings(data_dir=tmp_path, scheduler_enabled=False, scope3_min_group_size=2)
+    # no points: one leaf per activity keeps the expected log size easy to state
+    settings = Settings(
+        data_dir=tmp_path, scheduler_enabled=False, scope3_min_group_size=2, points_per_kg_avoided=0
+    )
     runtime = Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"k" * 32)
     now = datetime.now(UTC)
     when = now - timedelta(days=40)  # last month or the one before: always a closable period

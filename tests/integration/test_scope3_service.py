@@ -17,7 +17,11 @@ from backend.services import scope3, scope3_close, scope3_explain
 from backend.services.activities import Caller, IssuancePolicy, record_activity
 
 POLICY = IssuancePolicy(
-    points_per_kg=100, subject_key=b"k" * 32, max_age=timedelta(days=366), clock_skew=timedelta(minutes=5)
+    # no points: one leaf per activity keeps the log sizes in these tests easy to state
+    points_per_kg=0,
+    subject_key=b"k" * 32,
+    max_age=timedelta(days=366),
+    clock_skew=timedelta(minutes=5),
 )
 CONFIG = scope3.Scope3Config("Asia/Shanghai", min_group_size=5)
 NOW = datetime(2026, 11, 24, 8, tzinfo=UTC)
