@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from backend import audit_cli
+from backend import audit_cli, cli_factors
 from backend.domain.errors import CarbonLedgerError
 from backend.services.tokens import ROLES, issue_token
 from backend.settings import Settings, get_settings
@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--dept", default=None, help="department id within the company")
     token.add_argument("--ttl", type=int, default=86_400, help="lifetime in seconds (default one day)")
     audit_cli.add_commands(commands)
+    cli_factors.add_commands(commands)
     return parser
 
 
@@ -108,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _migrate(get_settings())
         if args.command == "dev-token":
             return _dev_token(get_settings(), args)
+        if args.command == "factors":
+            return cli_factors.run(get_settings(), args)
         return audit_cli.run(args)
     except CarbonLedgerError as exc:
         print(f"carbon-ledger: {exc.detail}", file=sys.stderr)

@@ -31,6 +31,7 @@ class Runtime:
             subject_key=self.subject_key,
             max_age=timedelta(days=self.settings.max_activity_age_days),
             clock_skew=timedelta(seconds=self.settings.clock_skew_s),
+            baseline=self.settings.baseline,
         )
 
     @property

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     max_activity_age_days: int = Field(default=366, ge=1, le=3660)
     clock_skew_s: int = Field(default=300, ge=0, le=3600)
 
+    # --- Emission factors and baselines (issue 3) ---
+    baseline: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    """The park's avoided-emission baseline: ``city_mode_mix`` (conservative; the default of
+    park-default-2026.1) or ``petrol_car_solo`` (aggressive). Unset: the factor set's default."""
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         self.data_dir = self.data_dir.resolve()

@@ -134,3 +134,6 @@ class CheckpointRow(Base):
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
     confirmed_at: Mapped[datetime | None] = mapped_column()
+
+
+from backend.adapters import orm_factors  # noqa: E402, F401

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from backend.api import problems
 from backend.api.routes import audit, health
+from backend.api.routes import factor_sets as factor_set_routes
 from backend.runtime import Runtime
 from backend.scheduler import start_scheduler
 from mini_program_api import routes as mini_program
@@ -40,4 +41,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(mini_program.router)
     app.include_router(audit.router)
+    app.include_router(factor_set_routes.router)
     return app

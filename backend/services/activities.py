@@ -41,6 +41,8 @@ class IssuancePolicy:
     subject_key: bytes
     max_age: timedelta
     clock_skew: timedelta
+    baseline: str | None = None
+    """The park's avoided-emission baseline (``CARBON_BASELINE``); None: the factor set's default."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,8 @@ def record_activity(
             if existing is not None:
                 return _replay(existing, digest)
             _check_time(occurred_at, now, policy)
-            factor_set = set_in_force(occurred_at)
-            calc = normalize(activity_type, payload, factor_set)
+            factor_set = set_in_force(occurred_at, session)
+            calc = normalize(activity_type, payload, factor_set, baseline=policy.baseline)
             points = points_for(calc.co2e_avoided_g, policy.points_per_kg)
             quantities = {k: v for k, v in payload.items() if k not in ("type", "occurred_at")}
             activity_id = str(uuid.uuid4())
