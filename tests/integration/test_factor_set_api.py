@@ -21,10 +21,12 @@ with warnings.catch_warnings():
 
 from backend.adapters.database import Database
 from backend.api.app import create_app
+from backend.domain import activities as domain_activities
 from backend.runtime import Runtime
 from backend.services.tokens import issue_token
 from backend.settings import Settings
 from emission_factors.loader import SETS_DIR
+from mini_program_api import schemas
 
 BUILTIN = "park-default-2026.1"
 NOW = datetime.now(UTC)
@@ -186,3 +188,13 @@ def test_factor_sets_listed_shown_published_and_applied(api: Api, tmp_path: Path
         ).status_code
         == 403
     )
+
+
+def test_openapi_documents_every_activity_type_and_the_factor_set_routes(api: Api) -> None:
+    assert schemas.ACTIVITY_TYPES == domain_activities.ACTIVITY_TYPES
+    document = api.client.get("/openapi.json").json()
+    assert {"/api/v1/factor-sets", "/api/v1/factor-sets/{version}"} <= set(document["paths"])
+    components = document["components"]["schemas"]
+    for name in ("MetroTrip", "CarpoolTrip", "FlightTrip", "RecyclingCreate", "EnergySavingCreate"):
+        assert name in components
+    assert components["MetroTrip"]["properties"]["distance_unit"]["anyOf"][0]["enum"] == ["km", "m", "mi"]
