@@ -87,7 +87,7 @@ def test_every_type_then_a_published_set_takes_effect(ledger_server: LedgerServe
     assert published.stdout.startswith(f"published: {NEW}"), published.stdout + published.stderr
     listing = httpx.get(f"{ledger_server.url}/api/v1/factor-sets", headers=_headers(token)).json()
     assert [(i["version"], i["origin"]) for i in listing["items"]] == [(BUILTIN, "builtin"), (NEW, "cli")]
-    assert listing["in_force"] == BUILTIN
+    assert datetime.fromisoformat(listing["items"][1]["effective_from"]) == effective
 
     time.sleep(max(0.0, (effective - datetime.now(UTC)).total_seconds()) + 0.2)
     metro = _post(ledger_server, token, {"type": "metro", "distance_km": 12.4}, datetime.now(UTC))

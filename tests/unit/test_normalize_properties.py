@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from hypothesis import given, settings
@@ -102,7 +102,7 @@ def test_avoided_scales_linearly_with_distance(
     rules = FACTORS.rules(activity_type)
     low = Decimal(rules["min_distance_km"])
     high = Decimal(rules["max_distance_km"]) / factor
-    distance = data.draw(_km(str(low), str(high.quantize(Decimal("0.001")))))
+    distance = data.draw(_km(str(low), str(high.quantize(Decimal("0.001"), rounding=ROUND_FLOOR))))
     extra = {"occupants": 3} if "min_occupants" in rules else {}
     one = normalize(activity_type, {"distance_km": str(distance), **extra}, FACTORS, baseline=baseline)
     many = normalize(
