@@ -231,5 +231,7 @@ def load_builtin_set(version: str) -> FactorSet:
     return load_factor_set(directory)
 
 
-def builtin_versions() -> list[str]:
-    return sorted(p.name for p in SETS_DIR.iterdir() if p.is_dir() and not p.name.startswith("."))
+@lru_cache(maxsize=1)
+def builtin_versions() -> tuple[str, ...]:
+    """The sets shipped with the code (they change only with a release, so listed once)."""
+    return tuple(sorted(p.name for p in SETS_DIR.iterdir() if p.is_dir() and not p.name.startswith(".")))
