@@ -164,7 +164,9 @@ def _activities(
 
 
 def _last_ended_quarter(now: datetime, runtime: Runtime) -> Period:
-    config = scope3.Scope3Config(runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size)
+    config = scope3.Scope3Config(
+        runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size, runtime.settings.baseline
+    )
     current = period_containing(now.astimezone(config.tz), "quarter")
     if current.number == 1:
         return Period(current.year - 1, "quarter", 4)
@@ -225,7 +227,11 @@ def seed(runtime: Runtime, months: int, scale: float, seed_value: int, close: bo
     )
     if close:
         quarter = _last_ended_quarter(now, runtime)
-        config = scope3.Scope3Config(runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size)
+        config = scope3.Scope3Config(
+            runtime.settings.scope3_timezone,
+            runtime.settings.scope3_min_group_size,
+            runtime.settings.baseline,
+        )
         try:
             done = scope3_close.close_period(
                 runtime.db, quarter, config, "operator", "demo-seed", runtime.subject_key

@@ -31,7 +31,9 @@ def _config(runtime: Runtime) -> feed.FeedConfig | None:
 
 
 def _scope3_config(runtime: Runtime) -> scope3.Scope3Config:
-    return scope3.Scope3Config(runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size)
+    return scope3.Scope3Config(
+        runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size, runtime.settings.baseline
+    )
 
 
 def deliver_job(runtime: Runtime, config: feed.FeedConfig) -> None:

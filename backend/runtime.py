@@ -33,6 +33,7 @@ class Runtime:
             max_age=timedelta(days=self.settings.max_activity_age_days),
             clock_skew=timedelta(seconds=self.settings.clock_skew_s),
             points_rules=points_defaults(self.settings),
+            baseline=self.settings.baseline,
         )
 
     @property

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     """Default time during which an employee may cancel a redemption for a refund."""
     leaderboard_min_group: int = Field(default=5, ge=2, le=1000)
     """A leaderboard is shown only when at least this many people in the group opted in."""
+    # --- Emission factors and baselines (issue 3) ---
+    baseline: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    """The park's avoided-emission baseline: ``city_mode_mix`` (conservative; the default of
+    park-default-2026.1) or ``petrol_car_solo`` (aggressive). Unset: the factor set's default."""
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -1,16 +1,21 @@
-"""Loads and validates the versioned factor sets in ``emission_factors/sets/``.
+"""Loads and validates factor sets: the built-in ones in ``emission_factors/sets/`` and the ones
+operators publish (the same two files, sent over the API or from the CLI).
 
-Each set is a folder with ``factors.csv`` (one factor a row, with its source) and
-``methodology.toml`` (baselines and per-activity rules). Validation happens on load and every
-problem names the file, the row and what is wrong, so a data error never reaches a calculation.
+Each set is ``factors.csv`` (one factor a row, with its source) and ``methodology.toml``
+(baselines, per-activity rules, parameters). Validation happens on load and every problem names
+the file, the row (or the TOML key) and what is wrong, so a data error never reaches a calculation.
+
+The set's *content* is the methodology document plus the factor rows; its SHA-256 over RFC 8785
+canonical JSON (rows sorted by id) is the hash anchored in checkpoints and stored with results.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import re
 import tomllib
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
@@ -18,10 +23,26 @@ from typing import Any
 
 import rfc8785
 
-from backend.domain.errors import ConfigurationError
 from backend.domain.factors import Factor, FactorSet, Source
+from emission_factors.errors import FactorSetError
+from emission_factors.validate import check_derivations, check_methodology, parse_parameters
+
+__all__ = [
+    "FACTORS_FILE",
+    "METHODOLOGY_FILE",
+    "SETS_DIR",
+    "FactorSetError",
+    "build_factor_set",
+    "builtin_versions",
+    "content_hash",
+    "load_builtin_set",
+    "load_factor_set",
+    "parse_texts",
+]
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
+FACTORS_FILE = "factors.csv"
+METHODOLOGY_FILE = "methodology.toml"
 REQUIRED_COLUMNS = (
     "id",
     "activity",
@@ -38,34 +59,37 @@ REQUIRED_COLUMNS = (
     "url",
     "status",
     "derivation",
+    "notes",
 )
+MAX_FACTORS = 5000
+"""A factor set is a curated library, not a database dump; a bigger file is a mistake."""
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 GAS_BASES = frozenset({"CO2", "CO2e"})
 GWP_SETS = frozenset({"AR4", "AR5", "AR6", "-"})
 SCOPES = frozenset({"direct", "wtt", "lifecycle"})
 STATUSES = frozenset({"verified", "derived", "provisional"})
 UNITS = frozenset({"vkm", "pkm", "km", "kWh", "t", "kg", "item", "meal"})
+YEARS = range(1990, 2101)
 
 
-class FactorSetError(ConfigurationError):
-    """A factor set file is malformed; the message names the file, row and problem."""
+def _row_error(file: str, row: int, problem: str) -> FactorSetError:
+    return FactorSetError(file, f"row {row}: {problem}")
 
 
-def _row_error(path: Path, row: int, problem: str) -> FactorSetError:
-    return FactorSetError(f"{path}: row {row}: {problem}")
-
-
-def _parse_factor(path: Path, row_no: int, row: dict[str, str]) -> Factor:
+def _parse_factor(file: str, row_no: int, row: dict[str, str]) -> Factor:
     for column in ("id", "activity", "unit", "value", "gas_basis", "scope", "region", "year", "publisher"):
         if not (row.get(column) or "").strip():
-            raise _row_error(path, row_no, f"column {column!r} is empty")
+            raise _row_error(file, row_no, f"column {column!r} is empty")
+    if not ID_PATTERN.fullmatch(row["id"]):
+        raise _row_error(file, row_no, f"id {row['id']!r} must be 1–64 of a–z, 0–9, '_', '.', '-'")
     if not row["document"].strip():
-        raise _row_error(path, row_no, "a source document is required for every factor")
+        raise _row_error(file, row_no, "a source document is required for every factor")
     try:
         value = Decimal(row["value"])
     except InvalidOperation:
-        raise _row_error(path, row_no, f"value {row['value']!r} is not a decimal number") from None
+        raise _row_error(file, row_no, f"value {row['value']!r} is not a decimal number") from None
     if not value.is_finite() or value < 0:
-        raise _row_error(path, row_no, f"value {row['value']!r} must be a finite number >= 0")
+        raise _row_error(file, row_no, f"value {row['value']!r} must be a finite number >= 0")
     checks = (
         ("unit", UNITS),
         ("gas_basis", GAS_BASES),
@@ -75,17 +99,21 @@ def _parse_factor(path: Path, row_no: int, row: dict[str, str]) -> Factor:
     )
     for column, allowed in checks:
         if row[column] not in allowed:
-            raise _row_error(path, row_no, f"{column} {row[column]!r} is not one of {sorted(allowed)}")
+            raise _row_error(file, row_no, f"{column} {row[column]!r} is not one of {sorted(allowed)}")
     if row["gas_basis"] == "CO2e" and row["gwp"] == "-":
-        raise _row_error(path, row_no, "a CO2e factor must name its GWP set (AR4, AR5 or AR6)")
+        raise _row_error(file, row_no, "a CO2e factor must name its GWP set (AR4, AR5 or AR6)")
+    if row["gas_basis"] == "CO2" and row["gwp"] != "-":
+        raise _row_error(file, row_no, "a CO2-only factor has no GWP set: write '-'")
     if row["status"] == "derived" and not row["derivation"].strip():
-        raise _row_error(path, row_no, "a derived factor must state its derivation")
+        raise _row_error(file, row_no, "a derived factor must state its derivation")
     try:
         year = int(row["year"])
     except ValueError:
-        raise _row_error(path, row_no, f"year {row['year']!r} is not an integer") from None
+        raise _row_error(file, row_no, f"year {row['year']!r} is not an integer") from None
+    if year not in YEARS:
+        raise _row_error(file, row_no, f"year {year} is outside {YEARS.start}–{YEARS.stop - 1}")
     return Factor(
-        id=row["id"].strip(),
+        id=row["id"],
         activity=row["activity"].strip(),
         unit=row["unit"],
         value_kg=value,
@@ -99,83 +127,111 @@ def _parse_factor(path: Path, row_no: int, row: dict[str, str]) -> Factor:
         ),
         status=row["status"],
         derivation=row["derivation"].strip(),
+        notes=row["notes"].strip(),
     )
 
 
-def _load_factors(path: Path) -> tuple[dict[str, Factor], list[dict[str, str]]]:
-    factors: dict[str, Factor] = {}
+def _read_rows(text: str) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = list(reader.fieldnames or [])
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise FactorSetError(FACTORS_FILE, f"header lacks columns {missing}")
+    extra = [c for c in header if c not in REQUIRED_COLUMNS]
+    if extra:
+        raise FactorSetError(FACTORS_FILE, f"header has unknown columns {extra}")
     rows: list[dict[str, str]] = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise FactorSetError(f"{path}: header lacks columns {missing}")
-        for row_no, row in enumerate(reader, start=2):
-            factor = _parse_factor(path, row_no, row)
-            if factor.id in factors:
-                raise _row_error(path, row_no, f"duplicate factor id {factor.id!r}")
-            factors[factor.id] = factor
-            rows.append({c: row[c] for c in REQUIRED_COLUMNS})
-    return factors, rows
+    for row_no, row in enumerate(reader, start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise _row_error(FACTORS_FILE, row_no, f"expected {len(REQUIRED_COLUMNS)} columns")
+        if len(rows) >= MAX_FACTORS:
+            raise _row_error(FACTORS_FILE, row_no, f"more than {MAX_FACTORS} factors")
+        rows.append({c: row[c] for c in REQUIRED_COLUMNS})
+    return rows
 
 
-def _check_methodology(path: Path, methodology: dict[str, Any], factors: dict[str, Factor]) -> None:
-    for name, baseline in methodology.get("baselines", {}).items():
-        if baseline.get("factor") not in factors:
-            raise FactorSetError(f"{path}: baselines.{name}: unknown factor {baseline.get('factor')!r}")
-    default = methodology.get("default_baseline")
-    if default not in methodology.get("baselines", {}):
-        raise FactorSetError(f"{path}: default_baseline {default!r} is not a defined baseline")
-    for activity, rules in methodology.get("activities", {}).items():
-        for key, value in rules.items():
-            if key.endswith("_factor") and value not in factors:
-                raise FactorSetError(f"{path}: activities.{activity}.{key}: unknown factor {value!r}")
+def _plain_toml(value: Any, path: str) -> Any:
+    """TOML floats and dates do not survive JSON exactly: the methodology uses strings instead."""
+    if isinstance(value, dict):
+        return {k: _plain_toml(v, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_toml(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, (str, bool, int)):
+        return value
+    kind = "float" if isinstance(value, float) else type(value).__name__
+    raise FactorSetError(METHODOLOGY_FILE, f"{path}: a TOML {kind} is not allowed; quote it as a string")
 
 
-def load_factor_set(directory: Path) -> FactorSet:
-    methodology_path = directory / "methodology.toml"
-    factors_path = directory / "factors.csv"
-    for required in (methodology_path, factors_path):
-        if not required.is_file():
-            raise FactorSetError(f"{required}: missing")
+def parse_texts(factors_csv: str, methodology_toml: str) -> dict[str, Any]:
+    """The set's content from the text of its two files (syntax checks only)."""
     try:
-        methodology = tomllib.loads(methodology_path.read_text(encoding="utf-8"))
+        methodology = tomllib.loads(methodology_toml)
     except tomllib.TOMLDecodeError as exc:
-        raise FactorSetError(f"{methodology_path}: {exc}") from None
-    factors, rows = _load_factors(factors_path)
-    _check_methodology(methodology_path, methodology, factors)
-    version = methodology.get("version")
-    if version != directory.name:
-        raise FactorSetError(
-            f"{methodology_path}: version {version!r} differs from its folder {directory.name!r}"
-        )
-    try:
-        effective_from = datetime.fromisoformat(methodology["effective_from"])
-    except (KeyError, ValueError):
-        raise FactorSetError(
-            f"{methodology_path}: effective_from must be an ISO 8601 time with offset"
-        ) from None
-    if effective_from.tzinfo is None:
-        raise FactorSetError(f"{methodology_path}: effective_from must carry a UTC offset")
-    content: dict[str, Any] = {"methodology": methodology, "factors": sorted(rows, key=lambda r: r["id"])}
-    content_hash = hashlib.sha256(rfc8785.dumps(content)).hexdigest()
+        raise FactorSetError(METHODOLOGY_FILE, str(exc)) from None
+    return {"methodology": _plain_toml(methodology, ""), "factors": _read_rows(factors_csv)}
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    rows = sorted(content["factors"], key=lambda r: r["id"])
+    return hashlib.sha256(rfc8785.dumps({"methodology": content["methodology"], "factors": rows})).hexdigest()
+
+
+def build_factor_set(content: dict[str, Any]) -> FactorSet:
+    """Validates a set's content and builds the :class:`FactorSet` calculations use."""
+    factors: dict[str, Factor] = {}
+    rows: dict[str, int] = {}
+    for row_no, row in enumerate(content["factors"], start=2):
+        factor = _parse_factor(FACTORS_FILE, row_no, row)
+        if factor.id in factors:
+            raise _row_error(FACTORS_FILE, row_no, f"duplicate factor id {factor.id!r}")
+        factors[factor.id] = factor
+        rows[factor.id] = row_no
+    if not factors:
+        raise FactorSetError(FACTORS_FILE, "no factors")
+    methodology = content["methodology"]
+    parameters = parse_parameters(methodology, factors)
+    check_derivations(factors, parameters, rows)
+    effective_from = check_methodology(methodology, factors, parameters)
     return FactorSet(
-        version=version,
+        version=str(methodology["version"]),
         effective_from=effective_from,
         description=str(methodology.get("description", "")),
         factors=factors,
         methodology=methodology,
-        content_hash=content_hash,
+        content_hash=content_hash(content),
+        parameters=parameters,
+        content=content,
     )
+
+
+def load_factor_set(directory: Path) -> FactorSet:
+    texts = []
+    for name in (FACTORS_FILE, METHODOLOGY_FILE):
+        path = directory / name
+        if not path.is_file():
+            raise FactorSetError(str(path), "missing")
+        texts.append(path.read_text(encoding="utf-8"))
+    try:
+        factor_set = build_factor_set(parse_texts(*texts))
+    except FactorSetError as exc:
+        raise FactorSetError(str(directory / exc.file), exc.problem) from None
+    if factor_set.version != directory.name:
+        raise FactorSetError(
+            str(directory / METHODOLOGY_FILE),
+            f"version {factor_set.version!r} differs from its folder {directory.name!r}",
+        )
+    return factor_set
 
 
 @lru_cache(maxsize=32)
 def load_builtin_set(version: str) -> FactorSet:
     directory = SETS_DIR / version
     if not directory.is_dir():
-        raise FactorSetError(f"no factor set {version!r} in {SETS_DIR}")
+        raise FactorSetError(str(SETS_DIR), f"no factor set {version!r}")
     return load_factor_set(directory)
 
 
-def builtin_versions() -> list[str]:
-    return sorted(p.name for p in SETS_DIR.iterdir() if p.is_dir())
+@lru_cache(maxsize=1)
+def builtin_versions() -> tuple[str, ...]:
+    """The sets shipped with the code (they change only with a release, so listed once)."""
+    return tuple(sorted(p.name for p in SETS_DIR.iterdir() if p.is_dir() and not p.name.startswith(".")))

@@ -14,6 +14,26 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 MAX_DISTANCE_KM = Decimal(20_000)
 """Upper bound of any single trip's distance (a long-haul flight); modes have tighter bands."""
+MAX_DISTANCE_ANY_UNIT = Decimal(20_000_000)
+"""The same bound written in metres, the smallest distance unit accepted."""
+MAX_WEIGHT_ANY_UNIT = Decimal(1_000_000)
+"""1 t written in grams; the methodology's per-material bounds are tighter."""
+MAX_KWH = Decimal(10_000_000)
+"""10 MWh written in Wh; the methodology's per-record bound is tighter."""
+MAX_DURATION_MIN = Decimal(24 * 60)
+"""One record is one trip: at most a day."""
+MAX_COUNT = 1000
+"""Items, meals or occupants in one record: the methodology's bounds are far tighter."""
+
+DistanceUnit = Literal["km", "m", "mi"]
+WeightUnit = Literal["kg", "g", "t"]
+DurationUnit = Literal["min", "h", "s"]
+EnergyUnit = Literal["Wh", "kWh", "MWh"]
+REGION_PATTERN = r"^[a-z][a-z_]{1,31}$"
+
+
+def _amount(limit: Decimal, description: str) -> Any:
+    return Field(default=None, gt=0, le=limit, max_digits=16, decimal_places=6, description=description)
 
 
 class _ActivityBase(BaseModel):
@@ -22,27 +42,186 @@ class _ActivityBase(BaseModel):
     occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with a UTC offset.")
 
 
-class _DistanceTrip(_ActivityBase):
-    distance_km: Decimal = Field(
+class _Trip(_ActivityBase):
+    """A distance either as ``distance_km`` or as ``distance`` + ``distance_unit`` (exactly one)."""
+
+    distance_km: Decimal | None = Field(
+        default=None,
         gt=0,
         le=MAX_DISTANCE_KM,
         max_digits=9,
         decimal_places=3,
-        description="Trip distance in km (up to 3 decimals).",
+        description="Trip distance in km (up to 3 decimals). Required unless distance + distance_unit.",
     )
-    duration_min: Decimal | None = Field(default=None, gt=0, le=24 * 60, max_digits=7, decimal_places=2)
-    source_record_id: str | None = Field(default=None, min_length=1, max_length=128)
+    distance: Decimal | None = _amount(MAX_DISTANCE_ANY_UNIT, "Trip distance in distance_unit.")
+    distance_unit: DistanceUnit | None = Field(default=None, description="km, m or mi (international mile).")
+    duration_min: Decimal | None = Field(
+        default=None, gt=0, le=MAX_DURATION_MIN, max_digits=7, decimal_places=2, description="Trip duration."
+    )
+    duration: Decimal | None = _amount(MAX_DURATION_MIN * 60, "Trip duration in duration_unit.")
+    duration_unit: DurationUnit | None = None
+    source_record_id: str | None = Field(
+        default=None, min_length=1, max_length=128, description="The trip's id at its source platform."
+    )
+
+
+class _Commute(_Trip):
     purpose: Literal["commute", "business"] = Field(
         default="commute", description="commute → Scope 3 category 7; business → category 6."
     )
 
 
-class MetroTrip(_DistanceTrip):
+class MetroTrip(_Commute):
     type: Literal["metro"]
 
 
-ActivityCreate = Annotated[MetroTrip, Field(discriminator="type")]
-ACTIVITY_TYPES: tuple[str, ...] = ("metro",)
+class BusTrip(_Commute):
+    type: Literal["bus"] = Field(description="Diesel (or unknown) bus.")
+
+
+class ElectricBusTrip(_Commute):
+    type: Literal["bus_electric"]
+
+
+class RailTrip(_Commute):
+    type: Literal["rail"] = Field(description="Rail and high-speed rail.")
+
+
+class WalkTrip(_Commute):
+    type: Literal["walk"]
+
+
+class BikeTrip(_Commute):
+    type: Literal["bike"]
+
+
+class SharedBikeTrip(_Commute):
+    type: Literal["bike_shared"]
+
+
+class _GridTrip(_Commute):
+    region: str | None = Field(
+        default=None,
+        pattern=REGION_PATTERN,
+        description="Grid region of the charging (national, north, east, south, …); default national.",
+    )
+
+
+class EbikeTrip(_GridTrip):
+    type: Literal["ebike"]
+
+
+class EvTrip(_GridTrip):
+    type: Literal["ev"] = Field(description="Battery-electric car, driven solo.")
+
+
+class TaxiTrip(_Commute):
+    type: Literal["taxi"] = Field(description="Taxi or ride-hailing.")
+    occupants: int | None = Field(
+        default=None, ge=1, le=MAX_COUNT, description="Passengers of a shared ride."
+    )
+
+
+class CarpoolTrip(_Commute):
+    type: Literal["carpool"]
+    occupants: int = Field(ge=2, le=MAX_COUNT, description="People in the car, driver included.")
+    fuel: Literal["petrol", "diesel", "hybrid", "phev"] = "petrol"
+
+
+class FlightTrip(_Trip):
+    type: Literal["flight"] = Field(description="Business flight (Scope 3 category 6 only).")
+    purpose: Literal["business"] = "business"
+
+
+class _Weighed(_ActivityBase):
+    weight_kg: Decimal | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_WEIGHT_ANY_UNIT,
+        max_digits=12,
+        decimal_places=6,
+        description="Weight in kg.",
+    )
+    weight: Decimal | None = _amount(MAX_WEIGHT_ANY_UNIT, "Weight in weight_unit.")
+    weight_unit: WeightUnit | None = None
+
+
+class RecyclingCreate(_Weighed):
+    type: Literal["recycling"]
+    material: Literal["paper", "plastic", "pet", "glass", "metal", "aluminium", "electronics", "textile"]
+    scope: Literal["office", "home"] = Field(
+        default="office", description="office waste is the company's (Scope 3 category 5); home waste is not."
+    )
+
+
+class SecondHandCreate(_Weighed):
+    type: Literal["second_hand"]
+    item: Literal["book", "clothing", "electronics", "furniture", "toy", "household", "other"]
+
+
+class NoDisposablesCreate(_ActivityBase):
+    type: Literal["no_disposables"]
+    item: Literal["cup", "cutlery", "bag"]
+    count: int = Field(ge=1, le=MAX_COUNT)
+
+
+class CleanPlateCreate(_ActivityBase):
+    type: Literal["clean_plate"] = Field(description="光盘行动: a meal finished without waste.")
+    meals: int = Field(ge=1, le=MAX_COUNT)
+
+
+class EnergySavingCreate(_ActivityBase):
+    type: Literal["energy_saving"]
+    kwh: Decimal | None = Field(
+        default=None, gt=0, le=MAX_KWH, max_digits=14, decimal_places=6, description="Metered kWh saved."
+    )
+    energy: Decimal | None = _amount(MAX_KWH * 1000, "Energy saved in energy_unit.")
+    energy_unit: EnergyUnit | None = None
+    scope: Literal["office", "home"] = "office"
+    region: str | None = Field(
+        default=None, pattern=REGION_PATTERN, description="Grid region; default national."
+    )
+
+
+ActivityCreate = Annotated[
+    MetroTrip
+    | BusTrip
+    | ElectricBusTrip
+    | RailTrip
+    | WalkTrip
+    | BikeTrip
+    | SharedBikeTrip
+    | EbikeTrip
+    | EvTrip
+    | TaxiTrip
+    | CarpoolTrip
+    | FlightTrip
+    | RecyclingCreate
+    | SecondHandCreate
+    | NoDisposablesCreate
+    | CleanPlateCreate
+    | EnergySavingCreate,
+    Field(discriminator="type"),
+]
+ACTIVITY_TYPES: tuple[str, ...] = (
+    "metro",
+    "bus",
+    "bus_electric",
+    "rail",
+    "walk",
+    "bike",
+    "bike_shared",
+    "ebike",
+    "ev",
+    "taxi",
+    "carpool",
+    "flight",
+    "recycling",
+    "second_hand",
+    "no_disposables",
+    "clean_plate",
+    "energy_saving",
+)
 
 
 class FactorApplied(BaseModel):
@@ -56,6 +235,8 @@ class FactorApplied(BaseModel):
     region: str
     year: int
     status: str
+    scope: str | None = None
+    derivation: str | None = None
 
 
 class CalculationPublic(BaseModel):
@@ -66,6 +247,11 @@ class CalculationPublic(BaseModel):
     rounding: str
     credited: bool
     note: str
+    reported_separately: dict[str, int] = Field(
+        default_factory=dict,
+        description="Grams reported beside, never inside, avoided and Scope 3 (e.g. recycling credit).",
+    )
+    gas_basis: str = "CO2e"
 
 
 class ActivityPublic(BaseModel):

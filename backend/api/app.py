@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from backend.api import problems
 from backend.api.routes import audit, health
 from backend.api.routes import dashboard as dashboard_routes
+from backend.api.routes import factor_sets as factor_set_routes
 from backend.api.routes import metrics as metrics_route
 from backend.api.routes import points as points_admin
 from backend.api.routes import rewards as rewards_admin
@@ -55,4 +56,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(mini_program_points.router)
     app.include_router(rewards_admin.router)
     app.include_router(points_admin.router)
+    app.include_router(factor_set_routes.router)
     return app

@@ -1,116 +1,101 @@
 """Normalization of low-carbon activities: CO2e avoided against a stated baseline, and the actual
 emissions that belong in the company's Scope 3 inventory (GHG Protocol categories 5, 6 and 7).
 
-Arithmetic is exact (:class:`~decimal.Decimal`) and each reported figure is rounded once, to whole
-grams, half to even (:data:`ROUNDING`), so a result can be recomputed by hand from the factors and
-inputs returned with it. Avoided emissions are never netted off the inventory.
+:func:`normalize` picks the calculator the factor set's methodology names for the activity
+(``kind``); the calculators live in :mod:`backend.domain.travel` and
+:mod:`backend.domain.consumption`, the result type and the one rounding rule in
+:mod:`backend.domain.calculation`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from typing import Any
+from collections.abc import Callable
 
-from backend.domain.errors import InvalidInput
-from backend.domain.factors import Factor, FactorSet
+from backend.domain import consumption, travel
+from backend.domain.calculation import (
+    GRAMS_PER_KG,
+    ROUNDING,
+    SCOPE3_BUSINESS_TRAVEL,
+    SCOPE3_COMMUTING,
+    SCOPE3_WASTE,
+    Calculation,
+    Quantities,
+    points_for,
+    to_grams,
+)
+from backend.domain.errors import ConfigurationError, InvalidInput
+from backend.domain.factors import FactorSet
 
-ROUNDING = ROUND_HALF_EVEN
-"""The one rounding rule: exact decimals, rounded once per reported gram figure, half to even."""
+__all__ = [
+    "ACTIVITY_KINDS",
+    "ACTIVITY_TYPES",
+    "GRAMS_PER_KG",
+    "REQUIRED_OPTIONS",
+    "ROUNDING",
+    "SCOPE3_BUSINESS_TRAVEL",
+    "SCOPE3_COMMUTING",
+    "SCOPE3_WASTE",
+    "Calculation",
+    "normalize",
+    "points_for",
+    "to_grams",
+]
 
-GRAMS_PER_KG = Decimal(1000)
-SCOPE3_COMMUTING = 7
-SCOPE3_BUSINESS_TRAVEL = 6
-SCOPE3_WASTE = 5
+Calculator = Callable[[str, Quantities, FactorSet, str], Calculation]
 
+CALCULATORS: dict[str, Calculator] = {
+    "distance": travel.distance_trip,
+    "electric_distance": travel.electric_trip,
+    "flight": travel.flight,
+    "recycling": consumption.recycling,
+    "reuse": consumption.reuse,
+    "per_item": consumption.per_item,
+    "per_meal": consumption.per_meal,
+    "energy": consumption.energy,
+}
 
-@dataclass(frozen=True)
-class Calculation:
-    co2e_avoided_g: int
-    co2e_scope3_g: int
-    scope3_category: int | None
-    baseline: str | None
-    inputs: dict[str, str]
-    factors: list[dict[str, Any]]
-    formula: str
-    credited: bool
-    """False when the methodology's eligibility rules deny credit (avoided is then 0)."""
-    note: str = ""
+_TRAVEL = frozenset({"distance", "electric_distance"})
+_TRAVEL_TYPES = ("metro", "bus", "bus_electric", "rail", "walk", "bike", "bike_shared", "ebike", "ev", "taxi")
+ACTIVITY_KINDS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(_TRAVEL_TYPES, _TRAVEL),
+    "carpool": frozenset({"distance"}),
+    "flight": frozenset({"flight"}),
+    "recycling": frozenset({"recycling"}),
+    "second_hand": frozenset({"reuse"}),
+    "no_disposables": frozenset({"per_item"}),
+    "clean_plate": frozenset({"per_meal"}),
+    "energy_saving": frozenset({"energy"}),
+}
+"""Every activity type of the public API and the calculators its methodology may use: a factor
+set must cover them all, so an activity accepted today is computable under every later set."""
 
-    def public(self) -> dict[str, Any]:
-        return {
-            "baseline": self.baseline,
-            "inputs": self.inputs,
-            "factors": self.factors,
-            "formula": self.formula,
-            "rounding": "exact decimal arithmetic, rounded once to whole grams, half to even",
-            "credited": self.credited,
-            "note": self.note,
-        }
+ACTIVITY_TYPES: tuple[str, ...] = tuple(ACTIVITY_KINDS)
 
-
-def to_grams(kg: Decimal) -> int:
-    return int((kg * GRAMS_PER_KG).quantize(Decimal(1), rounding=ROUNDING))
-
-
-def points_for(co2e_avoided_g: int, points_per_kg: int) -> int:
-    """Carbon points for an avoided mass, rounded down so points never exceed the verified grams."""
-    return int(
-        (Decimal(co2e_avoided_g) * points_per_kg / GRAMS_PER_KG).to_integral_value(rounding=ROUND_FLOOR)
-    )
-
-
-def _factor_entry(factor: Factor, role: str) -> dict[str, Any]:
-    return {"role": role, **factor.public()}
-
-
-def _distance_trip(activity_type: str, quantities: Mapping[str, Any], factor_set: FactorSet) -> Calculation:
-    rules = factor_set.rules(activity_type)
-    distance_km = Decimal(str(quantities["distance_km"]))
-    max_km = Decimal(str(rules.get("max_distance_km", "1000")))
-    if distance_km <= 0 or distance_km > max_km:
-        raise InvalidInput(
-            "distance_km", f"must be greater than 0 and at most {max_km} km for {activity_type}"
-        )
-    baseline_name = str(factor_set.methodology["default_baseline"])
-    baseline_rules = factor_set.methodology["baselines"][baseline_name]
-    baseline_factor = factor_set.factor(baseline_rules["factor"])
-    occupancy = Decimal(str(baseline_rules.get("occupancy", 1)))
-    actual_factor = factor_set.factor(rules["actual_factor"])
-
-    baseline_kg = distance_km * baseline_factor.value_kg / occupancy
-    actual_kg = distance_km * actual_factor.value_kg
-    min_km = Decimal(str(rules.get("min_distance_km", "0")))
-    credited = distance_km >= min_km
-    avoided_kg = max(Decimal(0), baseline_kg - actual_kg) if credited else Decimal(0)
-    purpose = str(quantities.get("purpose") or "commute")
-    category = SCOPE3_BUSINESS_TRAVEL if purpose == "business" else int(rules["scope3_category"])
-    return Calculation(
-        co2e_avoided_g=to_grams(avoided_kg),
-        co2e_scope3_g=to_grams(actual_kg),
-        scope3_category=category,
-        baseline=baseline_name,
-        inputs={"distance_km": str(distance_km), "purpose": purpose, "baseline_occupancy": str(occupancy)},
-        factors=[_factor_entry(actual_factor, "actual"), _factor_entry(baseline_factor, "baseline")],
-        formula=(
-            "avoided = distance_km × baseline / occupancy − distance_km × actual; "
-            "scope3 = distance_km × actual"
-        ),
-        credited=credited,
-        note="" if credited else f"trips shorter than {min_km} km earn no avoided-emission credit",
-    )
+REQUIRED_OPTIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "recycling": ("materials", frozenset({"paper", "plastic", "glass", "metal", "electronics", "textile"})),
+    "no_disposables": ("items", frozenset({"cup", "cutlery", "bag"})),
+}
+"""Options the public API promises; a factor set must give each a factor."""
 
 
-CALCULATORS = {"distance": _distance_trip}
+def normalize(
+    activity_type: str, quantities: Quantities, factor_set: FactorSet, *, baseline: str | None = None
+) -> Calculation:
+    """Computes an activity's avoided and Scope 3 emissions under ``factor_set``.
 
-
-def normalize(activity_type: str, quantities: Mapping[str, Any], factor_set: FactorSet) -> Calculation:
-    """Computes an activity's avoided and Scope 3 emissions under ``factor_set``."""
+    ``baseline`` is the park's choice (``CARBON_BASELINE``); ``None`` takes the set's default.
+    A methodology may fix another baseline for an activity whose plausible substitute differs.
+    """
     try:
         rules = factor_set.rules(activity_type)
     except LookupError:
         raise InvalidInput(
             "type", f"activity type {activity_type!r} is not supported by {factor_set.version}"
         ) from None
-    return CALCULATORS[str(rules["kind"])](activity_type, quantities, factor_set)
+    park_baseline = baseline or factor_set.default_baseline
+    if park_baseline not in factor_set.baseline_names:
+        raise ConfigurationError(
+            f"baseline {park_baseline!r} is not defined by factor set {factor_set.version} "
+            f"(it defines {', '.join(factor_set.baseline_names)})"
+        )
+    return CALCULATORS[str(rules["kind"])](activity_type, quantities, factor_set, park_baseline)

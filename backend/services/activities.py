@@ -49,6 +49,8 @@ class IssuancePolicy:
     clock_skew: timedelta
     points_rules: IssuanceRules | None = None
     """Settings-level issuance rules under the park's document; ``points_per_kg`` alone when unset."""
+    baseline: str | None = None
+    """The park's avoided-emission baseline (``CARBON_BASELINE``); None: the factor set's default."""
 
     @property
     def rules_defaults(self) -> IssuanceRules:
@@ -108,8 +110,8 @@ def record_activity(
             if existing is not None:
                 return _replay(existing, digest)
             _check_time(occurred_at, now, policy)
-            factor_set = set_in_force(occurred_at)
-            calc = normalize(activity_type, payload, factor_set)
+            factor_set = set_in_force(occurred_at, session)
+            calc = normalize(activity_type, payload, factor_set, baseline=policy.baseline)
             quantities = {k: v for k, v in payload.items() if k not in ("type", "occurred_at")}
             activity_id = str(uuid.uuid4())
             body = {

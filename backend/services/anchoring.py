@@ -75,7 +75,7 @@ def checkpoint_meta(session: Session, tree_size: int) -> bytes:
     meta = {
         "v": 1,
         "tree_size": tree_size,
-        "factor_sets": {s.version: "0x" + s.content_hash for s in all_sets()},
+        "factor_sets": {s.version: "0x" + s.content_hash for s in all_sets(session)},
         "totals": {
             "activities": int(totals[0]),
             "co2e_avoided_g": int(totals[1]),

@@ -43,6 +43,8 @@ EXPLAIN_MAX_ROWS = 500_000
 class Scope3Config:
     timezone: str
     min_group_size: int
+    baseline: str | None = None
+    """The park's avoided-emission baseline (``CARBON_BASELINE``); None: each factor set's default."""
 
     @property
     def tz(self) -> tzinfo:
@@ -145,8 +147,16 @@ def headcounts(session: Session, company: str | None = None) -> dict[str, int]:
     return {str(o): int(n) for o, n in session.execute(stmt)}
 
 
-def methodology(groups: list[Group]) -> dict[str, Any]:
-    """Factor sets, factors (with sources) and methods behind the groups' figures."""
+BASELINE_KINDS = frozenset({"distance", "electric_distance"})
+"""Calculation kinds whose avoided emissions are measured against a travel baseline."""
+
+
+def methodology(groups: list[Group], park_baseline: str | None = None) -> dict[str, Any]:
+    """Factor sets, factors (with sources) and methods behind the groups' figures.
+
+    Baseline factors are those the records were computed with: an activity's own fixed baseline
+    (e.g. EV against a petrol car), else the park's configured one, else the set's default.
+    """
     sets = {s.version: s for s in all_sets()}
     used: dict[str, set[str]] = defaultdict(set)
     for g in groups:
@@ -174,9 +184,12 @@ def methodology(groups: list[Group]) -> dict[str, Any]:
                 continue
             for factor_id in scope3.factor_ids_referenced(rules, set(fs.factors)):
                 by_factor[factor_id].add(activity_type)
-        baseline = fs.methodology.get("baselines", {}).get(str(fs.methodology.get("default_baseline")), {})
-        for factor_id in scope3.factor_ids_referenced(baseline, set(fs.factors)):
-            by_factor[factor_id].add("baseline (avoided emissions only)")
+            if rules.get("kind") not in BASELINE_KINDS:
+                continue
+            name = rules.get("baseline") or park_baseline or fs.methodology.get("default_baseline")
+            baseline = fs.methodology.get("baselines", {}).get(str(name), {})
+            for factor_id in scope3.factor_ids_referenced(baseline, set(fs.factors)):
+                by_factor[factor_id].add("baseline (avoided emissions only)")
         for factor_id in sorted(by_factor):
             factors.append(
                 {
@@ -228,7 +241,7 @@ def compute(
         "and leaf index below as_of_tree_size; flagged, rejected and reversed records are excluded.",
         "basis_zh": "透明日志中已接受的行为记录（发生时间在本期内、叶子序号小于 as_of_tree_size）；"
         "被标记、拒绝或冲销的记录不计入。",
-        "methodology": methodology(groups),
+        "methodology": methodology(groups, config.baseline),
         "privacy": {"min_group_size": config.min_group_size},
         **scope3.summarize(period, groups, reporters, counts, policy),
     }

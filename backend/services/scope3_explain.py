@@ -96,7 +96,9 @@ def explain(
                 | {f: applied.get(f) for f in _FACTOR_FIELDS},
             )
             found["records"] += 1
-    method = methodology([Group("", "", c, t, fs, False, 0, n, 0, 0) for (t, fs, c), n in groups.items()])
+    method = methodology(
+        [Group("", "", c, t, fs, False, 0, n, 0, 0) for (t, fs, c), n in groups.items()], config.baseline
+    )
     return {
         "period": period.label,
         "filters": {

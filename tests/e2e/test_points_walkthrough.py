@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,18 @@ from tests.e2e.conftest import LedgerServer
 pytestmark = pytest.mark.anvil
 
 METRO = {"type": "metro", "occurred_at": "2026-11-20T08:10:00+08:00", "distance_km": 12.4}
+
+
+@pytest.fixture
+def ledger_server(tmp_path: Path) -> Iterator[LedgerServer]:
+    """The app with the solo petrol car baseline: the 12.4 km trip earns 125 points (1256 g)."""
+    server = LedgerServer(tmp_path / "var", {"CARBON_BASELINE": "petrol_car_solo"})
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.process and server.process.poll() is None:
+            server.stop()
 
 
 def _auth(token: str, key: str | None = None) -> dict[str, str]:

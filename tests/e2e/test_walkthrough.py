@@ -50,11 +50,11 @@ def test_activity_to_verified_receipt_and_restart(ledger_server: LedgerServer, t
     created = httpx.post(f"{ledger_server.url}/mp/v1/activities", json=METRO, headers=_headers(token, key))
     assert created.status_code == 201, created.text
     activity = created.json()
-    assert activity["co2e_avoided_g"] == 1256 and activity["points"] == 125
+    assert activity["co2e_avoided_g"] == 579 and activity["points"] == 57
     assert activity["factor_set"] == "park-default-2026.1"
     assert {f["id"] for f in activity["calculation"]["factors"]} == {
         "rail.metro.cn-beijing",
-        "car.petrol.avg",
+        "mix.city.cn",
     }
 
     replay = httpx.post(f"{ledger_server.url}/mp/v1/activities", json=METRO, headers=_headers(token, key))

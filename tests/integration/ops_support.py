@@ -37,6 +37,7 @@ def deployed_runtime(
         database_url=database_url,
         anvil_port=anvil.port,
         scheduler_enabled=False,
+        baseline="petrol_car_solo",  # the workload's points are computed against the solo petrol car
         **overrides,
     )
     profile = PROFILES["anvil"]

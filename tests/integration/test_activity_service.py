@@ -34,7 +34,8 @@ def _count(db: Database, table: type) -> int:
 def test_record_stores_activity_and_leaf_together(db: Database) -> None:
     result = record_activity(db, ALICE, "key-00000001", _metro(), WHEN, POLICY)
     assert result.created
-    assert (result.row.co2e_avoided_g, result.row.co2e_scope3_g, result.row.points) == (1256, 761, 125)
+    # default baseline city_mode_mix: 12.4 km × 0.0467 = 0.57908 kg → 579 g, 57 points; 12.4 × 0.0614 → 761 g
+    assert (result.row.co2e_avoided_g, result.row.co2e_scope3_g, result.row.points) == (579, 761, 57)
     with db.read_sessions() as session:
         leaf = SqlLogStore(session).leaf(result.row.leaf_index)
         assert leaf is not None and leaf.record_id == result.row.id

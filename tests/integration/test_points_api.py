@@ -45,7 +45,10 @@ class Api:
 
 @pytest.fixture
 def api(db: Database, database_url: str, tmp_path: Path) -> Api:
-    settings = Settings(data_dir=tmp_path, database_url=database_url, scheduler_enabled=False)
+    # figures here are hand-computed against the solo petrol car baseline
+    settings = Settings(
+        data_dir=tmp_path, database_url=database_url, scheduler_enabled=False, baseline="petrol_car_solo"
+    )
     return Api(Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"s" * 32))
 
 

@@ -40,7 +40,10 @@ from tests.integration.points_support import (
     leaves_of_kind,
 )
 
-POLICY = IssuancePolicy(100, SUBJECT_KEY, timedelta(days=366), timedelta(minutes=5))
+# figures here are hand-computed against the solo petrol car baseline
+POLICY = IssuancePolicy(
+    100, SUBJECT_KEY, timedelta(days=366), timedelta(minutes=5), baseline="petrol_car_solo"
+)
 WHEN = datetime(2026, 11, 20, 8, 10, tzinfo=UTC)
 
 

@@ -36,7 +36,11 @@ def client(db: Database, tmp_path: Path) -> Iterator[Client]:
     """The app served by a real uvicorn in a thread (no chain, no scheduler)."""
     # no points: one leaf per activity keeps the expected log size easy to state
     settings = Settings(
-        data_dir=tmp_path, scheduler_enabled=False, scope3_min_group_size=2, points_per_kg_avoided=0
+        data_dir=tmp_path,
+        scheduler_enabled=False,
+        scope3_min_group_size=2,
+        points_per_kg_avoided=0,
+        baseline="petrol_car_solo",  # the figures below are computed against the solo petrol car
     )
     runtime = Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"k" * 32)
     now = datetime.now(UTC)

@@ -19,11 +19,12 @@ from backend.services.activities import Caller, IssuancePolicy, record_activity
 POLICY = IssuancePolicy(
     # no points: one leaf per activity keeps the log sizes in these tests easy to state
     points_per_kg=0,
+    baseline="petrol_car_solo",  # avoided figures below are computed against the solo petrol car
     subject_key=b"k" * 32,
     max_age=timedelta(days=366),
     clock_skew=timedelta(minutes=5),
 )
-CONFIG = scope3.Scope3Config("Asia/Shanghai", min_group_size=5)
+CONFIG = scope3.Scope3Config("Asia/Shanghai", min_group_size=5, baseline="petrol_car_solo")
 NOW = datetime(2026, 11, 24, 8, tzinfo=UTC)
 OCT = datetime(2026, 10, 15, 0, 30, tzinfo=UTC)
 NOV = datetime(2026, 11, 3, 0, 30, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Hand-computed worked examples for activity normalization (arithmetic written out)."""
+"""Normalization rules shared by every activity: rounding, eligibility, bounds and errors."""
 
 from __future__ import annotations
 
@@ -7,36 +7,14 @@ from decimal import Decimal
 import pytest
 
 from backend.domain.activities import normalize, points_for, to_grams
-from backend.domain.errors import InvalidInput
+from backend.domain.errors import ConfigurationError, InvalidInput
 from emission_factors.loader import load_builtin_set
 
 FACTORS = load_builtin_set("park-default-2026.1")
 
 
-def test_metro_ten_km_matches_factsheet_worked_example_1() -> None:
-    # Baseline: 10 km × 0.16272 kg/vkm ÷ 1 occupant = 1.6272 kg (solo petrol car, DEFRA 2025)
-    # Actual:   10 km × 0.0614 kg/pkm = 0.614 kg (Beijing metro)
-    # Avoided:  1.6272 − 0.614 = 1.0132 kg → 1013 g; Scope 3 (cat. 7): 614 g
-    calc = normalize("metro", {"distance_km": "10"}, FACTORS)
-    assert calc.co2e_avoided_g == 1013
-    assert calc.co2e_scope3_g == 614
-    assert calc.scope3_category == 7
-    assert [f["id"] for f in calc.factors] == ["rail.metro.cn-beijing", "car.petrol.avg"]
-
-
-def test_metro_12_4_km() -> None:
-    # 12.4 × 0.16272 = 2.017728 kg; 12.4 × 0.0614 = 0.76136 kg; avoided 1.256368 kg → 1256 g; actual 761 g
-    calc = normalize("metro", {"distance_km": "12.4"}, FACTORS)
-    assert (calc.co2e_avoided_g, calc.co2e_scope3_g) == (1256, 761)
-
-
-def test_business_trip_goes_to_category_6() -> None:
-    calc = normalize("metro", {"distance_km": "5", "purpose": "business"}, FACTORS)
-    assert calc.scope3_category == 6
-
-
 def test_short_trip_gets_no_credit_but_keeps_its_inventory_emissions() -> None:
-    # 0.4 km is under the 0.5 km minimum: avoided 0; Scope 3 still 0.4 × 61.4 g = 24.56 → 25 g
+    # 0.4 km is under the metro's 0.5 km minimum: avoided 0; Scope 3 still 0.4 × 61.4 g = 24.56 → 25 g
     calc = normalize("metro", {"distance_km": "0.4"}, FACTORS)
     assert calc.co2e_avoided_g == 0
     assert calc.co2e_scope3_g == 25
@@ -65,3 +43,63 @@ def test_unknown_type_names_the_field() -> None:
     with pytest.raises(InvalidInput) as err:
         normalize("teleport", {"distance_km": "1"}, FACTORS)
     assert err.value.field == "type"
+
+
+@pytest.mark.parametrize(
+    ("activity_type", "quantities", "field", "reason"),
+    [
+        ("metro", {}, "distance_km", "is required"),
+        ("metro", {"distance": "3"}, "distance_unit", "is required with distance"),
+        ("metro", {"distance": "3", "distance_unit": "ft"}, "distance_unit", "unknown distance unit 'ft'"),
+        ("metro", {"distance_km": "3", "distance": "3"}, "distance", "not both"),
+        ("metro", {"distance_unit": "km"}, "distance", "is required with distance_unit"),
+        ("walk", {"distance_km": "10", "duration_min": "20"}, "duration_min", "30.0 km/h"),
+        (
+            "walk",
+            {"distance_km": "1", "duration": "2", "duration_unit": "fortnight"},
+            "duration_unit",
+            "unknown",
+        ),
+        ("carpool", {"distance_km": "10"}, "occupants", "is required"),
+        ("carpool", {"distance_km": "10", "occupants": 1}, "occupants", "between 2 and 8"),
+        ("carpool", {"distance_km": "10", "occupants": 2, "fuel": "coal"}, "fuel", "not one of"),
+        ("ev", {"distance_km": "10", "region": "mars"}, "region", "not a grid region"),
+        ("flight", {"distance_km": "9000"}, "distance_km", "long-haul"),
+        ("flight", {"distance_km": "900", "purpose": "commute"}, "purpose", "business travel"),
+        ("recycling", {"material": "wood", "weight_kg": "1"}, "material", "not one of"),
+        (
+            "recycling",
+            {"material": "paper", "weight": "2", "weight_unit": "lb"},
+            "weight_unit",
+            "unknown weight",
+        ),
+        ("recycling", {"material": "paper", "weight_kg": "2000"}, "weight_kg", "at most 1000 kg"),
+        ("recycling", {"material": "paper", "weight_kg": "2", "scope": "moon"}, "scope", "office or home"),
+        ("second_hand", {"item": "book"}, "weight_kg", "is required"),
+        ("no_disposables", {"item": "cup", "count": "2.5"}, "count", "whole number"),
+        ("no_disposables", {"item": "cup", "count": 21}, "count", "between 1 and 20"),
+        ("clean_plate", {"meals": 0}, "meals", "between 1 and 5"),
+        ("energy_saving", {"kwh": "true"}, "kwh", "not a number"),
+        ("energy_saving", {"energy": "1", "energy_unit": "kcal"}, "energy_unit", "unknown energy unit"),
+        ("energy_saving", {"kwh": "20000"}, "kwh", "at most 10000 kWh"),
+    ],
+)
+def test_bad_quantities_name_the_field(
+    activity_type: str, quantities: dict[str, object], field: str, reason: str
+) -> None:
+    with pytest.raises(InvalidInput) as err:
+        normalize(activity_type, quantities, FACTORS)
+    assert err.value.field == field
+    assert reason in err.value.reason
+
+
+def test_unknown_park_baseline_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="baseline 'bicycle_mix' is not defined"):
+        normalize("metro", {"distance_km": "3"}, FACTORS, baseline="bicycle_mix")
+
+
+def test_avoided_is_never_negative_even_when_the_mode_emits_more() -> None:
+    # a solo taxi (148.61 g/pkm) against the mix (108.1 g/pkm): 0, not −40.51 g/km
+    calc = normalize("taxi", {"distance_km": "30"}, FACTORS)
+    assert calc.co2e_avoided_g == 0 and calc.co2e_scope3_g == 4458
+    assert "at least as much" in calc.note

@@ -45,7 +45,9 @@ ExtrapolateQuery = Annotated[
 
 
 def scope3_config(runtime: Runtime) -> scope3.Scope3Config:
-    return scope3.Scope3Config(runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size)
+    return scope3.Scope3Config(
+        runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size, runtime.settings.baseline
+    )
 
 
 def _summary(

@@ -1,0 +1,249 @@
+"""Travel: avoided emissions against a baseline per passenger-km, and actual commuting (Scope 3
+category 7) or business-travel (category 6) emissions.
+
+Eligibility is part of the methodology: a trip shorter than the mode's ``min_distance_km`` keeps
+its inventory emissions but earns no avoided credit (a 300 m walk does not replace a motorised
+trip), and a duration implying an implausible speed is refused.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from backend.domain.calculation import (
+    SCOPE3_BUSINESS_TRAVEL,
+    Calculation,
+    Quantities,
+    at_least_zero,
+    choose,
+    entry,
+    gas_basis,
+    read_count,
+    rule_decimal,
+    to_grams,
+)
+from backend.domain.errors import InvalidInput
+from backend.domain.factors import Baseline, Factor, FactorSet, Parameter
+from backend.domain.units import DISTANCE, DURATION, Measured, plain, read_quantity
+
+MINUTES_PER_HOUR = Decimal(60)
+SPEED_DECIMALS = Decimal("0.1")
+
+
+def _distance(quantities: Quantities, rules: dict[str, Any], activity_type: str) -> Measured:
+    measured = read_quantity(quantities, DISTANCE, "distance_km", "distance")
+    assert measured is not None
+    max_km = rule_decimal(rules, "max_distance_km", "20000")
+    if measured.value > max_km:
+        raise InvalidInput(measured.field, f"must be at most {plain(max_km)} km for {activity_type}")
+    return measured
+
+
+def _check_speed(
+    quantities: Quantities, distance_km: Decimal, rules: dict[str, Any], activity_type: str
+) -> dict[str, str]:
+    duration = read_quantity(quantities, DURATION, "duration_min", "duration", required=False)
+    if duration is None:
+        return {}
+    speed_kmh = distance_km * MINUTES_PER_HOUR / duration.value
+    max_speed = rule_decimal(rules, "max_speed_kmh", "1000")
+    if speed_kmh > max_speed:
+        raise InvalidInput(
+            duration.field,
+            f"{plain(distance_km)} km in {duration.given} is {speed_kmh.quantize(SPEED_DECIMALS)} km/h, "
+            f"faster than the {plain(max_speed)} km/h plausible for {activity_type}",
+        )
+    return {"duration_min": plain(duration.value)}
+
+
+def _purpose_category(quantities: Quantities, rules: dict[str, Any]) -> tuple[str, int]:
+    purpose = str(quantities.get("purpose") or "commute")
+    if purpose not in ("commute", "business"):
+        raise InvalidInput("purpose", "must be commute or business")
+    category = SCOPE3_BUSINESS_TRAVEL if purpose == "business" else int(rules["scope3_category"])
+    return purpose, category
+
+
+def _baseline(factor_set: FactorSet, rules: dict[str, Any], park_baseline: str) -> tuple[Baseline, str]:
+    fixed = rules.get("baseline")
+    if fixed:
+        return factor_set.baseline(str(fixed)), str(rules.get("baseline_reason", ""))
+    return factor_set.baseline(park_baseline), ""
+
+
+def _vehicle_factor(
+    quantities: Quantities, rules: dict[str, Any], factor_set: FactorSet
+) -> tuple[Factor, Decimal, dict[str, str]]:
+    """The actual factor and the people sharing it (a per-vehicle factor is split by occupants)."""
+    inputs: dict[str, str] = {}
+    occupants: int | None = None
+    if "min_occupants" in rules:
+        occupants = read_count(
+            quantities, "occupants", int(rules["max_occupants"]), minimum=int(rules["min_occupants"])
+        )
+    elif "shared_factor" in rules and quantities.get("occupants") is not None:
+        occupants = read_count(quantities, "occupants", int(rules.get("max_occupants", 8)))
+    if "fuel_factors" in rules:
+        fuel = choose(quantities, "fuel", rules["fuel_factors"], default="petrol")
+        factor = factor_set.factor(rules["fuel_factors"][fuel])
+        inputs["fuel"] = fuel
+    elif occupants is not None and "shared_factor" in rules:
+        factor = factor_set.factor(rules["shared_factor"])
+    else:
+        factor = factor_set.factor(rules["actual_factor"])
+    sharing = Decimal(occupants) if occupants and factor.unit == "vkm" else Decimal(1)
+    if occupants is not None:
+        inputs["occupants"] = str(occupants)
+    return factor, sharing, inputs
+
+
+def _trip(
+    activity_type: str,
+    quantities: Quantities,
+    rules: dict[str, Any],
+    baseline: Baseline,
+    actual_kg_per_km: Decimal,
+    applied: list[tuple[Factor | Parameter, str]],
+    formula_actual: str,
+    extra_inputs: dict[str, str],
+    baseline_reason: str,
+) -> Calculation:
+    measured = _distance(quantities, rules, activity_type)
+    distance_km = measured.value
+    inputs = {"distance_km": plain(distance_km), **extra_inputs}
+    if measured.field != "distance_km":
+        inputs["distance"] = measured.given
+    inputs.update(_check_speed(quantities, distance_km, rules, activity_type))
+    purpose, category = _purpose_category(quantities, rules)
+    inputs["purpose"] = purpose
+    inputs["baseline_occupancy"] = plain(baseline.occupancy)
+
+    baseline_kg = distance_km * baseline.factor.value_kg / baseline.occupancy
+    actual_kg = distance_km * actual_kg_per_km
+    min_km = rule_decimal(rules, "min_distance_km", "0")
+    credited = distance_km >= min_km
+    avoided_kg = at_least_zero(baseline_kg - actual_kg) if credited else Decimal(0)
+    notes = []
+    if not credited:
+        notes.append(
+            f"trips shorter than {plain(min_km)} km earn no avoided-emission credit "
+            "(they do not replace a motorised trip)"
+        )
+    elif baseline_kg <= actual_kg:
+        notes.append("no avoided credit: this trip emits at least as much as the baseline")
+    if baseline_reason:
+        notes.append(f"baseline {baseline.name}: {baseline_reason}")
+    factors = [*applied, (baseline.factor, "baseline")]
+    return Calculation(
+        co2e_avoided_g=to_grams(avoided_kg),
+        co2e_scope3_g=to_grams(actual_kg),
+        scope3_category=category,
+        baseline=baseline.name,
+        inputs=inputs,
+        factors=[entry(item, role) for item, role in factors],
+        formula=(
+            f"actual = {formula_actual}; baseline = distance_km × baseline ÷ baseline_occupancy; "
+            "avoided = max(0, baseline − actual), 0 below min_distance_km; scope3 = actual"
+        ),
+        credited=credited,
+        note="; ".join(notes),
+        gas_basis=gas_basis([item for item, _ in factors]),
+    )
+
+
+def distance_trip(
+    activity_type: str, quantities: Quantities, factor_set: FactorSet, park_baseline: str
+) -> Calculation:
+    rules = factor_set.rules(activity_type)
+    baseline, reason = _baseline(factor_set, rules, park_baseline)
+    factor, sharing, inputs = _vehicle_factor(quantities, rules, factor_set)
+    formula = "distance_km × actual ÷ occupants" if sharing != 1 else "distance_km × actual"
+    return _trip(
+        activity_type,
+        quantities,
+        rules,
+        baseline,
+        factor.value_kg / sharing,
+        [(factor, "actual")],
+        formula,
+        inputs,
+        reason,
+    )
+
+
+def electric_trip(
+    activity_type: str, quantities: Quantities, factor_set: FactorSet, park_baseline: str
+) -> Calculation:
+    rules = factor_set.rules(activity_type)
+    baseline, reason = _baseline(factor_set, rules, park_baseline)
+    consumption = factor_set.parameter(rules["consumption_parameter"])
+    region = grid_region(quantities, factor_set)
+    grid = factor_set.grid_factor(region)
+    return _trip(
+        activity_type,
+        quantities,
+        rules,
+        baseline,
+        consumption.value * grid.value_kg,
+        [(consumption, "consumption"), (grid, "grid")],
+        "distance_km × consumption (kWh/km) × grid (kg/kWh)",
+        {"region": region},
+        reason,
+    )
+
+
+def grid_region(quantities: Quantities, factor_set: FactorSet) -> str:
+    region = quantities.get("region") or factor_set.default_grid_region
+    if region not in factor_set.grid_regions:
+        raise InvalidInput(
+            "region",
+            f"{region!r} is not a grid region of {factor_set.version}: "
+            f"{', '.join(sorted(factor_set.grid_regions))}",
+        )
+    return str(region)
+
+
+def flight(
+    activity_type: str, quantities: Quantities, factor_set: FactorSet, _park_baseline: str
+) -> Calculation:
+    rules = factor_set.rules(activity_type)
+    if quantities.get("purpose", "business") != "business":
+        raise InvalidInput("purpose", "flights are recorded as business travel (Scope 3 category 6) only")
+    bands = rules["bands"]
+    measured = read_quantity(quantities, DISTANCE, "distance_km", "distance")
+    assert measured is not None
+    distance_km = measured.value
+    band = next((b for b in bands if distance_km <= Decimal(str(b["max_distance_km"]))), None)
+    if band is None:
+        raise InvalidInput(
+            measured.field,
+            f"flights over {bands[-1]['max_distance_km']} km need a long-haul factor, "
+            f"which {factor_set.version} does not have",
+        )
+    inputs = {
+        "distance_km": plain(distance_km),
+        "purpose": "business",
+        "band_max_km": str(band["max_distance_km"]),
+    }
+    if measured.field != "distance_km":
+        inputs["distance"] = measured.given
+    inputs.update(_check_speed(quantities, distance_km, rules, activity_type))
+    factor = factor_set.factor(band["factor"])
+    with_rf = factor_set.factor(band["rf_factor"])
+    return Calculation(
+        co2e_avoided_g=0,
+        co2e_scope3_g=to_grams(distance_km * factor.value_kg),
+        scope3_category=int(rules["scope3_category"]),
+        baseline=None,
+        inputs=inputs,
+        factors=[entry(factor, "actual"), entry(with_rf, "radiative_forcing")],
+        formula=(
+            "scope3 = distance_km × actual (no radiative forcing); "
+            "co2e_with_radiative_forcing = distance_km × radiative_forcing, reported separately; avoided = 0"
+        ),
+        credited=False,
+        note="business flights count in Scope 3 category 6 only; they earn no avoided-emission credit",
+        reported_separately={"co2e_with_radiative_forcing_g": to_grams(distance_km * with_rf.value_kg)},
+        gas_basis=gas_basis([factor]),
+    )
