@@ -324,7 +324,9 @@ def test_tampered_inclusion_is_rejected(case: tuple[int, int], data: st.DataObje
     candidates = [
         s for s in (index + 1, size - 1, size + 1, 2 * size) if index < s <= LEAF_COUNT and s != size
     ]
-    wrong_size = data.draw(st.sampled_from(candidates) | sizes, label="wrong size")
+    # At the largest index of the largest tree every nearby size is out of range: draw from all sizes.
+    wrong_sizes = st.sampled_from(candidates) | sizes if candidates else sizes
+    wrong_size = data.draw(wrong_sizes, label="wrong size")
     if index < wrong_size != size:
         rejected(leaf, index, wrong_size, proof, _root(wrong_size))
         rejected(leaf, index, size, proof, _root(wrong_size))
