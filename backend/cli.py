@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from backend import audit_cli, cli_demo, cli_factors, cli_ops
+from backend import audit_cli, cli_demo, cli_factors, cli_ops, cli_reanchor
 from backend.domain.errors import CarbonLedgerError
 from backend.observability.logging import configure_logging
 from backend.services.tokens import ROLES, issue_token
@@ -49,6 +49,9 @@ def _serve(settings: Settings) -> int:
         cli_ops.register_runtime_secrets(runtime)
         assert runtime.target is not None
         print(f"ledger contract {runtime.target.contract} on chain {runtime.target.chain_id}", flush=True)
+        verdict = runtime.chain_guard.last
+        if verdict is not None and not verdict.ok:
+            print(cli_reanchor.startup_warning(verdict, settings), file=sys.stderr, flush=True)
         app = create_app(runtime)
         uvicorn.run(
             app,

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from backend import cli_reanchor
 from backend.adapters import backup as backups
 from backend.domain.errors import ConfigurationError, InvalidInput
 from backend.observability.logging import configure_logging, register_secret
@@ -38,8 +39,11 @@ def add_commands(commands: Any) -> None:
     load = commands.add_parser("restore", help="restore a backup into a data directory without a database")
     load.add_argument("src", type=Path, help="a directory written by `carbon-ledger backup`")
     load.add_argument("--verify-only", action="store_true", help="check the backup's hashes and stop")
-    chain = commands.add_parser("chain", help="ledger contract administration (anchoring-key rotation)")
+    chain = commands.add_parser(
+        "chain", help="the ledger contract: identity check, re-anchoring, anchoring-key rotation"
+    )
     sub = chain.add_subparsers(dest="chain_command", required=True)
+    cli_reanchor.add_subcommands(sub)  # status, reanchor
     grant = sub.add_parser("grant-anchorer", help="grant ANCHORER_ROLE to ADDRESS (admin key signs)")
     grant.add_argument("address")
     revoke = sub.add_parser("revoke-anchorer", help="revoke ANCHORER_ROLE from ADDRESS (admin key signs)")

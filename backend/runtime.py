@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.services.activities import IssuancePolicy
 from backend.services.anchoring import AnchorPolicy, AnchorTarget
+from backend.services.chain_identity import ChainGuard, ExpectedChain
 from backend.services.points_rules import points_defaults
 from backend.settings import Settings
 
@@ -24,6 +25,9 @@ class Runtime:
     chain: LedgerChain | None
     target: AnchorTarget | None
     subject_key: bytes
+    expected: ExpectedChain | None = None
+    """What the deployment manifest promises about the chain (None without a chain)."""
+    chain_guard: ChainGuard = field(default_factory=ChainGuard)
 
     @property
     def issuance(self) -> IssuancePolicy:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend import feed_jobs
+from backend.bootstrap import watch_chain
 from backend.domain.errors import CarbonLedgerError
 from backend.observability import metrics
 from backend.observability.jobs import instrumented
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 def anchoring_job(runtime: Runtime) -> None:
     """One anchoring tick; a failure raises, and :func:`instrumented` logs and counts it."""
     if runtime.chain is None or runtime.target is None:
+        return
+    check = watch_chain(runtime)  # a chain that is not the anchored one gets nothing
+    if check is not None and not check.ok:
         return
     result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
     if result.confirmed:

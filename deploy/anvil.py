@@ -38,6 +38,7 @@ ANVIL_DEFAULT_ADDRESS_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 HOST = "127.0.0.1"
 STATE_INTERVAL_S = 5
+"""Seconds between Anvil's periodic state dumps: what a SIGKILL can lose at most."""
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 _LOG_TAIL_CHARS = 2000
@@ -58,7 +59,7 @@ def free_port() -> int:
         return port
 
 
-def _port_in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
     """Whether something listens on ``port``: bind as Anvil would (SO_REUSEADDR, so TIME_WAIT is fine)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -95,6 +96,7 @@ class AnvilProcess:
         block_time_s: float | None = None,
         log_path: Path | None = None,
         extra_args: Sequence[str] = (),
+        state_interval_s: int = STATE_INTERVAL_S,
     ) -> None:
         """``extra_args`` go to Anvil as they are (e.g. ``--base-fee 0`` to mimic a free-gas chain)."""
         self.port = port
@@ -103,6 +105,7 @@ class AnvilProcess:
         self.block_time_s = block_time_s
         self.log_path = log_path
         self.extra_args = tuple(extra_args)
+        self.state_interval_s = state_interval_s
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -128,7 +131,7 @@ class AnvilProcess:
             str(self.chain_id),
         ]
         if self.state_path is not None:
-            args += ["--state", str(self.state_path), "--state-interval", str(STATE_INTERVAL_S)]
+            args += ["--state", str(self.state_path), "--state-interval", str(self.state_interval_s)]
         if self.block_time_s is not None:
             args += ["--block-time", f"{self.block_time_s:g}"]
         args += self.extra_args
@@ -140,7 +143,7 @@ class AnvilProcess:
         """Spawns Anvil and returns once ``eth_chainId`` answers with our chain id."""
         if self.is_running():
             raise AnvilError(f"Anvil is already running at {self.rpc_url}")
-        if _port_in_use(self.port):
+        if port_in_use(self.port):
             raise AnvilError(
                 f"cannot start Anvil: port {self.port} on {HOST} is already in use by another process "
                 "(stop it, or choose another port with CARBON_ANVIL_PORT)"

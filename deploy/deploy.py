@@ -4,9 +4,11 @@ A deployment is recorded in a manifest (``deployment.json``): which chain (id *a
 hash, since chain ids are reused, e.g. every fresh Anvil is 31337), which address, which code.
 On start-up the app reuses the deployment only when the connected chain still holds exactly
 that code at that address; anything else (a fresh Anvil without its state, another network, a
-changed contract) is reported by :func:`check_manifest` / :func:`manifest_problems` and, in
-:func:`ensure_deployed`, answered with a new deployment. The replaced manifest is kept beside
-the new one, because it names the contract that holds the earlier anchors.
+changed contract) is reported by :func:`check_manifest` / :func:`manifest_problems`. Whether that
+may be answered with a new deployment is the caller's decision (``backend.bootstrap``: only while
+nothing is anchored; otherwise the operator moves the ledger with ``carbon-ledger chain
+reanchor``). A replaced manifest is kept beside the new one, because it names the contract that
+holds the earlier anchors.
 
 Transactions are signed locally (eth-account); the node never holds a key.
 """
@@ -216,12 +218,39 @@ def write_manifest(manifest: DeploymentManifest, path: Path) -> None:
         raise
 
 
-def _keep_replaced(path: Path, problems: list[str]) -> None:
+def keep_replaced(path: Path, problems: list[str]) -> Path:
     """Moves a manifest that is about to be replaced aside: it names where the earlier anchors are."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     kept = path.with_name(f"{path.stem}.replaced-{stamp}{path.suffix}")
     os.replace(path, kept)
     logger.warning("deploying anew; previous manifest kept as %s because: %s", kept, "; ".join(problems))
+    return kept
+
+
+def redeploy(
+    w3: Web3,
+    admin_key: str,
+    artifact: ContractArtifact,
+    manifest_path: Path,
+    problems: list[str],
+    gas_price_wei: int | None = None,
+) -> DeploymentManifest:
+    """Deploys a new contract and records it, keeping the replaced manifest (if any) beside it."""
+    if manifest_path.exists():
+        keep_replaced(manifest_path, problems)
+    manifest = deploy_contract(w3, admin_key, artifact, gas_price_wei)
+    write_manifest(manifest, manifest_path)
+    return manifest
+
+
+def load_manifest(path: Path) -> tuple[DeploymentManifest | None, list[str]]:
+    """The manifest at ``path`` and, when there is none or it cannot be read, why."""
+    if not path.exists():
+        return None, [f"no deployment manifest at {path}"]
+    try:
+        return DeploymentManifest.load(path), []
+    except (OSError, ValueError, TypeError) as exc:
+        return None, [f"unreadable manifest {path}: {exc}"]
 
 
 def ensure_deployed(
@@ -233,18 +262,13 @@ def ensure_deployed(
 ) -> tuple[DeploymentManifest, bool]:
     """The deployment recorded in ``manifest_path`` if this chain still holds it, else a new one.
 
-    Returns ``(manifest, deployed)``; ``deployed`` is True when a new contract was deployed.
+    Returns ``(manifest, deployed)``; ``deployed`` is True when a new contract was deployed. Only
+    for a ledger with nothing anchored yet: with history, a new deployment must go through
+    ``carbon-ledger chain reanchor``, which re-anchors that history (see ``backend.bootstrap``).
     """
-    if manifest_path.exists():
-        try:
-            existing = DeploymentManifest.load(manifest_path)
-        except (OSError, ValueError, TypeError) as exc:
-            problems = [f"unreadable manifest {manifest_path}: {exc}"]
-        else:
-            problems = manifest_problems(w3, existing, artifact)
-            if not problems:
-                return existing, False
-        _keep_replaced(manifest_path, problems)
-    manifest = deploy_contract(w3, admin_key, artifact, gas_price_wei)
-    write_manifest(manifest, manifest_path)
-    return manifest, True
+    existing, problems = load_manifest(manifest_path)
+    if existing is not None:
+        problems = manifest_problems(w3, existing, artifact)
+        if not problems:
+            return existing, False
+    return redeploy(w3, admin_key, artifact, manifest_path, problems, gas_price_wei), True

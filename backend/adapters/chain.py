@@ -136,7 +136,8 @@ class LedgerChain:
         self.w3 = w3
         self.profile = profile
         self.address = Web3.to_checksum_address(address)
-        self.contract = w3.eth.contract(address=self.address, abi=list(abi))
+        self.abi = list(abi)
+        self.contract = w3.eth.contract(address=self.address, abi=self.abi)
         self.account = account
         self.confirmations = confirmations or profile.confirmations
 

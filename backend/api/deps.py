@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from backend.domain.errors import ChainError, PermissionDenied, Unauthenticated
+from backend.domain.errors import ChainError, ChainMismatch, PermissionDenied, Unauthenticated
 from backend.runtime import Runtime
 from backend.services.anchoring import AnchorTarget
+from backend.services.chain_identity import REFUSING_STATES
 from backend.services.tokens import Principal, decode_token
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token (JWT)")
@@ -52,6 +53,9 @@ AuditorDep = Annotated[Principal, Depends(require_roles("auditor", "operator"))]
 def get_target(runtime: RuntimeDep) -> AnchorTarget:
     if runtime.target is None:
         raise ChainError("the ledger contract is not deployed yet")
+    check = runtime.chain_guard.last
+    if check is not None and check.state in REFUSING_STATES:
+        raise ChainMismatch(check.summary())  # anchors the chain does not hold are not served
     return runtime.target
 
 

@@ -9,8 +9,17 @@ from fastapi.responses import JSONResponse
 
 from backend.api.deps import RuntimeDep
 from backend.observability import checks
+from backend.runtime import Runtime
+from backend.services.chain_identity import chain_status
 
 router = APIRouter(tags=["operations"])
+
+
+def _chain_identity(runtime: Runtime) -> checks.Check:
+    """The anchoring guard's verdict: chain id, genesis, contract code and checkpoint history."""
+    status = chain_status(runtime)
+    details = {key: status[key] for key in ("state", "action", "anchored_tree_size", "chain_tree_size")}
+    return checks.Check(status["ok"], status["reason"], details)
 
 
 def _answer(ok: bool, words: tuple[str, str], results: dict[str, checks.Check]) -> JSONResponse:
@@ -24,10 +33,19 @@ def _answer(ok: bool, words: tuple[str, str], results: dict[str, checks.Check]) 
 @router.get(
     "/healthz",
     summary="Liveness: database and chain reachable / 存活检查",
-    responses={503: {"description": "The database or the chain node is unreachable; see checks.*.reason"}},
+    responses={
+        503: {
+            "description": "The database or the chain node is unreachable, or the chain is not the "
+            "one anchored to (checks.chain_identity); see checks.*.reason"
+        }
+    },
 )
 def healthz(runtime: RuntimeDep) -> JSONResponse:
-    results = {"database": checks.check_database(runtime.db), "chain": checks.check_chain_reachable(runtime)}
+    results = {
+        "database": checks.check_database(runtime.db),
+        "chain": checks.check_chain_reachable(runtime),
+        "chain_identity": _chain_identity(runtime),  # a reachable chain that lost our anchors is not ok
+    }
     return _answer(all(c.ok for c in results.values()), ("ok", "degraded"), results)
 
 
@@ -45,6 +63,7 @@ def readyz(runtime: RuntimeDep, request: Request) -> JSONResponse:
         if database.ok
         else checks.Check(False, "database not reachable"),
         "chain": checks.probe_chain(runtime).check(),
+        "chain_identity": _chain_identity(runtime),
         "scheduler": checks.check_scheduler(
             getattr(request.app.state, "scheduler", None),
             settings.anchor_interval_s,

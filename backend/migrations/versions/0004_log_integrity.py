@@ -5,7 +5,7 @@
 is the leaves' own ``leaf_hash``, so the redundant rows are dropped.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-25
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0005"  # given as "0001"; re-chained after the branches merged into main
 branch_labels = None
 depends_on = None
 
@@ -23,6 +23,50 @@ NODE_LEVEL_STRIDE = 4  # frozen copy: a migration must not change meaning when t
 
 
 def upgrade() -> None:
+    op.create_table(
+        "chain_incidents",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("chain_id", sa.BigInteger(), nullable=False),
+        sa.Column("contract", sa.String(42), nullable=False),
+        sa.Column("state", sa.String(24), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cleared_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolution", sa.String(200), nullable=True),
+    )
+    op.create_index("ix_chain_incidents_open", "chain_incidents", ["chain_id", "contract", "cleared_at"])
+    op.create_table(
+        "chain_moves",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("mode", sa.String(16), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("from_chain_id", sa.BigInteger(), nullable=True),
+        sa.Column("from_contract", sa.String(42), nullable=True),
+        sa.Column("to_chain_id", sa.BigInteger(), nullable=False),
+        sa.Column("to_contract", sa.String(42), nullable=False),
+        sa.Column("old_manifest", sa.JSON(), nullable=True),
+        sa.Column("new_manifest", sa.JSON(), nullable=False),
+        sa.Column("checkpoints", sa.Integer(), nullable=False),
+        sa.Column("tree_size", sa.BigInteger(), nullable=True),
+        sa.Column("leaf_index", sa.BigInteger(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_chain_moves_state", "chain_moves", ["state"])
+    op.create_table(
+        "corrections",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("activity_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("reason_code", sa.String(32), nullable=False),
+        sa.Column("note", sa.String(500), nullable=True),
+        sa.Column("actor_role", sa.String(32), nullable=False),
+        sa.Column("actor_id", sa.String(128), nullable=False),
+        sa.Column("org_id", sa.String(128), nullable=True),
+        sa.Column("request_hash", sa.String(66), nullable=False),
+        sa.Column("leaf_index", sa.BigInteger(), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
     op.execute(
         sa.text("DELETE FROM log_nodes WHERE level = 0 OR level % :stride <> 0").bindparams(
             stride=NODE_LEVEL_STRIDE

@@ -1,0 +1,154 @@
+"""``carbon-ledger chain status`` and ``chain reanchor``: is the chain still the anchored one,
+and putting the history back on it (see :mod:`backend.chain_recovery`).
+
+They hang under the ``chain`` command of :mod:`backend.cli_ops`. With the ``anvil`` profile both
+use the node ``carbon-ledger serve`` runs, or start one on its state file when none is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from backend.services.chain_identity import REANCHOR_HINT, ChainCheck, check_chain
+from backend.settings import Settings
+
+RULE = "=" * 78
+
+
+COMMANDS = ("status", "reanchor")
+
+
+def add_subcommands(sub: Any) -> None:
+    """Adds ``status`` and ``reanchor`` to the ``chain`` command's subparsers."""
+    status = sub.add_parser("status", help="is the chain still the one the ledger anchored to?")
+    status.add_argument("--full", action="store_true", help="re-read every checkpoint, not a sample")
+    status.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    reanchor = sub.add_parser(
+        "reanchor",
+        help="re-anchor the whole history onto the connected chain (after it lost its state)",
+        description="Re-anchors every historic checkpoint (same tree sizes, roots and meta) on the "
+        "connected chain: on the same contract when it holds the first part of the history, else "
+        "on a newly deployed contract (the old manifest is kept). Logs the move as a chain_move "
+        "record. Safe to run again after an interruption: it resumes.",
+    )
+    reanchor.add_argument("--dry-run", action="store_true", help="show what would be done, do nothing")
+
+
+def startup_warning(check: ChainCheck, settings: Settings) -> str:
+    """The message ``carbon-ledger serve`` prints when it starts on a chain that lost the history."""
+    lines = [
+        RULE,
+        f" The chain is not the one this ledger anchored to ({check.state}):",
+        *(f"   - {reason}" for reason in check.reasons),
+        f" The database holds checkpoints up to tree size {check.ledger_tree_size}. Nothing will be",
+        " anchored and no receipt is served until this is resolved (/healthz answers 503;",
+        " the API keeps recording activities, which are anchored afterwards).",
+        " 区块链与本账本已锚定的链不一致：暂停上链与凭证服务，直至运维人员处理。",
+    ]
+    if settings.chain_profile == "anvil" and not settings.chain_rpc_url:
+        lines += [
+            " If the local Anvil lost its state file, move the ledger onto this chain from another",
+            " terminal while the server runs:",
+            f"     .venv/bin/{REANCHOR_HINT}",
+            " (or put the Anvil state file back and restart).",
+        ]
+    else:
+        lines += [
+            " Restore the chain node with its state, or move the ledger onto this chain with:",
+            f"     {REANCHOR_HINT}",
+        ]
+    return "\n".join([*lines, RULE])
+
+
+@contextlib.contextmanager
+def _chain_node(settings: Settings) -> Iterator[None]:
+    """The managed Anvil for the ``anvil`` profile, unless a server already runs it."""
+    from deploy.anvil import AnvilProcess, port_in_use
+
+    if settings.chain_profile != "anvil" or settings.chain_rpc_url or port_in_use(settings.anvil_port):
+        yield
+        return
+    node = AnvilProcess(
+        port=settings.anvil_port,
+        state_path=settings.data_dir / "anvil-state.json",
+        chain_id=settings.anvil_chain_id,
+        log_path=settings.data_dir / "anvil.log",
+    )
+    node.start()
+    print(f"started Anvil at {node.rpc_url} (state in {settings.data_dir})", file=sys.stderr)
+    try:
+        yield
+    finally:
+        node.stop()
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.bootstrap import build_runtime
+
+    with _chain_node(settings):
+        runtime = build_runtime(settings)
+        try:
+            assert runtime.chain is not None and runtime.expected is not None
+            check = check_chain(runtime.db, runtime.chain, runtime.expected, full=args.full)
+        finally:
+            runtime.db.dispose()
+    if args.json:
+        print(json.dumps(check.public(), indent=2))
+        return 0 if check.ok else 1
+    if check.ok:
+        print(
+            f"chain ok: contract {check.contract} on chain {check.chain_id} holds the ledger's "
+            f"checkpoints up to tree size {check.anchored_tree_size} "
+            f"({check.checked_checkpoints} re-read{' (all)' if args.full else ''})"
+        )
+        return 0
+    print(f"chain {check.state}: contract {check.contract} on chain {check.chain_id}")
+    for reason in check.reasons:
+        print(f"  - {reason}")
+    if check.action:
+        print(f"what to do: {check.action}")
+    return 1
+
+
+def _reanchor(settings: Settings, args: argparse.Namespace) -> int:
+    from backend import chain_recovery
+    from backend.bootstrap import anchoring_key, build_runtime
+    from deploy.compile import compile_ledger
+
+    with _chain_node(settings):
+        artifact = compile_ledger(settings.data_dir / "build")
+        runtime = build_runtime(settings, artifact=artifact)
+        try:
+            if args.dry_run:
+                plan = chain_recovery.plan(runtime, artifact)
+                print(f"plan: {plan.mode}, {plan.checkpoints} checkpoint(s) to anchor")
+                for reason in plan.reasons:
+                    print(f"  - {reason}")
+                return 0
+
+            def say(message: str) -> None:
+                print(message, file=sys.stderr, flush=True)
+
+            report = chain_recovery.reanchor(runtime, artifact, anchoring_key(settings), say)
+        finally:
+            runtime.db.dispose()
+    if report.mode == "none":
+        print("nothing to do: the chain holds every anchored checkpoint")
+        return 0
+    print(
+        f"re-anchored {report.checkpoints} checkpoint(s) ({report.mode}) on contract {report.contract} "
+        f"of chain {report.chain_id}; the move is leaf {report.leaf_index}; anchored up to tree size "
+        f"{report.anchored_tree_size}"
+    )
+    return 0
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.chain_command == "status":
+        return _status(settings, args)
+    return _reanchor(settings, args)

@@ -1,0 +1,332 @@
+"""Use case: is the chain we talk to still the one the ledger anchored to?
+
+A checkpoint is only worth something while the chain holds it. A node restarted without its
+state, another network behind the same RPC URL, a contract missing or replaced, or a chain that
+lost its latest blocks all look "reachable" — so before every anchoring run the chain is checked
+against what the deployment manifest promised (chain id, genesis block, code at the contract
+address) and against the database's confirmed checkpoints (the chain must still hold their
+roots, and must not hold checkpoints the database does not know). Any failure stops anchoring,
+is recorded as an incident, and is reported by ``/healthz`` and :func:`chain_status`; nothing is
+redeployed behind the operator's back (``carbon-ledger chain reanchor`` does that, on purpose).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from web3 import Web3
+
+from backend.adapters.chain import LedgerChain
+from backend.adapters.database import Database
+from backend.adapters.orm import CheckpointRow
+from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
+from backend.domain.errors import ChainError
+
+if TYPE_CHECKING:
+    from backend.runtime import Runtime
+
+STATUS_TTL_S = 5.0
+"""How long a verdict is reused by ``/healthz`` and metrics: a probe every second costs no RPC storm."""
+HISTORY_SAMPLE = 3
+"""Earlier checkpoints re-read at random on each routine check, besides the latest one (a contract
+only appends, so the latest root vouches for the rest; the sample catches the improbable)."""
+REANCHOR_HINT = "carbon-ledger chain reanchor"
+
+OK, UNAVAILABLE, MISMATCH, HISTORY_MISSING, MOVING, NOT_CONFIGURED = (
+    "ok",
+    "unavailable",
+    "mismatch",
+    "history_missing",
+    "moving",
+    "not_configured",
+)
+ANCHORED_STATES = ("confirmed", "lost")
+"""Checkpoint states that were once confirmed on some chain: together they are the ledger's history."""
+REFUSING_STATES = frozenset({MISMATCH, HISTORY_MISSING, MOVING})
+"""States in which no receipt or checkpoint is served as "anchored": the chain does not back them."""
+
+
+@dataclass(frozen=True)
+class ExpectedChain:
+    """What the deployment manifest promises about the chain and the contract."""
+
+    chain_id: int
+    genesis_hash: str
+    contract: str
+    code_hash: str
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    state: str
+    reasons: tuple[str, ...]
+    checked_at: datetime
+    chain_id: int | None = None
+    contract: str | None = None
+    anchored_tree_size: int = 0
+    """Largest tree size confirmed on this contract, per the database."""
+    ledger_tree_size: int = 0
+    """Largest tree size ever confirmed on any chain, per the database."""
+    chain_tree_size: int | None = None
+    """Latest tree size the contract itself reports."""
+    checked_checkpoints: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.state == OK
+
+    @property
+    def action(self) -> str | None:
+        if self.state in (MISMATCH, HISTORY_MISSING):
+            return (
+                "restore the chain node with its state, or move the ledger to this chain with "
+                f"`{REANCHOR_HINT}`"
+            )
+        if self.state == MOVING:
+            return f"a move is in progress; let `{REANCHOR_HINT}` finish (run it again to resume)"
+        if self.state == UNAVAILABLE:
+            return "check that the chain node is running and reachable"
+        return None
+
+    def summary(self) -> str:
+        if self.ok:
+            return "the chain holds every anchored checkpoint"
+        text = f"chain {self.state}: " + "; ".join(self.reasons)
+        return f"{text} ({self.action})" if self.action else text
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "state": self.state,
+            "reasons": list(self.reasons),
+            "reason": "; ".join(self.reasons) or None,
+            "action": self.action,
+            "chain_id": self.chain_id,
+            "contract": self.contract,
+            "anchored_tree_size": self.anchored_tree_size,
+            "ledger_tree_size": self.ledger_tree_size,
+            "chain_tree_size": self.chain_tree_size,
+            "checked_checkpoints": self.checked_checkpoints,
+            "checked_at": self.checked_at.isoformat(),
+        }
+
+
+def _identity_problems(chain: LedgerChain, expected: ExpectedChain) -> list[str]:
+    problems = []
+    chain_id = chain.chain_id()
+    if chain_id != expected.chain_id:
+        problems.append(
+            f"the node's chain id is {chain_id}, the ledger anchored on chain {expected.chain_id}"
+        )
+    genesis = chain.genesis_hash()
+    if genesis.lower() != expected.genesis_hash.lower():
+        problems.append(
+            f"the node's genesis block is {genesis}, the ledger anchored on a chain with genesis "
+            f"{expected.genesis_hash} (a different or reset chain)"
+        )
+    code = chain.code()
+    if not code:
+        problems.append(f"there is no contract code at {chain.address} on this chain")
+    elif Web3.keccak(code).to_0x_hex().lower() != expected.code_hash.lower():
+        problems.append(f"the code at {chain.address} is not the deployed ledger contract")
+    return problems
+
+
+def _max_size(db: Database, *where: Any) -> int:
+    with db.read_sessions() as session:
+        value = session.execute(select(func.max(CheckpointRow.tree_size)).where(*where)).scalar()
+    return int(value or 0)
+
+
+def _target_rows(db: Database, chain_id: int, contract: str, states: tuple[str, ...]) -> list[CheckpointRow]:
+    with db.read_sessions() as session:
+        stmt = (
+            select(CheckpointRow)
+            .where(
+                CheckpointRow.chain_id == chain_id,
+                CheckpointRow.contract == contract,
+                CheckpointRow.state.in_(states),
+            )
+            .order_by(CheckpointRow.tree_size)
+        )
+        return list(session.execute(stmt).scalars())
+
+
+def move_in_progress(db: Database) -> ChainMoveRow | None:
+    with db.read_sessions() as session:
+        stmt = select(ChainMoveRow).where(ChainMoveRow.state == "started").order_by(ChainMoveRow.started_at)
+        return session.execute(stmt.limit(1)).scalar_one_or_none()
+
+
+def check_chain(
+    db: Database,
+    chain: LedgerChain,
+    expected: ExpectedChain,
+    *,
+    full: bool = False,
+    rng: random.Random | None = None,
+) -> ChainCheck:
+    """One verdict on the chain; ``full`` re-reads every confirmed checkpoint instead of a sample."""
+    ledger_size = _max_size(db, CheckpointRow.state.in_(ANCHORED_STATES))
+    rows = _target_rows(db, expected.chain_id, chain.address, ("confirmed",))
+    base = ChainCheck(
+        OK,
+        (),
+        datetime.now(UTC),
+        chain_id=expected.chain_id,
+        contract=chain.address,
+        anchored_tree_size=rows[-1].tree_size if rows else 0,
+        ledger_tree_size=ledger_size,
+    )
+    move = move_in_progress(db)
+    if move is not None:
+        reason = f"move {move.id} to contract {move.to_contract} on chain {move.to_chain_id} is in progress"
+        return replace(base, state=MOVING, reasons=(reason,))
+    try:
+        problems = _identity_problems(chain, expected)
+        if problems:
+            return replace(base, state=MISMATCH, reasons=tuple(problems))
+        _, chain_size, _ = chain.latest_checkpoint()
+        base = replace(base, chain_tree_size=chain_size)
+        history, checked = _history_problems(db, chain, expected.chain_id, rows, chain_size, full, rng)
+    except ChainError as exc:
+        return replace(base, state=UNAVAILABLE, reasons=(exc.detail,))
+    base = replace(base, checked_checkpoints=checked)
+    if history:
+        return replace(base, state=history[0][0], reasons=tuple(reason for _, reason in history))
+    if ledger_size > base.anchored_tree_size:
+        reason = (
+            f"the ledger's checkpoints up to tree size {ledger_size} were anchored elsewhere; this "
+            f"contract holds them only up to tree size {base.anchored_tree_size}"
+        )
+        return replace(base, state=HISTORY_MISSING, reasons=(reason,))
+    return base
+
+
+def _history_problems(
+    db: Database,
+    chain: LedgerChain,
+    chain_id: int,
+    rows: list[CheckpointRow],
+    chain_size: int,
+    full: bool,
+    rng: random.Random | None,
+) -> tuple[list[tuple[str, str]], int]:
+    """(state, reason) for each confirmed checkpoint the chain no longer backs, and how many were read."""
+    problems: list[tuple[str, str]] = []
+    if rows:
+        earlier = (rng or random.SystemRandom()).sample(rows[:-1], min(HISTORY_SAMPLE, len(rows) - 1))
+        sample = rows if full else [rows[-1], *earlier]
+    else:
+        sample = []
+    for row in sample:
+        on_chain = chain.root_at(row.tree_size)
+        if on_chain == bytes(32):
+            problems.append(
+                (
+                    HISTORY_MISSING,
+                    f"checkpoint {row.seq} (tree size {row.tree_size}) was confirmed in block "
+                    f"{row.block_number} but the chain no longer holds it (node restarted without its "
+                    "latest state?)",
+                )
+            )
+        elif on_chain != row.root:
+            problems.append(
+                (
+                    MISMATCH,
+                    f"the chain holds another root than checkpoint {row.seq} for tree size {row.tree_size}",
+                )
+            )
+    known = _max_size(
+        db,
+        CheckpointRow.chain_id == chain_id,
+        CheckpointRow.contract == chain.address,
+        CheckpointRow.state.in_(("confirmed", "prepared", "sent")),
+    )
+    if chain_size > max(known, rows[-1].tree_size if rows else 0):
+        problems.append(
+            (
+                MISMATCH,
+                f"the contract holds checkpoints up to tree size {chain_size} that the database does "
+                "not know (was the database restored from an older backup?)",
+            )
+        )
+    return problems, len(sample)
+
+
+def record_incident(db: Database, check: ChainCheck) -> None:
+    """Opens an incident on the first failing check of a contract, closes it on the first good one."""
+    if check.chain_id is None or check.contract is None or check.state in (UNAVAILABLE, NOT_CONFIGURED):
+        return
+    with db.write_sessions() as session, session.begin():
+        stmt = select(ChainIncidentRow).where(
+            ChainIncidentRow.chain_id == check.chain_id,
+            ChainIncidentRow.contract == check.contract,
+            ChainIncidentRow.cleared_at.is_(None),
+        )
+        open_incident = session.execute(stmt.limit(1)).scalar_one_or_none()
+        if check.ok and open_incident is not None:
+            open_incident.cleared_at = check.checked_at
+            open_incident.resolution = "the chain passed the identity check again"
+        elif not check.ok and open_incident is None:
+            session.add(
+                ChainIncidentRow(
+                    chain_id=check.chain_id,
+                    contract=check.contract,
+                    state=check.state,
+                    reasons=list(check.reasons),
+                    detected_at=check.checked_at,
+                )
+            )
+
+
+def incidents(db: Database, limit: int = 100) -> list[ChainIncidentRow]:
+    with db.read_sessions() as session:
+        stmt = select(ChainIncidentRow).order_by(ChainIncidentRow.id.desc()).limit(limit)
+        return list(session.execute(stmt).scalars())
+
+
+@dataclass
+class ChainGuard:
+    """The latest verdict, shared by the anchoring job, ``/healthz`` and metrics (thread-safe)."""
+
+    ttl_s: float = STATUS_TTL_S
+    _last: ChainCheck | None = None
+    _taken_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def last(self) -> ChainCheck | None:
+        return self._last
+
+    def refresh(
+        self, db: Database, chain: LedgerChain, expected: ExpectedChain, *, full: bool = False
+    ) -> ChainCheck:
+        check = check_chain(db, chain, expected, full=full)
+        with self._lock:
+            self._last, self._taken_at = check, time.monotonic()
+        record_incident(db, check)
+        return check
+
+    def status(self, db: Database, chain: LedgerChain, expected: ExpectedChain) -> ChainCheck:
+        with self._lock:
+            last, fresh = self._last, time.monotonic() - self._taken_at < self.ttl_s
+        if last is not None and fresh:
+            return last
+        return self.refresh(db, chain, expected)
+
+
+def chain_status(runtime: Runtime) -> dict[str, Any]:
+    """The chain's identity verdict as a JSON-able dict (``ok``, ``state``, ``reasons``, ...).
+
+    For ``/healthz`` and metrics: reuses a verdict younger than :data:`STATUS_TTL_S`.
+    """
+    if runtime.chain is None or runtime.expected is None:
+        return ChainCheck(NOT_CONFIGURED, ("no chain configured",), datetime.now(UTC)).public()
+    return runtime.chain_guard.status(runtime.db, runtime.chain, runtime.expected).public()
