@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backend.api import problems
-from backend.api.routes import audit, health
+from backend.api.routes import audit, corrections, health
 from backend.api.routes import dashboard as dashboard_routes
 from backend.api.routes import factor_sets as factor_set_routes
 from backend.api.routes import metrics as metrics_route
@@ -52,6 +52,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(scope3_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(metrics_route.router)
+    app.include_router(corrections.router)
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(mini_program_points.router)
     app.include_router(rewards_admin.router)

@@ -27,6 +27,7 @@ from backend.adapters.chain import LedgerChain, nonce_lock
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
+from backend.adapters.orm_corrections import CorrectionRow
 from backend.domain.records import canonical_json
 from backend.services import points
 from backend.services.factor_sets import all_sets
@@ -62,18 +63,28 @@ def _target_filter(target: AnchorTarget) -> tuple[ColumnElement[bool], ColumnEle
     return CheckpointRow.chain_id == target.chain_id, CheckpointRow.contract == target.contract
 
 
+META_VERSION = 2
+"""v2: totals leave out activities reversed by a correction logged within the checkpoint."""
+
+
 def checkpoint_meta(session: Session, tree_size: int) -> bytes:
     """The canonical meta document whose SHA-256 is anchored with the root."""
+    reversed_within = (
+        select(CorrectionRow.activity_id).where(CorrectionRow.leaf_index < tree_size).scalar_subquery()
+    )
     totals = session.execute(
         select(
             func.count(ActivityRow.id),
             func.coalesce(func.sum(ActivityRow.co2e_avoided_g), 0),
             func.coalesce(func.sum(ActivityRow.co2e_scope3_g), 0),
             func.coalesce(func.sum(ActivityRow.points), 0),
-        ).where(ActivityRow.leaf_index < tree_size)
+        ).where(ActivityRow.leaf_index < tree_size, ActivityRow.id.not_in(reversed_within))
     ).one()
+    reversals = session.execute(
+        select(func.count(CorrectionRow.id)).where(CorrectionRow.leaf_index < tree_size)
+    ).scalar_one()
     meta = {
-        "v": 1,
+        "v": META_VERSION,
         "tree_size": tree_size,
         "factor_sets": {s.version: "0x" + s.content_hash for s in all_sets(session)},
         "totals": {
@@ -81,6 +92,7 @@ def checkpoint_meta(session: Session, tree_size: int) -> bytes:
             "co2e_avoided_g": int(totals[1]),
             "co2e_scope3_g": int(totals[2]),
             "points_issued": int(totals[3]),
+            "reversals": int(reversals),
         },
         "points": points.totals(session, tree_size),
     }
