@@ -245,7 +245,7 @@ class LedgerChain:
         except (Web3Exception, OSError, ValueError) as exc:
             raise ChainError(f"eth_getTransactionReceipt failed: {exc}") from exc
         block_number = int(receipt["blockNumber"])
-        if self.block_number() - block_number + 1 < self.confirmations:
+        if self.depth(block_number) < self.confirmations:
             return None
         return MinedTx(int(receipt["status"]), block_number, int(receipt["gasUsed"]))
 
@@ -258,12 +258,16 @@ class LedgerChain:
             raise ChainError(f"eth_getTransactionByHash failed: {exc}") from exc
         return True
 
-    def find_anchor_event(self, seq: int, from_block: int = 0) -> tuple[str, int] | None:
-        """(tx hash, block) of the CheckpointAnchored event with sequence ``seq``, if any."""
+    def depth(self, block_number: int) -> int:
+        """Confirmations of a block: 1 when it is the latest."""
+        return self.block_number() - block_number + 1
+
+    def find_anchor_event(self, root: bytes, from_block: int = 0) -> tuple[str, int] | None:
+        """(tx hash, block) of the CheckpointAnchored event for ``root``, if any."""
         event = self.contract.events.CheckpointAnchored
         logs = self._call(
             "eth_getLogs",
-            lambda: event.get_logs(from_block=from_block, argument_filters={"seq": seq}),
+            lambda: event.get_logs(from_block=from_block, argument_filters={"root": root}),
         )
         for log in logs:
             return "0x" + bytes(log["transactionHash"]).hex(), int(log["blockNumber"])

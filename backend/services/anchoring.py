@@ -131,10 +131,16 @@ def _confirm(db: Database, chain: LedgerChain, row: CheckpointRow) -> bool:
     if mined is not None and mined.status == 1:
         block, gas = mined.block_number, mined.gas_used
     else:
-        found = chain.find_anchor_event(row.seq)
+        # Anchored by a transaction we did not record (a crash between send and record, or a
+        # resend): the event names it, and it must be as deep as any other confirmation.
+        found = chain.find_anchor_event(row.root)
         if found is None:
             return False
         tx_hash, block = found
+        if chain.depth(block) < chain.confirmations:
+            return False
+        receipt = chain.mined(tx_hash)
+        gas = receipt.gas_used if receipt is not None else gas
     _update(
         db,
         row.id,
