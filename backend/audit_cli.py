@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from backend.adapters.chain import PROFILES, LedgerChain, connect
-from backend.domain.errors import CarbonLedgerError, ProofError
+from backend import audit_sample
+from backend.adapters.chain import PROFILES
+from backend.audit_client import Api, api_arguments, chain_for, open_api
+from backend.domain.errors import CarbonLedgerError
+from backend.services.record_audit import RecordAudit
 from backend.services.verification import verify_log, verify_receipt
 
 LEAVES_PAGE = 1000
-HTTP_TIMEOUT_S = 30
+RECORDS_PAGE = 1000
+PROOFS_PAGE = 1000
+PROGRESS_EVERY_S = 1.0
+"""How often a long verify-log reports progress on stderr."""
 
 
 def add_commands(commands: Any) -> None:
@@ -32,27 +38,16 @@ def add_commands(commands: Any) -> None:
     )
     receipt.add_argument("--profile", default="anvil", choices=sorted(PROFILES))
     log = sub.add_parser("verify-log", help="replay every leaf and checkpoint from the API against the chain")
-    log.add_argument("--api", required=True, help="base URL of the ledger API")
-    log.add_argument("--rpc", default=None)
-    log.add_argument("--profile", default="anvil", choices=sorted(PROFILES))
+    api_arguments(log)
     log.add_argument(
-        "--token",
-        default=os.environ.get("CARBON_AUDIT_TOKEN"),
-        help="auditor bearer token (default: $CARBON_AUDIT_TOKEN)",
+        "--no-records",
+        action="store_true",
+        help="skip comparing the stored records and anchored totals with the logged leaves",
     )
-
-
-def _rpc(args: argparse.Namespace) -> str:
-    if args.rpc:
-        return str(args.rpc)
-    from backend.settings import get_settings
-
-    return get_settings().resolved_rpc_url
-
-
-def _chain(args: argparse.Namespace, contract: str) -> LedgerChain:
-    profile = PROFILES[args.profile]
-    return LedgerChain(connect(_rpc(args), profile), profile, contract)
+    log.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    audit_sample.add_arguments(
+        sub.add_parser("sample", help=audit_sample.HELP, description=audit_sample.HELP)
+    )
 
 
 def _verify_receipt(args: argparse.Namespace) -> int:
@@ -63,7 +58,7 @@ def _verify_receipt(args: argparse.Namespace) -> int:
         print(f"invalid: cannot read the receipt: {exc}")
         return 1
     try:
-        verdict = verify_receipt(receipt, lambda contract: _chain(args, contract))
+        verdict = verify_receipt(receipt, lambda contract: chain_for(args, contract))
     except CarbonLedgerError as exc:
         print(f"invalid: {exc.detail}")
         return 1
@@ -71,50 +66,80 @@ def _verify_receipt(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify_log(args: argparse.Namespace) -> int:
-    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    with httpx.Client(base_url=args.api, headers=headers, timeout=HTTP_TIMEOUT_S) as client:
+class _Progress:
+    """A line on stderr at most every second: leaves done, share, rate and time left."""
 
-        def get(path: str, **params: Any) -> Any:
-            response = client.get(path, params=params)
-            if response.status_code != 200:
-                raise ProofError(f"GET {path} answered {response.status_code}: {response.text[:200]}")
-            return response.json()
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total, self.quiet = total, quiet
+        self.started = self.last = time.monotonic()
 
-        listing = get("/audit/v1/checkpoints")
-        chain = _chain(args, listing["contract"])
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if self.quiet or (now - self.last < PROGRESS_EVERY_S and done != self.total):
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        share = f" ({100 * done / self.total:.0f}%)" if self.total else ""
+        left = f", about {(self.total - done) / rate:.0f} s left" if self.total > done and rate else ""
+        print(
+            f"  verify-log: {done:,}/{self.total:,} leaves{share}, {rate:,.0f} leaves/s{left}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _paged(api: Api, path: str, key: str, index_key: str, page: int) -> Iterator[dict[str, Any]]:
+    start = 0
+    while True:
+        items = api.get(path, start=start, limit=page)[key]
+        if not items:
+            return
+        yield from items
+        start = int(items[-1][index_key]) + 1
+
+
+def run_verify_log(args: argparse.Namespace, client: httpx.Client | None = None) -> int:
+    """``verify-log``; ``client`` lets tests call an in-process app."""
+    with open_api(args, client) as api:
+        listing = api.get("/audit/v1/checkpoints")
+        chain = chain_for(args, listing["contract"])
         if chain.chain_id() != listing["chain_id"]:
             print(
                 f"invalid: the RPC serves chain {chain.chain_id()}, "
                 f"the ledger anchors on {listing['chain_id']}"
             )
             return 1
+        leaves = (
+            (int(item["index"]), bytes.fromhex(item["leaf"][2:]), bytes.fromhex(item["leaf_hash"][2:]))
+            for item in _paged(api, "/audit/v1/leaves", "leaves", "index", LEAVES_PAGE)
+        )
 
-        def leaves() -> Iterator[tuple[int, bytes, bytes]]:
-            start = 0
-            while True:
-                page = get("/audit/v1/leaves", start=start, limit=LEAVES_PAGE)["leaves"]
-                if not page:
-                    return
-                for item in page:
-                    yield item["index"], bytes.fromhex(item["leaf"][2:]), bytes.fromhex(item["leaf_hash"][2:])
-                start = page[-1]["index"] + 1
+        def proofs(size: int, start: int, stop: int) -> list[list[bytes]]:
+            page = api.get("/audit/v1/proofs", tree_size=size, start=start, limit=stop - start)["proofs"]
+            return [[bytes.fromhex(p[2:]) for p in item["audit_path"]] for item in page]
 
-        def progress(count: int) -> None:
-            if count % 10_000 == 0:
-                print(f"  … {count} leaves verified", file=sys.stderr, flush=True)
-
+        records = None
+        if not args.no_records:
+            records = RecordAudit(_paged(api, "/audit/v1/records", "records", "leaf_index", RECORDS_PAGE))
+        sizes = [int(c["tree_size"]) for c in listing["checkpoints"]]
+        total = int(listing.get("log_size") or max(sizes, default=0))
         report = verify_log(
             listing["checkpoints"],
-            leaves(),
-            lambda first, second: get("/audit/v1/consistency", first=first, second=second),
+            leaves,
+            lambda first, second: api.get("/audit/v1/consistency", first=first, second=second),
             chain.root_at,
-            progress,
+            _Progress(total, args.quiet),
+            proofs=proofs,
+            records=records,
         )
+    compared = f", {report.records_compared} stored records compared" if records is not None else ""
     if report.ok:
-        print(f"valid: {report.leaves} leaves replayed, {report.checkpoints} checkpoints match the chain")
+        print(
+            f"valid: {report.leaves} leaves replayed, {report.checkpoints} checkpoints match the chain"
+            + compared
+        )
         return 0
-    print(f"invalid: {len(report.problems)} problem(s) after {report.leaves} leaves")
+    print(f"invalid: {len(report.problems)} problem(s) after {report.leaves} leaves{compared}")
     for problem in report.problems:
         print(f"  - {problem}")
     return 1
@@ -124,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.audit_command == "verify-receipt":
             return _verify_receipt(args)
-        return _verify_log(args)
+        if args.audit_command == "sample":
+            return audit_sample.run(args)
+        return run_verify_log(args)
     except CarbonLedgerError as exc:
         print(f"invalid: {exc.detail}")
         return 1

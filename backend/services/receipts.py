@@ -20,6 +20,8 @@ from backend.services.anchoring import AnchorTarget
 
 RECEIPT_VERSION = 1
 MAX_LEAVES_PAGE = 1000
+MAX_PROOFS_PAGE = 1000
+"""Inclusion proofs per request: an auditor localizing a bad checkpoint asks for a range at once."""
 
 
 def _hex(data: bytes) -> str:
@@ -131,6 +133,36 @@ def consistency(db: Database, target: AnchorTarget, first: int, second: int) -> 
         "second_root": _hex(second_root),
         "proof": [_hex(p) for p in proof],
     }
+
+
+def inclusion_proofs(
+    db: Database, target: AnchorTarget, tree_size: int, start: int, limit: int
+) -> dict[str, Any]:
+    """Audit paths of leaves ``start..start+limit-1`` at an anchored ``tree_size``."""
+    if tree_size not in _anchored_sizes(db, target):
+        raise InvalidInput("tree_size", f"tree size {tree_size} is not an anchored checkpoint")
+    if not 0 <= start < tree_size:
+        raise InvalidInput("start", f"must be between 0 and {tree_size - 1}")
+    if not 1 <= limit <= MAX_PROOFS_PAGE:
+        raise InvalidInput("limit", f"must be between 1 and {MAX_PROOFS_PAGE}")
+    stop = min(start + limit, tree_size)
+    with db.read_sessions() as session:
+        store = SqlLogStore(session)
+        paths = store.inclusion_proofs(start, stop, tree_size)
+        root = store.root(tree_size)
+    return {
+        "tree_size": tree_size,
+        "root": _hex(root),
+        "proofs": [
+            {"leaf_index": index, "audit_path": [_hex(p) for p in path]}
+            for index, path in zip(range(start, stop), paths, strict=True)
+        ],
+    }
+
+
+def log_size(db: Database) -> int:
+    with db.read_sessions() as session:
+        return SqlLogStore(session).size()
 
 
 def leaves_page(db: Database, start: int, limit: int) -> list[LogLeafRow]:

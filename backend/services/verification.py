@@ -7,6 +7,7 @@ and checks each consistency proof between consecutive checkpoints.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -17,6 +18,7 @@ from typing import Any
 from backend.adapters.chain import LedgerChain
 from backend.domain import merkle
 from backend.domain.errors import ProofError
+from backend.services.record_audit import RecordAudit, decode_leaf, describe
 
 HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 HEX = re.compile(r"^0x(?:[0-9a-f]{2})*$")
@@ -131,11 +133,27 @@ def verify_receipt(receipt: Any, chain_for: Callable[[str], LedgerChain]) -> Rec
 class LogReport:
     leaves: int = 0
     checkpoints: int = 0
+    records_compared: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+ProofsAt = Callable[[int, int, int], list[list[bytes]]]
+"""``proofs(tree_size, start, stop)``: the server's inclusion proofs of leaves ``start..stop-1``."""
+LOCALIZE_PAGE = 1000
+"""Leaves whose proofs are asked for at once when a checkpoint's range must be searched."""
+
+
+@dataclass
+class _Range:
+    """The leaves between the last checkpoint that matched and the next one, kept for localizing."""
+
+    start: int = 0
+    hashes: list[bytes] = field(default_factory=list)
+    records: list[dict[str, Any] | None] = field(default_factory=list)
 
 
 def verify_log(
@@ -144,31 +162,65 @@ def verify_log(
     consistency: Callable[[int, int], dict[str, Any]],
     root_on_chain: Callable[[int], bytes],
     progress: Callable[[int], None] | None = None,
+    *,
+    proofs: ProofsAt | None = None,
+    records: RecordAudit | None = None,
 ) -> LogReport:
-    """Replays the log leaf by leaf and checks every checkpoint against the chain."""
+    """Replays the log leaf by leaf and checks every checkpoint against the chain.
+
+    With ``proofs``, a checkpoint whose leaves do not recompute to the anchored root is searched
+    leaf by leaf (each leaf's bytes with the server's audit path against the *chain's* root) to
+    name the altered records. With ``records``, each stored record is compared with its leaf and
+    each checkpoint's anchored totals with the records logged before it.
+    """
     report = LogReport()
     wanted = sorted(checkpoints, key=lambda c: int(c["tree_size"]))
     compact = merkle.CompactRange()
     position = 0
+    pending = _Range()
     for index, leaf, claimed_hash in leaves:
         if index != compact.size:
             report.problems.append(f"leaf {index}: expected leaf {compact.size} next (gap or reordering)")
             return report
+        record = decode_leaf(leaf)
         actual = merkle.leaf_hash(leaf)
         if actual != claimed_hash:
-            report.problems.append(f"leaf {index}: its bytes do not hash to the leaf hash the server reports")
-            _name_record(report, index, leaf)
+            report.problems.append(
+                f"{describe(index, record)}: its bytes do not hash to the leaf hash the server reports "
+                "(the record was altered after it was logged)"
+            )
         compact.append(actual)
+        if records is not None:
+            records.leaf(index, record)
+        if proofs is not None:
+            pending.hashes.append(actual)
+            pending.records.append(record)
         report.leaves += 1
         if progress is not None:
             progress(report.leaves)
         while position < len(wanted) and int(wanted[position]["tree_size"]) == compact.size:
-            _check_checkpoint(report, wanted[position], compact.root(), root_on_chain)
+            checkpoint = wanted[position]
+            if not _check_checkpoint(report, checkpoint, compact.root(), root_on_chain) and proofs:
+                _localize(report, checkpoint, pending, proofs, root_on_chain)
+            if records is not None:
+                records.check_totals(checkpoint["seq"], compact.size, checkpoint.get("meta"))
+            pending = _Range(start=compact.size)
             position += 1
     for missing in wanted[position:]:
         report.problems.append(
             f"checkpoint {missing['seq']}: tree size {missing['tree_size']} beyond the log's leaves"
         )
+    if records is not None:
+        records.finish()
+        report.records_compared = records.compared
+        report.problems.extend(records.problems)
+    _check_consistency(report, wanted, consistency)
+    return report
+
+
+def _check_consistency(
+    report: LogReport, wanted: list[dict[str, Any]], consistency: Callable[[int, int], dict[str, Any]]
+) -> None:
     roots = {int(c["tree_size"]): bytes.fromhex(c["root"][2:]) for c in wanted}
     for older, newer in itertools.pairwise(wanted):
         first, second = int(older["tree_size"]), int(newer["tree_size"])
@@ -179,20 +231,51 @@ def verify_log(
             report.problems.append(
                 f"checkpoints {older['seq']}→{newer['seq']}: consistency proof fails: {exc.detail}"
             )
-    return report
 
 
-def _name_record(report: LogReport, index: int, leaf: bytes) -> None:
-    try:
-        record = json.loads(leaf)
-        report.problems.append(f"leaf {index} is {record.get('kind')} record {record.get('id')}")
-    except ValueError:
-        report.problems.append(f"leaf {index} is not valid JSON")
+def _localize(
+    report: LogReport,
+    checkpoint: dict[str, Any],
+    pending: _Range,
+    proofs: ProofsAt,
+    root_on_chain: Callable[[int], bytes],
+) -> None:
+    """Names the leaves of ``pending`` whose bytes are not in the tree the chain anchored."""
+    size = int(checkpoint["tree_size"])
+    anchored = root_on_chain(size)
+    failing: list[int] = []
+    for offset in range(0, len(pending.hashes), LOCALIZE_PAGE):
+        first = pending.start + offset
+        stop = min(first + LOCALIZE_PAGE, size)
+        for index, path in zip(range(first, stop), proofs(size, first, stop), strict=True):
+            try:
+                merkle.verify_inclusion(pending.hashes[index - pending.start], index, size, path, anchored)
+            except ProofError:
+                failing.append(index)
+    where = f"checkpoint {checkpoint['seq']} (tree size {size})"
+    if not failing:
+        report.problems.append(f"{where}: every leaf verifies on its own; the server's root is at fault")
+        return
+    if len(failing) == len(pending.hashes) > 1:
+        report.problems.append(
+            f"{where}: no leaf of {pending.start}..{size - 1} verifies against the chain's root with the "
+            "server's proofs: the server's stored tree was altered too"
+        )
+        return
+    named = [describe(i, pending.records[i - pending.start]) for i in failing]
+    if len(failing) == 1:
+        report.problems.append(f"{where}: {named[0]} is not the record that was anchored")
+    else:
+        report.problems.append(
+            f"{where}: {len(failing)} leaves do not verify against the chain's root with the server's "
+            f"proofs (an altered leaf and the neighbours whose proofs pass through it): " + ", ".join(named)
+        )
 
 
 def _check_checkpoint(
     report: LogReport, checkpoint: dict[str, Any], root: bytes, on_chain: Callable[[int], bytes]
-) -> None:
+) -> bool:
+    """Whether the replayed root is the one the chain holds; records a problem for each mismatch."""
     report.checkpoints += 1
     size, seq = int(checkpoint["tree_size"]), checkpoint["seq"]
     claimed = bytes.fromhex(checkpoint["root"][2:])
@@ -201,8 +284,17 @@ def _check_checkpoint(
         report.problems.append(
             f"checkpoint {seq} (tree size {size}): the server's root differs from the chain's"
         )
+    meta = checkpoint.get("meta")
+    if meta is not None and "0x" + hashlib.sha256(str(meta).encode()).hexdigest() != checkpoint.get(
+        "meta_hash"
+    ):
+        report.problems.append(
+            f"checkpoint {seq} (tree size {size}): its meta does not hash to its meta_hash"
+        )
     if root != anchored:
         report.problems.append(
             f"checkpoint {seq} (tree size {size}): the leaves served recompute to 0x{root.hex()}, "
             f"but the chain anchored 0x{anchored.hex()}: a record in leaves 0..{size - 1} was altered"
         )
+        return False
+    return True

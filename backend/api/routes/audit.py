@@ -1,4 +1,4 @@
-"""Auditor routes: checkpoints, leaves and consistency proofs, all at anchored tree sizes."""
+"""Auditor routes: checkpoints, leaves, records and proofs (at anchored tree sizes), chain status."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from backend.api.deps import AuditorDep, RuntimeDep, TargetDep
-from backend.services import receipts
+from backend.services import audit_records, chain_identity, reanchoring, receipts
 
 router = APIRouter(prefix="/audit/v1", tags=["audit"])
 
@@ -18,6 +18,7 @@ def list_checkpoints(runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDe
     return {
         "chain_id": target.chain_id,
         "contract": target.contract,
+        "log_size": receipts.log_size(runtime.db),
         "checkpoints": [receipts.checkpoint_public(r) for r in rows],
     }
 
@@ -59,3 +60,76 @@ def get_receipt(runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep, le
             "anchored_tree_size": result.anchored_tree_size,
         }
     return result
+
+
+@router.get("/proofs", summary="Inclusion proofs of a range of leaves at an anchored size / 批量包含证明")
+def list_proofs(
+    runtime: RuntimeDep,
+    _auditor: AuditorDep,
+    target: TargetDep,
+    tree_size: Annotated[int, Query(ge=1)],
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=receipts.MAX_PROOFS_PAGE)] = 100,
+) -> dict[str, Any]:
+    return receipts.inclusion_proofs(runtime.db, target, tree_size, start, limit)
+
+
+@router.get("/records", summary="Stored records in leaf order, to compare with the log / 存储记录")
+def list_records(
+    runtime: RuntimeDep,
+    _auditor: AuditorDep,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=audit_records.MAX_RECORDS_PAGE)] = 500,
+) -> dict[str, Any]:
+    return {
+        "start": start,
+        "records": audit_records.records_page(runtime.db, runtime.subject_key, start, limit),
+    }
+
+
+@router.get(
+    "/records/{leaf_index}",
+    summary="One record with its leaf, factors, evidence and receipt / 单条记录详情（抽样）",
+)
+def get_record(
+    runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep, leaf_index: int
+) -> dict[str, Any]:
+    return audit_records.record_detail(runtime.db, target, runtime.subject_key, leaf_index)
+
+
+@router.get("/chain", summary="Chain identity, incidents and moves / 链状态、事件与迁移")
+def get_chain(runtime: RuntimeDep, _auditor: AuditorDep) -> dict[str, Any]:
+    return {
+        "status": chain_identity.chain_status(runtime),
+        "incidents": [
+            {
+                "id": row.id,
+                "chain_id": row.chain_id,
+                "contract": row.contract,
+                "state": row.state,
+                "reasons": row.reasons,
+                "detected_at": row.detected_at.isoformat(),
+                "cleared_at": row.cleared_at.isoformat() if row.cleared_at else None,
+                "resolution": row.resolution,
+            }
+            for row in chain_identity.incidents(runtime.db)
+        ],
+        "moves": [
+            {
+                "id": row.id,
+                "state": row.state,
+                "mode": row.mode,
+                "reasons": row.reasons,
+                "from": {"chain_id": row.from_chain_id, "contract": row.from_contract},
+                "to": {"chain_id": row.to_chain_id, "contract": row.to_contract},
+                "checkpoints": row.checkpoints,
+                "tree_size": row.tree_size,
+                "leaf_index": row.leaf_index,
+                "old_manifest": row.old_manifest,
+                "new_manifest": row.new_manifest,
+                "started_at": row.started_at.isoformat(),
+                "completed_at": row.completed_at.isoformat() if row.completed_at else None,
+            }
+            for row in reanchoring.moves(runtime.db)
+        ],
+    }

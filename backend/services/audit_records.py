@@ -1,0 +1,155 @@
+"""Use cases for auditors: the stored records beside their leaves, and one record in full.
+
+Records are served as the database holds them (the read model reports and balances are computed
+from), so an auditor can compare them with the logged leaves. No raw personal identifier leaves
+the server: the owner is given as the same salted subject commitment the leaf carries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import select
+
+from backend.adapters.database import Database
+from backend.adapters.log_store import SqlLogStore
+from backend.adapters.orm import ActivityRow
+from backend.adapters.orm_corrections import CorrectionRow
+from backend.domain.errors import InvalidInput, NotFound
+from backend.domain.records import subject_commitment
+from backend.services import receipts
+from backend.services.anchoring import AnchorTarget
+from backend.services.factor_sets import all_sets
+from backend.services.record_audit import decode_leaf
+
+MAX_RECORDS_PAGE = 1000
+
+
+def activity_record(row: ActivityRow, subject_key: bytes) -> dict[str, Any]:
+    return {
+        "leaf_index": row.leaf_index,
+        "kind": "activity",
+        "id": row.id,
+        "subject": subject_commitment(subject_key, row.subject_id),
+        "status": row.status,
+        "type": row.type,
+        "occurred_at": row.occurred_at.astimezone(UTC).isoformat(),
+        "recorded_at": row.created_at.astimezone(UTC).isoformat(),
+        "org": row.org_id,
+        "dept": row.department_id,
+        "source": row.source,
+        "quantities": row.quantities,
+        "co2e_avoided_g": row.co2e_avoided_g,
+        "co2e_scope3_g": row.co2e_scope3_g,
+        "scope3_category": row.scope3_category,
+        "points": row.points,
+        "factor_set": row.factor_set,
+        "calculation": row.calculation,
+    }
+
+
+def correction_record(row: CorrectionRow) -> dict[str, Any]:
+    return {
+        "leaf_index": row.leaf_index,
+        "kind": "correction",
+        "id": row.id,
+        "activity_id": row.activity_id,
+        "reason_code": row.reason_code,
+        "note": row.note,
+        "actor_role": row.actor_role,
+        "org": row.org_id,
+        "recorded_at": row.created_at.astimezone(UTC).isoformat(),
+    }
+
+
+def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
+    """Stored activities and corrections from leaf ``start`` on, in leaf order."""
+    if start < 0:
+        raise InvalidInput("start", "must be >= 0")
+    if not 1 <= limit <= MAX_RECORDS_PAGE:
+        raise InvalidInput("limit", f"must be between 1 and {MAX_RECORDS_PAGE}")
+    with db.read_sessions() as session:
+        activities = session.execute(
+            select(ActivityRow)
+            .where(ActivityRow.leaf_index >= start)
+            .order_by(ActivityRow.leaf_index)
+            .limit(limit)
+        ).scalars()
+        corrections = session.execute(
+            select(CorrectionRow)
+            .where(CorrectionRow.leaf_index >= start)
+            .order_by(CorrectionRow.leaf_index)
+            .limit(limit)
+        ).scalars()
+        merged = [activity_record(a, subject_key) for a in activities] + [
+            correction_record(c) for c in corrections
+        ]
+    merged.sort(key=lambda record: int(record["leaf_index"]))
+    return merged[:limit]
+
+
+def _factor_details(calculation: dict[str, Any], version: str) -> dict[str, Any]:
+    sets = {s.version: s for s in all_sets()}
+    factor_set = sets.get(version)
+    return {
+        "factor_set": version,
+        "factor_set_sha256": None if factor_set is None else "0x" + factor_set.content_hash,
+        "baseline": calculation.get("baseline"),
+        "factors": calculation.get("factors", []),
+        "formula": calculation.get("formula"),
+        "rounding": calculation.get("rounding"),
+    }
+
+
+def _evidence(row: ActivityRow) -> dict[str, Any]:
+    """Where the record came from and what backs it, as references (no personal data)."""
+    references = {
+        k: v for k, v in row.quantities.items() if k == "source_record_id" or k.startswith("evidence")
+    }
+    return {"source": row.source, "request_sha256": row.request_hash, **references}
+
+
+def record_detail(db: Database, target: AnchorTarget, subject_key: bytes, leaf_index: int) -> dict[str, Any]:
+    """One logged record for an auditor's sample: leaf, stored record, factors, evidence, receipt."""
+    with db.read_sessions() as session:
+        leaf = SqlLogStore(session).leaf(leaf_index)
+        if leaf is None:
+            raise NotFound(f"leaf {leaf_index} not found")
+        activity = session.execute(
+            select(ActivityRow).where(ActivityRow.leaf_index == leaf_index)
+        ).scalar_one_or_none()
+        correction = session.execute(
+            select(CorrectionRow).where(CorrectionRow.leaf_index == leaf_index)
+        ).scalar_one_or_none()
+        reversal = (
+            None
+            if activity is None
+            else session.execute(
+                select(CorrectionRow).where(CorrectionRow.activity_id == activity.id)
+            ).scalar_one_or_none()
+        )
+    detail: dict[str, Any] = {
+        "leaf_index": leaf_index,
+        "kind": leaf.kind,
+        "record_id": leaf.record_id,
+        "leaf": "0x" + bytes(leaf.leaf).hex(),
+        "logged": decode_leaf(bytes(leaf.leaf)),
+        "stored": None,
+        "factors": None,
+        "evidence": None,
+        "reversed_by": None if reversal is None else {"id": reversal.id, "leaf_index": reversal.leaf_index},
+    }
+    if activity is not None:
+        detail["stored"] = activity_record(activity, subject_key)
+        detail["factors"] = _factor_details(activity.calculation, activity.factor_set)
+        detail["evidence"] = _evidence(activity)
+    elif correction is not None:
+        detail["stored"] = correction_record(correction)
+    receipt = receipts.receipt_for_leaf(db, target, leaf_index)
+    detail["receipt"] = (
+        {"status": "pending", "anchored_tree_size": receipt.anchored_tree_size}
+        if isinstance(receipt, receipts.Pending)
+        else receipt
+    )
+    return detail

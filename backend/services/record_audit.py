@@ -1,0 +1,216 @@
+"""What an auditor checks beyond the Merkle tree: stored records against their leaves, and totals.
+
+The tree proves the *leaves* are what was anchored. Reports and balances, however, are computed
+from the database's records (the read model). :class:`RecordAudit` walks the leaves in order
+beside the records the server serves for them and names every record whose stored fields differ
+from what was logged, every logged record without a stored one, and every checkpoint whose
+anchored totals (meta document) the leaves do not add up to. Pure: no I/O, no framework.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ACTIVITY_FIELDS = (
+    "type",
+    "org",
+    "dept",
+    "source",
+    "quantities",
+    "co2e_avoided_g",
+    "co2e_scope3_g",
+    "scope3_category",
+    "points",
+    "calculation",
+)
+"""Body fields of an activity leaf that the stored record must repeat exactly."""
+TOTAL_KEYS = ("activities", "co2e_avoided_g", "co2e_scope3_g", "points_issued", "reversals")
+
+
+ENVELOPE_KEYS = frozenset({"v", "kind", "id", "salt", "subject", "body"})
+
+
+def decode_leaf(leaf: bytes) -> dict[str, Any] | None:
+    """The record envelope a leaf holds, or None for bytes that are not one."""
+    try:
+        record = json.loads(leaf)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not record.keys() >= ENVELOPE_KEYS:
+        return None
+    return record
+
+
+def describe(index: int, record: dict[str, Any] | None) -> str:
+    if record is None:
+        return f"leaf {index}"
+    return f"leaf {index} ({record.get('kind')} record {record.get('id')})"
+
+
+def _same_instant(a: Any, b: Any) -> bool:
+    try:
+        return datetime.fromisoformat(str(a)) == datetime.fromisoformat(str(b))
+    except ValueError:
+        return False
+
+
+def _activity_differences(body: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    differences = [
+        f"{name}: logged {body.get(name)!r}, stored {stored.get(name)!r}"
+        for name in ACTIVITY_FIELDS
+        if body.get(name) != stored.get(name)
+    ]
+    if not _same_instant(body.get("occurred_at"), stored.get("occurred_at")):
+        differences.append(
+            f"occurred_at: logged {body.get('occurred_at')}, stored {stored.get('occurred_at')}"
+        )
+    logged_set = (body.get("factor_set") or {}).get("version")
+    if logged_set != stored.get("factor_set"):
+        differences.append(f"factor_set: logged {logged_set!r}, stored {stored.get('factor_set')!r}")
+    return differences
+
+
+def _correction_differences(body: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    differences = []
+    if (body.get("corrects") or {}).get("id") != stored.get("activity_id"):
+        differences.append(
+            f"corrects: logged {(body.get('corrects') or {}).get('id')}, stored {stored.get('activity_id')}"
+        )
+    if body.get("reason_code") != stored.get("reason_code"):
+        differences.append(
+            f"reason_code: logged {body.get('reason_code')!r}, stored {stored.get('reason_code')!r}"
+        )
+    note = stored.get("note")
+    note_hash = None if note is None else "0x" + hashlib.sha256(str(note).encode()).hexdigest()
+    if body.get("note_sha256") != note_hash:
+        differences.append("note: the stored note does not hash to the logged note_sha256")
+    return differences
+
+
+def record_differences(record: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    """How a stored activity or correction differs from its logged envelope (empty: it matches)."""
+    if stored.get("kind") != record.get("kind") or stored.get("id") != record.get("id"):
+        return [f"the stored record is {stored.get('kind')} {stored.get('id')}"]
+    body = record.get("body") or {}
+    if record.get("kind") == "correction":
+        return _correction_differences(body, stored)
+    differences = _activity_differences(body, stored)
+    if stored.get("subject") != record.get("subject"):
+        differences.append("subject: the stored owner is not the logged one")
+    if stored.get("status") not in (body.get("status"), "reversed"):
+        differences.append(f"status: logged {body.get('status')!r}, stored {stored.get('status')!r}")
+    return differences
+
+
+@dataclass
+class Totals:
+    activities: int = 0
+    co2e_avoided_g: int = 0
+    co2e_scope3_g: int = 0
+    points_issued: int = 0
+    reversals: int = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        body = record.get("body") or {}
+        if record.get("kind") == "activity":
+            self.activities += 1
+            self.co2e_avoided_g += int(body.get("co2e_avoided_g", 0))
+            self.co2e_scope3_g += int(body.get("co2e_scope3_g", 0))
+            self.points_issued += int(body.get("points", 0))
+        elif record.get("kind") == "correction" and body.get("action") == "reversal":
+            reversed_ = body.get("reversed") or {}
+            self.activities -= 1
+            self.reversals += 1
+            self.co2e_avoided_g += int(reversed_.get("co2e_avoided_g", 0))
+            self.co2e_scope3_g += int(reversed_.get("co2e_scope3_g", 0))
+            self.points_issued += int(reversed_.get("points", 0))
+
+    def as_dict(self) -> dict[str, int]:
+        return {key: getattr(self, key) for key in TOTAL_KEYS}
+
+
+@dataclass
+class RecordAudit:
+    """Feed it every leaf in order (:meth:`leaf`), then call :meth:`finish`; read ``problems``."""
+
+    records: Iterator[dict[str, Any]]
+    problems: list[str] = field(default_factory=list)
+    compared: int = 0
+    totals: Totals = field(default_factory=Totals)
+    _pending: dict[str, Any] | None = None
+    _reversed_rows: set[str] = field(default_factory=set)
+    _reversed_logged: set[str] = field(default_factory=set)
+
+    def _next_record(self) -> dict[str, Any] | None:
+        if self._pending is None:
+            self._pending = next(self.records, None)
+        return self._pending
+
+    def leaf(self, index: int, record: dict[str, Any] | None) -> None:
+        stored = self._next_record()
+        while stored is not None and int(stored["leaf_index"]) < index:
+            self._orphan(stored)
+            stored = self._next_record()
+        if record is not None:
+            self.totals.add(record)
+        kind = None if record is None else record.get("kind")
+        if kind not in ("activity", "correction"):
+            return
+        assert record is not None
+        if kind == "correction":
+            self._reversed_logged.add(str((record.get("body") or {}).get("corrects", {}).get("id")))
+        if stored is None or int(stored["leaf_index"]) != index:
+            self.problems.append(f"{describe(index, record)}: no stored record (deleted from the database?)")
+            return
+        self._pending = None
+        self.compared += 1
+        self._compare(index, record, stored)
+
+    def _orphan(self, stored: dict[str, Any]) -> None:
+        self.problems.append(
+            f"stored {stored.get('kind')} {stored.get('id')} names leaf {stored['leaf_index']}, "
+            "which holds another record or is not in the log"
+        )
+        self._pending = None
+
+    def _compare(self, index: int, record: dict[str, Any], stored: dict[str, Any]) -> None:
+        if record.get("kind") == "activity" and stored.get("status") == "reversed":
+            self._reversed_rows.add(str(stored.get("id")))
+        for difference in record_differences(record, stored):
+            self.problems.append(
+                f"{describe(index, record)}: stored record differs from the logged one: {difference}"
+            )
+
+    def check_totals(self, seq: Any, size: int, meta: str | None) -> None:
+        """Compares the totals anchored in a checkpoint's meta with the leaves replayed so far."""
+        try:
+            document = json.loads(meta) if meta else None
+        except ValueError:
+            document = None
+        if not isinstance(document, dict) or not isinstance(document.get("totals"), dict):
+            return
+        anchored = document["totals"]
+        replayed = self.totals.as_dict()
+        if document.get("v") == 1:  # before corrections existed
+            replayed.pop("reversals")
+        for key, value in replayed.items():
+            if key in anchored and anchored[key] != value:
+                self.problems.append(
+                    f"checkpoint {seq} (tree size {size}): anchored total {key} is {anchored[key]}, "
+                    f"the logged records add up to {value}"
+                )
+
+    def finish(self) -> None:
+        stored = self._next_record()
+        while stored is not None:
+            self._orphan(stored)
+            stored = self._next_record()
+        for activity in sorted(self._reversed_rows - self._reversed_logged):
+            self.problems.append(f"activity {activity} is marked reversed but no correction was logged")
+        for activity in sorted(self._reversed_logged - self._reversed_rows):
+            self.problems.append(f"activity {activity} was reversed in the log but its stored status is not")
