@@ -223,7 +223,11 @@ def keep_replaced(path: Path, problems: list[str]) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     kept = path.with_name(f"{path.stem}.replaced-{stamp}{path.suffix}")
     os.replace(path, kept)
-    logger.warning("deploying anew; previous manifest kept as %s because: %s", kept, "; ".join(problems))
+    logger.warning(
+        "replacing the deployment manifest; the previous one is kept as %s because: %s",
+        kept,
+        "; ".join(problems),
+    )
     return kept
 
 
