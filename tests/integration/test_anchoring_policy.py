@@ -17,7 +17,7 @@ from backend.adapters.database import Database, create_database
 from backend.adapters.orm import CheckpointRow
 from backend.services import anchoring
 from backend.services.activities import Caller, IssuancePolicy, record_activity
-from deploy.anvil import ANVIL_DEFAULT_ADDRESS_0, ANVIL_DEFAULT_KEY_0, AnvilProcess, rpc_call
+from deploy.anvil import ANVIL_DEFAULT_ADDRESS_0, ANVIL_DEFAULT_KEY_0, AnvilProcess, free_port, rpc_call
 from deploy.compile import ContractArtifact
 from deploy.deploy import deploy_contract
 
@@ -141,3 +141,27 @@ def test_one_nonce_lock_per_signing_key(
             nonces += list(session.execute(select(CheckpointRow.nonce)).scalars())
         db.dispose()
     assert len(set(nonces)) == 6
+
+
+def test_besu_qbft_profile_anchors_for_free(
+    db: Database, tmp_path: Path, ledger_artifact: ContractArtifact
+) -> None:
+    """The besu-qbft client path (POA middleware, gas price 0, one confirmation) against Anvil
+    with a zero base fee standing in for a free-gas QBFT network (no Besu is installable here)."""
+    free_gas = ("--base-fee", "0", "--no-priority-fee")
+    with AnvilProcess(free_port(), state_path=None, extra_args=free_gas) as node:
+        profile = PROFILES["besu-qbft"]
+        w3 = connect(node.rpc_url, profile)
+        manifest = deploy_contract(w3, ANVIL_DEFAULT_KEY_0, ledger_artifact, gas_price_wei=0)
+        chain = LedgerChain.from_key(
+            w3, profile, manifest.contract_address, ledger_artifact.abi, ANVIL_DEFAULT_KEY_0
+        )
+        assert chain.confirmations == 1
+        balance = w3.eth.get_balance(ANVIL_DEFAULT_ADDRESS_0)
+        _record(db, 3)
+        result = anchoring.anchor_tick(db, chain, _target(chain), anchoring.AnchorPolicy(1, 0))
+        assert result.confirmed == (3,)
+        with db.read_sessions() as session:
+            tx_hash = session.execute(select(CheckpointRow.tx_hash)).scalar_one()
+        assert w3.eth.get_transaction(tx_hash)["gasPrice"] == 0
+        assert w3.eth.get_balance(ANVIL_DEFAULT_ADDRESS_0) == balance
