@@ -39,7 +39,7 @@ from deploy.deploy import (
 )
 
 SETTLE_TIMEOUT_S = 120.0
-"""How long the command keeps settling re-anchored checkpoints before asking to be run again."""
+"""How long the command waits without progress before asking to be run again."""
 FINAL_POLICY = anchoring.AnchorPolicy(batch_leaves=1, max_wait_s=0)
 
 
@@ -213,23 +213,29 @@ def _begin(
 
 
 def _settle(runtime: Runtime, history: list[reanchoring.HistoricCheckpoint], say: Progress) -> None:
+    """Sends the queued checkpoints a batch at a time until every historic one is confirmed."""
     assert runtime.chain is not None and runtime.target is not None
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    remaining = len(history) + 1
     while True:
-        anchoring.reconcile(runtime.db, runtime.chain, runtime.target)
+        anchoring.send_prepared(runtime.db, runtime.chain, runtime.target)
+        anchoring.reconcile(runtime.db, runtime.chain, runtime.target, states=("sent",))
         missing = reanchoring.missing_on_target(runtime.db, runtime.target, history)
         say(f"{len(history) - len(missing)}/{len(history)} historic checkpoints on chain")
         if not missing:
             return
-        if time.monotonic() > deadline:
+        if len(missing) < remaining:
+            remaining, deadline = len(missing), time.monotonic() + SETTLE_TIMEOUT_S
+        elif time.monotonic() > deadline:
             raise ChainError(
-                f"{len(missing)} checkpoint(s) not confirmed yet (first: tree size {missing[0]}); "
-                "run `carbon-ledger chain reanchor` again to resume"
+                f"{len(missing)} checkpoint(s) not confirmed after {SETTLE_TIMEOUT_S:g} s without progress "
+                f"(first: tree size {missing[0]}); run `carbon-ledger chain reanchor` again to resume"
             )
-        requeued = reanchoring.queue_history(runtime.db, runtime.chain, runtime.target, history)
-        if requeued:
-            say(f"re-queued {requeued} checkpoint(s) that failed")
-        time.sleep(anchoring.CONFIRM_POLL_S)
+        if not reanchoring.prepared_count(runtime.db, runtime.target):
+            requeued = reanchoring.queue_history(runtime.db, runtime.chain, runtime.target, history)
+            if requeued:
+                say(f"re-queued {requeued} checkpoint(s) that failed")
+            time.sleep(anchoring.CONFIRM_POLL_S)
 
 
 def _report(

@@ -112,6 +112,7 @@ class SignedAnchor:
     tx_hash: str
     nonce: int
     signer: str
+    gas: int = 0
 
 
 @dataclass(frozen=True)
@@ -206,23 +207,35 @@ class LedgerChain:
         )
 
     def sign_anchor(
-        self, expected_seq: int, tree_size: int, root: bytes, meta_hash: bytes, nonce: int
+        self,
+        expected_seq: int,
+        tree_size: int,
+        root: bytes,
+        meta_hash: bytes,
+        nonce: int,
+        gas_limit: int | None = None,
     ) -> SignedAnchor:
+        """Signs ``anchor(...)``; ``gas_limit`` skips the estimate (which reverts for a checkpoint
+        that follows others still pending)."""
         if self.account is None:
             raise ChainError("no signing key configured")
         fn = self.contract.functions.anchor(expected_seq, tree_size, root, meta_hash)
         sender = self.account.address
-        gas = self._call("eth_estimateGas(anchor)", lambda: fn.estimate_gas({"from": sender}))
+        if gas_limit is None:
+            estimate = self._call("eth_estimateGas(anchor)", lambda: fn.estimate_gas({"from": sender}))
+            gas_limit = int(estimate * GAS_HEADROOM)
         params: dict[str, Any] = {
             "from": sender,
             "nonce": nonce,
-            "gas": int(gas * GAS_HEADROOM),
+            "gas": gas_limit,
             "chainId": self.chain_id(),
             **self._fees(),
         }
         tx = fn.build_transaction(cast(TxParams, params))
         signed = self.account.sign_transaction(cast(dict[str, Any], tx))
-        return SignedAnchor(bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), nonce, sender)
+        return SignedAnchor(
+            bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), nonce, sender, gas_limit
+        )
 
     def send_raw(self, raw: bytes) -> None:
         """Broadcasts a signed transaction; a node that already has it is not an error."""

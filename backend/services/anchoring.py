@@ -177,6 +177,60 @@ def _send(db: Database, chain: LedgerChain, row: CheckpointRow) -> None:
         chain.send_raw(signed.raw)
 
 
+PIPELINE_DEPTH = 64
+"""Prepared checkpoints sent at once, in nonce order, when re-anchoring a history: a chain with
+block times (QBFT: seconds) then takes them a block-full at a time instead of one per block."""
+
+
+def send_prepared(db: Database, chain: LedgerChain, target: AnchorTarget, depth: int = PIPELINE_DEPTH) -> int:
+    """Signs, records and broadcasts up to ``depth`` prepared checkpoints back to back.
+
+    Each gets the next sequence number and nonce; the gas limit of the first (estimated) serves for
+    the rest, which cannot be estimated while the ones before them are pending. Returns how many
+    were sent; :func:`reconcile` confirms them.
+    """
+    assert chain.account is not None
+    with db.read_sessions() as session:
+        rows = list(
+            session.execute(
+                select(CheckpointRow)
+                .where(*_target_filter(target), CheckpointRow.state == "prepared")
+                .order_by(CheckpointRow.tree_size)
+                .limit(depth)
+            ).scalars()
+        )
+    if not rows:
+        return 0
+    sent = 0
+    with nonce_lock(chain.account.address):
+        seq, latest_size, _ = chain.latest_checkpoint()
+        nonce = chain.pending_nonce()
+        gas_limit: int | None = None
+        for row in rows:
+            if row.tree_size <= latest_size:
+                _update(db, row.id, state="failed", error=f"chain already at tree size {latest_size}")
+                break
+            signed = chain.sign_anchor(
+                seq + 1 + sent, row.tree_size, row.root, row.meta_hash, nonce + sent, gas_limit
+            )
+            gas_limit = signed.gas
+            _update(
+                db,
+                row.id,
+                state="sent",
+                seq=seq + 1 + sent,
+                tx_hash=signed.tx_hash,
+                raw_tx=signed.raw,
+                nonce=signed.nonce,
+                signer=signed.signer,
+                sent_at=datetime.now(UTC),
+            )
+            chain.send_raw(signed.raw)
+            latest_size = row.tree_size
+            sent += 1
+    return sent
+
+
 def _wait_mined(db: Database, chain: LedgerChain, checkpoint_id: int) -> bool:
     deadline = time.monotonic() + CONFIRM_WAIT_S
     while time.monotonic() < deadline:
@@ -206,13 +260,16 @@ def _wait_mined(db: Database, chain: LedgerChain, checkpoint_id: int) -> bool:
     return False
 
 
-def reconcile(db: Database, chain: LedgerChain, target: AnchorTarget) -> tuple[int, ...]:
-    """Brings every in-flight checkpoint to a settled state; returns the tree sizes confirmed."""
+def reconcile(
+    db: Database, chain: LedgerChain, target: AnchorTarget, states: tuple[str, ...] = IN_FLIGHT
+) -> tuple[int, ...]:
+    """Brings every in-flight checkpoint (in ``states``) to a settled state; returns the tree sizes
+    confirmed. Prepared ones are sent one at a time; :func:`send_prepared` sends them in bulk."""
     with db.read_sessions() as session:
         rows = list(
             session.execute(
                 select(CheckpointRow)
-                .where(*_target_filter(target), CheckpointRow.state.in_(IN_FLIGHT))
+                .where(*_target_filter(target), CheckpointRow.state.in_(states))
                 .order_by(CheckpointRow.tree_size)
             ).scalars()
         )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
@@ -200,6 +200,19 @@ def queue_history(
             )
             queued += 1
     return queued
+
+
+def prepared_count(db: Database, target: AnchorTarget) -> int:
+    with db.read_sessions() as session:
+        return int(
+            session.execute(
+                select(func.count(CheckpointRow.id)).where(
+                    CheckpointRow.chain_id == target.chain_id,
+                    CheckpointRow.contract == target.contract,
+                    CheckpointRow.state == "prepared",
+                )
+            ).scalar_one()
+        )
 
 
 def confirmed_sizes(db: Database, target: AnchorTarget) -> set[int]:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from backend.adapters import migrations
 from backend.adapters.chain import PROFILES, LedgerChain, connect, nonce_lock
 from backend.adapters.database import Database, create_database
+from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow
 from backend.services import anchoring
 from backend.services.activities import Caller, IssuancePolicy, record_activity
@@ -165,3 +166,43 @@ def test_besu_qbft_profile_anchors_for_free(
             tx_hash = session.execute(select(CheckpointRow.tx_hash)).scalar_one()
         assert w3.eth.get_transaction(tx_hash)["gasPrice"] == 0
         assert w3.eth.get_balance(ANVIL_DEFAULT_ADDRESS_0) == balance
+
+
+def test_prepared_checkpoints_are_sent_back_to_back(
+    db: Database, anvil: AnvilProcess, ledger_artifact: ContractArtifact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-anchoring a history sends a batch in nonce order; one block takes them all."""
+    monkeypatch.setattr(anchoring, "CONFIRM_WAIT_S", 0.2)
+    chain = _chain(anvil, ledger_artifact)
+    target = _target(chain)
+    _record(db, 6)
+    now = datetime.now(UTC)
+    with db.write_sessions() as session, session.begin():
+        store_roots = {size: SqlLogStore(session).root(size) for size in (2, 4, 5, 6)}
+        for size, root in store_roots.items():
+            session.add(
+                CheckpointRow(
+                    chain_id=target.chain_id, contract=target.contract, seq=0, tree_size=size, root=root,
+                    meta=b"{}", meta_hash=bytes(32), state="prepared", created_at=now,
+                )
+            )  # fmt: skip
+    rpc_call(anvil.rpc_url, "evm_setAutomine", [False])
+    try:
+        assert anchoring.send_prepared(db, chain, target, depth=3) == 3
+        assert [s for _, s in _states(db)] == ["sent", "sent", "sent", "prepared"]
+        assert chain.latest_checkpoint()[0] == 0  # all three pending at once
+        rpc_call(anvil.rpc_url, "evm_mine")
+        assert anchoring.reconcile(db, chain, target, states=("sent",)) == (2, 4, 5)
+        with db.read_sessions() as session:
+            blocks = set(
+                session.execute(
+                    select(CheckpointRow.block_number).where(CheckpointRow.state == "confirmed")
+                ).scalars()
+            )
+        assert len(blocks) == 1
+        assert anchoring.send_prepared(db, chain, target) == 1
+        rpc_call(anvil.rpc_url, "evm_mine")
+        assert anchoring.reconcile(db, chain, target) == (6,)
+        assert chain.latest_checkpoint()[:2] == (4, 6)
+    finally:
+        rpc_call(anvil.rpc_url, "evm_setAutomine", [True])
