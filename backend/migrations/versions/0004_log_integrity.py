@@ -5,7 +5,7 @@
 is the leaves' own ``leaf_hash``, so the redundant rows are dropped.
 
 Revision ID: 0004
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-25
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0005"  # given as "0001"; re-chained after the branches merged into main
+down_revision = "0007"  # given as "0001"; re-chained onto main's head at rebase
 branch_labels = None
 depends_on = None
 
