@@ -164,6 +164,16 @@ class LedgerCollector(Collector):
     def _chain_metrics(self) -> Iterator[Metric]:
         if self.runtime.chain is None:
             return
+        verdict = self.runtime.chain_guard.last  # the anchoring job's own check, refreshed every run
+        if verdict is not None:
+            identity = GaugeMetricFamily(
+                "carbon_ledger_chain_identity",
+                "1 for the anchoring guard's current verdict on the chain (ok, unavailable, mismatch, "
+                "history_missing, moving): anything but ok stops anchoring.",
+                labels=["state"],
+            )
+            identity.add_metric([verdict.state], 1.0)
+            yield identity
         probe = self.chain_probe.get()
         yield GaugeMetricFamily(
             "carbon_ledger_chain_up", "1 if the chain node answered the last probe.", value=probe.reachable

@@ -14,6 +14,7 @@ from backend.adapters.orm import CheckpointRow, LogLeafRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.bootstrap import resolve_deployment, watch_chain
 from backend.domain.errors import ConfigurationError
+from backend.observability.collector import LedgerCollector
 from backend.runtime import Runtime
 from backend.scheduler import anchoring_job
 from backend.services import receipts
@@ -102,6 +103,10 @@ def test_fresh_node_without_state_is_refused_then_reanchored(
         assert health.status_code == 503
         assert health.json()["checks"]["chain_identity"]["state"] == MISMATCH
         assert "chain reanchor" in health.json()["checks"]["chain_identity"]["action"]
+        identity = next(
+            m for m in LedgerCollector(runtime).collect() if m.name == "carbon_ledger_chain_identity"
+        )
+        assert [(sample.labels["state"], sample.value) for sample in identity.samples] == [(MISMATCH, 1.0)]
         refused = api.get("/audit/v1/checkpoints", headers=chainkit.auth(runtime))
         assert refused.status_code == 503 and refused.json()["type"].endswith("chain-mismatch")
         with runtime.db.read_sessions() as session:

@@ -1,8 +1,8 @@
-"""Transparency log integrity: sparse node storage, chain incidents and moves, corrections.
+"""Transparency log integrity: chain incidents and moves, corrections.
 
-``log_nodes`` keeps only the levels that are positive multiples of
-``backend.adapters.log_store.NODE_LEVEL_STRIDE`` (4); the others are recomputed on read and level 0
-is the leaves' own ``leaf_hash``, so the redundant rows are dropped.
+From this version ``log_nodes`` receives only the levels that are positive multiples of
+``backend.adapters.log_store.NODE_LEVEL_STRIDE`` (4). Rows an older version wrote at other levels
+are left in place: they are never read again, and a migration does not delete data.
 
 Revision ID: 0004
 Revises: 0007
@@ -18,9 +18,6 @@ revision = "0004"
 down_revision = "0007"  # given as "0001"; re-chained onto main's head at rebase
 branch_labels = None
 depends_on = None
-
-NODE_LEVEL_STRIDE = 4  # frozen copy: a migration must not change meaning when the code does
-
 
 def upgrade() -> None:
     op.create_table(
@@ -66,11 +63,6 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(66), nullable=False),
         sa.Column("leaf_index", sa.BigInteger(), nullable=False, unique=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.execute(
-        sa.text("DELETE FROM log_nodes WHERE level = 0 OR level % :stride <> 0").bindparams(
-            stride=NODE_LEVEL_STRIDE
-        )
     )
 
 
