@@ -24,7 +24,7 @@ from backend.adapters.orm import CheckpointRow
 from backend.domain.errors import ConfigurationError
 from backend.runtime import Runtime, load_subject_key
 from backend.services.anchoring import AnchorTarget
-from backend.services.chain_identity import ANCHORED_STATES, REANCHOR_HINT, ChainCheck, ExpectedChain
+from backend.services.chain_identity import ANCHORED_STATES, REANCHOR_HINT, ChainCheck, expected_chain
 from backend.settings import Settings
 from deploy.anvil import ANVIL_DEFAULT_KEY_0
 from deploy.compile import ContractArtifact, compile_ledger
@@ -41,15 +41,6 @@ def anchoring_key(settings: Settings) -> str:
     if settings.is_local and settings.chain_profile == "anvil":
         return ANVIL_DEFAULT_KEY_0
     raise ConfigurationError("set CARBON_ANCHORING_KEY or CARBON_ANCHORING_KEY_FILE")
-
-
-def expected_chain(manifest: DeploymentManifest) -> ExpectedChain:
-    return ExpectedChain(
-        chain_id=manifest.chain_id,
-        genesis_hash=manifest.genesis_hash,
-        contract=Web3.to_checksum_address(manifest.contract_address),
-        code_hash=manifest.code_hash,
-    )
 
 
 def ledger_has_history(db: Database) -> bool:

@@ -12,7 +12,6 @@ redeployed behind the operator's back (``carbon-ledger chain reanchor`` does tha
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from web3 import Web3
 
 from backend.adapters.chain import LedgerChain
@@ -27,6 +27,7 @@ from backend.adapters.database import Database
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError
+from deploy.deploy import DeploymentManifest, load_manifest
 
 if TYPE_CHECKING:
     from backend.runtime import Runtime
@@ -60,6 +61,15 @@ class ExpectedChain:
     genesis_hash: str
     contract: str
     code_hash: str
+
+
+def expected_chain(manifest: DeploymentManifest) -> ExpectedChain:
+    return ExpectedChain(
+        chain_id=manifest.chain_id,
+        genesis_hash=manifest.genesis_hash,
+        contract=Web3.to_checksum_address(manifest.contract_address),
+        code_hash=manifest.code_hash,
+    )
 
 
 @dataclass(frozen=True)
@@ -144,18 +154,29 @@ def _max_size(db: Database, *where: Any) -> int:
     return int(value or 0)
 
 
-def _target_rows(db: Database, chain_id: int, contract: str, states: tuple[str, ...]) -> list[CheckpointRow]:
+def _rows_to_check(db: Database, chain_id: int, contract: str, full: bool) -> list[CheckpointRow]:
+    """Confirmed checkpoints of a contract to re-read: the latest first, then a random sample
+    (every one when ``full``). The sample is drawn by the database, so a long history costs
+    nothing to carry around."""
+    mine = (
+        CheckpointRow.chain_id == chain_id,
+        CheckpointRow.contract == contract,
+        CheckpointRow.state == "confirmed",
+    )
     with db.read_sessions() as session:
-        stmt = (
+        newest_first = select(CheckpointRow).where(*mine).order_by(CheckpointRow.tree_size.desc())
+        if full:
+            return list(session.execute(newest_first).scalars())
+        latest = session.execute(newest_first.limit(1)).scalar_one_or_none()
+        if latest is None:
+            return []
+        others = (
             select(CheckpointRow)
-            .where(
-                CheckpointRow.chain_id == chain_id,
-                CheckpointRow.contract == contract,
-                CheckpointRow.state.in_(states),
-            )
-            .order_by(CheckpointRow.tree_size)
+            .where(*mine, CheckpointRow.id != latest.id)
+            .order_by(func.random())
+            .limit(HISTORY_SAMPLE)
         )
-        return list(session.execute(stmt).scalars())
+        return [latest, *session.execute(others).scalars()]
 
 
 def move_in_progress(db: Database) -> ChainMoveRow | None:
@@ -170,18 +191,17 @@ def check_chain(
     expected: ExpectedChain,
     *,
     full: bool = False,
-    rng: random.Random | None = None,
 ) -> ChainCheck:
     """One verdict on the chain; ``full`` re-reads every confirmed checkpoint instead of a sample."""
     ledger_size = _max_size(db, CheckpointRow.state.in_(ANCHORED_STATES))
-    rows = _target_rows(db, expected.chain_id, chain.address, ("confirmed",))
+    rows = _rows_to_check(db, expected.chain_id, chain.address, full)
     base = ChainCheck(
         OK,
         (),
         datetime.now(UTC),
         chain_id=expected.chain_id,
         contract=chain.address,
-        anchored_tree_size=rows[-1].tree_size if rows else 0,
+        anchored_tree_size=rows[0].tree_size if rows else 0,
         ledger_tree_size=ledger_size,
     )
     move = move_in_progress(db)
@@ -194,10 +214,10 @@ def check_chain(
             return replace(base, state=MISMATCH, reasons=tuple(problems))
         _, chain_size, _ = chain.latest_checkpoint()
         base = replace(base, chain_tree_size=chain_size)
-        history, checked = _history_problems(db, chain, expected.chain_id, rows, chain_size, full, rng)
+        history = _history_problems(db, chain, expected.chain_id, rows, chain_size)
     except ChainError as exc:
         return replace(base, state=UNAVAILABLE, reasons=(exc.detail,))
-    base = replace(base, checked_checkpoints=checked)
+    base = replace(base, checked_checkpoints=len(rows))
     if history:
         return replace(base, state=history[0][0], reasons=tuple(reason for _, reason in history))
     if ledger_size > base.anchored_tree_size:
@@ -215,17 +235,11 @@ def _history_problems(
     chain_id: int,
     rows: list[CheckpointRow],
     chain_size: int,
-    full: bool,
-    rng: random.Random | None,
-) -> tuple[list[tuple[str, str]], int]:
-    """(state, reason) for each confirmed checkpoint the chain no longer backs, and how many were read."""
+) -> list[tuple[str, str]]:
+    """(state, reason) for each checkpoint in ``rows`` the chain no longer backs, and for a chain
+    that holds more than the database knows."""
     problems: list[tuple[str, str]] = []
-    if rows:
-        earlier = (rng or random.SystemRandom()).sample(rows[:-1], min(HISTORY_SAMPLE, len(rows) - 1))
-        sample = rows if full else [rows[-1], *earlier]
-    else:
-        sample = []
-    for row in sample:
+    for row in rows:
         on_chain = chain.root_at(row.tree_size)
         if on_chain == bytes(32):
             problems.append(
@@ -249,7 +263,7 @@ def _history_problems(
         CheckpointRow.contract == chain.address,
         CheckpointRow.state.in_(("confirmed", "prepared", "sent")),
     )
-    if chain_size > max(known, rows[-1].tree_size if rows else 0):
+    if chain_size > max(known, rows[0].tree_size if rows else 0):
         problems.append(
             (
                 MISMATCH,
@@ -257,20 +271,30 @@ def _history_problems(
                 "not know (was the database restored from an older backup?)",
             )
         )
-    return problems, len(sample)
+    return problems
+
+
+def _open_incident(session: Session, check: ChainCheck) -> ChainIncidentRow | None:
+    stmt = select(ChainIncidentRow).where(
+        ChainIncidentRow.chain_id == check.chain_id,
+        ChainIncidentRow.contract == check.contract,
+        ChainIncidentRow.cleared_at.is_(None),
+    )
+    return session.execute(stmt.limit(1)).scalar_one_or_none()
 
 
 def record_incident(db: Database, check: ChainCheck) -> None:
-    """Opens an incident on the first failing check of a contract, closes it on the first good one."""
+    """Opens an incident on the first failing check of a contract, closes it on the first good one.
+
+    Reads first and writes only on a change: this runs before every anchoring run.
+    """
     if check.chain_id is None or check.contract is None or check.state in (UNAVAILABLE, NOT_CONFIGURED):
         return
+    with db.read_sessions() as session:
+        if (_open_incident(session, check) is None) == check.ok:
+            return
     with db.write_sessions() as session, session.begin():
-        stmt = select(ChainIncidentRow).where(
-            ChainIncidentRow.chain_id == check.chain_id,
-            ChainIncidentRow.contract == check.contract,
-            ChainIncidentRow.cleared_at.is_(None),
-        )
-        open_incident = session.execute(stmt.limit(1)).scalar_one_or_none()
+        open_incident = _open_incident(session, check)
         if check.ok and open_incident is not None:
             open_incident.cleared_at = check.checked_at
             open_incident.resolution = "the chain passed the identity check again"
@@ -327,6 +351,11 @@ def chain_status(runtime: Runtime) -> dict[str, Any]:
 
     For ``/healthz`` and metrics: reuses a verdict younger than :data:`STATUS_TTL_S`.
     """
-    if runtime.chain is None or runtime.expected is None:
+    if runtime.chain is None:
         return ChainCheck(NOT_CONFIGURED, ("no chain configured",), datetime.now(UTC)).public()
+    if runtime.expected is None:  # a runtime assembled without bootstrap: the manifest says
+        manifest, problems = load_manifest(runtime.settings.manifest_path)
+        if manifest is None:
+            return ChainCheck(MISMATCH, tuple(problems), datetime.now(UTC)).public()
+        runtime.expected = expected_chain(manifest)
     return runtime.chain_guard.status(runtime.db, runtime.chain, runtime.expected).public()

@@ -19,6 +19,7 @@ down_revision = "0007"  # given as "0001"; re-chained onto main's head at rebase
 branch_labels = None
 depends_on = None
 
+
 def upgrade() -> None:
     op.create_table(
         "chain_incidents",
