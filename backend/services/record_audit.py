@@ -25,10 +25,12 @@ ACTIVITY_FIELDS = (
     "co2e_avoided_g",
     "co2e_scope3_g",
     "scope3_category",
-    "points",
     "calculation",
 )
 """Body fields of an activity leaf that the stored record must repeat exactly."""
+LOGGED_IF_PRESENT = ("points",)
+"""Fields compared only when the leaf carries them: activities logged since the points ledger
+carry no points (their issuance is a ``points_transfer`` record of its own)."""
 TOTAL_KEYS = ("activities", "co2e_avoided_g", "co2e_scope3_g", "points_issued", "reversals")
 
 
@@ -62,7 +64,7 @@ def _same_instant(a: Any, b: Any) -> bool:
 def _activity_differences(body: dict[str, Any], stored: dict[str, Any]) -> list[str]:
     differences = [
         f"{name}: logged {body.get(name)!r}, stored {stored.get(name)!r}"
-        for name in ACTIVITY_FIELDS
+        for name in (*ACTIVITY_FIELDS, *(f for f in LOGGED_IF_PRESENT if f in body))
         if body.get(name) != stored.get(name)
     ]
     if not _same_instant(body.get("occurred_at"), stored.get("occurred_at")):
@@ -114,6 +116,8 @@ class Totals:
     co2e_scope3_g: int = 0
     points_issued: int = 0
     reversals: int = 0
+    points_logged: bool = True
+    """Whether every activity leaf so far carried its points (see :data:`LOGGED_IF_PRESENT`)."""
 
     def add(self, record: dict[str, Any]) -> None:
         body = record.get("body") or {}
@@ -121,6 +125,7 @@ class Totals:
             self.activities += 1
             self.co2e_avoided_g += int(body.get("co2e_avoided_g", 0))
             self.co2e_scope3_g += int(body.get("co2e_scope3_g", 0))
+            self.points_logged = self.points_logged and "points" in body
             self.points_issued += int(body.get("points", 0))
         elif record.get("kind") == "correction" and body.get("action") == "reversal":
             reversed_ = body.get("reversed") or {}
@@ -131,7 +136,8 @@ class Totals:
             self.points_issued += int(reversed_.get("points", 0))
 
     def as_dict(self) -> dict[str, int]:
-        return {key: getattr(self, key) for key in TOTAL_KEYS}
+        """The totals the leaves determine (points only while activities logged them)."""
+        return {key: getattr(self, key) for key in TOTAL_KEYS if key != "points_issued" or self.points_logged}
 
 
 @dataclass

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from backend.adapters.log_store import SqlLogStore
 from backend.api.app import create_app
 from backend.bootstrap import build_runtime
 from backend.runtime import Runtime
@@ -26,7 +27,8 @@ STATE_INTERVAL_S = 1
 """Anvil dumps its state every second in these tests, so a kill after 2 s loses nothing."""
 
 
-def settings_for(data_dir: Path, database_url: str, rpc_url: str) -> Settings:
+def settings_for(data_dir: Path, database_url: str, rpc_url: str, points_per_kg: int = 0) -> Settings:
+    """Settings of a test ledger; no points by default, so each activity is exactly one leaf."""
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -35,6 +37,7 @@ def settings_for(data_dir: Path, database_url: str, rpc_url: str) -> Settings:
         anchor_max_wait_s=0,
         scheduler_enabled=False,
         subject_key="ab" * 32,
+        points_per_kg_avoided=points_per_kg,
     )
 
 
@@ -65,6 +68,11 @@ def record(runtime: Runtime, count: int, start: int = 0, org: str = "acme") -> l
         )
         ids.append(result.row.id)
     return ids
+
+
+def log_size(runtime: Runtime) -> int:
+    with runtime.db.read_sessions() as session:
+        return SqlLogStore(session).size()
 
 
 def client(runtime: Runtime) -> TestClient:

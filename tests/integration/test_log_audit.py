@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from backend import audit_cli, audit_sample
 from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
@@ -24,21 +26,41 @@ from tests.integration import chainkit
 pytestmark = pytest.mark.anvil
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """40 activities (each with its points transfer) and a reversal, in two checkpoints."""
+
+    runtime: Runtime
+    first_size: int
+    size: int
+    activity_leaves: list[int]
+    """Leaf index of every activity, in order."""
+
+    def activity_in_second_checkpoint(self) -> int:
+        return next(i for i in self.activity_leaves if i >= self.first_size + 8)
+
+
 @pytest.fixture
-def ledger(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path) -> Runtime:
-    """40 activities and a reversal, anchored in two checkpoints (tree sizes 20 and 41)."""
+def ledger(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path) -> Ledger:
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    runtime = chainkit.runtime_for(
-        chainkit.settings_for(tmp_path / "var", url, anvil.rpc_url), ledger_artifact
-    )
+    settings = chainkit.settings_for(tmp_path / "var", url, anvil.rpc_url, points_per_kg=100)
+    runtime = chainkit.runtime_for(settings, ledger_artifact)
     ids = chainkit.record(runtime, 20)
     anchoring_job(runtime)
+    first_size = chainkit.log_size(runtime)
     ids += chainkit.record(runtime, 20, start=20)
     reverse_activity(
         runtime.db, Actor("operator", "ops-1", None), ids[3], "duplicate", None, runtime.subject_key
     )
     anchoring_job(runtime)
-    yield runtime
+    with runtime.db.read_sessions() as session:
+        leaves = list(
+            session.execute(
+                select(LogLeafRow.idx).where(LogLeafRow.kind == "activity").order_by(LogLeafRow.idx)
+            ).scalars()
+        )
+    assert len(leaves) == 40 and chainkit.log_size(runtime) > 41  # points transfers interleave
+    yield Ledger(runtime, first_size, chainkit.log_size(runtime), leaves)
     runtime.db.dispose()
 
 
@@ -80,89 +102,96 @@ def _rewrite_leaf(runtime: Runtime, index: int, *, rehash: bool) -> str:
 
 
 def test_untouched_log_is_valid(
-    ledger: Runtime, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
+    ledger: Ledger, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = _verify_log(ledger, anvil, capsys)
+    code, out = _verify_log(ledger.runtime, anvil, capsys)
     assert code == 0, out
     assert out.startswith(
-        "valid: 41 leaves replayed, 2 checkpoints match the chain, 41 stored records compared"
+        f"valid: {ledger.size} leaves replayed, 2 checkpoints match the chain, 41 stored records compared"
     )
 
 
 def test_leaf_bytes_edited_in_the_database_are_named(
-    ledger: Runtime, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
+    ledger: Ledger, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    record_id = _rewrite_leaf(ledger, 25, rehash=False)
-    code, out = _verify_log(ledger, anvil, capsys)
+    index = ledger.activity_in_second_checkpoint()
+    record_id = _rewrite_leaf(ledger.runtime, index, rehash=False)
+    code, out = _verify_log(ledger.runtime, anvil, capsys)
     assert code == 1
-    assert f"leaf 25 (activity record {record_id}): its bytes do not hash" in out
-    named = f"leaf 25 (activity record {record_id}) is not the record that was anchored"
-    assert f"checkpoint 2 (tree size 41): {named}" in out
+    assert f"leaf {index} (activity record {record_id}): its bytes do not hash" in out
+    named = f"leaf {index} (activity record {record_id}) is not the record that was anchored"
+    assert f"checkpoint 2 (tree size {ledger.size}): {named}" in out
     assert "co2e_avoided_g: logged 99999" in out
     assert "checkpoint 1 " not in out  # the first checkpoint is intact
 
 
 def test_leaf_and_its_hash_edited_are_localized(
-    ledger: Runtime, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
+    ledger: Ledger, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    record_id = _rewrite_leaf(ledger, 25, rehash=True)
-    code, out = _verify_log(ledger, anvil, capsys)
+    index = ledger.activity_in_second_checkpoint()
+    record_id = _rewrite_leaf(ledger.runtime, index, rehash=True)
+    code, out = _verify_log(ledger.runtime, anvil, capsys)
     assert code == 1
     assert "do not hash" not in out  # the forger kept the hash consistent
     located = next(line for line in out.splitlines() if "do not verify against the chain's root" in line)
-    assert f"leaf 25 (activity record {record_id})" in located
-    assert "leaf 35" not in located and "leaf 19" not in located  # only its 16-leaf block
-    assert (
-        f"leaf 25 (activity record {record_id}): stored record differs from the logged one: co2e_avoided_g"
-        in out
-    )
+    named = {int(n) for n in re.findall(r"leaf (\d+) \(", located)}
+    block = range(index // 16 * 16, index // 16 * 16 + 16)
+    assert index in named and named <= set(block)  # the altered leaf, and only its 16-leaf block
+    assert f"leaf {index} (activity record {record_id}): stored record differs from the logged one" in out
 
 
 def test_stored_record_edited_behind_the_log_is_named(
-    ledger: Runtime, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
+    ledger: Ledger, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    record_id, _ = _activity_at(ledger, 7)
-    with ledger.db.write_sessions() as session, session.begin():
-        session.execute(update(ActivityRow).where(ActivityRow.id == record_id).values(points=12_345))
-    code, out = _verify_log(ledger, anvil, capsys)
+    index = ledger.activity_leaves[3 + 1]
+    record_id, _ = _activity_at(ledger.runtime, index)
+    with ledger.runtime.db.write_sessions() as session, session.begin():
+        session.execute(update(ActivityRow).where(ActivityRow.id == record_id).values(co2e_avoided_g=12_345))
+    code, out = _verify_log(ledger.runtime, anvil, capsys)
     assert code == 1
-    assert f"leaf 7 (activity record {record_id}): stored record differs from the logged one: points" in out
+    named = f"leaf {index} (activity record {record_id}): stored record differs from the logged one"
+    assert f"{named}: co2e_avoided_g: logged" in out
     assert "checkpoints match" not in out and "root" not in out  # the log itself is intact
 
 
 def test_checkpoint_root_edited_is_named(
-    ledger: Runtime, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
+    ledger: Ledger, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with ledger.db.write_sessions() as session, session.begin():
-        session.execute(update(CheckpointRow).where(CheckpointRow.tree_size == 20).values(root=b"\x01" * 32))
-    code, out = _verify_log(ledger, anvil, capsys)
+    with ledger.runtime.db.write_sessions() as session, session.begin():
+        session.execute(
+            update(CheckpointRow)
+            .where(CheckpointRow.tree_size == ledger.first_size)
+            .values(root=b"\x01" * 32)
+        )
+    code, out = _verify_log(ledger.runtime, anvil, capsys)
     assert code == 1
-    assert "checkpoint 1 (tree size 20): the server's root differs from the chain's" in out
+    assert f"checkpoint 1 (tree size {ledger.first_size}): the server's root differs from the chain's" in out
     assert "checkpoints 1→2: consistency proof fails" in out
 
 
 def test_sample_export(
-    ledger: Runtime, anvil: AnvilProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ledger: Ledger, anvil: AnvilProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    runtime = ledger.runtime
     out = tmp_path / "sample.json"
-    args = _args(ledger, anvil, n=12, out=out, seed=2026)
-    assert audit_sample.run(args, chainkit.client(ledger)) == 0, capsys.readouterr().out
+    args = _args(runtime, anvil, n=12, out=out, seed=2026)
+    assert audit_sample.run(args, chainkit.client(runtime)) == 0, capsys.readouterr().out
     document = json.loads(out.read_text())
     entries = document["records"]
-    assert document["seed"] == 2026 and document["anchored_tree_size"] == 41 and len(entries) == 12
-    assert [e["leaf_index"] for e in entries] == audit_sample.draw(2026, 41, 12)
+    assert document["seed"] == 2026 and document["anchored_tree_size"] == ledger.size and len(entries) == 12
+    assert [e["leaf_index"] for e in entries] == audit_sample.draw(2026, ledger.size, 12)
     assert all(e["receipt_verification"]["valid"] for e in entries)
     activity = next(e for e in entries if e["kind"] == "activity")
     assert activity["factors"]["factors"][0]["source"] and activity["evidence"]["source"] == "self_reported"
     assert activity["stored"]["co2e_avoided_g"] == activity["logged"]["body"]["co2e_avoided_g"]
     with out.with_suffix(".csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 12 and rows[0]["receipt_valid"] == "True" and rows[0]["factors"]
+    assert len(rows) == 12 and all(row["receipt_valid"] == "True" for row in rows)
+    assert next(row for row in rows if row["kind"] == "activity")["factors"]
 
-    victim = entries[0]
-    with ledger.db.write_sessions() as session, session.begin():
+    with runtime.db.write_sessions() as session, session.begin():
         session.execute(
-            update(ActivityRow).where(ActivityRow.id == victim["record_id"]).values(co2e_scope3_g=1)
+            update(ActivityRow).where(ActivityRow.id == activity["record_id"]).values(co2e_scope3_g=1)
         )
-    assert audit_sample.run(args, chainkit.client(ledger)) == 1
-    assert f"stored ≠ logged: [{victim['leaf_index']}]" in capsys.readouterr().out
+    assert audit_sample.run(args, chainkit.client(runtime)) == 1
+    assert f"stored ≠ logged: [{activity['leaf_index']}]" in capsys.readouterr().out
