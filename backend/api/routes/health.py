@@ -15,8 +15,13 @@ from backend.services.chain_identity import chain_status
 router = APIRouter(tags=["operations"])
 
 
-def _chain_identity(runtime: Runtime) -> checks.Check:
-    """The anchoring guard's verdict: chain id, genesis, contract code and checkpoint history."""
+def _chain_identity(runtime: Runtime, reachable: bool) -> checks.Check:
+    """The anchoring guard's verdict: chain id, genesis, contract code and checkpoint history.
+
+    An unreachable node is not asked again (the probe already failed fast): its last verdict stands.
+    """
+    if not reachable:
+        return checks.Check(False, "the chain node is not reachable; identity not checked", {})
     status = chain_status(runtime)
     details = {key: status[key] for key in ("state", "action", "anchored_tree_size", "chain_tree_size")}
     return checks.Check(status["ok"], status["reason"], details)
@@ -41,10 +46,11 @@ def _answer(ok: bool, words: tuple[str, str], results: dict[str, checks.Check]) 
     },
 )
 def healthz(runtime: RuntimeDep) -> JSONResponse:
+    chain = checks.check_chain_reachable(runtime)
     results = {
         "database": checks.check_database(runtime.db),
-        "chain": checks.check_chain_reachable(runtime),
-        "chain_identity": _chain_identity(runtime),  # a reachable chain that lost our anchors is not ok
+        "chain": chain,
+        "chain_identity": _chain_identity(runtime, chain.ok),  # reachable but without our anchors: not ok
     }
     return _answer(all(c.ok for c in results.values()), ("ok", "degraded"), results)
 
@@ -57,13 +63,14 @@ def healthz(runtime: RuntimeDep) -> JSONResponse:
 def readyz(runtime: RuntimeDep, request: Request) -> JSONResponse:
     settings = runtime.settings
     database = checks.check_database(runtime.db)
+    probe = checks.probe_chain(runtime)
     results = {
         "database": database,
         "migrations": checks.check_migrations(runtime.db)
         if database.ok
         else checks.Check(False, "database not reachable"),
-        "chain": checks.probe_chain(runtime).check(),
-        "chain_identity": _chain_identity(runtime),
+        "chain": probe.check(),
+        "chain_identity": _chain_identity(runtime, probe.reachable),
         "scheduler": checks.check_scheduler(
             getattr(request.app.state, "scheduler", None),
             settings.anchor_interval_s,
