@@ -11,6 +11,7 @@ from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
@@ -89,8 +90,8 @@ def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> li
     return merged[:limit]
 
 
-def _factor_details(calculation: dict[str, Any], version: str) -> dict[str, Any]:
-    sets = {s.version: s for s in all_sets()}
+def _factor_details(session: Session, calculation: dict[str, Any], version: str) -> dict[str, Any]:
+    sets = {s.version: s for s in all_sets(session)}  # built-in and published
     factor_set = sets.get(version)
     return {
         "factor_set": version,
@@ -129,6 +130,9 @@ def record_detail(db: Database, target: AnchorTarget, subject_key: bytes, leaf_i
                 select(CorrectionRow).where(CorrectionRow.activity_id == activity.id)
             ).scalar_one_or_none()
         )
+        factors = (
+            None if activity is None else _factor_details(session, activity.calculation, activity.factor_set)
+        )
     detail: dict[str, Any] = {
         "leaf_index": leaf_index,
         "kind": leaf.kind,
@@ -142,7 +146,7 @@ def record_detail(db: Database, target: AnchorTarget, subject_key: bytes, leaf_i
     }
     if activity is not None:
         detail["stored"] = activity_record(activity, subject_key)
-        detail["factors"] = _factor_details(activity.calculation, activity.factor_set)
+        detail["factors"] = factors
         detail["evidence"] = _evidence(activity)
     elif correction is not None:
         detail["stored"] = correction_record(correction)

@@ -5,7 +5,7 @@ From this version ``log_nodes`` receives only the levels that are positive multi
 are left in place: they are never read again, and a migration does not delete data.
 
 Revision ID: 0004
-Revises: 0005
+Revises: 0003
 Create Date: 2026-11-25
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0005"  # given as "0001"; re-chained onto main's head (0001 → 0007 → 0005) at rebase
+down_revision = "0003"  # given as "0001"; re-chained onto main's head (0001 → 0007 → 0005 → 0003) at rebase
 branch_labels = None
 depends_on = None
 
