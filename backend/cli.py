@@ -21,11 +21,13 @@ def _serve(settings: Settings) -> int:
     from backend.api.app import create_app
     from backend.bootstrap import build_runtime
     from deploy.anvil import AnvilProcess
+    from deploy.supervise import AnvilSupervisor
 
     settings.check_production_safety()
     cli_ops.configure_serve_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     anvil = None
+    supervisor = None
     if settings.chain_profile == "anvil" and not settings.chain_rpc_url:
         anvil = AnvilProcess(
             port=settings.anvil_port,
@@ -38,6 +40,8 @@ def _serve(settings: Settings) -> int:
             f"anvil: chain {settings.anvil_chain_id} at {anvil.rpc_url} (state in {settings.data_dir})",
             flush=True,
         )
+        supervisor = AnvilSupervisor(anvil)
+        supervisor.start()
 
     def _terminate(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -66,6 +70,8 @@ def _serve(settings: Settings) -> int:
     finally:
         if runtime is not None:
             runtime.db.dispose()
+        if supervisor is not None:
+            supervisor.stop()
         if anvil is not None:
             anvil.stop()
     return 0

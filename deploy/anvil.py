@@ -85,6 +85,30 @@ def rpc_call(url: str, method: str, params: list[object] | None = None, timeout_
     return reply["result"]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_our_anvil(pid: int, state_path: Path | None) -> bool:
+    """Whether ``pid`` is an Anvil started on ``state_path`` (checked via /proc where there is one)."""
+    if not _alive(pid):
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.exists():
+        return True  # no /proc (macOS): the pid file beside our state is the evidence we have
+    try:
+        argv = cmdline.read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(b"anvil" in arg for arg in argv[:1]) and str(state_path).encode() in argv
+
+
 class AnvilProcess:
     """One Anvil node on ``127.0.0.1:port``; a context manager that starts and stops it."""
 
@@ -139,10 +163,41 @@ class AnvilProcess:
             args.append("--silent")  # errors still reach stderr, which goes to a temporary log
         return args
 
+    @property
+    def pid_path(self) -> Path | None:
+        """Where the node's pid is kept beside its state, so a later start can find an orphan."""
+        return self.state_path.with_name(self.state_path.name + ".pid") if self.state_path else None
+
+    def _stop_orphan(self) -> None:
+        """Stops a node a crashed earlier run left behind on the same state file.
+
+        Anvil runs in its own session, so a SIGKILL of our process leaves it running, holding the
+        port and the state. It is asked to exit (SIGINT: it dumps its state), then started afresh.
+        """
+        pid_path = self.pid_path
+        if pid_path is None or not pid_path.exists():
+            return
+        try:
+            pid = int(pid_path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid_path.unlink(missing_ok=True)
+            return
+        if _is_our_anvil(pid, self.state_path):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        pid_path.unlink(missing_ok=True)
+
     def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Spawns Anvil and returns once ``eth_chainId`` answers with our chain id."""
         if self.is_running():
             raise AnvilError(f"Anvil is already running at {self.rpc_url}")
+        self._stop_orphan()
         if port_in_use(self.port):
             raise AnvilError(
                 f"cannot start Anvil: port {self.port} on {HOST} is already in use by another process "
@@ -165,6 +220,8 @@ class AnvilProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        if self.pid_path is not None:
+            self.pid_path.write_text(f"{self._process.pid} {self.port}\n")
         try:
             self._wait_ready(timeout_s)
         except BaseException:
@@ -210,11 +267,17 @@ class AnvilProcess:
                 process.kill()
                 process.wait()
                 self._close_log()
+                self._forget_pid()
                 raise AnvilError(
                     f"Anvil did not exit within {timeout_s:g} s of SIGINT and was killed; "
                     f"its state file may be stale:\n{self.log_tail()}"
                 ) from None
         self._close_log()
+        self._forget_pid()
+
+    def _forget_pid(self) -> None:
+        if self.pid_path is not None:
+            self.pid_path.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """SIGKILL, no state dump: what a power cut does (fault tests use it)."""
@@ -226,6 +289,7 @@ class AnvilProcess:
                 os.kill(process.pid, signal.SIGKILL)
             process.wait()
         self._close_log()
+        self._forget_pid()
 
     def log_tail(self, chars: int = _LOG_TAIL_CHARS) -> str:
         """The end of Anvil's output, for error messages."""
