@@ -1,0 +1,113 @@
+"""The role matrix as data: every route of the API (method and path template) and who may call it.
+
+Enforced for every request by :func:`backend.api.deps.authorize` (an application-wide dependency)
+before the route runs, so a route cannot forget its check; a route missing from this table is
+refused to everyone (fail closed) and fails ``tests/integration/test_permissions.py``, which
+compares this table with the OpenAPI schema. docs/permissions.md is the same matrix for people.
+
+Roles grant access; data scoping (an employee's own rows, a company admin's own company, small
+groups never shown to managers) is enforced by the routes and services beneath.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.domain.access import ROLES, SCOPES
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    scope: str | None
+    public: bool = False
+    signed: bool = False
+    """Authenticated by the body's HMAC signature of an integration source, not by a bearer token."""
+
+
+PUBLIC = Rule(frozenset(), None, public=True)
+SIGNED_SOURCE = Rule(frozenset(), None, signed=True)
+STAFF = ("company_admin", "park_manager", "auditor", "operator")
+
+
+def allow(scope: str, *roles: str) -> Rule:
+    return Rule(frozenset(roles), scope)
+
+
+EMPLOYEE = allow("activities", "employee")
+AUDIT = allow("audit:read", "auditor", "operator")
+COMPANY_READ = allow("enrollment:read", "company_admin")
+COMPANY_WRITE = allow("enrollment:write", "company_admin")
+REVIEWS = allow("reviews", "company_admin")
+OWN_KEYS = allow("keys", *STAFF)
+PARK_ADMIN = allow("companies:admin", "operator")
+SOURCES_ADMIN = allow("integrations:admin", "operator")
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/healthz"): PUBLIC,
+    # Employees (mini-program): their own data only.
+    ("POST", "/mp/v1/auth/login"): PUBLIC,
+    ("POST", "/mp/v1/auth/refresh"): PUBLIC,
+    ("POST", "/mp/v1/auth/logout"): PUBLIC,
+    ("GET", "/mp/v1/me"): EMPLOYEE,
+    ("POST", "/mp/v1/activities"): EMPLOYEE,
+    ("GET", "/mp/v1/activities"): EMPLOYEE,
+    ("GET", "/mp/v1/activities/{activity_id}"): EMPLOYEE,
+    ("GET", "/mp/v1/activities/{activity_id}/receipt"): EMPLOYEE,
+    ("GET", "/mp/v1/bindings"): EMPLOYEE,
+    ("POST", "/mp/v1/bindings"): EMPLOYEE,
+    ("DELETE", "/mp/v1/bindings/{binding_id}"): EMPLOYEE,
+    # Staff sign-in and their own API keys.
+    ("POST", "/api/v1/auth/token"): PUBLIC,
+    ("POST", "/api/v1/auth/refresh"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): PUBLIC,
+    ("GET", "/api/v1/me/api-keys"): OWN_KEYS,
+    ("POST", "/api/v1/me/api-keys"): OWN_KEYS,
+    ("POST", "/api/v1/me/api-keys/{key_id}/rotate"): OWN_KEYS,
+    ("DELETE", "/api/v1/me/api-keys/{key_id}"): OWN_KEYS,
+    # Operators: the park's companies, staff accounts and data sources.
+    ("POST", "/api/v1/companies"): PARK_ADMIN,
+    ("GET", "/api/v1/companies"): allow("enrollment:read", "operator", "park_manager"),
+    ("POST", "/api/v1/staff"): PARK_ADMIN,
+    ("GET", "/api/v1/staff"): PARK_ADMIN,
+    ("POST", "/api/v1/staff/{staff_id}/disable"): PARK_ADMIN,
+    ("GET", "/api/v1/integrations/sources"): SOURCES_ADMIN,
+    ("POST", "/api/v1/integrations/sources"): SOURCES_ADMIN,
+    ("POST", "/api/v1/integrations/sources/{source_id}/rotate-secret"): SOURCES_ADMIN,
+    ("PATCH", "/api/v1/integrations/sources/{source_id}"): SOURCES_ADMIN,
+    ("POST", "/integrations/v1/{source_id}/records"): SIGNED_SOURCE,
+    # Company admins: their own company only (checked against the token's company).
+    ("POST", "/api/v1/companies/{company_id}/departments"): COMPANY_WRITE,
+    ("GET", "/api/v1/companies/{company_id}/departments"): COMPANY_READ,
+    ("POST", "/api/v1/companies/{company_id}/employees"): COMPANY_WRITE,
+    ("GET", "/api/v1/companies/{company_id}/employees"): COMPANY_READ,
+    ("PATCH", "/api/v1/companies/{company_id}/employees/{employee_id}"): COMPANY_WRITE,
+    ("POST", "/api/v1/companies/{company_id}/employees/import"): COMPANY_WRITE,
+    ("POST", "/api/v1/companies/{company_id}/invitations"): COMPANY_WRITE,
+    ("GET", "/api/v1/companies/{company_id}/reviews"): REVIEWS,
+    ("POST", "/api/v1/companies/{company_id}/reviews/{activity_id}"): REVIEWS,
+    # Park managers and company admins: aggregates, small groups suppressed.
+    ("GET", "/api/v1/aggregates"): allow("aggregates:read", "park_manager", "company_admin"),
+    # Auditors (and operators, for chain operations): the log, checkpoints, proofs, receipts.
+    ("GET", "/audit/v1/checkpoints"): AUDIT,
+    ("GET", "/audit/v1/consistency"): AUDIT,
+    ("GET", "/audit/v1/leaves"): AUDIT,
+    ("GET", "/audit/v1/receipts/{leaf_index}"): AUDIT,
+}
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    return RULES.get((method.upper(), path))
+
+
+def check_table() -> None:
+    """Fails loudly on a rule naming an unknown role or scope (a typo would silently deny)."""
+    for (method, path), rule in RULES.items():
+        unknown = rule.roles - set(ROLES)
+        if unknown or (rule.scope is not None and rule.scope not in SCOPES):
+            raise ValueError(f"permission rule for {method} {path} names unknown roles/scope")
+        if not (rule.public or rule.signed or (rule.roles and rule.scope)):
+            raise ValueError(f"permission rule for {method} {path} allows nobody")
+
+
+check_table()
