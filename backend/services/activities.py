@@ -24,6 +24,7 @@ from backend.adapters.orm import ActivityRow
 from backend.domain.activities import normalize
 from backend.domain.errors import IdempotencyConflict, InvalidInput, NotFound
 from backend.domain.points_rules import IssuanceRules
+from backend.domain.recognition import MAGNITUDE_FIELDS
 from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
 from backend.observability import metrics
 from backend.services import recognition
@@ -93,6 +94,17 @@ def _replay(row: ActivityRow, digest: str) -> RecordedActivity:
     return RecordedActivity(row, created=False)
 
 
+SCREENED_INPUTS = (*MAGNITUDE_FIELDS, "duration_min")
+"""Quantities the recognition screen reads, in the units it reads them (km, minutes, kg, kWh)."""
+
+
+def _screening_quantities(quantities: dict[str, Any], inputs: dict[str, str]) -> dict[str, Any]:
+    """The reported quantities with those the calculation normalized (``distance`` in metres or
+    miles → ``distance_km``, ``duration`` in hours → ``duration_min``, …): a trip given in other
+    units is screened, and compared for duplicates, exactly like one given in km and minutes."""
+    return {**quantities, **{name: inputs[name] for name in SCREENED_INPUTS if name in inputs}}
+
+
 def _screen(
     session: Any,
     caller: Caller,
@@ -150,7 +162,7 @@ def record_activity(
                 session,
                 caller,
                 activity_type,
-                quantities,
+                _screening_quantities(quantities, calc.inputs),
                 occurred_at,
                 calc.co2e_avoided_g,
                 policy,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from backend.adapters.database import Database
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.domain.activities import points_for
+from backend.domain.recognition import RecognitionRules
 from backend.services.activities import Caller, record_activity
 from tests.integration.api_harness import Api
 
@@ -52,8 +53,9 @@ def test_flagged_activities_wait_for_review_then_are_credited_or_not(db: Databas
     api = Api(db, tmp_path)
     employee = api.auth("employee", "emp-1", "acme", "rd")
     admin = api.auth("company_admin", "adm-1", "acme")
-    big = _post(api, employee, 40, 3)  # 40 km without evidence: over 2 kg avoided
+    big = _post(api, employee, 50, 3)  # 50 km without evidence: over 2 kg avoided
     assert big.status_code == 201 and (big.json()["status"], big.json()["points"]) == ("flagged", 0)
+    assert big.json()["co2e_avoided_g"] > RecognitionRules().self_report_auto_max_g
     small = _post(api, employee, 8, 8, evidence_ref="photo:abc")
     assert small.json()["status"] == "accepted" and small.json()["points"] > 0
     flagged_id = big.json()["id"]
@@ -94,7 +96,7 @@ def test_flagged_activities_wait_for_review_then_are_credited_or_not(db: Databas
     assert logged["body"]["decision"] == "approve" and logged["body"]["reason"] == decision["reason"]
     assert b"adm-1" not in leaf.leaf and b"emp-1" not in leaf.leaf  # commitments, not ids
 
-    rejected_one = _post(api, employee, 45, 30)
+    rejected_one = _post(api, employee, 55, 30)
     refused = api.client.post(
         f"/api/v1/companies/acme/reviews/{rejected_one.json()['id']}",
         json={"decision": "reject", "reason": "no such trip on the card"},
@@ -115,14 +117,38 @@ def test_a_rejected_activity_no_longer_blocks_its_trip(db: Database, tmp_path: P
     api = Api(db, tmp_path)
     employee = api.auth("employee", "emp-1", "acme")
     admin = api.auth("company_admin", "adm-1", "acme")
-    first = _post(api, employee, 40, 3)
-    assert _post(api, employee, 40, 3).status_code == 422  # the same trip again: duplicate
+    first = _post(api, employee, 50, 3)
+    assert first.json()["status"] == "flagged"
+    assert _post(api, employee, 50, 3).status_code == 422  # the same trip again: duplicate
     api.client.post(
         f"/api/v1/companies/acme/reviews/{first.json()['id']}",
         json={"decision": "reject", "reason": "typo"},
         headers=admin,
     )
-    assert _post(api, employee, 40, 3, source_record_id="T-77").status_code == 201
+    assert _post(api, employee, 50, 3, source_record_id="T-77").status_code == 201
+
+
+def test_quantities_in_other_units_are_screened_like_km(db: Database, tmp_path: Path) -> None:
+    api = Api(db, tmp_path)
+    employee = api.auth("employee", "emp-1", "acme")
+    # Over the 60 km a self-reported metro trip is credited without review, given in metres.
+    long_trip = _post(api, employee, 70, 3, evidence_ref="photo:1")
+    in_metres = _trip(api, employee, 9, distance=70_000, distance_unit="m", evidence_ref="photo:2")
+    assert (long_trip.json()["status"], in_metres.json()["status"]) == ("flagged", "flagged")
+    # The same trip reported again in miles is a duplicate, not a second credit.
+    _trip(api, employee, 20, distance_km=8.047)
+    again = _trip(api, employee, 20, distance=5, distance_unit="mi")
+    assert again.status_code == 422 and again.json()["rule"] == "duplicate"
+    # An implausible speed given in hours is refused like one given in minutes.
+    fast = _trip(api, employee, 30, distance_km=60, duration="0.25", duration_unit="h")
+    assert fast.status_code == 422 and fast.json()["rule"] == "mode_speed"
+
+
+def _trip(api: Api, headers: dict[str, str], hours_ago: float, **quantities: Any) -> Any:
+    body = {"type": "metro", "occurred_at": (NOW - timedelta(hours=hours_ago)).isoformat(), **quantities}
+    return api.client.post(
+        "/mp/v1/activities", json=body, headers={**headers, "Idempotency-Key": str(uuid.uuid4())}
+    )
 
 
 def test_employees_are_rate_limited(db: Database, tmp_path: Path) -> None:
