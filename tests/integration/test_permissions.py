@@ -14,36 +14,52 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from backend.adapters import migrations
 from backend.adapters.database import create_database
 from backend.adapters.identity_providers import DevProvider
 from backend.api.permissions import RULES
+from backend.api.routes.scope3 import scope3_config
 from backend.domain.access import ROLES
-from backend.services import enrollment, identity, integrations, staff
+from backend.domain.points import TransferKind
+from backend.domain.scope3 import parse_period
+from backend.services import enrollment, identity, integrations, points, rewards, scope3_close, staff
 from backend.services.activities import Caller, record_activity
 from backend.services.tokens import Principal
+from emission_factors.loader import SETS_DIR, builtin_versions
 from tests.integration.api_harness import Api, TestClient, fast_password_hashing
 
 ANONYMOUS = "anonymous"
 NOW = datetime.now(UTC)
+YEAR = str(NOW.year)
+"""A Scope 3 period (the park's time zone is ahead of UTC, so this year has begun there too)."""
+BUILTIN = builtin_versions()[0]
 _counter = itertools.count()
+_months = itertools.count()
 
 
 def fresh(prefix: str) -> str:
     return f"{prefix}{next(_counter)}"
 
 
-def missing_rules(app: FastAPI) -> list[str]:
-    """Routes of the OpenAPI schema without a rule in the matrix, as "METHOD /path"."""
+def served_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (METHOD, path template) the app serves: the OpenAPI schema's and the routes hidden
+    from it (the dashboard's static files), which ``authorize`` refuses just the same without a rule."""
     paths = app.openapi()["paths"]
-    routes = [(m.upper(), p) for p, ops in paths.items() for m in ops]
-    return sorted(f"{m} {p}" for m, p in routes if (m, p) not in RULES)
+    documented = {(m.upper(), p) for p, ops in paths.items() for m in ops}
+    contexts = [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
+    hidden = {(m, str(c.path)) for c in contexts for m in c.methods or ()}
+    return documented | hidden
+
+
+def missing_rules(app: FastAPI) -> list[str]:
+    """Routes without a rule in the matrix, as "METHOD /path"."""
+    return sorted(f"{m} {p}" for m, p in served_routes(app) if (m, p) not in RULES)
 
 
 def stale_rules(app: FastAPI) -> list[str]:
-    paths = app.openapi()["paths"]
-    present = {(m.upper(), p) for p, ops in paths.items() for m in ops}
+    present = served_routes(app)
     return sorted(f"{m} {p}" for m, p in RULES if (m, p) not in present)
 
 
@@ -84,6 +100,70 @@ class World:
         self.source_secret = integrations.register_source(
             db, "gates", "Gates", "transit_gate", ["metro"], 10_000, NOW
         )[1]
+        self._points_and_scope3()
+
+    def _points_and_scope3(self) -> None:
+        """A park-wide reward (the operator's) and a company reward (acme's admin's) at 1 point, a
+        redemption, the points issued for the employee's activity (to correct), acme's pool funded
+        (to award from) and a closed month (to restate)."""
+        now = datetime.now(UTC)
+        self.reward_ids = {
+            role: rewards.create_reward(
+                self.db,
+                self.principal(role),
+                rewards.RewardSpec(name=f"reward of the {role}", price_points=1, stock=1000),
+                {"role": role},
+                None,
+                self.rt.settings.redemption_cancel_window_s,
+                now,
+            )[0].id
+            for role in ("operator", "company_admin")
+        }
+        self.redemption_id = self.redeem()
+        (issued,) = points.find_transfers(self.db, org_id=None, activity_id=str(self.activity_id))
+        self.issuance_id = issued.id
+        points.grant(
+            self.db,
+            self.rt.subject_key,
+            transfer_id=str(uuid.uuid4()),
+            kind=TransferKind.ALLOCATION,
+            org_id="acme",
+            employee=None,
+            amount=1000,
+            note=None,
+            actor=self.principal("operator"),
+            now=now,
+        )
+        self.closed_period = "2025-12"
+        scope3_close.close_period(
+            self.db,
+            parse_period(self.closed_period),
+            scope3_config(self.rt),
+            "operator",
+            self.staff_ids["operator"],
+            self.rt.subject_key,
+        )
+
+    def principal(self, role: str) -> Principal:
+        if role == "employee":
+            return Principal("employee", self.employee_id, "acme", "rd")
+        return Principal(role, self.staff_ids[role], "acme" if role == "company_admin" else None)
+
+    def redeem(self) -> str:
+        """A new redemption of the park-wide reward by the employee (who earned points for their trip)."""
+        return rewards.redeem(
+            self.db,
+            self.rt.subject_key,
+            self.principal("employee"),
+            self.reward_ids["operator"],
+            str(uuid.uuid4()),
+            datetime.now(UTC),
+        ).row.id
+
+    def closable_period(self) -> str:
+        """A month long ended and never closed: each call closes a different one."""
+        n = next(_months)
+        return f"{2001 + n // 12}-{n % 12 + 1:02d}"
 
     def record(self, subject: str, org: str, hours_ago: float, km: str = "12.4") -> Any:
         when = NOW - timedelta(hours=hours_ago)
@@ -113,7 +193,7 @@ class World:
         return staff.create_staff(self.db, fresh("pm-"), "long enough password", "park_manager", None, NOW).id
 
     def flagged_activity(self) -> str:
-        row = self.record(fresh("emp-flag-"), "acme", hours_ago=2, km="40").row  # over 2 kg without evidence
+        row = self.record(fresh("emp-flag-"), "acme", hours_ago=2, km="50").row  # over 2 kg without evidence
         assert row.status == "flagged"
         return str(row.id)
 
@@ -146,8 +226,33 @@ def _delivery_body() -> bytes:
     return json.dumps({"records": [], "nonce": next(_delivery_nonce)}).encode()
 
 
+def _factor_set_candidate(_w: World, _role: str) -> dict[str, str]:
+    """The built-in set under a new version, in force only from 2099: published, it changes nothing
+    the other probes compute (publishing it twice answers 200 with the first publication)."""
+    toml = (SETS_DIR / BUILTIN / "methodology.toml").read_text()
+    return {
+        "factors_csv": (SETS_DIR / BUILTIN / "factors.csv").read_text(),
+        "methodology_toml": toml.replace(f'version = "{BUILTIN}"', 'version = "park-probe-2099.1"'),
+        "effective_from": "2099-01-01T00:00:00+08:00",
+    }
+
+
+def _grant(_w: World, role: str) -> dict[str, Any]:
+    """Operators fund a company's pool (allocation); a company admin awards from its pool."""
+    grant: dict[str, Any] = {"id": str(uuid.uuid4()), "company": "acme", "amount": 1}
+    if role == "company_admin":
+        return {**grant, "kind": "award", "employee": _w.employee_id}
+    return {**grant, "kind": "allocation"}
+
+
+def _idempotent(_w: World, _role: str) -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
 PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/healthz"): Probe("/healthz", ok=(200, 503)),  # no chain in these tests: "degraded"
+    ("GET", "/readyz"): Probe("/readyz", ok=(200, 503)),  # no chain in these tests: "not ready"
+    ("GET", "/metrics"): Probe("/metrics"),  # CARBON_METRICS_TOKEN unset here: open, as in development
     ("POST", "/mp/v1/auth/login"): Probe("/mp/v1/auth/login", {"code": "dev:wx-e1"}),
     ("POST", "/mp/v1/auth/refresh"): Probe(
         "/mp/v1/auth/refresh", lambda w, r: {"refresh_token": w.employee_refresh()}
@@ -250,6 +355,80 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/audit/v1/consistency"): Probe("/audit/v1/consistency?first=0&second=0"),
     ("GET", "/audit/v1/leaves"): Probe("/audit/v1/leaves"),
     ("GET", "/audit/v1/receipts/{leaf_index}"): Probe("/audit/v1/receipts/0"),
+    # Employees' points, rewards, redemptions and leaderboards.
+    ("GET", "/mp/v1/points"): Probe("/mp/v1/points"),
+    ("GET", "/mp/v1/points/history"): Probe("/mp/v1/points/history"),
+    ("GET", "/mp/v1/rewards"): Probe("/mp/v1/rewards"),
+    ("POST", "/mp/v1/redemptions"): Probe(
+        "/mp/v1/redemptions", lambda w, r: {"reward_id": w.reward_ids["operator"]}, headers=_idempotent
+    ),
+    ("GET", "/mp/v1/redemptions"): Probe("/mp/v1/redemptions"),
+    ("GET", "/mp/v1/redemptions/{redemption_id}"): Probe(
+        lambda w, r: f"/mp/v1/redemptions/{w.redemption_id}"
+    ),
+    ("POST", "/mp/v1/redemptions/{redemption_id}/cancel"): Probe(
+        lambda w, r: f"/mp/v1/redemptions/{w.redeem() if r == 'employee' else w.redemption_id}/cancel"
+    ),
+    ("GET", "/mp/v1/leaderboards/opt-in"): Probe("/mp/v1/leaderboards/opt-in"),
+    ("PUT", "/mp/v1/leaderboards/opt-in"): Probe("/mp/v1/leaderboards/opt-in", {"alias": "Green Fox"}),
+    ("DELETE", "/mp/v1/leaderboards/opt-in"): Probe("/mp/v1/leaderboards/opt-in"),
+    ("GET", "/mp/v1/leaderboards/company"): Probe("/mp/v1/leaderboards/company"),
+    ("GET", "/mp/v1/leaderboards/department"): Probe("/mp/v1/leaderboards/department"),
+    ("GET", "/mp/v1/leaderboards/departments"): Probe("/mp/v1/leaderboards/departments"),
+    # Emission factor sets.
+    ("GET", "/api/v1/factor-sets"): Probe("/api/v1/factor-sets"),
+    ("GET", "/api/v1/factor-sets/{version}"): Probe(f"/api/v1/factor-sets/{BUILTIN}"),
+    ("POST", "/api/v1/factor-sets"): Probe("/api/v1/factor-sets", _factor_set_candidate),
+    ("GET", "/api/v1/factor-sets/{version}/recompute"): Probe(f"/api/v1/factor-sets/{BUILTIN}/recompute"),
+    # Points administration: each manager acts on the reward it owns, on its own company.
+    ("GET", "/api/v1/rewards"): Probe("/api/v1/rewards"),
+    ("POST", "/api/v1/rewards"): Probe(
+        "/api/v1/rewards", {"name": "Tea", "price_points": 5, "stock": 3}, headers=_idempotent
+    ),
+    ("PATCH", "/api/v1/rewards/{reward_id}"): Probe(
+        lambda w, r: f"/api/v1/rewards/{w.reward_ids.get(r, w.reward_ids['operator'])}", {"add_stock": 1}
+    ),
+    ("GET", "/api/v1/points/rules"): Probe("/api/v1/points/rules"),
+    ("PUT", "/api/v1/points/rules/park"): Probe("/api/v1/points/rules/park", {"points_per_kg": 100}),
+    ("PUT", "/api/v1/points/rules/companies/{org_id}"): Probe(
+        "/api/v1/points/rules/companies/acme", {"employee_daily_points_cap": 5000}
+    ),
+    ("POST", "/api/v1/points/corrections"): Probe(
+        "/api/v1/points/corrections",
+        lambda w, r: {
+            "id": str(uuid.uuid4()),
+            "reverses": w.issuance_id,
+            "reason_code": "data_error",
+            "amount": 1,
+        },
+    ),
+    ("POST", "/api/v1/points/transfers"): Probe("/api/v1/points/transfers", _grant),
+    ("GET", "/api/v1/points/transfers"): Probe(
+        lambda w, r: f"/api/v1/points/transfers?activity_id={w.activity_id}"
+    ),
+    ("GET", "/api/v1/points/ledger"): Probe("/api/v1/points/ledger"),
+    # Scope 3 and the dashboard.
+    ("GET", "/api/v1/scope3/summary"): Probe(f"/api/v1/scope3/summary?period={YEAR}"),
+    ("GET", "/api/v1/scope3/export"): Probe(f"/api/v1/scope3/export?period={YEAR}&format=json"),
+    ("GET", "/api/v1/scope3/report"): Probe(f"/api/v1/scope3/report?period={YEAR}"),
+    ("GET", "/api/v1/scope3/explain"): Probe(f"/api/v1/scope3/explain?period={YEAR}"),
+    ("GET", "/api/v1/scope3/periods"): Probe("/api/v1/scope3/periods"),
+    ("GET", "/api/v1/scope3/headcounts"): Probe("/api/v1/scope3/headcounts"),
+    ("PUT", "/api/v1/scope3/headcounts/{company}"): Probe(
+        "/api/v1/scope3/headcounts/acme", {"headcount": 40}
+    ),
+    ("POST", "/api/v1/scope3/periods/{period}/close"): Probe(
+        lambda w, r: f"/api/v1/scope3/periods/{w.closable_period()}/close"
+    ),
+    ("POST", "/api/v1/scope3/periods/{period}/restatements"): Probe(
+        lambda w, r: f"/api/v1/scope3/periods/{w.closed_period}/restatements", {"reason": "late gate data"}
+    ),
+    ("GET", "/api/v1/scope3/feed"): Probe("/api/v1/scope3/feed"),
+    ("POST", "/api/v1/scope3/feed/snapshots"): Probe(f"/api/v1/scope3/feed/snapshots?period={YEAR}"),
+    ("GET", "/api/v1/dashboard/status"): Probe("/api/v1/dashboard/status"),
+    ("GET", "/dashboard"): Probe("/dashboard"),
+    ("GET", "/dashboard/static/{name}"): Probe("/dashboard/static/app.js"),
+    ("GET", "/dashboard/vendor/chart.umd.min.js"): Probe("/dashboard/vendor/chart.umd.min.js"),
 }
 
 
