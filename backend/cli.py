@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from backend import audit_cli, cli_demo, cli_factors, cli_ops, cli_reanchor
+from backend import audit_cli, cli_demo, cli_factors, cli_identity, cli_ops, cli_reanchor
 from backend.domain.errors import CarbonLedgerError
 from backend.observability.logging import configure_logging
 from backend.services.tokens import ROLES, issue_token
@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_demo.add_commands(commands)
     cli_ops.add_commands(commands)
     cli_factors.add_commands(commands)
+    cli_identity.add_commands(commands)
     return parser
 
 
@@ -133,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_ops.run(args, get_settings())
         if args.command == "factors":
             return cli_factors.run(get_settings(), args)
+        if args.command in cli_identity.COMMANDS:
+            return cli_identity.run(args, get_settings())
         return audit_cli.run(args)
     except CarbonLedgerError as exc:
         print(f"carbon-ledger: {exc.detail}", file=sys.stderr)

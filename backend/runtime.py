@@ -9,10 +9,14 @@ from pathlib import Path
 
 from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
+from backend.adapters.identity_providers import IdentityProvider, build_provider
+from backend.domain.recognition import RateLimit, RecognitionRules
 from backend.services.activities import IssuancePolicy
 from backend.services.anchoring import AnchorPolicy, AnchorTarget
 from backend.services.chain_identity import ChainGuard, ExpectedChain
+from backend.services.identity import TokenPolicy
 from backend.services.points_rules import points_defaults
+from backend.services.recognition import Screening
 from backend.settings import Settings
 
 SUBJECT_KEY_FILE = "subject-commitment.key"
@@ -38,6 +42,37 @@ class Runtime:
             clock_skew=timedelta(seconds=self.settings.clock_skew_s),
             points_rules=points_defaults(self.settings),
             baseline=self.settings.baseline,
+            screening=self.screening,
+        )
+
+    @property
+    def screening(self) -> Screening:
+        s = self.settings
+        rules = RecognitionRules(
+            self_report_auto_max_g=s.self_report_auto_max_g,
+            evidenced_auto_max_g=s.evidenced_auto_max_g,
+            self_report_daily_auto=s.self_report_daily_auto,
+        ).with_overrides(s.recognition_bands)
+        return Screening(
+            rules,
+            RateLimit(s.employee_activities_per_hour, timedelta(hours=1)),
+            RateLimit(s.employee_activities_per_day, timedelta(days=1)),
+        )
+
+    @property
+    def tokens(self) -> TokenPolicy:
+        s = self.settings
+        return TokenPolicy(s.token_secret, s.access_token_ttl_s, s.refresh_token_ttl_s, self.subject_key)
+
+    @property
+    def identity_provider(self) -> IdentityProvider:
+        s = self.settings
+        return build_provider(
+            s.identity_provider,
+            app_id=s.wechat_app_id,
+            app_secret=s.wechat_app_secret,
+            api_base=s.wechat_api_base,
+            timeout_s=s.wechat_timeout_s,
         )
 
     @property

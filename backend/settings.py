@@ -115,6 +115,29 @@ class Settings(BaseSettings):
     baseline: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
     """The park's avoided-emission baseline: ``city_mode_mix`` (conservative; the default of
     park-default-2026.1) or ``petrol_car_solo`` (aggressive). Unset: the factor set's default."""
+    # --- identity, permissions, integrations and recognition (issue 6) ---
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    """Lifetime of access tokens from sign-in; short, because they are not revocable."""
+    refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3600, le=366 * 86_400)
+    """Lifetime of a sign-in (its refresh tokens rotate on each use within it)."""
+    identity_provider: Literal["dev", "wechat"] = "dev"
+    """``wechat``: code-to-session with the mini-program's app id and secret; ``dev``: the login
+    code ``dev:<id>`` stands for the user ``<id>`` (local mode only)."""
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    min_group_size: int = Field(default=5, ge=1, le=1000)
+    """Aggregates never show a group (company, department) with fewer distinct people than this."""
+    webhook_tolerance_s: int = Field(default=300, ge=10, le=3600)
+    """Accepted age of a webhook delivery's timestamp; older (or future) deliveries are refused."""
+    employee_activities_per_hour: int = Field(default=20, ge=1, le=10_000)
+    employee_activities_per_day: int = Field(default=60, ge=1, le=100_000)
+    recognition_bands: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Per-mode overrides of the plausibility bands, JSON, e.g. ``{"walk": {"max_kmh": 10}}``."""
+    self_report_auto_max_g: int = Field(default=2000, ge=0)
+    evidenced_auto_max_g: int = Field(default=10_000, ge=0)
+    self_report_daily_auto: int = Field(default=4, ge=0)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
@@ -153,6 +176,10 @@ class Settings(BaseSettings):
         if not (self.anchoring_key or self.anchoring_key_file):
             problems.append("CARBON_ANCHORING_KEY or CARBON_ANCHORING_KEY_FILE must be set")
         problems += key_safety.anchoring_key_problems(self.anchoring_key, self.anchoring_key_file)
+        if self.identity_provider == "dev":
+            problems.append("CARBON_IDENTITY_PROVIDER=dev signs anyone in; use wechat")
+        elif not (self.wechat_app_id and self.wechat_app_secret):
+            problems.append("CARBON_WECHAT_APP_ID and CARBON_WECHAT_APP_SECRET must be set")
         if problems:
             raise ConfigurationError(f"refusing to start with CARBON_ENV={self.env}: " + "; ".join(problems))
 

@@ -40,6 +40,12 @@ class _ActivityBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with a UTC offset.")
+    evidence_ref: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Reference to a photo or document backing the claim (an upload id), for review.",
+    )
 
 
 class _Trip(_ActivityBase):

@@ -137,4 +137,12 @@ class CheckpointRow(Base):
 
 
 # Tables of the other modules register on Base.metadata when imported (Alembic and the app see them).
-from backend.adapters import orm_chain, orm_corrections, orm_factors, orm_points, orm_scope3  # noqa: E402, F401
+from backend.adapters import (  # noqa: E402, F401
+    orm_chain,
+    orm_corrections,
+    orm_factors,
+    orm_identity,
+    orm_integrations,
+    orm_points,
+    orm_scope3,
+)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from backend.api import problems
-from backend.api.routes import audit, corrections, health
+from backend.api.deps import authorize
+from backend.api.routes import audit, corrections, enrollment, health, integrations, reviews, staff_access
 from backend.api.routes import dashboard as dashboard_routes
 from backend.api.routes import factor_sets as factor_set_routes
 from backend.api.routes import metrics as metrics_route
@@ -18,6 +19,7 @@ from backend.api.routes import scope3 as scope3_routes
 from backend.observability.middleware import ObservabilityMiddleware
 from backend.runtime import Runtime
 from backend.scheduler import start_scheduler
+from mini_program_api import identity as mini_program_identity
 from mini_program_api import points_routes as mini_program_points
 from mini_program_api import routes as mini_program
 from mini_program_api.schemas import ACTIVITY_TYPES
@@ -42,7 +44,13 @@ def create_app(runtime: Runtime) -> FastAPI:
             if scheduler is not None:
                 scheduler.shutdown(wait=True)
 
-    app = FastAPI(title="Carbon Ledger API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Carbon Ledger API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(authorize)],  # the role matrix (backend/api/permissions.py), every route
+    )
     app.state.runtime = runtime
     problems.DISCRIMINATOR_TAGS.update(ACTIVITY_TYPES)
     problems.install(app)
@@ -58,4 +66,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(rewards_admin.router)
     app.include_router(points_admin.router)
     app.include_router(factor_set_routes.router)
+    app.include_router(mini_program_identity.router)
+    app.include_router(staff_access.router)
+    app.include_router(enrollment.router)
+    app.include_router(reviews.router)
+    app.include_router(integrations.admin_router)
+    app.include_router(integrations.webhook_router)
     return app

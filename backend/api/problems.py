@@ -30,6 +30,12 @@ STATUS_BY_ERROR: list[tuple[type[errors.CarbonLedgerError], int, str]] = [
     (errors.CancellationClosed, 409, "cancellation-closed"),
     (errors.ReversalNotAllowed, 409, "reversal-not-allowed"),
     (errors.InsufficientPoints, 422, "insufficient-points"),
+    (errors.ActivityRejected, 422, "activity-rejected"),
+    (errors.RateLimited, 429, "rate-limited"),
+    (errors.NotEnrolled, 403, "not-enrolled"),
+    (errors.SignatureInvalid, 401, "signature-invalid"),
+    (errors.ReplayRejected, 409, "replay"),
+    (errors.UpstreamError, 502, "upstream-unavailable"),
     (errors.IdempotencyConflict, 409, "idempotency-conflict"),
     (errors.Conflict, 409, "conflict"),
     (errors.InvalidInput, 422, "invalid-input"),
@@ -53,7 +59,15 @@ HTTP_TITLES = {
 }
 
 
-def problem(status: int, kind: str, title_en: str, title_zh: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    kind: str,
+    title_en: str,
+    title_zh: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "type": PROBLEM_BASE + kind,
         "title": f"{title_zh} / {title_en}",
@@ -63,7 +77,8 @@ def problem(status: int, kind: str, title_en: str, title_zh: str, detail: str, *
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -119,10 +134,16 @@ def install(app: FastAPI) -> None:
         if status >= 500:
             logger.error("request failed: %s", exc.detail)
         extra: dict[str, Any] = {}
+        headers = None
         if isinstance(exc, errors.InvalidInput):
             extra["errors"] = [{"field": exc.field, "reason": exc.reason}]
+        if isinstance(exc, errors.ActivityRejected):
+            extra["rule"] = exc.rule
+        if isinstance(exc, errors.RateLimited):
+            extra["retry_after_s"] = exc.retry_after_s
+            headers = {"Retry-After": str(exc.retry_after_s)}
         extra.update(getattr(exc, "extensions", {}))
-        return problem(status, kind, exc.title_en, exc.title_zh, exc.detail, **extra)
+        return problem(status, kind, exc.title_en, exc.title_zh, exc.detail, headers, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -135,3 +135,54 @@ class ReversalNotAllowed(Conflict):
 
     title_en = "Transfer cannot be reversed"
     title_zh = "该转账无法冲正"
+
+
+# --- identity, integrations and recognition (issue 6) ---
+
+
+class ActivityRejected(InvalidInput):
+    """A recognition rule refused the activity (implausible for its mode, or a duplicate)."""
+
+    title_en = "Activity not accepted"
+    title_zh = "行为未被认可"
+
+    def __init__(self, field: str, reason: str, rule: str) -> None:
+        super().__init__(field, reason)
+        self.rule = rule
+
+
+class RateLimited(CarbonLedgerError):
+    """Too many requests from one employee or one source; retry after ``retry_after_s``."""
+
+    title_en = "Too many requests"
+    title_zh = "请求过于频繁"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class NotEnrolled(PermissionDenied):
+    """A signed-in person who is not bound to an employee of the park (no invitation redeemed)."""
+
+    title_en = "Not enrolled: redeem an invitation code"
+    title_zh = "尚未登记：请使用邀请码"
+
+
+class SignatureInvalid(Unauthenticated):
+    title_en = "Signature does not verify"
+    title_zh = "签名校验失败"
+
+
+class ReplayRejected(Conflict):
+    """A signed delivery seen before (the same signature within the timestamp window)."""
+
+    title_en = "Replayed delivery rejected"
+    title_zh = "重放请求被拒绝"
+
+
+class UpstreamError(CarbonLedgerError, RuntimeError):
+    """An outside service we depend on (the identity provider) failed or is unreachable."""
+
+    title_en = "Upstream service unavailable"
+    title_zh = "上游服务不可用"

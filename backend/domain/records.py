@@ -22,7 +22,16 @@ SALT_BYTES = 16
 """128 bits: enough that guessing a record from its hash is as hard as guessing the salt."""
 
 RECORD_KINDS = frozenset(
-    {"activity", "points_transfer", "correction", "factor_set", "period_close", "chain_move", "points_rules"}
+    {
+        "activity",
+        "points_transfer",
+        "correction",
+        "factor_set",
+        "period_close",
+        "chain_move",
+        "points_rules",
+        "review",
+    }
 )
 
 

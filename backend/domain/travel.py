@@ -23,7 +23,7 @@ from backend.domain.calculation import (
     rule_decimal,
     to_grams,
 )
-from backend.domain.errors import InvalidInput
+from backend.domain.errors import ActivityRejected, InvalidInput
 from backend.domain.factors import Baseline, Factor, FactorSet, Parameter
 from backend.domain.units import DISTANCE, DURATION, Measured, plain, read_quantity
 
@@ -36,7 +36,10 @@ def _distance(quantities: Quantities, rules: dict[str, Any], activity_type: str)
     assert measured is not None
     max_km = rule_decimal(rules, "max_distance_km", "20000")
     if measured.value > max_km:
-        raise InvalidInput(measured.field, f"must be at most {plain(max_km)} km for {activity_type}")
+        # The same refusal, and rule name, as the recognition screen's (backend/domain/recognition.py):
+        # a client sees one kind of answer for an implausible trip, whichever check caught it.
+        reason = f"must be at most {plain(max_km)} km for {activity_type}"
+        raise ActivityRejected(measured.field, reason, "mode_distance")
     return measured
 
 
@@ -49,10 +52,11 @@ def _check_speed(
     speed_kmh = distance_km * MINUTES_PER_HOUR / duration.value
     max_speed = rule_decimal(rules, "max_speed_kmh", "1000")
     if speed_kmh > max_speed:
-        raise InvalidInput(
+        raise ActivityRejected(
             duration.field,
             f"{plain(distance_km)} km in {duration.given} is {speed_kmh.quantize(SPEED_DECIMALS)} km/h, "
             f"faster than the {plain(max_speed)} km/h plausible for {activity_type}",
+            "mode_speed",
         )
     return {"duration_min": plain(duration.value)}
 

@@ -11,6 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,8 +24,10 @@ from backend.adapters.orm import ActivityRow
 from backend.domain.activities import normalize
 from backend.domain.errors import IdempotencyConflict, InvalidInput, NotFound
 from backend.domain.points_rules import IssuanceRules
+from backend.domain.recognition import MAGNITUDE_FIELDS
 from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
 from backend.observability import metrics
+from backend.services import recognition
 from backend.services.factor_sets import set_in_force
 from backend.services.issuance import issue_for_activity
 
@@ -51,6 +54,8 @@ class IssuancePolicy:
     """Settings-level issuance rules under the park's document; ``points_per_kg`` alone when unset."""
     baseline: str | None = None
     """The park's avoided-emission baseline (``CARBON_BASELINE``); None: the factor set's default."""
+    screening: recognition.Screening | None = None
+    """Recognition rules and rate limits; None records without screening (trusted imports, tests)."""
 
     @property
     def rules_defaults(self) -> IssuanceRules:
@@ -89,6 +94,45 @@ def _replay(row: ActivityRow, digest: str) -> RecordedActivity:
     return RecordedActivity(row, created=False)
 
 
+SCREENED_INPUTS = (*MAGNITUDE_FIELDS, "duration_min")
+"""Quantities the recognition screen reads, in the units it reads them (km, minutes, kg, kWh)."""
+
+
+def _screening_quantities(quantities: dict[str, Any], inputs: dict[str, str]) -> dict[str, Any]:
+    """The reported quantities with those the calculation normalized (``distance`` in metres or
+    miles → ``distance_km``, ``duration`` in hours → ``duration_min``, …): a trip given in other
+    units is screened, and compared for duplicates, exactly like one given in km and minutes."""
+    return {**quantities, **{name: inputs[name] for name in SCREENED_INPUTS if name in inputs}}
+
+
+def _screen(
+    session: Any,
+    caller: Caller,
+    activity_type: str,
+    quantities: dict[str, Any],
+    occurred_at: datetime,
+    co2e_avoided_g: int,
+    policy: IssuancePolicy,
+    now: datetime,
+    straight_km: Decimal | None,
+) -> recognition.Screened | None:
+    """Decides accepted / flagged (needs review), or raises for rejected (nothing is stored)."""
+    if policy.screening is None:
+        return None
+    return recognition.screen(
+        session,
+        caller.subject_id,
+        caller.source,
+        activity_type,
+        quantities,
+        occurred_at,
+        co2e_avoided_g,
+        policy.screening,
+        now,
+        straight_km,
+    )
+
+
 def record_activity(
     db: Database,
     caller: Caller,
@@ -97,6 +141,7 @@ def record_activity(
     occurred_at: datetime,
     policy: IssuancePolicy,
     now: datetime | None = None,
+    straight_km: Decimal | None = None,
 ) -> RecordedActivity:
     """Validates, computes, stores and logs one activity; replays return the stored result."""
     now = now or datetime.now(UTC)
@@ -113,6 +158,18 @@ def record_activity(
             factor_set = set_in_force(occurred_at, session)
             calc = normalize(activity_type, payload, factor_set, baseline=policy.baseline)
             quantities = {k: v for k, v in payload.items() if k not in ("type", "occurred_at")}
+            screened = _screen(
+                session,
+                caller,
+                activity_type,
+                _screening_quantities(quantities, calc.inputs),
+                occurred_at,
+                calc.co2e_avoided_g,
+                policy,
+                now,
+                straight_km,
+            )
+            status = screened.status if screened else "accepted"
             activity_id = str(uuid.uuid4())
             body = {
                 "type": activity_type,
@@ -122,7 +179,7 @@ def record_activity(
                 "dept": caller.dept_id,
                 "source": caller.source,
                 "quantities": quantities,
-                "status": "accepted",
+                "status": status,
                 "co2e_avoided_g": calc.co2e_avoided_g,
                 "co2e_scope3_g": calc.co2e_scope3_g,
                 "scope3_category": calc.scope3_category,
@@ -149,11 +206,14 @@ def record_activity(
                 points=0,
                 factor_set=factor_set.version,
                 calculation=calc.public(),
-                status="accepted",
+                status=status,
                 leaf_index=leaf_index,
                 created_at=now,
             )
             session.add(row)
+            if screened is not None:
+                session.flush()
+                recognition.remember(session, row, screened, now)
             if row.status == "accepted":
                 on_activity_accepted(session, row, now, policy.rules_defaults)
         logger.info("recorded activity %s (%s) as leaf %d", activity_id, activity_type, leaf_index)

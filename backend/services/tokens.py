@@ -1,22 +1,31 @@
 """Bearer tokens (JWT, HS256, via PyJWT): who is calling, in which role, for which organisation.
 
 Development tokens (``carbon-ledger dev-token``) carry ``typ=dev`` and are refused outside
-``CARBON_ENV=local``.
+``CARBON_ENV=local``. Sign-in issues short-lived access tokens (``typ=access``) plus an opaque
+refresh token (random, stored only as its SHA-256, rotated on every use: see
+:mod:`backend.services.identity`). Staff may instead use API keys ``clk_<id>_<secret>`` with scopes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
+import uuid
 from dataclasses import dataclass
 
 import jwt
 
+from backend.domain.access import ROLES
 from backend.domain.errors import InvalidInput, Unauthenticated
 
-ROLES = ("employee", "company_admin", "park_manager", "auditor", "operator")
+__all__ = ["ROLES", "Principal", "decode_token", "issue_token"]
 ISSUER = "carbon-ledger"
 ALGORITHM = "HS256"
 MAX_SUBJECT_LENGTH = 128
+OPAQUE_TOKEN_BYTES = 32
+"""256 random bits: refresh tokens and API key secrets cannot be guessed, so a fast hash suffices."""
+API_KEY_PREFIX = "clk_"
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,10 @@ class Principal:
     subject: str
     org: str | None
     dept: str | None = None
+    scopes: frozenset[str] | None = None
+    """The API key's scopes; None for tokens, which carry every scope of their role."""
+    via: str = "token"
+    """How the caller authenticated: ``token``, ``dev`` (a development token) or ``api_key``."""
 
 
 def issue_token(
@@ -48,6 +61,7 @@ def issue_token(
         "org": org,
         "dept": dept,
         "typ": kind,
+        "jti": str(uuid.uuid4()),
         "iat": now,
         "exp": now + ttl_s,
     }
@@ -63,11 +77,43 @@ def decode_token(secret: str, token: str, allow_dev: bool) -> Principal:
         raise Unauthenticated("the token has expired") from None
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated(f"invalid token: {exc}") from None
-    if claims.get("typ") == "dev" and not allow_dev:
+    kind = claims.get("typ")
+    if kind == "dev" and not allow_dev:
         raise Unauthenticated("development tokens are refused outside CARBON_ENV=local")
+    if kind not in ("dev", "access"):
+        raise Unauthenticated("not an access token")
     role = claims.get("role")
     if role not in ROLES:
         raise Unauthenticated("the token names no known role")
     return Principal(
-        role=str(role), subject=str(claims["sub"]), org=claims.get("org"), dept=claims.get("dept")
+        role=str(role),
+        subject=str(claims["sub"]),
+        org=claims.get("org"),
+        dept=claims.get("dept"),
+        via="dev" if kind == "dev" else "token",
     )
+
+
+def new_opaque_token(prefix: str = "") -> str:
+    return prefix + secrets.token_urlsafe(OPAQUE_TOKEN_BYTES)
+
+
+def secret_hash(secret: str) -> str:
+    """SHA-256 of a high-entropy secret (refresh token, API key, invitation code, webhook secret)."""
+    return "0x" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_api_key() -> tuple[str, str]:
+    """A new API key: (key id, the full key ``clk_<id>_<secret>`` shown once)."""
+    key_id = secrets.token_hex(8)
+    return key_id, f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(OPAQUE_TOKEN_BYTES)}"
+
+
+def parse_api_key(presented: str) -> tuple[str, str] | None:
+    """(key id, full key) when ``presented`` has the API key shape, else None."""
+    if not presented.startswith(API_KEY_PREFIX):
+        return None
+    key_id, sep, secret = presented.removeprefix(API_KEY_PREFIX).partition("_")
+    if not sep or len(key_id) != 16 or not secret:
+        return None
+    return key_id, presented

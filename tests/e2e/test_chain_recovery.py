@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,15 @@ def _headers(token: str, key: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **({"Idempotency-Key": key} if key else {})}
 
 
+_TRIPS = itertools.count()
+
+
 def _record(server: LedgerServer, token: str) -> dict[str, Any]:
+    # Trips an hour apart: the same trip twice would be refused as a duplicate.
+    when = datetime.fromisoformat(str(METRO["occurred_at"])) - timedelta(hours=next(_TRIPS))
+    body = {**METRO, "occurred_at": when.isoformat()}
     created = httpx.post(
-        f"{server.url}/mp/v1/activities", json=METRO, headers=_headers(token, str(uuid.uuid4()))
+        f"{server.url}/mp/v1/activities", json=body, headers=_headers(token, str(uuid.uuid4()))
     )
     assert created.status_code == 201, created.text
     body: dict[str, Any] = created.json()

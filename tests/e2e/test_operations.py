@@ -18,16 +18,19 @@ from tests.e2e.conftest import LedgerServer
 pytestmark = pytest.mark.anvil
 
 METRO = {"type": "metro", "occurred_at": "2026-11-20T08:10:00+08:00", "distance_km": 7.5}
-SUBJECTS = ("ops-e2e-subject-a", "ops-e2e-subject-b")
 MIN_BEFORE_BACKUP = 15
 
 
 class HttpWriter(threading.Thread):
-    """Posts activities until stopped; ``acked`` holds (subject, id) of every 201."""
+    """Posts activities until stopped; ``acked`` holds (subject, id) of every 201.
 
-    def __init__(self, server: LedgerServer, tokens: dict[str, str]) -> None:
+    Each post is a different employee's commute: one employee's same trip twice would be refused
+    as a duplicate, and one employee is limited to CARBON_EMPLOYEE_ACTIVITIES_PER_HOUR."""
+
+    def __init__(self, server: LedgerServer) -> None:
         super().__init__(daemon=True)
-        self.server, self.tokens = server, tokens
+        self.server = server
+        self.tokens: dict[str, str] = {}
         self.acked: list[tuple[str, str]] = []
         self.stop = threading.Event()
         self.failures: list[str] = []
@@ -35,9 +38,13 @@ class HttpWriter(threading.Thread):
     def run(self) -> None:
         with httpx.Client(base_url=self.server.url, timeout=30) as client:
             while not self.stop.is_set():
-                subject = SUBJECTS[len(self.acked) % len(SUBJECTS)]
+                subject = f"ops-e2e-subject-{len(self.acked):04d}"
+                # Issued in-process (same public dev secret as the server) to spare a CLI start each.
+                token = self.tokens.setdefault(
+                    subject, issue_token(DEV_TOKEN_SECRET, "employee", subject, "acme", 3600, kind="dev")
+                )
                 headers = {
-                    "Authorization": f"Bearer {self.tokens[subject]}",
+                    "Authorization": f"Bearer {token}",
                     "Idempotency-Key": str(uuid.uuid4()),
                 }
                 response = client.post("/mp/v1/activities", json=METRO, headers=headers)
@@ -54,10 +61,8 @@ class HttpWriter(threading.Thread):
 
 
 def test_backup_while_writing_restore_and_verify_log(ledger_server: LedgerServer, tmp_path: Path) -> None:
-    # Issued in-process (same public dev secret as the server) to spare a CLI start per token.
-    tokens = {s: issue_token(DEV_TOKEN_SECRET, "employee", s, "acme", 3600, kind="dev") for s in SUBJECTS}
-    ledger_server.issued += [(token, subject) for subject, token in tokens.items()]
-    writer = HttpWriter(ledger_server, tokens)
+    writer = HttpWriter(ledger_server)
+    tokens = writer.tokens
     writer.start()
     try:
         writer.wait_for(MIN_BEFORE_BACKUP)
@@ -67,6 +72,7 @@ def test_backup_while_writing_restore_and_verify_log(ledger_server: LedgerServer
     finally:
         writer.stop.set()
         writer.join()
+        ledger_server.issued += [(token, subject) for subject, token in tokens.items()]
     assert backup.returncode == 0, backup.stderr
     assert "local Anvil chain state dumped after the database snapshot" in backup.stdout
     assert not writer.failures

@@ -130,15 +130,17 @@ def test_the_listed_dev_addresses_are_the_anvil_mnemonic_accounts() -> None:
 
 def test_production_refuses_the_anvil_key_and_loose_key_files(tmp_path: Path) -> None:
     strong = "x" * 40
+    # A production identity provider, so that the anchoring key is the only thing refused.
+    wechat = {"identity_provider": "wechat", "wechat_app_id": "app", "wechat_app_secret": "secret"}
     with pytest.raises(Exception, match="public development key") as refused:
         Settings(
-            env="production", token_secret=strong, anchoring_key=ANVIL_DEFAULT_KEY_0
+            env="production", token_secret=strong, anchoring_key=ANVIL_DEFAULT_KEY_0, **wechat
         ).check_production_safety()
     assert ANVIL_DEFAULT_KEY_0[2:] not in str(refused.value)
     key_file = tmp_path / "anchoring.key"
     key_file.write_text(Account.create().key.hex())
     key_file.chmod(0o644)
-    loose = Settings(env="production", token_secret=strong, anchoring_key_file=key_file)
+    loose = Settings(env="production", token_secret=strong, anchoring_key_file=key_file, **wechat)
     with pytest.raises(Exception, match="chmod 600"):
         loose.check_production_safety()
     key_file.chmod(stat.S_IRUSR | stat.S_IWUSR)

@@ -1,0 +1,300 @@
+"""Request and response schemas of identity, enrollment, reviews, aggregates and integrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.domain.access import SCOPES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- sign-in ---
+
+
+class MiniProgramLogin(_Strict):
+    code: str = Field(min_length=1, max_length=256, description="The code from wx.login().")
+    invitation_code: str | None = Field(
+        default=None, min_length=4, max_length=32, description="Needed at the first sign-in only."
+    )
+
+
+class StaffLogin(_Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(_Strict):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth 2.0 token type)
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    role: str
+    subject: str
+    company_id: str | None
+    department_id: str | None
+
+
+class MePublic(BaseModel):
+    employee_id: str
+    company_id: str | None
+    department_id: str | None
+
+
+# --- staff and API keys ---
+
+
+class StaffCreate(_Strict):
+    username: str = Field(min_length=3, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    role: Literal["company_admin", "park_manager", "auditor", "operator"]
+    company_id: str | None = Field(default=None, max_length=64)
+
+
+class StaffPublic(BaseModel):
+    id: str
+    username: str
+    role: str
+    company_id: str | None
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class ApiKeyCreate(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1, max_length=len(SCOPES), description=f"Of: {', '.join(SCOPES)}")
+    ttl_days: int | None = Field(default=None, ge=1, le=366)
+
+
+class ApiKeyPublic(BaseModel):
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    replaced_by: str | None
+
+
+class ApiKeyIssued(ApiKeyPublic):
+    key: str = Field(description="The full key: shown once, store it now.")
+
+
+# --- enrollment ---
+
+
+class CompanyCreate(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class CompanyPublic(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class DepartmentCreate(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DepartmentPublic(BaseModel):
+    id: str
+    company_id: str
+    name: str
+
+
+class EmployeeCreate(_Strict):
+    employee_no: str = Field(min_length=1, max_length=64)
+    department_id: str | None = Field(default=None, max_length=64)
+    display_name: str | None = Field(default=None, max_length=100)
+
+
+class EmployeeUpdate(_Strict):
+    department_id: str | None = Field(default=None, max_length=64)
+    status: Literal["active", "disabled"] | None = None
+
+
+class EmployeePublic(BaseModel):
+    id: str
+    employee_no: str
+    department_id: str | None
+    display_name: str | None
+    status: str
+    created_at: datetime
+
+
+class EnrolledPublic(BaseModel):
+    employee: EmployeePublic
+    created: bool
+    invitation_code: str | None = Field(description="Shown once; hand it to the employee.")
+    invitation_expires_at: datetime | None
+
+
+class EmployeePage(BaseModel):
+    items: list[EmployeePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ImportResult(BaseModel):
+    created: int
+    existing: int
+    items: list[EnrolledPublic]
+
+
+class InvitationCreate(_Strict):
+    department_id: str | None = Field(default=None, max_length=64)
+    employee_id: str | None = Field(default=None, max_length=36, description="Re-issue for one employee.")
+    max_uses: int = Field(default=1, ge=1, le=1000)
+    ttl_days: int = Field(default=14, ge=1, le=90)
+
+
+class InvitationPublic(BaseModel):
+    id: str
+    code: str = Field(description="Shown once.")
+    department_id: str | None
+    employee_id: str | None
+    max_uses: int
+    expires_at: datetime
+
+
+# --- reviews ---
+
+
+class ReviewDecision(_Strict):
+    decision: Literal["approve", "reject"]
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ReviewPublic(BaseModel):
+    activity_id: str
+    decision: str
+    reason: str
+    reviewer: str
+    decided_at: datetime
+    leaf_index: int
+
+
+class ReviewItem(BaseModel):
+    activity_id: str
+    employee_id: str
+    department_id: str | None
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    quantities: dict[str, Any]
+    co2e_avoided_g: int
+    status: str
+    source: str
+    evidence: str | None
+    findings: list[dict[str, Any]]
+    review: ReviewPublic | None
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewItem]
+    total: int
+    limit: int
+    offset: int
+
+
+# --- bindings and sources ---
+
+
+class BindingCreate(_Strict):
+    kind: Literal["transit_card", "bike_account", "ev_account", "recycling_card"]
+    identifier: str = Field(
+        min_length=1, max_length=128, description="Card number or account id; stored hashed."
+    )
+    label: str | None = Field(default=None, max_length=40, description="Your own name for it.")
+    consent: Literal[True] = Field(
+        description="I agree that records of this account are used to credit my low-carbon trips."
+    )
+
+
+class BindingPublic(BaseModel):
+    id: str
+    kind: str
+    label: str | None
+    consent_version: str
+    consented_at: datetime
+    revoked_at: datetime | None
+
+
+class SourceCreate(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["transit_gate", "bike_share", "ev_charger", "recycling_station"]
+    activity_types: list[str] = Field(min_length=1, max_length=20)
+    max_records_per_min: int = Field(default=600, ge=1, le=100_000)
+
+
+class SourceUpdate(_Strict):
+    enabled: bool
+
+
+class SourcePublic(BaseModel):
+    id: str
+    name: str
+    kind: str
+    binding_kind: str
+    activity_types: list[str]
+    max_records_per_min: int
+    created_at: datetime
+    disabled_at: datetime | None
+    previous_secret_valid_until: datetime | None
+
+
+class SourceWithSecret(SourcePublic):
+    secret: str = Field(description="HMAC-SHA256 key of this source's deliveries: shown once.")
+
+
+class RecordOutcomePublic(BaseModel):
+    record_id: str
+    outcome: str
+    activity_id: str | None = None
+    field: str | None = None
+    reason: str | None = None
+    replayed: bool = False
+    retry_after_s: int | None = None
+
+
+class DeliveryResult(BaseModel):
+    source: str
+    received: int
+    results: list[RecordOutcomePublic]
+
+
+# --- aggregates ---
+
+
+class AggregateGroup(BaseModel):
+    key: str
+    people: int
+    activities: int
+    co2e_avoided_g: int
+    co2e_scope3_g: int
+    points: int
+
+
+class AggregatesPublic(BaseModel):
+    group_by: str
+    company: str | None
+    min_group_size: int
+    groups: list[AggregateGroup]
+    other: AggregateGroup | None = Field(description="Groups too small to show, pooled.")
+    pooled_groups: int
+    suppressed: bool = Field(description="True when the whole population is below the minimum.")

@@ -1,0 +1,437 @@
+"""Use cases of data-source integrations (数字化平台集成): trusted sources (transit gates, shared
+bikes, EV chargers, recycling stations) deliver signed batches of records over a webhook.
+
+* Authenticity: each source has its own secret; the body is signed with HMAC-SHA256 over
+  ``"<timestamp>." + body`` (:func:`signature`). Deliveries older or newer than the tolerance are
+  refused, and a signature seen before within the window is a replay (409).
+* Idempotency: by the source's own record id. The same record delivered again returns the first
+  outcome; the same id with other content is refused for that record.
+* Attribution: only through a binding the employee consented to (a transit card, a bike
+  account), looked up by keyed hash; a record nobody bound is ``unmatched`` and credits no one.
+  Unmatched records are not final: delivered again after the employee binds, they are processed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from backend.adapters.database import Database
+from backend.adapters.orm_identity import BindingRow, EmployeeRow
+from backend.adapters.orm_integrations import IntegrationRecordRow, IntegrationSourceRow, WebhookSignatureRow
+from backend.domain.errors import (
+    ActivityRejected,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    ReplayRejected,
+    SignatureInvalid,
+)
+from backend.domain.records import canonical_json, sha256_hex
+from backend.services.activities import Caller, IssuancePolicy, record_activity
+from backend.services.enrollment import check_identifier
+from backend.services.identity import keyed_hash
+
+SOURCE_KINDS = {
+    "transit_gate": "transit_card",
+    "bike_share": "bike_account",
+    "ev_charger": "ev_account",
+    "recycling_station": "recycling_card",
+}
+"""Kinds of source and the kind of binding that attributes their records to an employee."""
+BINDING_KINDS = frozenset(SOURCE_KINDS.values())
+CONSENT_VERSION = "2026-11"
+"""Version of the consent text an employee accepts when binding an account (docs/integrations.md)."""
+MAX_BATCH_RECORDS = 500
+"""Records per delivery: a gate system's minute of traffic, well inside one request's time."""
+MAX_BODY_BYTES = 2_000_000
+SECRET_ROTATION_GRACE = timedelta(hours=24)
+"""After a rotation the old secret still verifies this long, so the source can switch over."""
+SIGNATURE_SCHEME = "v1"
+MAX_IDENTIFIER_LENGTH = 128
+RATE_WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    """One record of a delivery, parsed by the web layer (or the reason it could not be)."""
+
+    record_id: str
+    account: str | None
+    payload: dict[str, Any] | None
+    occurred_at: datetime | None
+    raw: dict[str, Any]
+    field: str | None = None
+    reason: str | None = None
+    straight_km: Decimal | None = None
+    """Straight-line distance between the record's start and end, when the source sent them."""
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    record_id: str
+    outcome: str
+    """accepted, flagged, duplicate, rejected, unmatched, conflict or deferred (rate-limited)."""
+    activity_id: str | None = None
+    field: str | None = None
+    reason: str | None = None
+    replayed: bool = False
+    retry_after_s: int | None = None
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> tuple[str, str]:
+    """What a source sends: (``X-Carbon-Timestamp``, ``X-Carbon-Signature``) values."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return stamp, f"{SIGNATURE_SCHEME}={signature(secret, stamp, body)}"
+
+
+def binding_hash(subject_key: bytes, kind: str, identifier: str) -> str:
+    return keyed_hash(subject_key, f"binding/{kind}", identifier.strip())
+
+
+# --- sources (operators) ---
+
+
+def register_source(
+    db: Database,
+    source_id: str,
+    name: str,
+    kind: str,
+    activity_types: Sequence[str],
+    max_records_per_min: int,
+    now: datetime,
+) -> tuple[IntegrationSourceRow, str]:
+    check_identifier("id", source_id)
+    if kind not in SOURCE_KINDS:
+        raise InvalidInput("kind", f"must be one of {', '.join(SOURCE_KINDS)}")
+    if not activity_types:
+        raise InvalidInput("activity_types", "name at least one activity type the source reports")
+    secret = secrets.token_urlsafe(32)
+    row = IntegrationSourceRow(
+        id=source_id,
+        name=name,
+        kind=kind,
+        binding_kind=SOURCE_KINDS[kind],
+        activity_types=sorted(set(activity_types)),
+        secret=secret,
+        previous_secret=None,
+        previous_valid_until=None,
+        max_records_per_min=max_records_per_min,
+        created_at=now,
+        disabled_at=None,
+    )
+    try:
+        with db.write_sessions() as session, session.begin():
+            if session.get(IntegrationSourceRow, source_id) is not None:
+                raise Conflict(f"source {source_id} already exists")
+            session.add(row)
+    except IntegrityError:
+        raise Conflict(f"source {source_id} already exists") from None
+    return row, secret
+
+
+def list_sources(db: Database) -> list[IntegrationSourceRow]:
+    with db.read_sessions() as session:
+        return list(session.execute(select(IntegrationSourceRow).order_by(IntegrationSourceRow.id)).scalars())
+
+
+def rotate_secret(db: Database, source_id: str, now: datetime) -> tuple[IntegrationSourceRow, str]:
+    with db.write_sessions() as session, session.begin():
+        row = session.get(IntegrationSourceRow, source_id)
+        if row is None:
+            raise NotFound(f"source {source_id} not found")
+        secret = secrets.token_urlsafe(32)
+        row.previous_secret, row.previous_valid_until = row.secret, now + SECRET_ROTATION_GRACE
+        row.secret = secret
+    return row, secret
+
+
+def set_source_enabled(db: Database, source_id: str, enabled: bool, now: datetime) -> IntegrationSourceRow:
+    with db.write_sessions() as session, session.begin():
+        row = session.get(IntegrationSourceRow, source_id)
+        if row is None:
+            raise NotFound(f"source {source_id} not found")
+        row.disabled_at = None if enabled else (row.disabled_at or now)
+    return row
+
+
+# --- bindings (employees) ---
+
+
+def add_binding(
+    db: Database,
+    employee_id: str,
+    kind: str,
+    identifier: str,
+    label: str | None,
+    subject_key: bytes,
+    now: datetime,
+) -> tuple[BindingRow, bool]:
+    """Binds an account the employee consented to link; (row, created)."""
+    if kind not in BINDING_KINDS:
+        raise InvalidInput("kind", f"must be one of {', '.join(sorted(BINDING_KINDS))}")
+    identifier = identifier.strip()
+    if not 1 <= len(identifier) <= MAX_IDENTIFIER_LENGTH:
+        raise InvalidInput("identifier", f"must be 1 to {MAX_IDENTIFIER_LENGTH} characters")
+    digest = binding_hash(subject_key, kind, identifier)
+    with db.write_sessions() as session, session.begin():
+        if session.get(EmployeeRow, employee_id) is None:
+            raise NotFound("bindings need an enrolled employee: sign in through the mini-program")
+        active = session.execute(
+            select(BindingRow).where(BindingRow.kind == kind, BindingRow.active_hash == digest)
+        ).scalar_one_or_none()
+        if active is not None:
+            if active.employee_id == employee_id:
+                return active, False
+            raise Conflict("this account is already bound to someone else; contact your administrator")
+        row = BindingRow(
+            id=secrets.token_hex(16),
+            employee_id=employee_id,
+            kind=kind,
+            identifier_hash=digest,
+            active_hash=digest,
+            label=label,
+            consent_version=CONSENT_VERSION,
+            consented_at=now,
+            revoked_at=None,
+        )
+        session.add(row)
+    return row, True
+
+
+def list_bindings(db: Database, employee_id: str) -> list[BindingRow]:
+    with db.read_sessions() as session:
+        stmt = (
+            select(BindingRow).where(BindingRow.employee_id == employee_id).order_by(BindingRow.consented_at)
+        )
+        return list(session.execute(stmt).scalars())
+
+
+def revoke_binding(db: Database, employee_id: str, binding_id: str, now: datetime) -> BindingRow:
+    """Withdraws consent: records delivered from now on are no longer attributed."""
+    with db.write_sessions() as session, session.begin():
+        row = session.get(BindingRow, binding_id)
+        if row is None or row.employee_id != employee_id:
+            raise NotFound(f"binding {binding_id} not found")
+        row.revoked_at, row.active_hash = row.revoked_at or now, None
+    return row
+
+
+# --- deliveries (sources) ---
+
+
+def _secrets_of(source: IntegrationSourceRow, now: datetime) -> list[str]:
+    keys = [source.secret]
+    if source.previous_secret and source.previous_valid_until and source.previous_valid_until > now:
+        keys.append(source.previous_secret)
+    return keys
+
+
+def verify_delivery(
+    db: Database,
+    source_id: str,
+    timestamp: str | None,
+    signature_value: str | None,
+    body: bytes,
+    tolerance_s: int,
+    now: datetime,
+) -> tuple[IntegrationSourceRow, str]:
+    """Checks the signature and the timestamp; returns the source and the matching signature."""
+    with db.read_sessions() as session:
+        source = session.get(IntegrationSourceRow, source_id)
+    if source is None or source.disabled_at is not None:
+        raise SignatureInvalid(f"unknown or disabled source {source_id}")
+    if not timestamp or not timestamp.isdigit():
+        raise SignatureInvalid("header X-Carbon-Timestamp (Unix seconds) is required")
+    if abs(now.timestamp() - int(timestamp)) > tolerance_s:
+        raise SignatureInvalid(f"the timestamp is more than {tolerance_s} s from the server's clock")
+    offered = [p.strip().removeprefix(f"{SIGNATURE_SCHEME}=") for p in (signature_value or "").split(",")]
+    offered = [s for s in offered if s]
+    if not offered:
+        raise SignatureInvalid(
+            f"header X-Carbon-Signature ({SIGNATURE_SCHEME}=<hex HMAC-SHA256>) is required"
+        )
+    expected = [signature(key, timestamp, body) for key in _secrets_of(source, now)]
+    match = next((s for s in offered for e in expected if hmac.compare_digest(s, e)), None)
+    if match is None:
+        raise SignatureInvalid("the signature does not match the body and timestamp")
+    return source, match
+
+
+def _admit(
+    db: Database, source: IntegrationSourceRow, match: str, count: int, tolerance_s: int, now: datetime
+) -> None:
+    """Refuses a replay or a delivery over the source's rate; otherwise remembers it."""
+    try:
+        with db.write_sessions() as session, session.begin():
+            horizon = now - max(timedelta(seconds=2 * tolerance_s), RATE_WINDOW)
+            session.execute(delete(WebhookSignatureRow).where(WebhookSignatureRow.received_at < horizon))
+            if session.get(WebhookSignatureRow, (source.id, match)) is not None:
+                raise ReplayRejected("this signed delivery was already received")
+            recent = session.execute(
+                select(func.coalesce(func.sum(WebhookSignatureRow.records), 0)).where(
+                    WebhookSignatureRow.source_id == source.id,
+                    WebhookSignatureRow.received_at > now - RATE_WINDOW,
+                )
+            ).scalar_one()
+            if int(recent) + count > source.max_records_per_min:
+                raise RateLimited(
+                    f"source {source.id} may deliver at most {source.max_records_per_min} records per minute",
+                    int(RATE_WINDOW.total_seconds()),
+                )
+            session.add(
+                WebhookSignatureRow(source_id=source.id, signature=match, records=count, received_at=now)
+            )
+    except IntegrityError:
+        raise ReplayRejected("this signed delivery was already received") from None
+
+
+def deliver(
+    db: Database,
+    source: IntegrationSourceRow,
+    match: str,
+    records: Sequence[IncomingRecord],
+    policy: IssuancePolicy,
+    tolerance_s: int,
+    now: datetime,
+) -> list[RecordOutcome]:
+    """Admits a verified batch, then processes it record by record (each one atomic on its own)."""
+    if len(records) > MAX_BATCH_RECORDS:
+        raise InvalidInput("records", f"at most {MAX_BATCH_RECORDS} records per delivery")
+    ids = [r.record_id for r in records]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("records", "a record_id appears twice in the delivery")
+    _admit(db, source, match, len(records), tolerance_s, now)
+    return [_process(db, source, record, policy, now) for record in records]
+
+
+def _stored(db: Database, source_id: str, record_id: str) -> IntegrationRecordRow | None:
+    with db.read_sessions() as session:
+        return session.get(IntegrationRecordRow, (source_id, record_id))
+
+
+def _save(
+    db: Database, source: IntegrationSourceRow, digest: str, outcome: RecordOutcome, now: datetime
+) -> RecordOutcome:
+    with db.write_sessions() as session, session.begin():
+        row = session.get(IntegrationRecordRow, (source.id, outcome.record_id))
+        if row is None:
+            row = IntegrationRecordRow(source_id=source.id, record_id=outcome.record_id, request_hash=digest)
+            session.add(row)
+        row.outcome, row.activity_id = outcome.outcome, outcome.activity_id
+        row.field, row.reason = outcome.field, (outcome.reason or "")[:500] or None
+        row.received_at = now
+    return outcome
+
+
+def _process(
+    db: Database, source: IntegrationSourceRow, record: IncomingRecord, policy: IssuancePolicy, now: datetime
+) -> RecordOutcome:
+    if record.field == "record_id":  # nothing to be idempotent by: answered, not stored
+        return RecordOutcome(record.record_id, "rejected", field=record.field, reason=record.reason)
+    digest = sha256_hex(canonical_json(record.raw))
+    stored = _stored(db, source.id, record.record_id)
+    if stored is not None and stored.outcome != "unmatched":
+        if stored.request_hash != digest:
+            return RecordOutcome(
+                record.record_id,
+                "conflict",
+                field="record_id",
+                reason="this record_id was delivered before with other content",
+            )
+        return RecordOutcome(
+            record.record_id, stored.outcome, stored.activity_id, stored.field, stored.reason, replayed=True
+        )
+    if record.payload is None or record.occurred_at is None or record.account is None:
+        return _save(
+            db,
+            source,
+            digest,
+            RecordOutcome(record.record_id, "rejected", field=record.field, reason=record.reason),
+            now,
+        )
+    if record.payload["type"] not in source.activity_types:
+        reason = f"source {source.id} may report only {', '.join(source.activity_types)}"
+        return _save(
+            db, source, digest, RecordOutcome(record.record_id, "rejected", field="type", reason=reason), now
+        )
+    caller = _attribute(db, source, record.account, record.occurred_at, policy.subject_key, now)
+    if caller is None:
+        reason = "no employee has bound this account (with consent before the record's time)"
+        return _save(
+            db,
+            source,
+            digest,
+            RecordOutcome(record.record_id, "unmatched", field="account", reason=reason),
+            now,
+        )
+    key = "int:" + hashlib.sha256(f"{source.id}\x00{record.record_id}".encode()).hexdigest()[:60]
+    try:
+        result = record_activity(
+            db,
+            caller,
+            key,
+            record.payload,
+            record.occurred_at,
+            policy,
+            now=now,
+            straight_km=record.straight_km,
+        )
+    except ActivityRejected as exc:
+        outcome = "duplicate" if exc.rule == "duplicate" else "rejected"
+        return _save(
+            db,
+            source,
+            digest,
+            RecordOutcome(record.record_id, outcome, field=exc.field, reason=exc.reason),
+            now,
+        )
+    except InvalidInput as exc:
+        return _save(
+            db,
+            source,
+            digest,
+            RecordOutcome(record.record_id, "rejected", field=exc.field, reason=exc.reason),
+            now,
+        )
+    except RateLimited as exc:
+        # Not stored: the source delivers it again later and it is processed then.
+        return RecordOutcome(record.record_id, "deferred", reason=exc.detail, retry_after_s=exc.retry_after_s)
+    row = result.row
+    return _save(db, source, digest, RecordOutcome(record.record_id, row.status, row.id), now)
+
+
+def _attribute(
+    db: Database,
+    source: IntegrationSourceRow,
+    account: str,
+    occurred_at: datetime,
+    subject_key: bytes,
+    now: datetime,
+) -> Caller | None:
+    digest = binding_hash(subject_key, source.binding_kind, account)
+    with db.read_sessions() as session:
+        binding = session.execute(
+            select(BindingRow).where(BindingRow.kind == source.binding_kind, BindingRow.active_hash == digest)
+        ).scalar_one_or_none()
+        if binding is None or binding.consented_at > occurred_at:
+            return None
+        employee = session.get(EmployeeRow, binding.employee_id)
+    if employee is None or employee.status != "active":
+        return None
+    return Caller(employee.id, employee.company_id, employee.department_id, source=f"integration:{source.id}")

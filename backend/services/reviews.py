@@ -1,0 +1,115 @@
+"""Use case: the review queue of flagged activities, handled by the employee's company admins.
+
+A decision (approve or reject, with a reason) is a new record, not an edit: it is logged as a
+``review`` leaf in the same transaction that changes the activity's status, and an approval
+credits the activity through :func:`backend.services.activities.on_activity_accepted`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
+
+from backend.adapters.database import Database
+from backend.adapters.log_store import PendingLeaf, SqlLogStore
+from backend.adapters.orm import ActivityRow
+from backend.adapters.orm_integrations import FootprintRow, ReviewRow
+from backend.domain.errors import Conflict, InvalidInput, NotFound
+from backend.domain.records import leaf_bytes, new_salt, subject_commitment
+from backend.services.activities import IssuancePolicy, on_activity_accepted
+
+DECISIONS = {"approve": "accepted", "reject": "rejected"}
+MAX_REASON_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    activity: ActivityRow
+    footprint: FootprintRow | None
+    review: ReviewRow | None
+
+
+def review_queue(
+    db: Database, company_id: str, status: str, limit: int, offset: int
+) -> tuple[list[QueueItem], int]:
+    """The company's activities in ``status`` (``flagged``: waiting; ``accepted``/``rejected``:
+    decided), oldest first so nothing waits forever."""
+    with db.read_sessions() as session:
+        where: list[ColumnElement[bool]] = [ActivityRow.org_id == company_id, ActivityRow.status == status]
+        if status != "flagged":
+            # Decided after review (not merely accepted on arrival).
+            where.append(ActivityRow.id.in_(select(ReviewRow.activity_id)))
+        total = int(session.execute(select(func.count()).select_from(ActivityRow).where(*where)).scalar_one())
+        stmt = (
+            select(ActivityRow, FootprintRow, ReviewRow)
+            .outerjoin(FootprintRow, FootprintRow.activity_id == ActivityRow.id)
+            .outerjoin(ReviewRow, ReviewRow.activity_id == ActivityRow.id)
+            .where(*where)
+            .order_by(ActivityRow.created_at, ActivityRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        items = [QueueItem(a, f, r) for a, f, r in session.execute(stmt).tuples()]
+        return items, total
+
+
+def decide(
+    db: Database,
+    company_id: str,
+    activity_id: str,
+    decision: str,
+    reason: str,
+    reviewer: str,
+    policy: IssuancePolicy,
+    now: datetime,
+) -> ReviewRow:
+    """Approves or rejects a flagged activity of ``company_id``; repeating the same decision
+    returns the original one, a different decision on a decided activity is a conflict."""
+    if decision not in DECISIONS:
+        raise InvalidInput("decision", f"must be one of {', '.join(DECISIONS)}")
+    reason = reason.strip()
+    if not 1 <= len(reason) <= MAX_REASON_LENGTH:
+        raise InvalidInput("reason", f"must be 1 to {MAX_REASON_LENGTH} characters")
+    with db.write_sessions() as session, session.begin():
+        log = SqlLogStore(session)
+        log.lock_head()
+        row = session.get(ActivityRow, activity_id)
+        if row is None or row.org_id != company_id:
+            raise NotFound(f"activity {activity_id} not found in {company_id}")
+        existing = session.get(ReviewRow, activity_id)
+        if existing is not None:
+            if existing.decision == decision:
+                return existing
+            raise Conflict(f"activity {activity_id} was already decided: {existing.decision}")
+        if row.status != "flagged":
+            raise Conflict(f"activity {activity_id} is {row.status}, not waiting for review")
+        row.status = DECISIONS[decision]
+        if decision == "approve":
+            on_activity_accepted(session, row, now, policy.rules_defaults)
+        body = {
+            "activity": activity_id,
+            "activity_leaf": row.leaf_index,
+            "decision": decision,
+            "status": row.status,
+            "reason": reason,
+            "org": company_id,
+            "reviewer": subject_commitment(policy.subject_key, reviewer),
+            "points": row.points,
+            "decided_at": now.isoformat(),
+        }
+        subject = subject_commitment(policy.subject_key, row.subject_id)
+        leaf = leaf_bytes("review", activity_id, new_salt(), subject, body)
+        (leaf_index,) = log.append([PendingLeaf("review", activity_id, leaf)], now)
+        review = ReviewRow(
+            activity_id=activity_id,
+            company_id=company_id,
+            decision=decision,
+            reason=reason,
+            reviewer=reviewer,
+            decided_at=now,
+            leaf_index=leaf_index,
+        )
+        session.add(review)
+    return review

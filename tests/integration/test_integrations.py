@@ -1,0 +1,257 @@
+"""Data-source webhooks end to end: signed batches, bad signatures, replays, idempotent
+re-deliveries, attribution only through consented bindings, duplicates, per-source rates."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from backend.adapters.database import Database
+from backend.adapters.orm import ActivityRow, LogLeafRow
+from backend.adapters.orm_identity import BindingRow
+from backend.services import enrollment, integrations
+from tests.integration.api_harness import Api
+
+CARD = "3104-8870-1122-9"
+NOW = datetime.now(UTC)
+
+
+class Park:
+    def __init__(self, db: Database, tmp_path: Path) -> None:
+        self.api = Api(db, tmp_path)
+        self.db = db
+        enrollment.create_company(db, "acme", "Acme", NOW)
+        enrolled = enrollment.enroll_employee(db, "acme", "E1", None, None, timedelta(days=1), "adm", NOW)
+        self.employee_id = enrolled.employee.id
+        login = self.api.client.post(
+            "/mp/v1/auth/login", json={"code": "dev:wx-1", "invitation_code": enrolled.invitation_code}
+        )
+        self.employee = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        operator = self.api.auth("operator", "op-1")
+        source = self.api.client.post(
+            "/api/v1/integrations/sources",
+            json={
+                "id": "metro-gates",
+                "name": "Metro gates",
+                "kind": "transit_gate",
+                "activity_types": ["metro"],
+                "max_records_per_min": 50,
+            },
+            headers=operator,
+        )
+        assert source.status_code == 201, source.text
+        self.secret = source.json()["secret"]
+
+    def bind(self, identifier: str = CARD, days_ago: int = 2) -> Any:
+        """Binds the card; ``days_ago`` backdates the consent so earlier trips are covered."""
+        body = {"kind": "transit_card", "identifier": identifier, "label": "my card", "consent": True}
+        response = self.api.client.post("/mp/v1/bindings", json=body, headers=self.employee)
+        if response.status_code == 201 and days_ago:
+            with self.db.write_sessions() as session, session.begin():
+                row = session.get(BindingRow, response.json()["id"])
+                assert row is not None
+                row.consented_at = NOW - timedelta(days=days_ago)
+        return response
+
+    def send(
+        self,
+        records: list[dict[str, Any]],
+        secret: str | None = None,
+        stamp: int | None = None,
+        raw: bytes | None = None,
+    ) -> Any:
+        body = raw if raw is not None else json.dumps({"records": records}).encode()
+        timestamp, signature = integrations.signature_header(secret or self.secret, body, stamp)
+        headers = {
+            "X-Carbon-Timestamp": timestamp,
+            "X-Carbon-Signature": signature,
+            "Content-Type": "application/json",
+        }
+        return self.api.client.post("/integrations/v1/metro-gates/records", content=body, headers=headers)
+
+
+def trip(
+    record_id: str, minutes_from_now: int = 1, km: float = 12.4, account: str = CARD, **extra: Any
+) -> dict[str, Any]:
+    when = datetime.now(UTC) + timedelta(minutes=minutes_from_now)  # the clock now: consent is "now" too
+    return {
+        "record_id": record_id,
+        "account": account,
+        "type": "metro",
+        "occurred_at": when.isoformat(),
+        "distance_km": km,
+        "duration_min": 30,
+        **extra,
+    }
+
+
+@pytest.fixture
+def park(db: Database, tmp_path: Path) -> Park:
+    return Park(db, tmp_path)
+
+
+def _count(db: Database, table: type) -> int:
+    with db.read_sessions() as session:
+        return len(list(session.execute(select(table)).scalars()))
+
+
+def test_signed_batch_is_matched_only_through_consented_bindings(park: Park, db: Database) -> None:
+    assert park.bind().status_code == 201
+    assert park.bind().status_code == 200  # binding again is idempotent
+    response = park.send(
+        [trip("T-1"), trip("T-2", account="9999-0000"), trip("T-3", km=-4), {"record_id": "T-4"}]
+    )
+    assert response.status_code == 200, response.text
+    results = {r["record_id"]: r for r in response.json()["results"]}
+    assert results["T-1"]["outcome"] == "accepted" and results["T-1"]["activity_id"]
+    assert results["T-2"]["outcome"] == "unmatched" and results["T-2"]["field"] == "account"
+    assert results["T-3"]["outcome"] == "rejected" and results["T-3"]["field"] == "distance_km"
+    assert results["T-4"]["outcome"] == "rejected"
+    nameless = park.send([{"account": CARD}, "not an object"]).json()["results"]
+    assert [(r["record_id"], r["field"]) for r in nameless] == [("#0", "record_id"), ("#1", "record_id")]
+    mine = park.api.client.get("/mp/v1/activities", headers=park.employee).json()["items"]
+    assert [a["id"] for a in mine] == [results["T-1"]["activity_id"]]
+    with db.read_sessions() as session:
+        row = session.get(ActivityRow, results["T-1"]["activity_id"])
+        assert row is not None and row.source == "integration:metro-gates" and row.points == 57
+        leaves = b"".join(leaf.leaf for leaf in session.execute(select(LogLeafRow)).scalars())
+        stored = session.execute(text("SELECT * FROM bindings")).all()
+    # 12.4 km of metro avoids 579 g under the built-in factor set (tests/unit/test_worked_examples.py):
+    # 57 points at the default 100 points/kg, credited at once (a signed source needs no review).
+    # The card number is never stored or logged raw.
+    assert CARD.encode() not in leaves and all(CARD not in str(r) for r in stored)
+
+
+def test_bad_signatures_stale_timestamps_and_replays_are_refused(park: Park, db: Database) -> None:
+    park.bind()
+    records = [trip("T-1")]
+    assert park.send(records, secret="not-the-secret").status_code == 401
+    stale = park.send(records, stamp=int(time.time()) - 3600)
+    assert stale.status_code == 401 and "timestamp" in stale.json()["detail"]
+    body = json.dumps({"records": records}).encode()
+    stamp, signature = integrations.signature_header(park.secret, body)
+    headers = {"X-Carbon-Timestamp": stamp, "X-Carbon-Signature": signature}
+    tampered = park.api.client.post(
+        "/integrations/v1/metro-gates/records", content=body.replace(b"12.4", b"42.4"), headers=headers
+    )
+    assert tampered.status_code == 401
+    unsigned = park.api.client.post("/integrations/v1/metro-gates/records", content=body)
+    assert unsigned.status_code == 401 and unsigned.json()["type"].endswith("/signature-invalid")
+    assert _count(db, ActivityRow) == 0
+    first = park.api.client.post("/integrations/v1/metro-gates/records", content=body, headers=headers)
+    assert first.status_code == 200
+    replay = park.api.client.post("/integrations/v1/metro-gates/records", content=body, headers=headers)
+    assert replay.status_code == 409 and replay.json()["type"].endswith("/replay")
+    assert _count(db, ActivityRow) == 1
+
+
+def test_redelivery_is_idempotent_by_the_sources_record_id(park: Park, db: Database) -> None:
+    park.bind()
+    record = trip("T-1")
+    first = park.send([record]).json()["results"][0]
+    again = park.send([record, trip("T-2", minutes_from_now=-120)]).json()["results"]
+    assert again[0] == {**first, "replayed": True}
+    assert again[1]["outcome"] == "accepted"
+    changed = park.send([{**record, "distance_km": 20}]).json()["results"][0]
+    assert changed["outcome"] == "conflict"
+    assert _count(db, ActivityRow) == 2
+
+
+def test_a_trip_reported_by_hand_and_by_the_gates_is_credited_once(park: Park, db: Database) -> None:
+    park.bind()
+    gate = park.send([trip("T-1", minutes_from_now=-60)]).json()["results"][0]
+    assert gate["outcome"] == "accepted"
+    manual = {
+        "type": "metro",
+        "occurred_at": (datetime.now(UTC) - timedelta(minutes=50)).isoformat(),
+        "distance_km": 12.0,
+    }
+    headers = {**park.employee, "Idempotency-Key": str(uuid.uuid4())}
+    refused = park.api.client.post("/mp/v1/activities", json=manual, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["rule"] == "duplicate" and gate["activity_id"] in refused.json()["detail"]
+    # The other way round: reported by hand first, then delivered by the source.
+    manual["occurred_at"] = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
+    assert (
+        park.api.client.post(
+            "/mp/v1/activities", json=manual, headers={**park.employee, "Idempotency-Key": str(uuid.uuid4())}
+        ).status_code
+        == 201
+    )
+    late = park.send([trip("T-2", minutes_from_now=-300 + 8)]).json()["results"][0]
+    assert late["outcome"] == "duplicate"
+    assert _count(db, ActivityRow) == 2
+
+
+def test_consent_is_not_retroactive_and_can_be_withdrawn(park: Park, db: Database) -> None:
+    binding = park.bind(days_ago=0).json()
+    before = park.send([trip("T-0", minutes_from_now=-90)]).json()["results"][0]
+    assert before["outcome"] == "unmatched"  # the trip predates the consent
+    withdrawn = park.api.client.delete(f"/mp/v1/bindings/{binding['id']}", headers=park.employee)
+    assert withdrawn.status_code == 200 and withdrawn.json()["revoked_at"]
+    assert park.send([trip("T-1")]).json()["results"][0]["outcome"] == "unmatched"
+    assert park.bind(days_ago=0).status_code == 201
+    # An unmatched record is not final: delivered again after binding, it is processed.
+    assert park.send([trip("T-1", minutes_from_now=2)]).json()["results"][0]["outcome"] == "accepted"
+
+
+def test_someone_elses_card_cannot_be_bound(park: Park, db: Database) -> None:
+    park.bind()
+    other = enrollment.enroll_employee(db, "acme", "E2", None, None, timedelta(days=1), "adm", NOW)
+    login = park.api.client.post(
+        "/mp/v1/auth/login", json={"code": "dev:wx-2", "invitation_code": other.invitation_code}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    taken = park.api.client.post(
+        "/mp/v1/bindings", json={"kind": "transit_card", "identifier": CARD, "consent": True}, headers=headers
+    )
+    assert taken.status_code == 409
+    no_consent = park.api.client.post(
+        "/mp/v1/bindings", json={"kind": "transit_card", "identifier": "x", "consent": False}, headers=headers
+    )
+    assert no_consent.status_code == 422 and no_consent.json()["errors"][0]["field"] == "consent"
+
+
+def test_route_coordinates_and_types_are_checked(park: Park) -> None:
+    park.bind()
+    tiananmen, sanyuanqiao = {"lat": 39.9087, "lon": 116.3975}, {"lat": 39.9610, "lon": 116.4560}
+    short = trip("T-1", km=2.0, start=tiananmen, end=sanyuanqiao)  # ~7.6 km apart as the crow flies
+    fine = trip("T-2", minutes_from_now=-200, km=9.5, start=tiananmen, end=sanyuanqiao)
+    bus = {**trip("T-3", minutes_from_now=-400), "type": "bus"}
+    results = {r["record_id"]: r for r in park.send([short, fine, bus]).json()["results"]}
+    assert results["T-1"]["outcome"] == "rejected" and "straight line" in results["T-1"]["reason"]
+    assert results["T-2"]["outcome"] == "accepted"
+    assert results["T-3"]["outcome"] == "rejected"
+
+
+def test_per_source_rate_limit_and_batch_bounds(park: Park) -> None:
+    park.bind()
+    batch = [trip(f"R-{i}", minutes_from_now=-60 * i) for i in range(1, 31)]
+    assert park.send(batch).status_code == 200
+    limited = park.send([trip(f"S-{i}", minutes_from_now=-60 * i - 30) for i in range(1, 25)])
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "60"
+    too_many = park.send([{"record_id": f"X-{i}"} for i in range(integrations.MAX_BATCH_RECORDS + 1)])
+    assert too_many.status_code == 422
+    assert park.send([], raw=b"not json").status_code == 422
+    assert park.send([], raw=b'{"records": 5}').status_code == 422
+
+
+def test_secret_rotation_keeps_the_old_secret_for_a_grace_period(park: Park) -> None:
+    park.bind()
+    operator = park.api.auth("operator", "op-1")
+    rotated = park.api.client.post("/api/v1/integrations/sources/metro-gates/rotate-secret", headers=operator)
+    assert rotated.status_code == 200 and rotated.json()["previous_secret_valid_until"]
+    assert park.send([trip("T-1")]).status_code == 200  # old secret, within the grace period
+    assert park.send([trip("T-2", minutes_from_now=-100)], secret=rotated.json()["secret"]).status_code == 200
+    disabled = park.api.client.patch(
+        "/api/v1/integrations/sources/metro-gates", json={"enabled": False}, headers=operator
+    )
+    assert disabled.status_code == 200 and disabled.json()["disabled_at"]
+    assert park.send([trip("T-3", minutes_from_now=-200)], secret=rotated.json()["secret"]).status_code == 401
