@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 
 from backend.api import problems
 from backend.api.deps import authorize
+from backend.api.limits import RequestLimits
 from backend.api.routes import audit, corrections, enrollment, health, integrations, reviews, staff_access
 from backend.api.routes import dashboard as dashboard_routes
 from backend.api.routes import factor_sets as factor_set_routes
@@ -61,7 +62,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(dashboard_routes.router)
     app.include_router(metrics_route.router)
     app.include_router(corrections.router)
-    app.add_middleware(ObservabilityMiddleware)
     app.include_router(mini_program_points.router)
     app.include_router(rewards_admin.router)
     app.include_router(points_admin.router)
@@ -72,4 +72,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(integrations.admin_router)
     app.include_router(integrations.webhook_router)
+    # Outermost last: observability sees every answer, including the limits' 413 and 400.
+    app.add_middleware(RequestLimits)
+    app.add_middleware(ObservabilityMiddleware)
     return app
