@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from backend.api.deps import AuditorDep, RuntimeDep, TargetDep
+from backend.domain.merkle import MAX_TREE_SIZE
 from backend.services import audit_records, chain_identity, reanchoring, receipts
+
+LeafIndex = Annotated[int, Path(ge=0, le=MAX_TREE_SIZE, description="Zero-based index of a log leaf.")]
+"""Indices beyond a 64-bit tree are refused here rather than overflowing a database column."""
 
 router = APIRouter(prefix="/audit/v1", tags=["audit"])
 
@@ -28,8 +32,8 @@ def get_consistency(
     runtime: RuntimeDep,
     _auditor: AuditorDep,
     target: TargetDep,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int, Query(ge=0)],
+    first: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)],
+    second: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)],
 ) -> dict[str, Any]:
     return receipts.consistency(runtime.db, target, first, second)
 
@@ -38,7 +42,7 @@ def get_consistency(
 def list_leaves(
     runtime: RuntimeDep,
     _auditor: AuditorDep,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)] = 0,
     limit: Annotated[int, Query(ge=1, le=receipts.MAX_LEAVES_PAGE)] = 500,
 ) -> dict[str, Any]:
     rows = receipts.leaves_page(runtime.db, start, limit)
@@ -51,7 +55,7 @@ def list_leaves(
 
 
 @router.get("/receipts/{leaf_index}", summary="Receipt of any logged record / 任意记录的凭证")
-def get_receipt(runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep, leaf_index: int) -> Any:
+def get_receipt(runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep, leaf_index: LeafIndex) -> Any:
     result = receipts.receipt_for_leaf(runtime.db, target, leaf_index)
     if isinstance(result, receipts.Pending):
         return {
@@ -67,8 +71,8 @@ def list_proofs(
     runtime: RuntimeDep,
     _auditor: AuditorDep,
     target: TargetDep,
-    tree_size: Annotated[int, Query(ge=1)],
-    start: Annotated[int, Query(ge=0)] = 0,
+    tree_size: Annotated[int, Query(ge=1, le=MAX_TREE_SIZE)],
+    start: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)] = 0,
     limit: Annotated[int, Query(ge=1, le=receipts.MAX_PROOFS_PAGE)] = 100,
 ) -> dict[str, Any]:
     return receipts.inclusion_proofs(runtime.db, target, tree_size, start, limit)
@@ -78,7 +82,7 @@ def list_proofs(
 def list_records(
     runtime: RuntimeDep,
     _auditor: AuditorDep,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)] = 0,
     limit: Annotated[int, Query(ge=1, le=audit_records.MAX_RECORDS_PAGE)] = 500,
 ) -> dict[str, Any]:
     return {
@@ -92,7 +96,7 @@ def list_records(
     summary="One record with its leaf, factors, evidence and receipt / 单条记录详情（抽样）",
 )
 def get_record(
-    runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep, leaf_index: int
+    runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep, leaf_index: LeafIndex
 ) -> dict[str, Any]:
     return audit_records.record_detail(runtime.db, target, runtime.subject_key, leaf_index)
 
