@@ -131,6 +131,10 @@ def run_verify_log(args: argparse.Namespace, client: httpx.Client | None = None)
             _Progress(total, args.quiet),
             proofs=proofs,
             records=records,
+            leaves_between=lambda start, stop: [
+                bytes.fromhex(item["leaf"][2:])
+                for item in api.get("/audit/v1/leaves", start=start, limit=stop - start)["leaves"]
+            ],
         )
     compared = f", {report.records_compared} stored records compared" if records is not None else ""
     if report.ok:

@@ -143,17 +143,14 @@ class LogReport:
 
 ProofsAt = Callable[[int, int, int], list[list[bytes]]]
 """``proofs(tree_size, start, stop)``: the server's inclusion proofs of leaves ``start..stop-1``."""
+MAX_NAMED = 50
+"""Failing leaves named one by one in a report; beyond that the count says enough."""
 LOCALIZE_PAGE = 1000
 """Leaves whose proofs are asked for at once when a checkpoint's range must be searched."""
 
 
-@dataclass
-class _Range:
-    """The leaves between the last checkpoint that matched and the next one, kept for localizing."""
-
-    start: int = 0
-    hashes: list[bytes] = field(default_factory=list)
-    records: list[dict[str, Any] | None] = field(default_factory=list)
+LeavesBetween = Callable[[int, int], list[bytes]]
+"""``leaves(start, stop)``: the server's leaf bytes ``start..stop-1`` (fetched again to localize)."""
 
 
 def verify_log(
@@ -165,6 +162,7 @@ def verify_log(
     *,
     proofs: ProofsAt | None = None,
     records: RecordAudit | None = None,
+    leaves_between: LeavesBetween | None = None,
 ) -> LogReport:
     """Replays the log leaf by leaf and checks every checkpoint against the chain.
 
@@ -177,7 +175,7 @@ def verify_log(
     wanted = sorted(checkpoints, key=lambda c: int(c["tree_size"]))
     compact = merkle.CompactRange()
     position = 0
-    pending = _Range()
+    pending_start = 0  # first leaf after the last checkpoint that matched
     for index, leaf, claimed_hash in leaves:
         if index != compact.size:
             report.problems.append(f"leaf {index}: expected leaf {compact.size} next (gap or reordering)")
@@ -192,19 +190,16 @@ def verify_log(
         compact.append(actual)
         if records is not None:
             records.leaf(index, record)
-        if proofs is not None:
-            pending.hashes.append(actual)
-            pending.records.append(record)
         report.leaves += 1
         if progress is not None:
             progress(report.leaves)
         while position < len(wanted) and int(wanted[position]["tree_size"]) == compact.size:
             checkpoint = wanted[position]
             if not _check_checkpoint(report, checkpoint, compact.root(), root_on_chain) and proofs:
-                _localize(report, checkpoint, pending, proofs, root_on_chain)
+                _localize(report, checkpoint, pending_start, proofs, root_on_chain, leaves_between)
             if records is not None:
                 records.check_totals(checkpoint["seq"], compact.size, checkpoint.get("meta"))
-            pending = _Range(start=compact.size)
+            pending_start = compact.size
             position += 1
     for missing in wanted[position:]:
         report.problems.append(
@@ -236,33 +231,41 @@ def _check_consistency(
 def _localize(
     report: LogReport,
     checkpoint: dict[str, Any],
-    pending: _Range,
+    start: int,
     proofs: ProofsAt,
     root_on_chain: Callable[[int], bytes],
+    leaves_between: LeavesBetween | None,
 ) -> None:
-    """Names the leaves of ``pending`` whose bytes are not in the tree the chain anchored."""
+    """Names the leaves ``start..size-1`` whose bytes are not in the tree the chain anchored.
+
+    The range is fetched again page by page rather than kept from the replay, so an auditor's
+    memory stays O(log n) however many leaves a checkpoint covers; this runs only on a mismatch.
+    """
     size = int(checkpoint["tree_size"])
-    anchored = root_on_chain(size)
-    failing: list[int] = []
-    for offset in range(0, len(pending.hashes), LOCALIZE_PAGE):
-        first = pending.start + offset
-        stop = min(first + LOCALIZE_PAGE, size)
-        for index, path in zip(range(first, stop), proofs(size, first, stop), strict=True):
-            try:
-                merkle.verify_inclusion(pending.hashes[index - pending.start], index, size, path, anchored)
-            except ProofError:
-                failing.append(index)
     where = f"checkpoint {checkpoint['seq']} (tree size {size})"
+    if leaves_between is None:
+        report.problems.append(f"{where}: a leaf in {start}..{size - 1} was altered (not localized)")
+        return
+    anchored = root_on_chain(size)
+    failing: list[tuple[int, bytes]] = []
+    for first in range(start, size, LOCALIZE_PAGE):
+        stop = min(first + LOCALIZE_PAGE, size)
+        leaves = leaves_between(first, stop)
+        for index, leaf, path in zip(range(first, stop), leaves, proofs(size, first, stop), strict=True):
+            try:
+                merkle.verify_inclusion(merkle.leaf_hash(leaf), index, size, path, anchored)
+            except ProofError:
+                failing.append((index, leaf))
     if not failing:
         report.problems.append(f"{where}: every leaf verifies on its own; the server's root is at fault")
         return
-    if len(failing) == len(pending.hashes) > 1:
+    if len(failing) == size - start > 1:
         report.problems.append(
-            f"{where}: no leaf of {pending.start}..{size - 1} verifies against the chain's root with the "
+            f"{where}: no leaf of {start}..{size - 1} verifies against the chain's root with the "
             "server's proofs: the server's stored tree was altered too"
         )
         return
-    named = [describe(i, pending.records[i - pending.start]) for i in failing]
+    named = [describe(index, decode_leaf(leaf)) for index, leaf in failing[:MAX_NAMED]]
     if len(failing) == 1:
         report.problems.append(f"{where}: {named[0]} is not the record that was anchored")
     else:
