@@ -1,6 +1,6 @@
 """Runs every benchmark and prints one table; writes bench/results/latest.json.
 
-python -m bench [--quick] [--only ingest,bulk,log,anchoring,audit] [--json PATH]
+python -m bench [--quick] [--only ingest,ingest-pg,bulk,log,anchoring,audit] [--json PATH]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ SUITES = {
     "log": bench_log.run,
     "anchoring": bench_anchoring.run,
     "ingest": bench_ingest.run,
+    "ingest-pg": bench_ingest.run_postgres,
     "bulk": bench_ingest.run_bulk,
     "audit": bench_verify.run,
 }

@@ -19,6 +19,7 @@ from backend.bootstrap import build_runtime
 from backend.services.enrollment import create_company, enroll_employee
 from backend.services.integrations import add_binding
 from backend.settings import Settings
+from bench.bench_log import postgres_url
 from bench.common import Row, percentile
 from bench.server import BenchServer
 
@@ -213,3 +214,9 @@ def run_bulk(quick: bool = False) -> list[Row]:
             note=f"{total} records in {elapsed:.1f} s; outcomes {outcomes}",
         )
     ]
+
+
+def run_postgres(quick: bool = False) -> list[Row]:
+    """The single-POST benchmark with PostgreSQL as the database."""
+    with postgres_url() as url:
+        return run(quick, database_url=url, label="postgres")

@@ -133,6 +133,102 @@ def _screen(
     )
 
 
+def record_in_session(
+    session: Session,
+    caller: Caller,
+    idempotency_key: str,
+    payload: dict[str, Any],
+    occurred_at: datetime,
+    policy: IssuancePolicy,
+    now: datetime,
+    straight_km: Decimal | None = None,
+) -> RecordedActivity:
+    """Records one activity in the caller's write transaction, which must hold the log head lock.
+
+    Several records share one transaction on the bulk path (an integration's delivery), each in
+    its own savepoint so that a rejected record leaves nothing behind.
+    """
+    digest = request_hash(payload)
+    activity_type = str(payload["type"])
+    log = SqlLogStore(session)
+    existing = _existing(session, caller, idempotency_key)
+    if existing is not None:
+        return _replay(existing, digest)
+    _check_time(occurred_at, now, policy)
+    factor_set = set_in_force(occurred_at, session)
+    calc = normalize(activity_type, payload, factor_set, baseline=policy.baseline)
+    quantities = {k: v for k, v in payload.items() if k not in ("type", "occurred_at")}
+    screened = _screen(
+        session,
+        caller,
+        activity_type,
+        _screening_quantities(quantities, calc.inputs),
+        occurred_at,
+        calc.co2e_avoided_g,
+        policy,
+        now,
+        straight_km,
+    )
+    status = screened.status if screened else "accepted"
+    activity_id = str(uuid.uuid4())
+    body = {
+        "type": activity_type,
+        "occurred_at": occurred_at.isoformat(),
+        "recorded_at": now.isoformat(),
+        "org": caller.org_id,
+        "dept": caller.dept_id,
+        "source": caller.source,
+        "quantities": quantities,
+        "status": status,
+        "co2e_avoided_g": calc.co2e_avoided_g,
+        "co2e_scope3_g": calc.co2e_scope3_g,
+        "scope3_category": calc.scope3_category,
+        "factor_set": {"version": factor_set.version, "sha256": "0x" + factor_set.content_hash},
+        "calculation": calc.public(),
+    }
+    subject = subject_commitment(policy.subject_key, caller.subject_id)
+    leaf = leaf_bytes("activity", activity_id, new_salt(), subject, body)
+    (leaf_index,) = log.append([PendingLeaf("activity", activity_id, leaf)], now)
+    row = ActivityRow(
+        id=activity_id,
+        subject_id=caller.subject_id,
+        org_id=caller.org_id,
+        department_id=caller.dept_id,
+        source=caller.source,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        type=activity_type,
+        occurred_at=occurred_at,
+        quantities=quantities,
+        co2e_avoided_g=calc.co2e_avoided_g,
+        co2e_scope3_g=calc.co2e_scope3_g,
+        scope3_category=calc.scope3_category,
+        points=0,
+        factor_set=factor_set.version,
+        calculation=calc.public(),
+        status=status,
+        leaf_index=leaf_index,
+        created_at=now,
+    )
+    session.add(row)
+    if screened is not None:
+        session.flush()
+        recognition.remember(session, row, screened, now)
+    if row.status == "accepted":
+        on_activity_accepted(session, row, now, policy.rules_defaults)
+    return RecordedActivity(row, created=True)
+
+
+def observe_recorded(result: RecordedActivity) -> None:
+    """Logs and counts a recorded activity once its transaction has committed."""
+    row = result.row
+    if not result.created:
+        return
+    logger.info("recorded activity %s (%s) as leaf %d", row.id, row.type, row.leaf_index)
+    metrics.observe_activity(row.type, row.status)
+    metrics.observe_points("issued", row.points)
+
+
 def record_activity(
     db: Database,
     caller: Caller,
@@ -149,77 +245,12 @@ def record_activity(
     activity_type = str(payload["type"])
     try:
         with db.write_sessions() as session, session.begin():
-            log = SqlLogStore(session)
-            log.lock_head()
-            existing = _existing(session, caller, idempotency_key)
-            if existing is not None:
-                return _replay(existing, digest)
-            _check_time(occurred_at, now, policy)
-            factor_set = set_in_force(occurred_at, session)
-            calc = normalize(activity_type, payload, factor_set, baseline=policy.baseline)
-            quantities = {k: v for k, v in payload.items() if k not in ("type", "occurred_at")}
-            screened = _screen(
-                session,
-                caller,
-                activity_type,
-                _screening_quantities(quantities, calc.inputs),
-                occurred_at,
-                calc.co2e_avoided_g,
-                policy,
-                now,
-                straight_km,
+            SqlLogStore(session).lock_head()
+            result = record_in_session(
+                session, caller, idempotency_key, payload, occurred_at, policy, now, straight_km
             )
-            status = screened.status if screened else "accepted"
-            activity_id = str(uuid.uuid4())
-            body = {
-                "type": activity_type,
-                "occurred_at": occurred_at.isoformat(),
-                "recorded_at": now.isoformat(),
-                "org": caller.org_id,
-                "dept": caller.dept_id,
-                "source": caller.source,
-                "quantities": quantities,
-                "status": status,
-                "co2e_avoided_g": calc.co2e_avoided_g,
-                "co2e_scope3_g": calc.co2e_scope3_g,
-                "scope3_category": calc.scope3_category,
-                "factor_set": {"version": factor_set.version, "sha256": "0x" + factor_set.content_hash},
-                "calculation": calc.public(),
-            }
-            subject = subject_commitment(policy.subject_key, caller.subject_id)
-            leaf = leaf_bytes("activity", activity_id, new_salt(), subject, body)
-            (leaf_index,) = log.append([PendingLeaf("activity", activity_id, leaf)], now)
-            row = ActivityRow(
-                id=activity_id,
-                subject_id=caller.subject_id,
-                org_id=caller.org_id,
-                department_id=caller.dept_id,
-                source=caller.source,
-                idempotency_key=idempotency_key,
-                request_hash=digest,
-                type=activity_type,
-                occurred_at=occurred_at,
-                quantities=quantities,
-                co2e_avoided_g=calc.co2e_avoided_g,
-                co2e_scope3_g=calc.co2e_scope3_g,
-                scope3_category=calc.scope3_category,
-                points=0,
-                factor_set=factor_set.version,
-                calculation=calc.public(),
-                status=status,
-                leaf_index=leaf_index,
-                created_at=now,
-            )
-            session.add(row)
-            if screened is not None:
-                session.flush()
-                recognition.remember(session, row, screened, now)
-            if row.status == "accepted":
-                on_activity_accepted(session, row, now, policy.rules_defaults)
-        logger.info("recorded activity %s (%s) as leaf %d", activity_id, activity_type, leaf_index)
-        metrics.observe_activity(activity_type, row.status)
-        metrics.observe_points("issued", row.points)
-        return RecordedActivity(row, created=True)
+        observe_recorded(result)
+        return result
     except InvalidInput as exc:
         metrics.observe_activity(activity_type, "rejected", exc.field)
         raise

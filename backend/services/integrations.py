@@ -25,8 +25,10 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
+from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm_identity import BindingRow, EmployeeRow
 from backend.adapters.orm_integrations import IntegrationRecordRow, IntegrationSourceRow, WebhookSignatureRow
 from backend.domain.errors import (
@@ -39,7 +41,13 @@ from backend.domain.errors import (
     SignatureInvalid,
 )
 from backend.domain.records import canonical_json, sha256_hex
-from backend.services.activities import Caller, IssuancePolicy, record_activity
+from backend.services.activities import (
+    Caller,
+    IssuancePolicy,
+    RecordedActivity,
+    observe_recorded,
+    record_in_session,
+)
 from backend.services.enrollment import check_identifier
 from backend.services.identity import keyed_hash
 
@@ -317,49 +325,67 @@ def deliver(
     if len(set(ids)) != len(ids):
         raise InvalidInput("records", "a record_id appears twice in the delivery")
     _admit(db, source, match, len(records), tolerance_s, now)
-    return [_process(db, source, record, policy, now) for record in records]
-
-
-def _stored(db: Database, source_id: str, record_id: str) -> IntegrationRecordRow | None:
-    with db.read_sessions() as session:
-        return session.get(IntegrationRecordRow, (source_id, record_id))
-
-
-def _save(
-    db: Database, source: IntegrationSourceRow, digest: str, outcome: RecordOutcome, now: datetime
-) -> RecordOutcome:
+    # One transaction for the whole delivery (one commit, not three per record); each record in
+    # its own savepoint, so a rejected one leaves nothing behind and the others still count.
     with db.write_sessions() as session, session.begin():
-        row = session.get(IntegrationRecordRow, (source.id, outcome.record_id))
-        if row is None:
-            row = IntegrationRecordRow(source_id=source.id, record_id=outcome.record_id, request_hash=digest)
-            session.add(row)
-        row.outcome, row.activity_id = outcome.outcome, outcome.activity_id
-        row.field, row.reason = outcome.field, (outcome.reason or "")[:500] or None
-        row.received_at = now
-    return outcome
+        SqlLogStore(session).lock_head()
+        processed = [_process(session, source, record, policy, now) for record in records]
+    for _outcome, recorded in processed:
+        if recorded is not None:
+            observe_recorded(recorded)
+    return [outcome for outcome, _ in processed]
+
+
+def _stored(session: Session, source_id: str, record_id: str) -> IntegrationRecordRow | None:
+    return session.get(IntegrationRecordRow, (source_id, record_id))
+
+
+def _saved(
+    session: Session,
+    source: IntegrationSourceRow,
+    digest: str,
+    outcome: RecordOutcome,
+    now: datetime,
+    recorded: RecordedActivity | None = None,
+) -> tuple[RecordOutcome, RecordedActivity | None]:
+    """Stores a record's outcome (its idempotency entry) in the delivery's transaction."""
+    row = session.get(IntegrationRecordRow, (source.id, outcome.record_id))
+    if row is None:
+        row = IntegrationRecordRow(source_id=source.id, record_id=outcome.record_id, request_hash=digest)
+        session.add(row)
+    row.outcome, row.activity_id = outcome.outcome, outcome.activity_id
+    row.field, row.reason = outcome.field, (outcome.reason or "")[:500] or None
+    row.received_at = now
+    return outcome, recorded
 
 
 def _process(
-    db: Database, source: IntegrationSourceRow, record: IncomingRecord, policy: IssuancePolicy, now: datetime
-) -> RecordOutcome:
+    session: Session,
+    source: IntegrationSourceRow,
+    record: IncomingRecord,
+    policy: IssuancePolicy,
+    now: datetime,
+) -> tuple[RecordOutcome, RecordedActivity | None]:
     if record.field == "record_id":  # nothing to be idempotent by: answered, not stored
-        return RecordOutcome(record.record_id, "rejected", field=record.field, reason=record.reason)
+        return RecordOutcome(record.record_id, "rejected", field=record.field, reason=record.reason), None
     digest = sha256_hex(canonical_json(record.raw))
-    stored = _stored(db, source.id, record.record_id)
+    stored = _stored(session, source.id, record.record_id)
     if stored is not None and stored.outcome != "unmatched":
         if stored.request_hash != digest:
-            return RecordOutcome(
+            conflict = RecordOutcome(
                 record.record_id,
                 "conflict",
                 field="record_id",
                 reason="this record_id was delivered before with other content",
             )
-        return RecordOutcome(
+            return conflict, None
+        replayed = RecordOutcome(
             record.record_id, stored.outcome, stored.activity_id, stored.field, stored.reason, replayed=True
         )
+        return replayed, None
     if record.payload is None or record.occurred_at is None or record.account is None:
-        return _save(
-            db,
+        return _saved(
+            session,
             source,
             digest,
             RecordOutcome(record.record_id, "rejected", field=record.field, reason=record.reason),
@@ -367,14 +393,18 @@ def _process(
         )
     if record.payload["type"] not in source.activity_types:
         reason = f"source {source.id} may report only {', '.join(source.activity_types)}"
-        return _save(
-            db, source, digest, RecordOutcome(record.record_id, "rejected", field="type", reason=reason), now
+        return _saved(
+            session,
+            source,
+            digest,
+            RecordOutcome(record.record_id, "rejected", field="type", reason=reason),
+            now,
         )
-    caller = _attribute(db, source, record.account, record.occurred_at, policy.subject_key, now)
+    caller = _attribute(session, source, record.account, record.occurred_at, policy.subject_key, now)
     if caller is None:
         reason = "no employee has bound this account (with consent before the record's time)"
-        return _save(
-            db,
+        return _saved(
+            session,
             source,
             digest,
             RecordOutcome(record.record_id, "unmatched", field="account", reason=reason),
@@ -382,28 +412,22 @@ def _process(
         )
     key = "int:" + hashlib.sha256(f"{source.id}\x00{record.record_id}".encode()).hexdigest()[:60]
     try:
-        result = record_activity(
-            db,
-            caller,
-            key,
-            record.payload,
-            record.occurred_at,
-            policy,
-            now=now,
-            straight_km=record.straight_km,
-        )
+        with session.begin_nested():
+            result = record_in_session(
+                session, caller, key, record.payload, record.occurred_at, policy, now, record.straight_km
+            )
     except ActivityRejected as exc:
         outcome = "duplicate" if exc.rule == "duplicate" else "rejected"
-        return _save(
-            db,
+        return _saved(
+            session,
             source,
             digest,
             RecordOutcome(record.record_id, outcome, field=exc.field, reason=exc.reason),
             now,
         )
     except InvalidInput as exc:
-        return _save(
-            db,
+        return _saved(
+            session,
             source,
             digest,
             RecordOutcome(record.record_id, "rejected", field=exc.field, reason=exc.reason),
@@ -411,13 +435,16 @@ def _process(
         )
     except RateLimited as exc:
         # Not stored: the source delivers it again later and it is processed then.
-        return RecordOutcome(record.record_id, "deferred", reason=exc.detail, retry_after_s=exc.retry_after_s)
+        deferred = RecordOutcome(
+            record.record_id, "deferred", reason=exc.detail, retry_after_s=exc.retry_after_s
+        )
+        return deferred, None
     row = result.row
-    return _save(db, source, digest, RecordOutcome(record.record_id, row.status, row.id), now)
+    return _saved(session, source, digest, RecordOutcome(record.record_id, row.status, row.id), now, result)
 
 
 def _attribute(
-    db: Database,
+    session: Session,
     source: IntegrationSourceRow,
     account: str,
     occurred_at: datetime,
@@ -425,13 +452,12 @@ def _attribute(
     now: datetime,
 ) -> Caller | None:
     digest = binding_hash(subject_key, source.binding_kind, account)
-    with db.read_sessions() as session:
-        binding = session.execute(
-            select(BindingRow).where(BindingRow.kind == source.binding_kind, BindingRow.active_hash == digest)
-        ).scalar_one_or_none()
-        if binding is None or binding.consented_at > occurred_at:
-            return None
-        employee = session.get(EmployeeRow, binding.employee_id)
+    binding = session.execute(
+        select(BindingRow).where(BindingRow.kind == source.binding_kind, BindingRow.active_hash == digest)
+    ).scalar_one_or_none()
+    if binding is None or binding.consented_at > occurred_at:
+        return None
+    employee = session.get(EmployeeRow, binding.employee_id)
     if employee is None or employee.status != "active":
         return None
     return Caller(employee.id, employee.company_id, employee.department_id, source=f"integration:{source.id}")
