@@ -1,14 +1,18 @@
 """Use case: record an employee's low-carbon activity.
 
 One write transaction stores the activity and appends its leaf to the transparency log, so either
-both exist or neither does. The idempotency key is the client's: the same key with the same body
-returns the original result, with another body it is a conflict; a retry never stores twice.
+both exist or neither does. Integrations deliver many activities at once: :func:`record_batch`
+records them all in one transaction with a fixed number of reads and writes per batch, and a
+single activity is a batch of one, so both paths apply exactly the same rules. The idempotency
+key is the client's: the same key with the same body returns the original result, with another
+body it is a conflict; a retry never stores twice.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,15 +25,26 @@ from sqlalchemy.orm import Session
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow
+from backend.adapters.orm_integrations import FootprintRow
+from backend.domain import points as ledger
 from backend.domain.activities import normalize
-from backend.domain.errors import IdempotencyConflict, InvalidInput, NotFound
+from backend.domain.errors import CarbonLedgerError, IdempotencyConflict, InvalidInput, NotFound, RateLimited
 from backend.domain.points_rules import IssuanceRules
 from backend.domain.recognition import MAGNITUDE_FIELDS
 from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
 from backend.observability import metrics
 from backend.services import recognition
-from backend.services.factor_sets import set_in_force
-from backend.services.issuance import issue_for_activity
+from backend.services.factor_sets import SetsInForce
+from backend.services.issuance import (
+    ISSUABLE_STATUS,
+    Issuance,
+    IssuanceFacts,
+    decide_issuance,
+    issue_for_activity,
+    usage_window,
+)
+from backend.services.points import apply_to_accounts, lock_accounts, transfer_leaf, transfer_row
+from backend.services.points_rules import RulesInForce, rules_in_force
 
 MAX_PAGE_SIZE = 100
 logger = logging.getLogger(__name__)
@@ -87,6 +102,15 @@ def _existing(session: Any, caller: Caller, key: str) -> ActivityRow | None:
     return row
 
 
+def _existing_many(session: Session, drafts: Sequence[Draft]) -> dict[tuple[str, str], ActivityRow]:
+    subjects = sorted({d.caller.subject_id for d in drafts})
+    keys = sorted({d.idempotency_key for d in drafts})
+    stmt = select(ActivityRow).where(
+        ActivityRow.subject_id.in_(subjects), ActivityRow.idempotency_key.in_(keys)
+    )
+    return {(row.subject_id, row.idempotency_key): row for row in session.execute(stmt).scalars()}
+
+
 def _replay(row: ActivityRow, digest: str) -> RecordedActivity:
     if row.request_hash != digest:
         raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
@@ -105,118 +129,210 @@ def _screening_quantities(quantities: dict[str, Any], inputs: dict[str, str]) ->
     return {**quantities, **{name: inputs[name] for name in SCREENED_INPUTS if name in inputs}}
 
 
-def _screen(
-    session: Any,
-    caller: Caller,
-    activity_type: str,
-    quantities: dict[str, Any],
-    occurred_at: datetime,
-    co2e_avoided_g: int,
-    policy: IssuancePolicy,
-    now: datetime,
-    straight_km: Decimal | None,
-) -> recognition.Screened | None:
-    """Decides accepted / flagged (needs review), or raises for rejected (nothing is stored)."""
-    if policy.screening is None:
-        return None
-    return recognition.screen(
-        session,
-        caller.subject_id,
-        caller.source,
-        activity_type,
-        quantities,
-        occurred_at,
-        co2e_avoided_g,
-        policy.screening,
-        now,
-        straight_km,
-    )
+@dataclass(frozen=True)
+class Draft:
+    """One activity to record: who reports it, under which idempotency key, and what."""
+
+    caller: Caller
+    idempotency_key: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+    straight_km: Decimal | None = None
+    """Straight-line distance between the trip's ends, when a source sent them."""
 
 
-def record_in_session(
-    session: Session,
-    caller: Caller,
-    idempotency_key: str,
-    payload: dict[str, Any],
-    occurred_at: datetime,
-    policy: IssuancePolicy,
-    now: datetime,
-    straight_km: Decimal | None = None,
-) -> RecordedActivity:
-    """Records one activity in the caller's write transaction, which must hold the log head lock.
+Outcome = RecordedActivity | CarbonLedgerError
+"""What recording one draft gave: the activity (new or replayed) or the error that refused it."""
 
-    Several records share one transaction on the bulk path (an integration's delivery), each in
-    its own savepoint so that a rejected record leaves nothing behind.
+
+@dataclass
+class _Accepted:
+    row: ActivityRow
+    leaf: bytes
+    footprint: FootprintRow | None
+    subject: str
+    issuance: Issuance | None = None
+
+
+class _Batch:
+    """Records drafts in order inside one write transaction: reads what every rule needs once for
+    the whole batch, decides each draft in memory (each seeing the ones before it, as if they had
+    come one by one), then writes every row and leaf in a few statements. A refused draft writes
+    nothing; the decisions are made before anything is written."""
+
+    def __init__(self, session: Session, policy: IssuancePolicy, now: datetime) -> None:
+        self.session = session
+        self.policy = policy
+        self.now = now
+        self.sets = SetsInForce(session)
+
+    def run(self, drafts: Sequence[Draft]) -> list[Outcome]:
+        existing = _existing_many(self.session, drafts)
+        screening = None
+        if self.policy.screening is not None:
+            window = (min(d.occurred_at for d in drafts), max(d.occurred_at for d in drafts))
+            subjects = [d.caller.subject_id for d in drafts]
+            screening = recognition.ScreeningFacts(
+                self.session, subjects, window, self.policy.screening, self.now
+            )
+        outcomes: list[Outcome] = []
+        accepted: list[_Accepted] = []
+        for draft in drafts:
+            key = (draft.caller.subject_id, draft.idempotency_key)
+            try:
+                earlier = existing.get(key)
+                if earlier is not None:
+                    outcomes.append(_replay(earlier, request_hash(draft.payload)))
+                    continue
+                item = self._decide(draft, screening)
+            except (InvalidInput, RateLimited, IdempotencyConflict) as exc:
+                outcomes.append(exc)
+                continue
+            existing[key] = item.row
+            accepted.append(item)
+            outcomes.append(RecordedActivity(item.row, created=True))
+        if accepted:
+            self._issue(accepted)
+            self._write(accepted)
+        return outcomes
+
+    def _decide(self, draft: Draft, screening: recognition.ScreeningFacts | None) -> _Accepted:
+        caller, payload, now, policy = draft.caller, draft.payload, self.now, self.policy
+        _check_time(draft.occurred_at, now, policy)
+        factor_set = self.sets.at(draft.occurred_at)
+        activity_type = str(payload["type"])
+        calc = normalize(activity_type, payload, factor_set, baseline=policy.baseline)
+        quantities = {k: v for k, v in payload.items() if k not in ("type", "occurred_at")}
+        screened = None
+        if screening is not None:
+            screened = screening.screen(
+                caller.subject_id,
+                caller.source,
+                activity_type,
+                _screening_quantities(quantities, calc.inputs),
+                draft.occurred_at,
+                calc.co2e_avoided_g,
+                draft.straight_km,
+            )
+        status = screened.status if screened else "accepted"
+        activity_id = str(uuid.uuid4())
+        body = {
+            "type": activity_type,
+            "occurred_at": draft.occurred_at.isoformat(),
+            "recorded_at": now.isoformat(),
+            "org": caller.org_id,
+            "dept": caller.dept_id,
+            "source": caller.source,
+            "quantities": quantities,
+            "status": status,
+            "co2e_avoided_g": calc.co2e_avoided_g,
+            "co2e_scope3_g": calc.co2e_scope3_g,
+            "scope3_category": calc.scope3_category,
+            "factor_set": {"version": factor_set.version, "sha256": "0x" + factor_set.content_hash},
+            "calculation": calc.public(),
+        }
+        subject = subject_commitment(policy.subject_key, caller.subject_id)
+        row = ActivityRow(
+            id=activity_id,
+            subject_id=caller.subject_id,
+            org_id=caller.org_id,
+            department_id=caller.dept_id,
+            source=caller.source,
+            idempotency_key=draft.idempotency_key,
+            request_hash=request_hash(payload),
+            type=activity_type,
+            occurred_at=draft.occurred_at,
+            quantities=quantities,
+            co2e_avoided_g=calc.co2e_avoided_g,
+            co2e_scope3_g=calc.co2e_scope3_g,
+            scope3_category=calc.scope3_category,
+            points=0,
+            factor_set=factor_set.version,
+            calculation=calc.public(),
+            status=status,
+            created_at=now,
+        )
+        footprint = screening.remember(row, screened) if screening and screened else None
+        return _Accepted(
+            row, leaf_bytes("activity", activity_id, new_salt(), subject, body), footprint, subject
+        )
+
+    def _issue(self, accepted: list[_Accepted]) -> None:
+        """Points for the accepted activities, in order, under the rules of each one's company."""
+        credited = [a for a in accepted if a.row.status == ISSUABLE_STATUS]
+        if not credited:
+            return
+        rules: dict[str | None, RulesInForce] = {}
+        for item in credited:
+            if item.row.org_id not in rules:
+                rules[item.row.org_id] = rules_in_force(
+                    self.session, item.row.org_id, self.policy.rules_defaults
+                )
+        windows = [usage_window(a.row, rules[a.row.org_id].rules) for a in credited]
+        facts = IssuanceFacts(
+            self.session,
+            [a.row.subject_id for a in credited],
+            (min(w[0] for w in windows), max(w[1] for w in windows)),
+        )
+        for item in credited:
+            in_force = rules[item.row.org_id]
+            item.issuance = decide_issuance(item.row, in_force, facts.usage(item.row, in_force.rules))
+            item.row.points = item.issuance.points
+            facts.add(item.row)
+
+    def _write(self, accepted: list[_Accepted]) -> None:
+        """Appends every leaf (each activity's, then its issuance's) and inserts every row."""
+        now = self.now
+        pending: list[PendingLeaf] = []
+        issued = [(item, item.issuance) for item in accepted if item.issuance and item.issuance.transfer]
+        transfers = {item.row.id: issuance for item, issuance in issued}
+        for item in accepted:
+            pending.append(PendingLeaf("activity", item.row.id, item.leaf))
+            issuance = transfers.get(item.row.id)
+            if issuance is not None and issuance.transfer is not None:
+                leaf = transfer_leaf(
+                    issuance.transfer,
+                    subject=item.subject,
+                    now=now,
+                    org_id=item.row.org_id,
+                    details=issuance.details,
+                )
+                pending.append(PendingLeaf("points_transfer", issuance.transfer.id, leaf))
+        indices = iter(SqlLogStore(self.session).append(pending, now))
+        transfer_rows = []
+        for item in accepted:
+            item.row.leaf_index = next(indices)
+            issuance = transfers.get(item.row.id)
+            if issuance is not None and issuance.transfer is not None:
+                transfer_rows.append(
+                    transfer_row(issuance.transfer, next(indices), now, details=issuance.details)
+                )
+        self.session.add_all([item.row for item in accepted])
+        self.session.flush()  # the footprints and transfers refer to the activities
+        if issued:
+            org_of = {ledger.employee_account(item.row.subject_id): item.row.org_id for item, _ in issued}
+            ids = {ledger.PARK_ISSUANCE, *org_of}
+            accounts = lock_accounts(self.session, ids, now, org_of=org_of)
+            for _, issuance in issued:
+                assert issuance is not None and issuance.transfer is not None
+                apply_to_accounts(issuance.transfer, accounts)
+        footprints = [item.footprint for item in accepted if item.footprint is not None]
+        self.session.add_all([*footprints, *transfer_rows])
+        self.session.flush()
+
+
+def record_batch(
+    session: Session, drafts: Sequence[Draft], policy: IssuancePolicy, now: datetime
+) -> list[Outcome]:
+    """Records drafts in the caller's write transaction, which must hold the log head lock.
+
+    Each draft gives its recorded activity (``created`` False for a replay of its idempotency key)
+    or the domain error that refused it (invalid input, rejected by the screen, rate-limited, key
+    reused with another body); a refused draft stores nothing, the others are stored all the same.
     """
-    digest = request_hash(payload)
-    activity_type = str(payload["type"])
-    log = SqlLogStore(session)
-    existing = _existing(session, caller, idempotency_key)
-    if existing is not None:
-        return _replay(existing, digest)
-    _check_time(occurred_at, now, policy)
-    factor_set = set_in_force(occurred_at, session)
-    calc = normalize(activity_type, payload, factor_set, baseline=policy.baseline)
-    quantities = {k: v for k, v in payload.items() if k not in ("type", "occurred_at")}
-    screened = _screen(
-        session,
-        caller,
-        activity_type,
-        _screening_quantities(quantities, calc.inputs),
-        occurred_at,
-        calc.co2e_avoided_g,
-        policy,
-        now,
-        straight_km,
-    )
-    status = screened.status if screened else "accepted"
-    activity_id = str(uuid.uuid4())
-    body = {
-        "type": activity_type,
-        "occurred_at": occurred_at.isoformat(),
-        "recorded_at": now.isoformat(),
-        "org": caller.org_id,
-        "dept": caller.dept_id,
-        "source": caller.source,
-        "quantities": quantities,
-        "status": status,
-        "co2e_avoided_g": calc.co2e_avoided_g,
-        "co2e_scope3_g": calc.co2e_scope3_g,
-        "scope3_category": calc.scope3_category,
-        "factor_set": {"version": factor_set.version, "sha256": "0x" + factor_set.content_hash},
-        "calculation": calc.public(),
-    }
-    subject = subject_commitment(policy.subject_key, caller.subject_id)
-    leaf = leaf_bytes("activity", activity_id, new_salt(), subject, body)
-    (leaf_index,) = log.append([PendingLeaf("activity", activity_id, leaf)], now)
-    row = ActivityRow(
-        id=activity_id,
-        subject_id=caller.subject_id,
-        org_id=caller.org_id,
-        department_id=caller.dept_id,
-        source=caller.source,
-        idempotency_key=idempotency_key,
-        request_hash=digest,
-        type=activity_type,
-        occurred_at=occurred_at,
-        quantities=quantities,
-        co2e_avoided_g=calc.co2e_avoided_g,
-        co2e_scope3_g=calc.co2e_scope3_g,
-        scope3_category=calc.scope3_category,
-        points=0,
-        factor_set=factor_set.version,
-        calculation=calc.public(),
-        status=status,
-        leaf_index=leaf_index,
-        created_at=now,
-    )
-    session.add(row)
-    if screened is not None:
-        session.flush()
-        recognition.remember(session, row, screened, now)
-    if row.status == "accepted":
-        on_activity_accepted(session, row, now, policy.rules_defaults)
-    return RecordedActivity(row, created=True)
+    if not drafts:
+        return []
+    return _Batch(session, policy, now).run(drafts)
 
 
 def observe_recorded(result: RecordedActivity) -> None:
@@ -243,12 +359,13 @@ def record_activity(
     now = now or datetime.now(UTC)
     digest = request_hash(payload)
     activity_type = str(payload["type"])
+    draft = Draft(caller, idempotency_key, payload, occurred_at, straight_km)
     try:
         with db.write_sessions() as session, session.begin():
             SqlLogStore(session).lock_head()
-            result = record_in_session(
-                session, caller, idempotency_key, payload, occurred_at, policy, now, straight_km
-            )
+            (result,) = record_batch(session, [draft], policy, now)
+            if isinstance(result, CarbonLedgerError):
+                raise result
         observe_recorded(result)
         return result
     except InvalidInput as exc:

@@ -99,19 +99,26 @@ def all_sets(session: Session | None = None) -> list[FactorSet]:
 
 
 def set_in_force(at: datetime, session: Session | None = None) -> FactorSet:
-    candidates = _builtin_sets_until(at)
-    if session is not None:
-        row = session.execute(
-            select(FactorSetRow)
-            .where(FactorSetRow.effective_from <= at)
-            .order_by(FactorSetRow.effective_from.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        if row is not None:
-            candidates.append(_from_row(row))
-    if not candidates:
-        raise InvalidInput("occurred_at", f"no emission factor set is in force at {at.isoformat()}")
-    return max(candidates, key=lambda s: s.effective_from)
+    return SetsInForce(session).at(at)
+
+
+class SetsInForce:
+    """The set in force at any time: the published sets read once (for a batch of activities)."""
+
+    def __init__(self, session: Session | None = None) -> None:
+        self._published: list[FactorSet] = []
+        if session is not None:
+            rows = session.execute(select(FactorSetRow).order_by(FactorSetRow.effective_from.desc()))
+            self._published = [_from_row(row) for row in rows.scalars()]
+
+    def at(self, at: datetime) -> FactorSet:
+        candidates = _builtin_sets_until(at)
+        latest = next((s for s in self._published if s.effective_from <= at), None)
+        if latest is not None:
+            candidates.append(latest)
+        if not candidates:
+            raise InvalidInput("occurred_at", f"no emission factor set is in force at {at.isoformat()}")
+        return max(candidates, key=lambda s: s.effective_from)
 
 
 def _builtin_sets_until(at: datetime) -> list[FactorSet]:

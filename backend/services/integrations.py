@@ -43,10 +43,12 @@ from backend.domain.errors import (
 from backend.domain.records import canonical_json, sha256_hex
 from backend.services.activities import (
     Caller,
+    Draft,
     IssuancePolicy,
+    Outcome,
     RecordedActivity,
     observe_recorded,
-    record_in_session,
+    record_batch,
 )
 from backend.services.enrollment import check_identifier
 from backend.services.identity import keyed_hash
@@ -318,146 +320,179 @@ def deliver(
     tolerance_s: int,
     now: datetime,
 ) -> list[RecordOutcome]:
-    """Admits a verified batch, then processes it record by record (each one atomic on its own)."""
+    """Admits a verified batch, then records it in one transaction: one outcome per record."""
     if len(records) > MAX_BATCH_RECORDS:
         raise InvalidInput("records", f"at most {MAX_BATCH_RECORDS} records per delivery")
     ids = [r.record_id for r in records]
     if len(set(ids)) != len(ids):
         raise InvalidInput("records", "a record_id appears twice in the delivery")
     _admit(db, source, match, len(records), tolerance_s, now)
-    # One transaction for the whole delivery (one commit, not three per record); each record in
-    # its own savepoint, so a rejected one leaves nothing behind and the others still count.
+    # One transaction for the whole delivery, with a fixed number of statements: every record is
+    # decided before anything is written, so a refused record leaves nothing behind.
     with db.write_sessions() as session, session.begin():
         SqlLogStore(session).lock_head()
-        processed = [_process(session, source, record, policy, now) for record in records]
+        processed = _Delivery(session, source, policy, now).process(records)
     for _outcome, recorded in processed:
         if recorded is not None:
             observe_recorded(recorded)
     return [outcome for outcome, _ in processed]
 
 
-def _stored(session: Session, source_id: str, record_id: str) -> IntegrationRecordRow | None:
-    return session.get(IntegrationRecordRow, (source_id, record_id))
+Processed = tuple[RecordOutcome, RecordedActivity | None]
 
 
-def _saved(
-    session: Session,
-    source: IntegrationSourceRow,
-    digest: str,
-    outcome: RecordOutcome,
-    now: datetime,
-    recorded: RecordedActivity | None = None,
-) -> tuple[RecordOutcome, RecordedActivity | None]:
-    """Stores a record's outcome (its idempotency entry) in the delivery's transaction."""
-    row = session.get(IntegrationRecordRow, (source.id, outcome.record_id))
-    if row is None:
-        row = IntegrationRecordRow(source_id=source.id, record_id=outcome.record_id, request_hash=digest)
-        session.add(row)
-    row.outcome, row.activity_id = outcome.outcome, outcome.activity_id
-    row.field, row.reason = outcome.field, (outcome.reason or "")[:500] or None
-    row.received_at = now
-    return outcome, recorded
+class _Delivery:
+    def __init__(self, session: Session, source: IntegrationSourceRow, policy: IssuancePolicy, now: datetime):
+        self.session, self.source, self.policy, self.now = session, source, policy, now
+        self.saved: list[IntegrationRecordRow] = []
 
+    def process(self, records: Sequence[IncomingRecord]) -> list[Processed]:
+        keyed = [r for r in records if r.field != "record_id"]
+        stored = self._stored([r.record_id for r in keyed])
+        callers = self._callers([r for r in keyed if r.account is not None])
+        results: dict[str, Processed] = {}
+        drafts: list[tuple[IncomingRecord, str, Draft]] = []
+        for record in records:
+            if record.field == "record_id":  # nothing to be idempotent by: answered, not stored
+                outcome = RecordOutcome(
+                    record.record_id, "rejected", field=record.field, reason=record.reason
+                )
+                results[record.record_id] = (outcome, None)
+                continue
+            digest = sha256_hex(canonical_json(record.raw))
+            early = self._before_recording(record, digest, stored.get(record.record_id), callers)
+            if early is not None:
+                results[record.record_id] = early
+                continue
+            assert (
+                record.payload is not None and record.occurred_at is not None and record.account is not None
+            )
+            caller = callers[record.record_id]
+            assert caller is not None
+            key = "int:" + hashlib.sha256(f"{self.source.id}\x00{record.record_id}".encode()).hexdigest()[:60]
+            draft = Draft(caller, key, record.payload, record.occurred_at, record.straight_km)
+            drafts.append((record, digest, draft))
+        outcomes = record_batch(self.session, [d for _, _, d in drafts], self.policy, self.now)
+        for (record, digest, _), result in zip(drafts, outcomes, strict=True):
+            results[record.record_id] = self._recorded(record, digest, result, stored.get(record.record_id))
+        self.session.add_all(self.saved)
+        return [results[r.record_id] for r in records]
 
-def _process(
-    session: Session,
-    source: IntegrationSourceRow,
-    record: IncomingRecord,
-    policy: IssuancePolicy,
-    now: datetime,
-) -> tuple[RecordOutcome, RecordedActivity | None]:
-    if record.field == "record_id":  # nothing to be idempotent by: answered, not stored
-        return RecordOutcome(record.record_id, "rejected", field=record.field, reason=record.reason), None
-    digest = sha256_hex(canonical_json(record.raw))
-    stored = _stored(session, source.id, record.record_id)
-    if stored is not None and stored.outcome != "unmatched":
-        if stored.request_hash != digest:
-            conflict = RecordOutcome(
+    def _stored(self, record_ids: list[str]) -> dict[str, IntegrationRecordRow]:
+        stmt = select(IntegrationRecordRow).where(
+            IntegrationRecordRow.source_id == self.source.id, IntegrationRecordRow.record_id.in_(record_ids)
+        )
+        return {row.record_id: row for row in self.session.execute(stmt).scalars()}
+
+    def _callers(self, records: list[IncomingRecord]) -> dict[str, Caller | None]:
+        """Who each record is credited to (by record id): the employee of an active binding of its
+        account, consented to before the record's time; None when nobody."""
+        kind, key = self.source.binding_kind, self.policy.subject_key
+        digests = {r.record_id: binding_hash(key, kind, r.account) for r in records if r.account is not None}
+        stmt = select(BindingRow).where(
+            BindingRow.kind == kind, BindingRow.active_hash.in_(set(digests.values()))
+        )
+        bindings = {b.active_hash: b for b in self.session.execute(stmt).scalars()}
+        employee_ids = {b.employee_id for b in bindings.values()}
+        stmt_employees = select(EmployeeRow).where(EmployeeRow.id.in_(employee_ids))
+        employees = {e.id: e for e in self.session.execute(stmt_employees).scalars()}
+        callers: dict[str, Caller | None] = {}
+        for record in records:
+            binding = bindings.get(digests.get(record.record_id))
+            employee = employees.get(binding.employee_id) if binding else None
+            if (
+                binding is None
+                or employee is None
+                or employee.status != "active"
+                or record.occurred_at is None
+                or binding.consented_at > record.occurred_at
+            ):
+                callers[record.record_id] = None
+                continue
+            source = f"integration:{self.source.id}"
+            callers[record.record_id] = Caller(
+                employee.id, employee.company_id, employee.department_id, source=source
+            )
+        return callers
+
+    def _before_recording(
+        self,
+        record: IncomingRecord,
+        digest: str,
+        stored: IntegrationRecordRow | None,
+        callers: dict[str, Caller | None],
+    ) -> Processed | None:
+        """The outcome of a record that is not recorded (a replay, a conflict, invalid, not
+        attributable); None when it goes on to be recorded."""
+        if stored is not None and stored.outcome != "unmatched":
+            if stored.request_hash != digest:
+                reason = "this record_id was delivered before with other content"
+                return RecordOutcome(record.record_id, "conflict", field="record_id", reason=reason), None
+            replayed = RecordOutcome(
                 record.record_id,
-                "conflict",
-                field="record_id",
-                reason="this record_id was delivered before with other content",
+                stored.outcome,
+                stored.activity_id,
+                stored.field,
+                stored.reason,
+                replayed=True,
             )
-            return conflict, None
-        replayed = RecordOutcome(
-            record.record_id, stored.outcome, stored.activity_id, stored.field, stored.reason, replayed=True
-        )
-        return replayed, None
-    if record.payload is None or record.occurred_at is None or record.account is None:
-        return _saved(
-            session,
-            source,
-            digest,
-            RecordOutcome(record.record_id, "rejected", field=record.field, reason=record.reason),
-            now,
-        )
-    if record.payload["type"] not in source.activity_types:
-        reason = f"source {source.id} may report only {', '.join(source.activity_types)}"
-        return _saved(
-            session,
-            source,
-            digest,
-            RecordOutcome(record.record_id, "rejected", field="type", reason=reason),
-            now,
-        )
-    caller = _attribute(session, source, record.account, record.occurred_at, policy.subject_key, now)
-    if caller is None:
-        reason = "no employee has bound this account (with consent before the record's time)"
-        return _saved(
-            session,
-            source,
-            digest,
-            RecordOutcome(record.record_id, "unmatched", field="account", reason=reason),
-            now,
-        )
-    key = "int:" + hashlib.sha256(f"{source.id}\x00{record.record_id}".encode()).hexdigest()[:60]
-    try:
-        with session.begin_nested():
-            result = record_in_session(
-                session, caller, key, record.payload, record.occurred_at, policy, now, record.straight_km
+            return replayed, None
+        if record.payload is None or record.occurred_at is None or record.account is None:
+            outcome = RecordOutcome(record.record_id, "rejected", field=record.field, reason=record.reason)
+            return self._save(stored, digest, outcome)
+        if record.payload["type"] not in self.source.activity_types:
+            reason = f"source {self.source.id} may report only {', '.join(self.source.activity_types)}"
+            return self._save(
+                stored, digest, RecordOutcome(record.record_id, "rejected", field="type", reason=reason)
             )
-    except ActivityRejected as exc:
-        outcome = "duplicate" if exc.rule == "duplicate" else "rejected"
-        return _saved(
-            session,
-            source,
-            digest,
-            RecordOutcome(record.record_id, outcome, field=exc.field, reason=exc.reason),
-            now,
-        )
-    except InvalidInput as exc:
-        return _saved(
-            session,
-            source,
-            digest,
-            RecordOutcome(record.record_id, "rejected", field=exc.field, reason=exc.reason),
-            now,
-        )
-    except RateLimited as exc:
-        # Not stored: the source delivers it again later and it is processed then.
-        deferred = RecordOutcome(
-            record.record_id, "deferred", reason=exc.detail, retry_after_s=exc.retry_after_s
-        )
-        return deferred, None
-    row = result.row
-    return _saved(session, source, digest, RecordOutcome(record.record_id, row.status, row.id), now, result)
-
-
-def _attribute(
-    session: Session,
-    source: IntegrationSourceRow,
-    account: str,
-    occurred_at: datetime,
-    subject_key: bytes,
-    now: datetime,
-) -> Caller | None:
-    digest = binding_hash(subject_key, source.binding_kind, account)
-    binding = session.execute(
-        select(BindingRow).where(BindingRow.kind == source.binding_kind, BindingRow.active_hash == digest)
-    ).scalar_one_or_none()
-    if binding is None or binding.consented_at > occurred_at:
+        if callers.get(record.record_id) is None:
+            reason = "no employee has bound this account (with consent before the record's time)"
+            outcome = RecordOutcome(record.record_id, "unmatched", field="account", reason=reason)
+            return self._save(stored, digest, outcome)
         return None
-    employee = session.get(EmployeeRow, binding.employee_id)
-    if employee is None or employee.status != "active":
-        return None
-    return Caller(employee.id, employee.company_id, employee.department_id, source=f"integration:{source.id}")
+
+    def _recorded(
+        self, record: IncomingRecord, digest: str, result: Outcome, stored: IntegrationRecordRow | None
+    ) -> Processed:
+        if isinstance(result, RecordedActivity):
+            row = result.row
+            return self._save(stored, digest, RecordOutcome(record.record_id, row.status, row.id), result)
+        if isinstance(result, ActivityRejected):
+            outcome = "duplicate" if result.rule == "duplicate" else "rejected"
+            return self._save(
+                stored,
+                digest,
+                RecordOutcome(record.record_id, outcome, field=result.field, reason=result.reason),
+            )
+        if isinstance(result, InvalidInput):
+            return self._save(
+                stored,
+                digest,
+                RecordOutcome(record.record_id, "rejected", field=result.field, reason=result.reason),
+            )
+        if isinstance(result, RateLimited):
+            # Not stored: the source delivers it again later and it is processed then.
+            deferred = RecordOutcome(
+                record.record_id, "deferred", reason=result.detail, retry_after_s=result.retry_after_s
+            )
+            return deferred, None
+        return RecordOutcome(record.record_id, "conflict", field="record_id", reason=result.detail), None
+
+    def _save(
+        self,
+        stored: IntegrationRecordRow | None,
+        digest: str,
+        outcome: RecordOutcome,
+        recorded: RecordedActivity | None = None,
+    ) -> Processed:
+        """Keeps a record's outcome (its idempotency entry), written with the delivery."""
+        row = stored
+        if row is None:
+            row = IntegrationRecordRow(
+                source_id=self.source.id, record_id=outcome.record_id, request_hash=digest
+            )
+            self.saved.append(row)
+        row.outcome, row.activity_id = outcome.outcome, outcome.activity_id
+        row.field, row.reason = outcome.field, (outcome.reason or "")[:500] or None
+        row.received_at = self.now
+        return outcome, recorded

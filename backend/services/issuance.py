@@ -8,9 +8,12 @@ activities of one employee can never both fit under a cap that only one of them 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.adapters.log_store import SqlLogStore
@@ -21,7 +24,7 @@ from backend.domain.errors import Conflict
 from backend.domain.points import Transfer, TransferKind
 from backend.domain.points_rules import IssuanceRules, Usage, day_window, decide, month_window
 from backend.services.points import post_transfer
-from backend.services.points_rules import rules_in_force
+from backend.services.points_rules import RulesInForce, rules_in_force
 
 ISSUABLE_STATUS = "accepted"
 
@@ -30,48 +33,107 @@ def issuance_transfer_id(activity_id: str) -> str:
     return ledger.derived_id("issuance", activity_id)
 
 
-def _usage(session: Session, row: ActivityRow, rules: IssuanceRules) -> Usage:
-    mine = (
-        ActivityRow.subject_id == row.subject_id,
-        ActivityRow.status == ISSUABLE_STATUS,
-        ActivityRow.points > 0,
-        ActivityRow.id != row.id,
-    )
+@dataclass(frozen=True)
+class Earned:
+    """An accepted activity that earned points: what the caps and the cool-down count."""
+
+    activity_id: str
+    type: str
+    occurred_at: datetime
+    points: int
+
+
+def usage_window(row: ActivityRow, rules: IssuanceRules) -> tuple[datetime, datetime]:
+    """The span of ``occurred_at`` the caps and the cool-down of ``row`` look at."""
     day_start, day_end = day_window(row.occurred_at, rules)
     month_start, month_end = month_window(row.occurred_at, rules)
-    in_day = (ActivityRow.occurred_at >= day_start, ActivityRow.occurred_at < day_end)
-    type_count, type_points = session.execute(
-        select(func.count(), func.coalesce(func.sum(ActivityRow.points), 0)).where(
-            *mine, *in_day, ActivityRow.type == row.type
-        )
-    ).one()
-    day_points = session.execute(select(func.coalesce(func.sum(ActivityRow.points), 0)).where(*mine, *in_day))
-    month_points = session.execute(
-        select(func.coalesce(func.sum(ActivityRow.points), 0)).where(
-            *mine, ActivityRow.occurred_at >= month_start, ActivityRow.occurred_at < month_end
-        )
+    cooldown = timedelta(seconds=rules.for_type(row.type).cooldown_s or 0)
+    return (
+        min(day_start, month_start, row.occurred_at - cooldown),
+        max(day_end, month_end, row.occurred_at + cooldown),
     )
-    nearest = None
-    cooldown_s = rules.for_type(row.type).cooldown_s
-    if cooldown_s:
-        window = timedelta(seconds=cooldown_s)
-        close = session.execute(
-            select(ActivityRow.occurred_at).where(
-                *mine,
-                ActivityRow.type == row.type,
-                ActivityRow.occurred_at > row.occurred_at - window,
-                ActivityRow.occurred_at < row.occurred_at + window,
-            )
-        ).scalars()
-        gaps = [abs((at - row.occurred_at).total_seconds()) for at in close]
-        nearest = min(gaps) if gaps else None
-    return Usage(
-        type_count_today=int(type_count),
-        type_points_today=int(type_points),
-        employee_points_today=int(day_points.scalar_one()),
-        employee_points_month=int(month_points.scalar_one()),
-        nearest_identical_s=nearest,
+
+
+class IssuanceFacts:
+    """What employees already earned in a span of time, read in one query for a batch and kept up
+    to date as the batch issues points (the caps then hold across the batch's own activities)."""
+
+    def __init__(self, session: Session, subjects: Iterable[str], window: tuple[datetime, datetime]) -> None:
+        wanted = sorted(set(subjects))
+        self._earned: dict[str, list[Earned]] = {subject: [] for subject in wanted}
+        stmt = select(
+            ActivityRow.subject_id,
+            ActivityRow.id,
+            ActivityRow.type,
+            ActivityRow.occurred_at,
+            ActivityRow.points,
+        ).where(
+            ActivityRow.subject_id.in_(wanted),
+            ActivityRow.status == ISSUABLE_STATUS,
+            ActivityRow.points > 0,
+            ActivityRow.occurred_at >= window[0],
+            ActivityRow.occurred_at < window[1],
+        )
+        for subject, activity_id, activity_type, occurred_at, points in session.execute(stmt):
+            self._earned[subject].append(Earned(activity_id, activity_type, occurred_at, int(points)))
+
+    def usage(self, row: ActivityRow, rules: IssuanceRules) -> Usage:
+        mine = [e for e in self._earned[row.subject_id] if e.activity_id != row.id]
+        day_start, day_end = day_window(row.occurred_at, rules)
+        month_start, month_end = month_window(row.occurred_at, rules)
+        today = [e for e in mine if day_start <= e.occurred_at < day_end]
+        same_type = [e for e in today if e.type == row.type]
+        nearest = None
+        cooldown_s = rules.for_type(row.type).cooldown_s
+        if cooldown_s:
+            gaps = [
+                abs((e.occurred_at - row.occurred_at).total_seconds())
+                for e in mine
+                if e.type == row.type and abs(e.occurred_at - row.occurred_at) < timedelta(seconds=cooldown_s)
+            ]
+            nearest = min(gaps) if gaps else None
+        return Usage(
+            type_count_today=len(same_type),
+            type_points_today=sum(e.points for e in same_type),
+            employee_points_today=sum(e.points for e in today),
+            employee_points_month=sum(e.points for e in mine if month_start <= e.occurred_at < month_end),
+            nearest_identical_s=nearest,
+        )
+
+    def add(self, row: ActivityRow) -> None:
+        if row.points > 0:
+            self._earned[row.subject_id].append(Earned(row.id, row.type, row.occurred_at, row.points))
+
+
+@dataclass(frozen=True)
+class Issuance:
+    """The points one accepted activity earns and the transfer that issues them (none at 0)."""
+
+    points: int
+    transfer: Transfer | None
+    details: dict[str, Any]
+
+
+def decide_issuance(row: ActivityRow, in_force: RulesInForce, usage: Usage) -> Issuance:
+    decision = decide(row.type, row.co2e_avoided_g, in_force.rules, usage)
+    details = {
+        "rules": in_force.versions,
+        "points_per_kg": in_force.rules.for_type(row.type).points_per_kg,
+        "co2e_avoided_g": row.co2e_avoided_g,
+        "base_points": decision.base_points,
+        "limited_by": list(decision.limited_by),
+    }
+    if decision.points <= 0:
+        return Issuance(0, None, details)
+    transfer = Transfer(
+        id=issuance_transfer_id(row.id),
+        debit_account=ledger.PARK_ISSUANCE,
+        credit_account=ledger.employee_account(row.subject_id),
+        amount=decision.points,
+        kind=TransferKind.ISSUANCE,
+        activity_id=row.id,
     )
+    return Issuance(decision.points, transfer, details)
 
 
 def _subject_of(session: Session, row: ActivityRow) -> str | None:
@@ -94,26 +156,17 @@ def issue_for_activity(session: Session, row: ActivityRow, now: datetime, defaul
         row.points = int(issued.amount)
         return row.points
     in_force = rules_in_force(session, row.org_id, defaults)
-    decision = decide(row.type, row.co2e_avoided_g, in_force.rules, _usage(session, row, in_force.rules))
-    row.points = decision.points
-    if decision.points <= 0:
+    facts = IssuanceFacts(session, [row.subject_id], usage_window(row, in_force.rules))
+    issuance = decide_issuance(row, in_force, facts.usage(row, in_force.rules))
+    row.points = issuance.points
+    if issuance.transfer is None:
         return 0
-    transfer = Transfer(
-        id=transfer_id,
-        debit_account=ledger.PARK_ISSUANCE,
-        credit_account=ledger.employee_account(row.subject_id),
-        amount=decision.points,
-        kind=TransferKind.ISSUANCE,
-        activity_id=row.id,
-    )
-    details = {
-        "rules": in_force.versions,
-        "points_per_kg": in_force.rules.for_type(row.type).points_per_kg,
-        "co2e_avoided_g": row.co2e_avoided_g,
-        "base_points": decision.base_points,
-        "limited_by": list(decision.limited_by),
-    }
     post_transfer(
-        session, transfer, subject=_subject_of(session, row), now=now, org_id=row.org_id, details=details
+        session,
+        issuance.transfer,
+        subject=_subject_of(session, row),
+        now=now,
+        org_id=row.org_id,
+        details=issuance.details,
     )
-    return decision.points
+    return issuance.points

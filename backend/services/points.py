@@ -9,7 +9,7 @@ totals and its leaf are written in the caller's one transaction: all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,9 +67,15 @@ def _owner(account_id: str) -> str | None:
 
 
 def lock_accounts(
-    session: Session, account_ids: Iterable[str], now: datetime, org_id: str | None = None
+    session: Session,
+    account_ids: Iterable[str],
+    now: datetime,
+    org_id: str | None = None,
+    org_of: Mapping[str, str | None] | None = None,
 ) -> dict[str, PointsAccountRow]:
-    """The account rows, created when missing and locked for this transaction (in id order)."""
+    """The account rows, created when missing and locked for this transaction (in id order).
+
+    A new employee account belongs to ``org_of[account]`` when given, else to ``org_id``."""
     wanted = sorted(set(account_ids))
     stmt = select(PointsAccountRow).where(PointsAccountRow.id.in_(wanted)).order_by(PointsAccountRow.id)
     if is_postgres(session):
@@ -82,7 +88,9 @@ def lock_accounts(
                 id=account_id,
                 kind=kind.value,
                 owner_id=_owner(account_id),
-                org_id=org_id if kind == AccountKind.EMPLOYEE else _owner(account_id),
+                org_id=(org_of or {}).get(account_id, org_id)
+                if kind == AccountKind.EMPLOYEE
+                else _owner(account_id),
                 debits_posted=0,
                 credits_posted=0,
                 created_at=now,
@@ -96,6 +104,66 @@ def lock_accounts(
 def _public_account(account_id: str) -> str:
     """How an account appears in the log: an employee is the leaf's subject commitment, never an id."""
     return "employee" if ledger.account_kind(account_id) == AccountKind.EMPLOYEE else account_id
+
+
+def apply_to_accounts(transfer: Transfer, accounts: dict[str, PointsAccountRow]) -> None:
+    """Moves the amount between the (locked) account rows; refuses what would overdraw the debit."""
+    debit, credit = accounts[transfer.debit_account], accounts[transfer.credit_account]
+    ledger.check_debit(debit.id, Balance(debit.debits_posted, debit.credits_posted), transfer.amount)
+    debit.debits_posted += transfer.amount
+    credit.credits_posted += transfer.amount
+
+
+def transfer_leaf(
+    transfer: Transfer,
+    *,
+    subject: str | None,
+    now: datetime,
+    org_id: str | None,
+    details: dict[str, Any] | None,
+) -> bytes:
+    """The transfer's logged record: an employee appears as the subject commitment, never an id."""
+    body = {
+        "kind": transfer.kind.value,
+        "debit": _public_account(transfer.debit_account),
+        "credit": _public_account(transfer.credit_account),
+        "amount": transfer.amount,
+        "reason_code": transfer.reason_code,
+        "reverses": transfer.reverses_id,
+        "activity": transfer.activity_id,
+        "redemption": transfer.redemption_id,
+        "org": org_id,
+        "details": details or {},
+        "at": now.isoformat(),
+    }
+    return leaf_bytes("points_transfer", transfer.id, new_salt(), subject, body)
+
+
+def transfer_row(
+    transfer: Transfer,
+    leaf_index: int,
+    now: datetime,
+    *,
+    details: dict[str, Any] | None = None,
+    note: str | None = None,
+    created_by: str | None = None,
+) -> PointsTransferRow:
+    return PointsTransferRow(
+        id=transfer.id,
+        debit_account_id=transfer.debit_account,
+        credit_account_id=transfer.credit_account,
+        amount=transfer.amount,
+        kind=transfer.kind.value,
+        reason_code=transfer.reason_code,
+        reverses_id=transfer.reverses_id,
+        activity_id=transfer.activity_id,
+        redemption_id=transfer.redemption_id,
+        details=details or {},
+        note=note,
+        created_by=created_by,
+        leaf_index=leaf_index,
+        created_at=now,
+    )
 
 
 def post_transfer(
@@ -121,41 +189,10 @@ def post_transfer(
         ledger.check_replay(transfer, to_transfer(stored))
         return PostedTransfer(stored, created=False)
     accounts = lock_accounts(session, (transfer.debit_account, transfer.credit_account), now, org_id)
-    debit, credit = accounts[transfer.debit_account], accounts[transfer.credit_account]
-    ledger.check_debit(debit.id, Balance(debit.debits_posted, debit.credits_posted), transfer.amount)
-    debit.debits_posted += transfer.amount
-    credit.credits_posted += transfer.amount
-    body = {
-        "kind": transfer.kind.value,
-        "debit": _public_account(transfer.debit_account),
-        "credit": _public_account(transfer.credit_account),
-        "amount": transfer.amount,
-        "reason_code": transfer.reason_code,
-        "reverses": transfer.reverses_id,
-        "activity": transfer.activity_id,
-        "redemption": transfer.redemption_id,
-        "org": org_id,
-        "details": details or {},
-        "at": now.isoformat(),
-    }
-    leaf = leaf_bytes("points_transfer", transfer.id, new_salt(), subject, body)
+    apply_to_accounts(transfer, accounts)
+    leaf = transfer_leaf(transfer, subject=subject, now=now, org_id=org_id, details=details)
     (leaf_index,) = log.append([PendingLeaf("points_transfer", transfer.id, leaf)], now)
-    row = PointsTransferRow(
-        id=transfer.id,
-        debit_account_id=transfer.debit_account,
-        credit_account_id=transfer.credit_account,
-        amount=transfer.amount,
-        kind=transfer.kind.value,
-        reason_code=transfer.reason_code,
-        reverses_id=transfer.reverses_id,
-        activity_id=transfer.activity_id,
-        redemption_id=transfer.redemption_id,
-        details=details or {},
-        note=note,
-        created_by=created_by,
-        leaf_index=leaf_index,
-        created_at=now,
-    )
+    row = transfer_row(transfer, leaf_index, now, details=details, note=note, created_by=created_by)
     session.add(row)
     session.flush()
     return PostedTransfer(row, created=True)

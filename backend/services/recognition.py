@@ -8,12 +8,14 @@ they need from the database and remembers each recorded activity's footprint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from bisect import insort
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.adapters.orm import ActivityRow
@@ -51,101 +53,120 @@ class Screened:
         return self.assessment.status
 
 
-def _check_rate(session: Session, subject_id: str, screening: Screening, now: datetime) -> None:
-    longest = max(screening.per_hour, screening.per_day, key=lambda limit: limit.window)
-    stmt = (
-        select(ActivityRow.created_at)
-        .where(ActivityRow.subject_id == subject_id, ActivityRow.created_at > now - longest.window)
-        .order_by(ActivityRow.created_at.desc())
-        .limit(max(screening.per_hour.max_events, screening.per_day.max_events))
-    )
-    recent = list(session.execute(stmt).scalars())
-    for limit in (screening.per_hour, screening.per_day):
-        wait = retry_after(limit, recent, now)
-        if wait is not None:
-            seconds = int(wait.total_seconds()) + 1
-            raise RateLimited(
-                f"at most {limit.max_events} activities per {int(limit.window.total_seconds())} s; "
-                f"retry in {seconds} s",
-                seconds,
+@dataclass
+class _History:
+    """One employee's facts: when their stored activities were recorded (newest first) and the
+    footprints of those not rejected, by start time, each with its evidence."""
+
+    recorded: list[datetime] = field(default_factory=list)
+    footprints: list[tuple[Footprint, str]] = field(default_factory=list)
+
+
+class ScreeningFacts:
+    """What the screen reads about a set of employees, loaded in two queries for a whole batch and
+    kept up to date as the batch records activities, so that a delivery of 500 records costs two
+    reads rather than three per record, and records of one batch are screened against each other
+    exactly as if they had come one by one.
+
+    ``window`` bounds the activities' ``occurred_at``; footprints within a day of it are loaded.
+    Runs in the recording transaction, under the log's head lock: nothing changes underneath.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        subjects: Iterable[str],
+        window: tuple[datetime, datetime],
+        screening: Screening,
+        now: datetime,
+    ) -> None:
+        self.screening = screening
+        self.now = now
+        wanted = sorted(set(subjects))
+        self._history = {subject: _History() for subject in wanted}
+        longest = max(screening.per_hour.window, screening.per_day.window)
+        recorded = select(ActivityRow.subject_id, ActivityRow.created_at).where(
+            ActivityRow.subject_id.in_(wanted), ActivityRow.created_at > now - longest
+        )
+        for subject, at in session.execute(recorded):
+            self._history[subject].recorded.append(at)
+        stmt = (
+            select(FootprintRow)
+            .join(ActivityRow, ActivityRow.id == FootprintRow.activity_id)
+            .where(
+                FootprintRow.subject_id.in_(wanted),
+                FootprintRow.started_at > window[0] - NEARBY_WINDOW,
+                FootprintRow.started_at < window[1] + NEARBY_WINDOW,
+                ActivityRow.status != "rejected",
             )
-
-
-def _nearby(session: Session, subject_id: str, at: datetime) -> list[Footprint]:
-    stmt = (
-        select(FootprintRow)
-        .join(ActivityRow, ActivityRow.id == FootprintRow.activity_id)
-        .where(
-            FootprintRow.subject_id == subject_id,
-            FootprintRow.started_at > at - NEARBY_WINDOW,
-            FootprintRow.started_at < at + NEARBY_WINDOW,
-            ActivityRow.status != "rejected",
+            .order_by(FootprintRow.started_at)
         )
-        .order_by(FootprintRow.started_at)
-        .limit(MAX_NEARBY)
-    )
-    return [to_footprint(row) for row in session.execute(stmt).scalars()]
+        for row in session.execute(stmt).scalars():
+            self._history[row.subject_id].footprints.append((to_footprint(row), row.evidence))
+        for history in self._history.values():
+            history.recorded.sort(reverse=True)
 
+    def _check_rate(self, history: _History) -> None:
+        for limit in (self.screening.per_hour, self.screening.per_day):
+            wait = retry_after(limit, history.recorded, self.now)
+            if wait is not None:
+                seconds = int(wait.total_seconds()) + 1
+                raise RateLimited(
+                    f"at most {limit.max_events} activities per {int(limit.window.total_seconds())} s; "
+                    f"retry in {seconds} s",
+                    seconds,
+                )
 
-def to_footprint(row: FootprintRow) -> Footprint:
-    magnitude = Decimal(row.magnitude) if row.magnitude is not None else None
-    return Footprint(row.activity_id, row.family, row.started_at, row.ended_at, magnitude, row.source)
-
-
-def _unevidenced_on_day(session: Session, subject_id: str, at: datetime) -> int:
-    # The day as the employee lives it: the calendar day in the offset they reported.
-    day_start = at.replace(hour=0, minute=0, second=0, microsecond=0)
-    stmt = (
-        select(func.count())
-        .select_from(FootprintRow)
-        .join(ActivityRow, ActivityRow.id == FootprintRow.activity_id)
-        .where(
-            FootprintRow.subject_id == subject_id,
-            FootprintRow.evidence == "none",
-            FootprintRow.started_at >= day_start,
-            FootprintRow.started_at < day_start + timedelta(days=1),
-            ActivityRow.status != "rejected",
+    def screen(
+        self,
+        subject_id: str,
+        source: str,
+        activity_type: str,
+        quantities: dict[str, Any],
+        occurred_at: datetime,
+        co2e_avoided_g: int,
+        straight_km: Decimal | None = None,
+    ) -> Screened:
+        """Raises :class:`RateLimited` or :class:`ActivityRejected`, or returns the assessment
+        (accepted or flagged) with the activity's footprint."""
+        history = self._history[subject_id]
+        self._check_rate(history)
+        mine = footprint("", activity_type, occurred_at, quantities, source)
+        nearby = [
+            fp
+            for fp, _ in history.footprints
+            if occurred_at - NEARBY_WINDOW < fp.started_at < occurred_at + NEARBY_WINDOW
+        ][:MAX_NEARBY]
+        # The day as the employee lives it: the calendar day in the offset they reported.
+        day_start = occurred_at.replace(hour=0, minute=0, second=0, microsecond=0)
+        day_end = day_start + timedelta(days=1)
+        unevidenced = sum(
+            1
+            for fp, evidence in history.footprints
+            if evidence == "none" and day_start <= fp.started_at < day_end
         )
-    )
-    return int(session.execute(stmt).scalar_one())
+        assessment = assess(
+            activity_type,
+            quantities,
+            mine,
+            co2e_avoided_g,
+            nearby,
+            unevidenced,
+            self.screening.rules,
+            straight_km,
+        )
+        rejection = assessment.rejection
+        if rejection is not None:
+            raise ActivityRejected(rejection.field, rejection.reason, rejection.rule)
+        return Screened(assessment, mine)
 
-
-def screen(
-    session: Session,
-    subject_id: str,
-    source: str,
-    activity_type: str,
-    quantities: dict[str, Any],
-    occurred_at: datetime,
-    co2e_avoided_g: int,
-    screening: Screening,
-    now: datetime,
-    straight_km: Decimal | None = None,
-) -> Screened:
-    """Raises :class:`RateLimited` or :class:`ActivityRejected`, or returns the assessment
-    (accepted or flagged) with the activity's footprint."""
-    _check_rate(session, subject_id, screening, now)
-    mine = footprint("", activity_type, occurred_at, quantities, source)
-    assessment = assess(
-        activity_type,
-        quantities,
-        mine,
-        co2e_avoided_g,
-        _nearby(session, subject_id, occurred_at),
-        _unevidenced_on_day(session, subject_id, occurred_at),
-        screening.rules,
-        straight_km,
-    )
-    rejection = assessment.rejection
-    if rejection is not None:
-        raise ActivityRejected(rejection.field, rejection.reason, rejection.rule)
-    return Screened(assessment, mine)
-
-
-def remember(session: Session, row: ActivityRow, screened: Screened, now: datetime) -> None:
-    mine = screened.footprint
-    session.add(
-        FootprintRow(
+    def remember(self, row: ActivityRow, screened: Screened) -> FootprintRow:
+        """The stored activity's footprint row (to add to the session); later screens see it."""
+        mine = replace(screened.footprint, activity_id=row.id)
+        history = self._history[row.subject_id]
+        history.recorded.insert(0, row.created_at)
+        insort(history.footprints, (mine, screened.assessment.evidence), key=lambda item: item[0].started_at)
+        return FootprintRow(
             activity_id=row.id,
             subject_id=row.subject_id,
             family=mine.family,
@@ -155,6 +176,10 @@ def remember(session: Session, row: ActivityRow, screened: Screened, now: dateti
             source=mine.source,
             evidence=screened.assessment.evidence,
             findings=screened.assessment.public()["findings"],
-            created_at=now,
+            created_at=row.created_at,
         )
-    )
+
+
+def to_footprint(row: FootprintRow) -> Footprint:
+    magnitude = Decimal(row.magnitude) if row.magnitude is not None else None
+    return Footprint(row.activity_id, row.family, row.started_at, row.ended_at, magnitude, row.source)
