@@ -24,8 +24,8 @@ NOW = datetime.now(UTC)
 
 
 class Park:
-    def __init__(self, db: Database, tmp_path: Path) -> None:
-        self.api = Api(db, tmp_path)
+    def __init__(self, db: Database, tmp_path: Path, **settings: Any) -> None:
+        self.api = Api(db, tmp_path, **settings)
         self.db = db
         enrollment.create_company(db, "acme", "Acme", NOW)
         enrolled = enrollment.enroll_employee(db, "acme", "E1", None, None, timedelta(days=1), "adm", NOW)
@@ -188,6 +188,41 @@ def test_a_trip_reported_by_hand_and_by_the_gates_is_credited_once(park: Park, d
     late = park.send([trip("T-2", minutes_from_now=-300 + 8)]).json()["results"][0]
     assert late["outcome"] == "duplicate"
     assert _count(db, ActivityRow) == 2
+
+
+def test_a_delivery_is_decided_as_if_its_records_came_one_by_one(db: Database, tmp_path: Path) -> None:
+    """One employee's trips in one delivery, another's (the same trips) one delivery each: the
+    same outcomes and points — duplicates within the batch, caps and cool-downs across it."""
+    park = Park(db, tmp_path, points_daily_count_cap=2, points_cooldown_s=3 * 3600)
+    park.bind()
+    other = enrollment.enroll_employee(db, "acme", "E2", None, None, timedelta(days=1), "adm", NOW).employee
+    integrations.add_binding(
+        db,
+        other.id,
+        "transit_card",
+        "OTHER-CARD",
+        None,
+        park.api.runtime.subject_key,
+        NOW - timedelta(days=2),
+    )
+    shape = [(-240, 12.4), (-232, 12.0), (-170, 10.0), (-110, 11.0), (-50, 9.0), (-49, 9.2)]
+
+    def records(prefix: str, account: str) -> list[dict[str, Any]]:
+        return [trip(f"{prefix}-{i}", at, km, account=account) for i, (at, km) in enumerate(shape)]
+
+    together = park.send(records("A", CARD)).json()["results"]
+    apart = [park.send([record]).json()["results"][0] for record in records("B", "OTHER-CARD")]
+
+    def decided(results: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
+        with db.read_sessions() as session:
+            rows = {r.id: r for r in session.execute(select(ActivityRow)).scalars()}
+        return [(r["outcome"], rows[r["activity_id"]].points if r["activity_id"] else None) for r in results]
+
+    assert decided(together) == decided(apart)
+    outcomes = [outcome for outcome, _ in decided(together)]
+    assert outcomes.count("duplicate") == 2 and outcomes[1] == outcomes[5] == "duplicate"
+    points = [p for _, p in decided(together) if p is not None]
+    assert points.count(0) >= 1  # the cool-down (or the daily count cap) held inside the batch
 
 
 def test_consent_is_not_retroactive_and_can_be_withdrawn(park: Park, db: Database) -> None:
