@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -355,24 +355,27 @@ def record_activity(
     now: datetime | None = None,
     straight_km: Decimal | None = None,
 ) -> RecordedActivity:
-    """Validates, computes, stores and logs one activity; replays return the stored result."""
-    now = now or datetime.now(UTC)
+    """Validates, computes, stores and logs one activity; replays return the stored result.
+
+    Concurrent calls share write transactions (:mod:`backend.services.group_commit`); ``now``
+    fixes the recording time (default: the commit's)."""
+    from backend.services.group_commit import committer_for  # imported here: it builds on this module
+
     digest = request_hash(payload)
     activity_type = str(payload["type"])
     draft = Draft(caller, idempotency_key, payload, occurred_at, straight_km)
     try:
-        with db.write_sessions() as session, session.begin():
-            SqlLogStore(session).lock_head()
-            (result,) = record_batch(session, [draft], policy, now)
-            if isinstance(result, CarbonLedgerError):
-                raise result
+        result = committer_for(db).record(draft, policy, now)
+        if isinstance(result, CarbonLedgerError):
+            raise result
         observe_recorded(result)
         return result
     except InvalidInput as exc:
         metrics.observe_activity(activity_type, "rejected", exc.field)
         raise
     except IntegrityError:
-        # A concurrent request with the same key won the race: answer with its result.
+        # A concurrent request with the same key (in another process) won the race: answer with
+        # its result.
         with db.read_sessions() as session:
             existing = _existing(session, caller, idempotency_key)
             if existing is None:

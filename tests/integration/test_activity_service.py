@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.domain import merkle
 from backend.domain.errors import IdempotencyConflict, InvalidInput
-from backend.services.activities import Caller, IssuancePolicy, record_activity
+from backend.services import group_commit
+from backend.services.activities import Caller, IssuancePolicy, RecordedActivity, record_activity
 
 POLICY = IssuancePolicy(
     points_per_kg=100, subject_key=b"k" * 32, max_age=timedelta(days=366), clock_skew=timedelta(minutes=5)
@@ -106,3 +110,61 @@ def test_concurrent_replays_of_one_key_store_once(db: Database) -> None:
     assert sum(r.created for r in results) == 1
     assert len({r.row.id for r in results}) == 1
     assert _count(db, ActivityRow) == 1 and _count(db, LogLeafRow) == 2
+
+
+def _held_turn(db: Database, submitters: int, submit: Callable[[int], object]) -> list[object]:
+    """Runs ``submit`` in threads while the group committer's turn is held, so that every draft
+    waits in the queue; then lets them go. Returns each call's result or exception."""
+    committer = group_commit.committer_for(db)
+
+    def call(i: int) -> object:
+        try:
+            return submit(i)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=submitters) as pool:
+        with committer._turn:
+            futures = [pool.submit(call, i) for i in range(submitters)]
+            deadline = time.monotonic() + 10
+            while len(committer._pending) < submitters and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(committer._pending) == submitters
+        return [f.result() for f in futures]
+
+
+def test_concurrent_requests_share_one_transaction(db: Database) -> None:
+    commits = []
+    event.listen(db.engine, "commit", lambda _conn: commits.append(1))
+
+    def submit(i: int) -> object:
+        km = "999" if i == 3 else str(1 + i)  # one invalid draft refuses only itself
+        return record_activity(db, Caller(f"user-{i}", "acme"), f"key-g-{i:08d}", _metro(km), WHEN, POLICY)
+
+    results = _held_turn(db, 12, submit)
+    assert isinstance(results[3], InvalidInput) and results[3].field == "distance_km"
+    recorded = [r for r in results if isinstance(r, RecordedActivity)]
+    assert len(recorded) == 11 and all(r.created for r in recorded)
+    assert len(commits) == 1  # one group, one commit
+    indices = sorted(r.row.leaf_index for r in recorded)
+    assert indices == sorted(set(indices)) and _count(db, LogLeafRow) == 22
+
+
+def test_a_group_that_fails_is_retried_draft_by_draft(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = group_commit.record_batch
+
+    def failing(session: Any, drafts: Any, *args: Any) -> Any:
+        if any(d.idempotency_key == "key-poison-01" for d in drafts):
+            raise RuntimeError("the database fell over")
+        return real(session, drafts, *args)
+
+    monkeypatch.setattr(group_commit, "record_batch", failing)
+
+    def submit(i: int) -> object:
+        key = "key-poison-01" if i == 2 else f"key-p-{i:08d}"
+        return record_activity(db, Caller(f"user-{i}", "acme"), key, _metro(), WHEN, POLICY)
+
+    results = _held_turn(db, 6, submit)
+    assert isinstance(results[2], RuntimeError)
+    assert all(isinstance(r, RecordedActivity) and r.created for i, r in enumerate(results) if i != 2)
+    assert _count(db, ActivityRow) == 5

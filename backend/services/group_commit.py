@@ -1,0 +1,102 @@
+"""Group commit for single activities: concurrent requests share one write transaction.
+
+Every recording transaction holds the log's head lock and ends in a commit that waits for the disk
+(SQLite ``synchronous=FULL``, PostgreSQL's WAL flush), so one request at a time tops out at the
+disk's flush rate however many arrive. Here a request queues its draft; whichever request thread
+gets the writer's turn takes every draft waiting at that moment (up to :data:`MAX_GROUP`) and
+records them with :func:`backend.services.activities.record_batch` in one transaction — one set
+of reads, one log append, one commit — then hands each request its own outcome. Requests that
+arrived while it worked form the next group. Nothing is acknowledged before its commit.
+
+A group that fails as a whole (a database error) is retried one draft at a time, so one bad draft
+fails only its own request.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from backend.adapters.database import Database
+from backend.adapters.log_store import SqlLogStore
+from backend.services.activities import Draft, IssuancePolicy, Outcome, record_batch
+
+MAX_GROUP = 256
+"""Drafts per transaction: bounds the transaction's time (a few hundred ms at most) and memory."""
+
+
+@dataclass
+class _Job:
+    draft: Draft
+    policy: IssuancePolicy
+    now: datetime | None
+    """The recording time the caller fixed (tests, imports); None: the group's commit time."""
+    future: Future[Outcome] = field(default_factory=Future)
+
+
+class GroupCommitter:
+    """Records drafts of one process in shared transactions (see the module docstring)."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime] | None = None) -> None:
+        self.db = db
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._pending: list[_Job] = []
+        self._pending_lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def record(self, draft: Draft, policy: IssuancePolicy, now: datetime | None = None) -> Outcome:
+        """The draft's outcome once committed; raises what the database raised for it alone."""
+        job = _Job(draft, policy, now)
+        with self._pending_lock:
+            self._pending.append(job)
+        while not job.future.done():
+            with self._turn:
+                if job.future.done():  # an earlier turn took it
+                    break
+                self._commit(self._take())
+        return job.future.result()
+
+    def _take(self) -> list[_Job]:
+        """The waiting jobs that share the first one's policy and time, in arrival order."""
+        with self._pending_lock:
+            first = self._pending[0]
+            group = [job for job in self._pending if job.now == first.now and job.policy == first.policy][
+                :MAX_GROUP
+            ]
+            taken = {id(job) for job in group}
+            self._pending = [job for job in self._pending if id(job) not in taken]
+        return group
+
+    def _commit(self, group: list[_Job]) -> None:
+        try:
+            with self.db.write_sessions() as session, session.begin():
+                SqlLogStore(session).lock_head()
+                outcomes = record_batch(
+                    session, [job.draft for job in group], group[0].policy, group[0].now or self.clock()
+                )
+        except Exception as exc:
+            if len(group) == 1:
+                group[0].future.set_exception(exc)
+                return
+            for job in group:
+                self._commit([job])
+            return
+        for job, outcome in zip(group, outcomes, strict=True):
+            job.future.set_result(outcome)
+
+
+_COMMITTERS: weakref.WeakKeyDictionary[Database, GroupCommitter] = weakref.WeakKeyDictionary()
+_COMMITTERS_LOCK = threading.Lock()
+
+
+def committer_for(db: Database) -> GroupCommitter:
+    """The process's group committer of ``db`` (one per database, so groups span all requests)."""
+    with _COMMITTERS_LOCK:
+        committer = _COMMITTERS.get(db)
+        if committer is None:
+            committer = _COMMITTERS[db] = GroupCommitter(db)
+        return committer
