@@ -14,12 +14,13 @@ bookkeeping cost more than the database's work.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.adapters.orm import LogHeadRow, LogLeafRow, LogNodeRow
@@ -29,7 +30,9 @@ from backend.domain.merkle import NodeKey
 NODE_QUERY_CHUNK = 400
 """Keys per IN (...) list: keeps statements well under SQLite's and PostgreSQL's limits."""
 NODE_QUERY_CONDITIONS = 64
-"""Per-level conditions OR-ed into one query: a proof needs at most ~64 levels."""
+"""Ranges OR-ed into one query: a proof needs at most ~64 levels."""
+NODE_QUERY_UNION = 16
+"""Queries sent as one statement (UNION ALL): a proof's reads in one round trip."""
 
 NODE_LEVEL_STRIDE = 4
 """Levels stored in ``log_nodes`` are the positive multiples of this. Part of the storage format:
@@ -38,6 +41,10 @@ nodes per proof element, and the rows written per leaf at 1 + 1/15."""
 
 BULK_INSERT_MIN_ROWS = 64
 """From this many leaves an append goes to the driver's bulk path; fewer take the plain statement."""
+
+LEAF_HASHES_SQL = "SELECT 0, idx, leaf_hash FROM log_leaves WHERE idx IN ({})"
+NODES_SQL = "SELECT level, idx, hash FROM log_nodes WHERE {}"
+"""Read statements, completed with integers only (:func:`_integers`)."""
 
 _LEAF_COLUMNS = ("idx", "kind", "record_id", "leaf", "leaf_hash", "created_at")
 _NODE_COLUMNS = ("level", "idx", "hash")
@@ -50,14 +57,15 @@ class PendingLeaf:
     leaf: bytes
 
 
-def left_siblings_for_append(index: int) -> list[NodeKey]:
-    """Nodes read when leaf ``index`` is appended: one left sibling per parent it completes."""
-    keys = []
-    level = 0
-    while (index >> level) & 1:
-        keys.append((level, (index >> level) - 1))
-        level += 1
-    return keys
+def left_siblings_for_batch(start: int, count: int) -> list[NodeKey]:
+    """Nodes read when ``count`` leaves are appended to a tree of ``start``: the complete left
+    siblings (at levels where ``start`` has a bit set) whose right sibling the batch completes."""
+    end = start + count
+    return [
+        (level, (start >> level) - 1)
+        for level in range(start.bit_length())
+        if (start >> level) & 1 and ((start >> level) + 1) << level <= end
+    ]
 
 
 def is_stored_level(level: int) -> bool:
@@ -70,6 +78,22 @@ def stored_keys_for(key: NodeKey) -> list[NodeKey]:
     below = level % NODE_LEVEL_STRIDE
     width = 1 << below
     return [(level - below, index * width + offset) for offset in range(width)]
+
+
+def _integers(values: Iterable[int]) -> str:
+    """Integers for a statement's text, checked to be integers (the only values written in)."""
+    return ",".join(str(operator.index(v)) for v in values)
+
+
+def _runs(keys: list[NodeKey]) -> list[tuple[int, int, int]]:
+    """Sorted keys as runs of consecutive indices at one level: (level, first, last)."""
+    runs: list[tuple[int, int, int]] = []
+    for level, idx in keys:
+        if runs and runs[-1][0] == level and runs[-1][2] == idx - 1:
+            runs[-1] = (level, runs[-1][1], idx)
+        else:
+            runs.append((level, idx, idx))
+    return runs
 
 
 def _fold(level_hashes: list[bytes]) -> bytes:
@@ -104,20 +128,19 @@ class SqlLogStore:
         if not pending:
             return []
         start = self.lock_head()
-        needed = {key for i in range(start, start + len(pending)) for key in left_siblings_for_append(i)}
-        known = self.get_nodes(key for key in needed if key[1] < (start >> key[0]))
+        known = self.get_nodes(left_siblings_for_batch(start, len(pending)))
         bulk = len(pending) >= BULK_INSERT_MIN_ROWS
         created_at = self._driver_value(LogLeafRow.__table__, "created_at", now) if bulk else now
-        leaf_rows: list[tuple[Any, ...]] = []
-        node_rows: list[tuple[Any, ...]] = []
-        for offset, item in enumerate(pending):
-            index = start + offset
-            leaf_hash = merkle.leaf_hash(item.leaf)
-            leaf_rows.append((index, item.kind, item.record_id, item.leaf, leaf_hash, created_at))
-            for key, digest in merkle.nodes_created_by_append(index, leaf_hash, known.__getitem__):
-                known[key] = digest
-                if key[0] > 0 and is_stored_level(key[0]):
-                    node_rows.append((key[0], key[1], digest))
+        hashes = [merkle.leaf_hash(item.leaf) for item in pending]
+        leaf_rows = [
+            (start + offset, item.kind, item.record_id, item.leaf, digest, created_at)
+            for offset, (item, digest) in enumerate(zip(pending, hashes, strict=True))
+        ]
+        node_rows = [
+            (level, index, digest)
+            for level, index, digest in merkle.nodes_created_by_appends(start, hashes, known.__getitem__)
+            if is_stored_level(level)
+        ]
         self._insert(LogLeafRow.__table__, _LEAF_COLUMNS, leaf_rows, bulk=bulk)
         self._insert(LogNodeRow.__table__, _NODE_COLUMNS, node_rows, bulk=bulk)
         self.session.execute(update(LogHeadRow).where(LogHeadRow.id == 1).values(size=start + len(pending)))
@@ -152,34 +175,33 @@ class SqlLogStore:
         connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)  # noqa: S608
 
     def _stored(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
-        """Stored nodes by key: level 0 from the leaves' hashes, the others from ``log_nodes``."""
+        """Stored nodes by key: level 0 from the leaves' hashes, the others from ``log_nodes``.
+
+        One round trip for a proof's nodes. The statement is written out here rather than built
+        with SQLAlchemy's expression language, whose per-statement bookkeeping cost three times
+        the database's work on a proof; every value written into it is a checked integer.
+        """
         wanted = sorted(set(keys))
-        found: dict[NodeKey, bytes] = {}
         leaves = [idx for level, idx in wanted if level == 0]
-        nodes = [key for key in wanted if key[0] > 0]
-        for i in range(0, len(leaves), NODE_QUERY_CHUNK):
-            rows = self.session.execute(
-                select(LogLeafRow.idx, LogLeafRow.leaf_hash).where(
-                    LogLeafRow.idx.in_(leaves[i : i + NODE_QUERY_CHUNK])
-                )
-            )
-            for idx, digest in rows:
-                found[(0, int(idx))] = bytes(digest)
-        by_level: dict[int, list[int]] = {}
-        for level, idx in nodes:
-            by_level.setdefault(level, []).append(idx)
-        # One "level = ? AND idx IN (...)" per level: both databases answer it from the primary key
-        # index, which SQLite does not do for a row-value IN over (level, idx).
-        conditions = [
-            and_(LogNodeRow.level == level, LogNodeRow.idx.in_(indices[i : i + NODE_QUERY_CHUNK]))
-            for level, indices in by_level.items()
-            for i in range(0, len(indices), NODE_QUERY_CHUNK)
+        parts = [
+            LEAF_HASHES_SQL.format(_integers(leaves[i : i + NODE_QUERY_CHUNK]))
+            for i in range(0, len(leaves), NODE_QUERY_CHUNK)
         ]
-        for i in range(0, len(conditions), NODE_QUERY_CONDITIONS):
-            stmt = select(LogNodeRow.level, LogNodeRow.idx, LogNodeRow.hash).where(
-                or_(*conditions[i : i + NODE_QUERY_CONDITIONS])
-            )
-            for level, idx, digest in self.session.execute(stmt):
+        # Each proof element needs a run of consecutive stored nodes at one level: one range each,
+        # answered from the primary key index (SQLite does not use it for a row-value IN).
+        ranges = [
+            f"(level = {_integers([level])} AND idx BETWEEN {_integers([first])} AND {_integers([last])})"
+            for level, first, last in _runs([key for key in wanted if key[0] > 0])
+        ]
+        parts += [
+            NODES_SQL.format(" OR ".join(ranges[i : i + NODE_QUERY_CONDITIONS]))
+            for i in range(0, len(ranges), NODE_QUERY_CONDITIONS)
+        ]
+        found: dict[NodeKey, bytes] = {}
+        connection = self.session.connection()
+        for i in range(0, len(parts), NODE_QUERY_UNION):
+            statement = " UNION ALL ".join(parts[i : i + NODE_QUERY_UNION])
+            for level, idx, digest in connection.exec_driver_sql(statement).fetchall():
                 found[(int(level), int(idx))] = bytes(digest)
         missing = [k for k in wanted if k not in found]
         if missing:

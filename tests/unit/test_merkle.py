@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backend.adapters import log_store
 from backend.domain import merkle
 from backend.domain.errors import ProofError
 
@@ -472,3 +473,34 @@ def test_node_count_at_the_largest_tree() -> None:
     assert len(merkle.inclusion_proof_keys(0, size)) <= _bound(size)
     assert len(merkle.inclusion_proof_keys(size - 1, size)) <= _bound(size)
     assert len(merkle.consistency_proof_keys(size // 3, size)) <= _bound(size)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=0, max_value=300), st.integers(min_value=0, max_value=70))
+def test_batch_append_creates_the_nodes_one_by_one_appends_create(start: int, count: int) -> None:
+    hashes = [merkle.leaf_hash(b"leaf %d" % i) for i in range(start + count)]
+    before: dict[merkle.NodeKey, bytes] = {}
+    for index in range(start):
+        before.update(merkle.nodes_created_by_append(index, hashes[index], before.__getitem__))
+    one_by_one = dict(before)
+    expected = []
+    for index in range(start, start + count):
+        created = merkle.nodes_created_by_append(index, hashes[index], one_by_one.__getitem__)
+        one_by_one.update(created)
+        expected += [(level, idx, digest) for (level, idx), digest in created if level > 0]
+    read: list[merkle.NodeKey] = []
+
+    def get_node(key: merkle.NodeKey) -> bytes:
+        read.append(key)
+        return before[key]
+
+    assert list(merkle.nodes_created_by_appends(start, hashes[start:], get_node)) == expected
+    assert set(read) <= set(log_store.left_siblings_for_batch(start, count))
+    assert len(read) == len(set(read)) == len(log_store.left_siblings_for_batch(start, count))
+
+
+def test_batch_append_refuses_a_bad_stored_node() -> None:
+    with pytest.raises(ProofError):
+        list(merkle.nodes_created_by_appends(1, [merkle.leaf_hash(b"")], lambda key: b"\x00" * 31))
+    with pytest.raises(ProofError):
+        list(merkle.nodes_created_by_appends(-1, [merkle.leaf_hash(b"")], lambda key: b"\x00" * 32))
