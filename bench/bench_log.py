@@ -126,7 +126,7 @@ def proof_times(db: Database, size: int) -> dict[str, float]:
 
 
 def run(quick: bool = False, kinds: tuple[str, ...] = ("sqlite", "postgres")) -> list[Row]:
-    sizes = [10_000, 100_000] if quick else [10_000, 1_000_000]
+    sizes = [10_000, 100_000] if quick else [10_000, 1_000_000, 10_000_000]
     rows: list[Row] = []
     for kind in kinds:
         with database(kind) as db:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -266,7 +266,8 @@ def test_leaderboards_are_opt_in_pseudonymous_and_need_a_group(api: Api) -> None
         )
     for headers in people[:4]:
         assert api.request("PUT", "/mp/v1/leaderboards/opt-in", headers, json={}).json()["opted_in"]
-    period = "2026-11"
+    # Boards count points by when they were issued: this month in the park's time zone (UTC+8).
+    period = datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m")
     closed = api.request("GET", f"/mp/v1/leaderboards/company?period={period}", people[0]).json()
     assert not closed["available"] and closed["entries"] == [] and closed["members"] == 4
     _problem(
