@@ -91,7 +91,16 @@ class ScreeningFacts:
         for subject, at in session.execute(recorded):
             self._history[subject].recorded.append(at)
         stmt = (
-            select(FootprintRow)
+            select(
+                FootprintRow.subject_id,
+                FootprintRow.activity_id,
+                FootprintRow.family,
+                FootprintRow.started_at,
+                FootprintRow.ended_at,
+                FootprintRow.magnitude,
+                FootprintRow.source,
+                FootprintRow.evidence,
+            )
             .join(ActivityRow, ActivityRow.id == FootprintRow.activity_id)
             .where(
                 FootprintRow.subject_id.in_(wanted),
@@ -101,8 +110,14 @@ class ScreeningFacts:
             )
             .order_by(FootprintRow.started_at)
         )
-        for row in session.execute(stmt).scalars():
-            self._history[row.subject_id].footprints.append((to_footprint(row), row.evidence))
+        # Plain rows, not ORM objects: a busy batch reads thousands and builds nothing else.
+        for subject, activity_id, family, started, ended, magnitude, source, evidence in session.execute(
+            stmt
+        ):
+            mine = Footprint(
+                activity_id, family, started, ended, None if magnitude is None else Decimal(magnitude), source
+            )
+            self._history[subject].footprints.append((mine, evidence))
         for history in self._history.values():
             history.recorded.sort(reverse=True)
 
@@ -178,8 +193,3 @@ class ScreeningFacts:
             findings=screened.assessment.public()["findings"],
             created_at=row.created_at,
         )
-
-
-def to_footprint(row: FootprintRow) -> Footprint:
-    magnitude = Decimal(row.magnitude) if row.magnitude is not None else None
-    return Footprint(row.activity_id, row.family, row.started_at, row.ended_at, magnitude, row.source)
