@@ -23,7 +23,7 @@ from backend.domain.errors import CarbonLedgerError, Conflict
 from backend.domain.scope3 import Period, period_containing
 from backend.runtime import Runtime
 from backend.services import scope3, scope3_close
-from backend.services.activities import Caller, record_activity
+from backend.services.activities import Caller, Draft, record_many
 from backend.services.factor_sets import set_in_force
 from mini_program_api.schemas import ACTIVITY_TYPES, ActivityCreate
 
@@ -197,25 +197,23 @@ def seed(runtime: Runtime, months: int, scale: float, seed_value: int, close: bo
         if not person.reports:
             continue
         own_rng = random.Random(f"{seed_value}/{person.caller.subject_id}")  # noqa: S311
+        drafts = []
         for key, raw, source in _activities(person, own_rng, start, now - timedelta(hours=1), available):
             caller = Caller(
                 person.caller.subject_id, person.caller.org_id, person.caller.dept_id, source=source
             )
             try:
                 body = adapter.validate_python(raw)
-                payload = body.model_dump(mode="json", exclude_none=True)
-                result = record_activity(
-                    runtime.db,
-                    caller,
-                    f"demo-{seed_value}-{key}",
-                    payload,
-                    body.occurred_at,
-                    runtime.issuance,
-                )
-            except (ValidationError, CarbonLedgerError):
+            except ValidationError:
                 counts["refused"] += 1
                 continue
-            counts["created" if result.created else "replayed"] += 1
+            payload = body.model_dump(mode="json", exclude_none=True)
+            drafts.append(Draft(caller, f"demo-{seed_value}-{key}", payload, body.occurred_at))
+        for outcome in record_many(runtime.db, drafts, runtime.issuance):
+            if isinstance(outcome, CarbonLedgerError):
+                counts["refused"] += 1
+            else:
+                counts["created" if outcome.created else "replayed"] += 1
     for company, _ in COMPANIES:
         headcount = sum(1 for p in people if p.caller.org_id == company)
         scope3.set_headcount(runtime.db, company, headcount, "operator")

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -342,6 +342,19 @@ def record_batch(
     if not drafts:
         return []
     return _Batch(session, policy, now).run(drafts)
+
+
+def record_many(
+    db: Database, drafts: Sequence[Draft], policy: IssuancePolicy, now: datetime | None = None
+) -> list[Outcome]:
+    """Records drafts (an import, a demo park) in one transaction; an outcome per draft."""
+    with db.write_sessions() as session, session.begin():
+        SqlLogStore(session).lock_head()
+        outcomes = record_batch(session, drafts, policy, now or datetime.now(UTC))
+    for outcome in outcomes:
+        if isinstance(outcome, RecordedActivity):
+            observe_recorded(outcome)
+    return outcomes
 
 
 def observe_recorded(result: RecordedActivity) -> None:

@@ -342,6 +342,9 @@ Processed = tuple[RecordOutcome, RecordedActivity | None]
 
 
 class _Delivery:
+    """One delivery's records inside its transaction: idempotency entries and bindings read once,
+    the attributable records recorded together (:func:`record_batch`), every outcome kept."""
+
     def __init__(self, session: Session, source: IntegrationSourceRow, policy: IssuancePolicy, now: datetime):
         self.session, self.source, self.policy, self.now = session, source, policy, now
         self.saved: list[IntegrationRecordRow] = []
