@@ -1,5 +1,9 @@
 """FastAPI dependencies: the runtime, the caller, and role checks, as ``Annotated`` aliases.
 
+They are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, and a hop there and
+back for each of five small checks cost more than the checks. The one that may touch the database
+(an API key) hands that part to the pool itself.
+
 :func:`authorize` runs for every route (installed application-wide by ``create_app``): it looks
 the route up in the role matrix (:mod:`backend.api.permissions`), authenticates the caller with a
 bearer token or an API key unless the route is public, and refuses a role or API-key scope the
@@ -9,12 +13,13 @@ and scope the data to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from backend.api import permissions
 from backend.domain.access import may
@@ -28,7 +33,7 @@ from backend.services.tokens import Principal, decode_token, parse_api_key
 _bearer = HTTPBearer(auto_error=False, description="Bearer token (JWT) or API key (clk_…)")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -43,14 +48,14 @@ def _bearer_value(request: Request) -> str:
     return value.strip()
 
 
-def authenticate(runtime: Runtime, presented: str) -> Principal:
+async def authenticate(runtime: Runtime, presented: str) -> Principal:
     if parse_api_key(presented) is not None:
-        return staff.authenticate_api_key(runtime.db, presented, datetime.now(UTC))
+        return await run_in_threadpool(staff.authenticate_api_key, runtime.db, presented, datetime.now(UTC))
     settings = runtime.settings
     return decode_token(settings.token_secret, presented, allow_dev=settings.is_local)
 
 
-def authorize(request: Request, runtime: RuntimeDep) -> None:
+async def authorize(request: Request, runtime: RuntimeDep) -> None:
     """The role matrix, enforced: runs before every route's own dependencies and body."""
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
@@ -59,7 +64,7 @@ def authorize(request: Request, runtime: RuntimeDep) -> None:
         raise PermissionDenied(f"no permission rule covers {request.method} {path}; refused by default")
     if rule.public or rule.signed:
         return
-    principal = authenticate(runtime, _bearer_value(request))
+    principal = await authenticate(runtime, _bearer_value(request))
     request.state.principal = principal
     assert rule.scope is not None
     if not may(principal.role, principal.scopes, rule.roles, rule.scope):
@@ -69,7 +74,7 @@ def authorize(request: Request, runtime: RuntimeDep) -> None:
         raise PermissionDenied(f"role {principal.role} may not do this; allowed: {allowed}")
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -79,14 +84,14 @@ def get_principal(
         return cached
     if credentials is None:
         raise Unauthenticated("an Authorization: Bearer token is required")
-    return authenticate(runtime, credentials.credentials)
+    return await authenticate(runtime, credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: str) -> Callable[[Principal], Principal]:
-    def check(principal: PrincipalDep) -> Principal:
+def require_roles(*roles: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles:
             raise PermissionDenied(f"role {principal.role} may not do this; allowed: {', '.join(roles)}")
         return principal
@@ -101,7 +106,7 @@ OperatorDep = Annotated[Principal, Depends(require_roles("operator"))]
 ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
 
 
-def company_admin_of(
+async def company_admin_of(
     principal: Annotated[Principal, Depends(require_roles("company_admin"))],
     company_id: Annotated[str, Path(max_length=64)],
 ) -> Principal:
@@ -114,7 +119,7 @@ def company_admin_of(
 CompanyAdminDep = Annotated[Principal, Depends(company_admin_of)]
 
 
-def get_target(runtime: RuntimeDep) -> AnchorTarget:
+async def get_target(runtime: RuntimeDep) -> AnchorTarget:
     if runtime.target is None:
         raise ChainError("the ledger contract is not deployed yet")
     check = runtime.chain_guard.last
