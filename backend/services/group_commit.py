@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -45,30 +46,56 @@ class GroupCommitter:
         self.db = db
         self.clock = clock or (lambda: datetime.now(UTC))
         self._pending: list[_Job] = []
-        self._pending_lock = threading.Lock()
-        self._turn = threading.Lock()
+        self._changed = threading.Condition()
+        self._writing = False
+        """Whether a thread holds the writer's turn; guarded by ``_changed``."""
 
     def record(self, draft: Draft, policy: IssuancePolicy, now: datetime | None = None) -> Outcome:
         """The draft's outcome once committed; raises what the database raised for it alone."""
         job = _Job(draft, policy, now)
-        with self._pending_lock:
+        with self._changed:
             self._pending.append(job)
-        while not job.future.done():
-            with self._turn:
-                if job.future.done():  # an earlier turn took it
-                    break
-                self._commit(self._take())
+            while not job.future.done():
+                if self._writing:
+                    self._changed.wait()  # woken when a group is done: ours, or the turn is free
+                    continue
+                self._writing = True
+                group = self._take()
+                self._changed.release()
+                try:
+                    self._commit(group)
+                finally:
+                    self._changed.acquire()
+                    self._writing = False
+                    self._changed.notify_all()
         return job.future.result()
 
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Holds the writer's turn: drafts queue until it is released (tests, maintenance)."""
+        with self._changed:
+            while self._writing:
+                self._changed.wait()
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writing = False
+                self._changed.notify_all()
+
+    def waiting(self) -> int:
+        with self._changed:
+            return len(self._pending)
+
     def _take(self) -> list[_Job]:
-        """The waiting jobs that share the first one's policy and time, in arrival order."""
-        with self._pending_lock:
-            first = self._pending[0]
-            group = [job for job in self._pending if job.now == first.now and job.policy == first.policy][
-                :MAX_GROUP
-            ]
-            taken = {id(job) for job in group}
-            self._pending = [job for job in self._pending if id(job) not in taken]
+        """The waiting jobs that share the first one's policy and time, in arrival order (the
+        caller holds ``_changed``; its own job is waiting, so there is a first)."""
+        first = self._pending[0]
+        group = [job for job in self._pending if job.now == first.now and job.policy == first.policy]
+        group = group[:MAX_GROUP]
+        taken = {id(job) for job in group}
+        self._pending = [job for job in self._pending if id(job) not in taken]
         return group
 
     def _commit(self, group: list[_Job]) -> None:
@@ -85,6 +112,11 @@ class GroupCommitter:
             for job in group:
                 self._commit([job])
             return
+        except BaseException as exc:  # the process is stopping: no request waits forever
+            for job in group:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            raise
         for job, outcome in zip(group, outcomes, strict=True):
             job.future.set_result(outcome)
 

@@ -124,12 +124,12 @@ def _held_turn(db: Database, submitters: int, submit: Callable[[int], object]) -
             return exc
 
     with ThreadPoolExecutor(max_workers=submitters) as pool:
-        with committer._turn:
+        with committer.hold():
             futures = [pool.submit(call, i) for i in range(submitters)]
             deadline = time.monotonic() + 10
-            while len(committer._pending) < submitters and time.monotonic() < deadline:
+            while committer.waiting() < submitters and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert len(committer._pending) == submitters
+            assert committer.waiting() == submitters
         return [f.result() for f in futures]
 
 
