@@ -103,19 +103,33 @@ def set_in_force(at: datetime, session: Session | None = None) -> FactorSet:
 
 
 class SetsInForce:
-    """The set in force at any time: the published sets read once (for a batch of activities)."""
+    """The set in force at any time, for many times (a batch of activities): the published sets'
+    dates read once; a set's content is read only when it is needed and not parsed already."""
 
     def __init__(self, session: Session | None = None) -> None:
-        self._published: list[FactorSet] = []
+        self._session = session
+        self._published: list[tuple[datetime, str, str]] = []
+        """(effective_from, version, content_hash), latest first."""
         if session is not None:
-            rows = session.execute(select(FactorSetRow).order_by(FactorSetRow.effective_from.desc()))
-            self._published = [_from_row(row) for row in rows.scalars()]
+            stmt = select(FactorSetRow.effective_from, FactorSetRow.version, FactorSetRow.content_hash)
+            rows = session.execute(stmt.order_by(FactorSetRow.effective_from.desc()))
+            self._published = [(effective, version, digest) for effective, version, digest in rows]
+
+    def _load(self, version: str, content_hash: str) -> FactorSet:
+        cached = _PARSED.get(content_hash)
+        if cached is not None:
+            return cached
+        assert self._session is not None
+        row = self._session.get(FactorSetRow, version)
+        if row is None:
+            raise NotFound(f"factor set {version} not found")
+        return _from_row(row)
 
     def at(self, at: datetime) -> FactorSet:
         candidates = _builtin_sets_until(at)
-        latest = next((s for s in self._published if s.effective_from <= at), None)
+        latest = next(((v, h) for effective, v, h in self._published if effective <= at), None)
         if latest is not None:
-            candidates.append(latest)
+            candidates.append(self._load(*latest))
         if not candidates:
             raise InvalidInput("occurred_at", f"no emission factor set is in force at {at.isoformat()}")
         return max(candidates, key=lambda s: s.effective_from)
