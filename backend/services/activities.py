@@ -29,6 +29,7 @@ from backend.adapters.orm_integrations import FootprintRow
 from backend.domain import points as ledger
 from backend.domain.activities import normalize
 from backend.domain.errors import CarbonLedgerError, IdempotencyConflict, InvalidInput, NotFound, RateLimited
+from backend.domain.points import Transfer
 from backend.domain.points_rules import IssuanceRules
 from backend.domain.recognition import MAGNITUDE_FIELDS
 from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
@@ -152,6 +153,11 @@ class _Accepted:
     footprint: FootprintRow | None
     subject: str
     issuance: Issuance | None = None
+
+    @property
+    def transfer(self) -> Transfer | None:
+        """The issuance transfer, when the activity earned points."""
+        return self.issuance.transfer if self.issuance else None
 
 
 class _Batch:
@@ -284,39 +290,32 @@ class _Batch:
         """Appends every leaf (each activity's, then its issuance's) and inserts every row."""
         now = self.now
         pending: list[PendingLeaf] = []
-        issued = [(item, item.issuance) for item in accepted if item.issuance and item.issuance.transfer]
-        transfers = {item.row.id: issuance for item, issuance in issued}
         for item in accepted:
             pending.append(PendingLeaf("activity", item.row.id, item.leaf))
-            issuance = transfers.get(item.row.id)
-            if issuance is not None and issuance.transfer is not None:
+            if item.transfer is not None and item.issuance is not None:
+                details = item.issuance.details
                 leaf = transfer_leaf(
-                    issuance.transfer,
-                    subject=item.subject,
-                    now=now,
-                    org_id=item.row.org_id,
-                    details=issuance.details,
+                    item.transfer, subject=item.subject, now=now, org_id=item.row.org_id, details=details
                 )
-                pending.append(PendingLeaf("points_transfer", issuance.transfer.id, leaf))
+                pending.append(PendingLeaf("points_transfer", item.transfer.id, leaf))
         indices = iter(SqlLogStore(self.session).append(pending, now))
-        transfer_rows = []
+        transfers = []
         for item in accepted:
             item.row.leaf_index = next(indices)
-            issuance = transfers.get(item.row.id)
-            if issuance is not None and issuance.transfer is not None:
-                transfer_rows.append(
-                    transfer_row(issuance.transfer, next(indices), now, details=issuance.details)
+            if item.transfer is not None and item.issuance is not None:
+                transfers.append(
+                    transfer_row(item.transfer, next(indices), now, details=item.issuance.details)
                 )
         _insert(self.session, [item.row for item in accepted])  # before what refers to them
+        issued = [item for item in accepted if item.transfer is not None]
         if issued:
-            org_of = {ledger.employee_account(item.row.subject_id): item.row.org_id for item, _ in issued}
-            ids = {ledger.PARK_ISSUANCE, *org_of}
-            accounts = lock_accounts(self.session, ids, now, org_of=org_of)
-            for _, issuance in issued:
-                assert issuance is not None and issuance.transfer is not None
-                apply_to_accounts(issuance.transfer, accounts)
+            org_of = {ledger.employee_account(item.row.subject_id): item.row.org_id for item in issued}
+            accounts = lock_accounts(self.session, {ledger.PARK_ISSUANCE, *org_of}, now, org_of=org_of)
+            for item in issued:
+                assert item.transfer is not None
+                apply_to_accounts(item.transfer, accounts)
         _insert(self.session, [item.footprint for item in accepted if item.footprint is not None])
-        _insert(self.session, transfer_rows)
+        _insert(self.session, transfers)
 
 
 def _insert(session: Session, rows: Sequence[Base]) -> None:
@@ -347,7 +346,10 @@ def record_batch(
 def record_many(
     db: Database, drafts: Sequence[Draft], policy: IssuancePolicy, now: datetime | None = None
 ) -> list[Outcome]:
-    """Records drafts (an import, a demo park) in one transaction; an outcome per draft."""
+    """Records drafts (a group of requests, an import, a demo park) in one transaction and counts
+    what was recorded once it has committed; an outcome per draft."""
+    if not drafts:
+        return []
     with db.write_sessions() as session, session.begin():
         SqlLogStore(session).lock_head()
         outcomes = record_batch(session, drafts, policy, now or datetime.now(UTC))
@@ -387,10 +389,9 @@ def record_activity(
     activity_type = str(payload["type"])
     draft = Draft(caller, idempotency_key, payload, occurred_at, straight_km)
     try:
-        result = committer_for(db).record(draft, policy, now)
+        result = committer_for(db).record(draft, policy, now)  # counted by record_many
         if isinstance(result, CarbonLedgerError):
             raise result
-        observe_recorded(result)
         return result
     except InvalidInput as exc:
         metrics.observe_activity(activity_type, "rejected", exc.field)

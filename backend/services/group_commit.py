@@ -4,7 +4,7 @@ Every recording transaction holds the log's head lock and ends in a commit that 
 (SQLite ``synchronous=FULL``, PostgreSQL's WAL flush), so one request at a time tops out at the
 disk's flush rate however many arrive. Here a request queues its draft; whichever request thread
 gets the writer's turn takes every draft waiting at that moment (up to :data:`MAX_GROUP`) and
-records them with :func:`backend.services.activities.record_batch` in one transaction — one set
+records them with :func:`backend.services.activities.record_many` in one transaction — one set
 of reads, one log append, one commit — then hands each request its own outcome. Requests that
 arrived while it worked form the next group. Nothing is acknowledged before its commit.
 
@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from backend.adapters.database import Database
-from backend.adapters.log_store import SqlLogStore
-from backend.services.activities import Draft, IssuancePolicy, Outcome, record_batch
+from backend.services.activities import Draft, IssuancePolicy, Outcome, record_many
 
 MAX_GROUP = 256
 """Drafts per transaction: bounds the transaction's time (a few hundred ms at most) and memory."""
@@ -100,11 +99,8 @@ class GroupCommitter:
 
     def _commit(self, group: list[_Job]) -> None:
         try:
-            with self.db.write_sessions() as session, session.begin():
-                SqlLogStore(session).lock_head()
-                outcomes = record_batch(
-                    session, [job.draft for job in group], group[0].policy, group[0].now or self.clock()
-                )
+            drafts = [job.draft for job in group]
+            outcomes = record_many(self.db, drafts, group[0].policy, group[0].now or self.clock())
         except Exception as exc:
             if len(group) == 1:
                 group[0].future.set_exception(exc)

@@ -133,6 +133,7 @@ def decide_issuance(row: ActivityRow, in_force: RulesInForce, usage: Usage) -> I
         kind=TransferKind.ISSUANCE,
         activity_id=row.id,
     )
+    transfer.validate()
     return Issuance(decision.points, transfer, details)
 
 

@@ -151,14 +151,14 @@ def test_concurrent_requests_share_one_transaction(db: Database) -> None:
 
 
 def test_a_group_that_fails_is_retried_draft_by_draft(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = group_commit.record_batch
+    real = group_commit.record_many
 
-    def failing(session: Any, drafts: Any, *args: Any) -> Any:
+    def failing(db: Database, drafts: Any, *args: Any) -> Any:
         if any(d.idempotency_key == "key-poison-01" for d in drafts):
             raise RuntimeError("the database fell over")
-        return real(session, drafts, *args)
+        return real(db, drafts, *args)
 
-    monkeypatch.setattr(group_commit, "record_batch", failing)
+    monkeypatch.setattr(group_commit, "record_many", failing)
 
     def submit(i: int) -> object:
         key = "key-poison-01" if i == 2 else f"key-p-{i:08d}"
