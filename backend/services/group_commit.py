@@ -1,8 +1,9 @@
 """Group commit for single activities: concurrent requests share one write transaction.
 
-Every recording transaction holds the log's head lock and ends in a commit that waits for the disk
-(SQLite ``synchronous=FULL``, PostgreSQL's WAL flush), so one request at a time tops out at the
-disk's flush rate however many arrive. Here a request queues its draft; whichever request thread
+Every recording transaction holds the log's head lock and pays a fixed price — about sixteen
+statements (the facts the rules read, the head, the log's frontier, the inserts) and a commit that
+waits for the disk — so requests recorded one at a time spend most of their time on that price.
+Here a request queues its draft; whichever request thread
 gets the writer's turn takes every draft waiting at that moment (up to :data:`MAX_GROUP`) and
 records them with :func:`backend.services.activities.record_many` in one transaction — one set
 of reads, one log append, one commit — then hands each request its own outcome. Requests that
