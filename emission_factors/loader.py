@@ -23,7 +23,7 @@ from typing import Any
 
 import rfc8785
 
-from backend.domain.factors import Factor, FactorSet, Source
+from backend.domain.factors import GASES, QUALITY_INDICATORS, QUALITY_LABELS, Factor, FactorSet, Source
 from emission_factors.errors import FactorSetError
 from emission_factors.validate import check_derivations, check_methodology, parse_parameters
 
@@ -34,10 +34,12 @@ __all__ = [
     "FactorSetError",
     "build_factor_set",
     "builtin_versions",
+    "check_pinned",
     "content_hash",
     "load_builtin_set",
     "load_factor_set",
     "parse_texts",
+    "pinned_hashes",
 ]
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
@@ -61,6 +63,11 @@ REQUIRED_COLUMNS = (
     "derivation",
     "notes",
 )
+QUALITY_COLUMNS = tuple(f"dq_{name}" for name in QUALITY_INDICATORS)
+GAS_COLUMNS = ("co2", "ch4", "n2o")
+EXTENDED_COLUMNS = (*GAS_COLUMNS, *QUALITY_COLUMNS, "document_sha256")
+"""Columns of the second file format (park-default-2027.1 on): the gases a value splits into,
+data quality scores and the primary document's hash. A set has all of them or none."""
 MAX_FACTORS = 5000
 """A factor set is a curated library, not a database dump; a bigger file is a mistake."""
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
@@ -68,7 +75,8 @@ GAS_BASES = frozenset({"CO2", "CO2e"})
 GWP_SETS = frozenset({"AR4", "AR5", "AR6", "-"})
 SCOPES = frozenset({"direct", "wtt", "lifecycle"})
 STATUSES = frozenset({"verified", "derived", "provisional"})
-UNITS = frozenset({"vkm", "pkm", "km", "kWh", "t", "kg", "item", "meal"})
+UNITS = frozenset({"vkm", "pkm", "km", "kWh", "t", "kg", "item", "meal", "trip"})
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 YEARS = range(1990, 2101)
 
 
@@ -112,6 +120,7 @@ def _parse_factor(file: str, row_no: int, row: dict[str, str]) -> Factor:
         raise _row_error(file, row_no, f"year {row['year']!r} is not an integer") from None
     if year not in YEARS:
         raise _row_error(file, row_no, f"year {year} is outside {YEARS.start}–{YEARS.stop - 1}")
+    gases, quality, digest = _extended(file, row_no, row, value)
     return Factor(
         id=row["id"],
         activity=row["activity"].strip(),
@@ -128,7 +137,48 @@ def _parse_factor(file: str, row_no: int, row: dict[str, str]) -> Factor:
         status=row["status"],
         derivation=row["derivation"].strip(),
         notes=row["notes"].strip(),
+        gases=gases,
+        quality=quality,
+        document_sha256=digest,
     )
+
+
+def _extended(
+    file: str, row_no: int, row: dict[str, str], value: Decimal
+) -> tuple[dict[str, Decimal] | None, dict[str, int] | None, str]:
+    """The second format's columns: per-gas split, data quality scores, document hash."""
+    if "co2" not in row:
+        return None, None, ""
+    raw = [row[c].strip() for c in GAS_COLUMNS]
+    gases: dict[str, Decimal] | None = None
+    if any(raw):
+        if not all(raw):
+            raise _row_error(
+                file, row_no, "give co2, ch4 and n2o together (0 for a gas the source lists as 0)"
+            )
+        try:
+            gases = {gas: Decimal(text) for gas, text in zip(GASES, raw, strict=True)}
+        except InvalidOperation:
+            raise _row_error(file, row_no, f"co2/ch4/n2o {raw} are not decimal numbers") from None
+        if any(not v.is_finite() or v < 0 for v in gases.values()):
+            raise _row_error(file, row_no, "co2/ch4/n2o must be finite numbers >= 0")
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)
+        # The source rounds each gas and the total separately: they agree to the total's last digit.
+        if abs(sum(gases.values()) - value) > Decimal(1).scaleb(exponent):
+            raise _row_error(
+                file, row_no, f"co2 + ch4 + n2o = {sum(gases.values())} differs from value {value}"
+            )
+    quality: dict[str, int] = {}
+    for name, column in zip(QUALITY_INDICATORS, QUALITY_COLUMNS, strict=True):
+        text = row[column].strip()
+        if not text.isdigit() or int(text) not in QUALITY_LABELS:
+            raise _row_error(file, row_no, f"{column} {text!r} must be a score 1 (very good) to 4 (poor)")
+        quality[name] = int(text)
+    digest = row["document_sha256"].strip()
+    if digest and not SHA256_HEX.fullmatch(digest):
+        raise _row_error(file, row_no, "document_sha256 must be 64 lowercase hex digits")
+    return gases, quality, digest
 
 
 def _read_rows(text: str) -> list[dict[str, str]]:
@@ -138,15 +188,22 @@ def _read_rows(text: str) -> list[dict[str, str]]:
     if missing:
         raise FactorSetError(FACTORS_FILE, f"header lacks columns {missing}")
     extra = [c for c in header if c not in REQUIRED_COLUMNS]
+    columns: tuple[str, ...] = REQUIRED_COLUMNS
     if extra:
-        raise FactorSetError(FACTORS_FILE, f"header has unknown columns {extra}")
+        unknown = [c for c in extra if c not in EXTENDED_COLUMNS]
+        if unknown:
+            raise FactorSetError(FACTORS_FILE, f"header has unknown columns {unknown}")
+        lacking = [c for c in EXTENDED_COLUMNS if c not in header]
+        if lacking:
+            raise FactorSetError(FACTORS_FILE, f"header has {extra} but lacks {lacking}: give all or none")
+        columns = (*REQUIRED_COLUMNS, *EXTENDED_COLUMNS)
     rows: list[dict[str, str]] = []
     for row_no, row in enumerate(reader, start=2):
         if None in row or any(v is None for v in row.values()):
-            raise _row_error(FACTORS_FILE, row_no, f"expected {len(REQUIRED_COLUMNS)} columns")
+            raise _row_error(FACTORS_FILE, row_no, f"expected {len(columns)} columns")
         if len(rows) >= MAX_FACTORS:
             raise _row_error(FACTORS_FILE, row_no, f"more than {MAX_FACTORS} factors")
-        rows.append({c: row[c] for c in REQUIRED_COLUMNS})
+        rows.append({c: row[c] for c in columns})
     return rows
 
 
@@ -223,12 +280,53 @@ def load_factor_set(directory: Path) -> FactorSet:
     return factor_set
 
 
+PINS_FILE = "SHA256SUMS"
+"""``<sha256>  <version>`` per built-in set: the hash each set had when it was released. A built-in
+set whose files no longer give that hash is refused at load, so an edit to a released set (which
+would silently change how its stored results were computed) cannot ship; a correction is a new
+version."""
+
+
+@lru_cache(maxsize=1)
+def pinned_hashes() -> dict[str, str]:
+    """The released hash of every built-in set (version → hex SHA-256)."""
+    pins: dict[str, str] = {}
+    path = SETS_DIR / PINS_FILE
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        digest, _, version = line.partition("  ")
+        if not SHA256_HEX.fullmatch(digest) or not version.strip():
+            raise FactorSetError(str(path), f"line {line_no}: expected '<sha256>  <version>'")
+        pins[version.strip()] = digest
+    return pins
+
+
+def check_pinned(version: str, content_hash: str) -> str | None:
+    """Why a set claiming to be built-in ``version`` with ``content_hash`` is not the released
+    one, or None when it is. For auditors' tools too (verify-log compares logged and anchored
+    factor-set hashes with the released ones); a version that is not built in gives None."""
+    pinned = pinned_hashes().get(version)
+    if pinned is None:
+        if version in builtin_versions():
+            return f"built-in factor set {version} has no pinned hash in {PINS_FILE}"
+        return None
+    digest = content_hash.removeprefix("0x")
+    if digest != pinned:
+        return f"factor set {version} has SHA-256 {digest}, but the released set is pinned at {pinned}"
+    return None
+
+
 @lru_cache(maxsize=32)
 def load_builtin_set(version: str) -> FactorSet:
     directory = SETS_DIR / version
     if not directory.is_dir():
         raise FactorSetError(str(SETS_DIR), f"no factor set {version!r}")
-    return load_factor_set(directory)
+    factor_set = load_factor_set(directory)
+    problem = check_pinned(version, factor_set.content_hash)
+    if problem is not None:
+        raise FactorSetError(str(directory), problem)
+    return factor_set
 
 
 @lru_cache(maxsize=1)

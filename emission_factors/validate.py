@@ -34,8 +34,12 @@ TOP_LEVEL_KEYS = frozenset(
         "grid",
         "parameters",
         "activities",
+        "schema",
+        "waste_treatment",
+        "data_quality",
     }
 )
+SCHEMAS = (1, 2)
 PARAMETER_KEYS = frozenset(
     {"value", "unit", "status", "description", "publisher", "document", "table", "url", "derivation"}
 )
@@ -44,6 +48,8 @@ _INT = "int"
 _TEXT = "text"
 _BASELINE = "baseline"
 _PARAM = "parameter"
+_BOOL = "bool"
+_SITE = "site"
 # Per calculator: every allowed rule key → what it must be (a factor unit, a decimal, ...).
 _TRAVEL_BANDS = {"min_distance_km": _DECIMAL, "max_distance_km": _DECIMAL, "max_speed_kmh": _DECIMAL}
 _BASELINE_CHOICE = {"baseline": _BASELINE, "baseline_reason": _TEXT}
@@ -57,14 +63,19 @@ KIND_KEYS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
             "fuel_factors": "table:vkm",
             "min_occupants": _INT,
             "max_occupants": _INT,
+            "default_occupants": _INT,
+            "company_vehicle": _BOOL,
         },
     ),
     "electric_distance": (
         {"consumption_parameter": _PARAM, "scope3_category": _INT},
-        {**_TRAVEL_BANDS, **_BASELINE_CHOICE},
+        {**_TRAVEL_BANDS, **_BASELINE_CHOICE, "company_vehicle": _BOOL},
     ),
     "flight": ({"scope3_category": _INT, "bands": "bands"}, {"max_speed_kmh": _DECIMAL}),
-    "recycling": ({"scope3_category": _INT, "materials": "materials"}, {"max_weight_kg": _DECIMAL}),
+    "recycling": (
+        {"scope3_category": _INT, "materials": "materials"},
+        {"max_weight_kg": _DECIMAL, "default_scope": _SITE},
+    ),
     "reuse": ({"items": "table:t"}, {"max_weight_kg": _DECIMAL}),
     "per_item": ({"items": "table:item", "max_count": _INT}, {}),
     "per_meal": ({"factor": "meal", "max_meals": _INT}, {}),
@@ -196,6 +207,12 @@ def _check_rule(
     elif expected == _TEXT:
         if not isinstance(value, str):
             raise _error(key, "must be a string")
+    elif expected == _BOOL:
+        if not isinstance(value, bool):
+            raise _error(key, "must be true or false")
+    elif expected == _SITE:
+        if value not in ("office", "home"):
+            raise _error(key, f"{value!r} must be office or home")
     elif expected == _BASELINE:
         if value not in methodology.get("baselines", {}):
             raise _error(key, f"{value!r} is not a defined baseline")
@@ -234,7 +251,7 @@ def _check_bands(key: str, bands: Any, factors: Mapping[str, Factor]) -> None:
 
 
 def _check_material(key: str, spec: dict[str, Any], factors: Mapping[str, Factor]) -> None:
-    allowed = {"landfill", "recycling", "primary", "closed_loop"}
+    allowed = {"landfill", "recycling", "primary", "closed_loop", "incineration", "other"}
     if not {"landfill", "recycling"} <= set(spec) <= allowed:
         raise _error(key, "needs landfill and recycling, and optionally primary with closed_loop")
     if ("primary" in spec) != ("closed_loop" in spec):
@@ -278,6 +295,35 @@ def _check_activity(
             raise _error(f"{key}.{option_key}", f"lacks {lacking}, which the API accepts")
 
 
+BASELINE_KEYS = {
+    "substitute": {"factor", "occupancy", "description", "description_zh", "city"},
+    "reductions": {"kind", "modes", "fallback", "description", "description_zh", "city"},
+}
+
+
+def _check_baseline(
+    key: str, spec: Mapping[str, Any], baselines: Mapping[str, Any], factors: Mapping[str, Factor]
+) -> None:
+    kind = spec.get("kind", "substitute")
+    if kind not in BASELINE_KEYS:
+        raise _error(f"{key}.kind", f"{kind!r} is not substitute or reductions")
+    unknown = sorted(set(spec) - BASELINE_KEYS[kind] - {"kind"})
+    if unknown:
+        raise _error(key, f"unknown keys {unknown}")
+    if kind == "substitute":
+        _factor(factors, spec.get("factor"), "pkm|vkm", f"{key}.factor")
+        _decimal(spec.get("occupancy", "1"), f"{key}.occupancy")
+        return
+    # A city methodology's own per-mode credits; modes it does not cover use the fallback.
+    for mode, factor_id in _table(spec.get("modes"), f"{key}.modes").items():
+        if mode not in ACTIVITY_KINDS:
+            raise _error(f"{key}.modes.{mode}", "is not an activity type")
+        _factor(factors, factor_id, "pkm|trip", f"{key}.modes.{mode}")
+    fallback = baselines.get(str(spec.get("fallback")))
+    if not isinstance(fallback, dict) or fallback.get("kind", "substitute") != "substitute":
+        raise _error(f"{key}.fallback", f"{spec.get('fallback')!r} must name a substitute baseline")
+
+
 def _check_grid(methodology: Mapping[str, Any], factors: Mapping[str, Factor]) -> None:
     grid = _table(methodology.get("grid"), "grid")
     regions = _table(grid.get("regions"), "grid.regions")
@@ -311,9 +357,7 @@ def check_methodology(
     effective_from = _effective_from(methodology)
     baselines = _table(methodology.get("baselines"), "baselines")
     for name, spec in baselines.items():
-        key = f"baselines.{name}"
-        _factor(factors, _table(spec, key).get("factor"), "pkm|vkm", f"{key}.factor")
-        _decimal(spec.get("occupancy", "1"), f"{key}.occupancy")
+        _check_baseline(f"baselines.{name}", _table(spec, f"baselines.{name}"), baselines, factors)
     if methodology.get("default_baseline") not in baselines:
         raise _error("default_baseline", f"{methodology.get('default_baseline')!r} is not a defined baseline")
     _check_grid(methodology, factors)
@@ -326,4 +370,42 @@ def check_methodology(
         raise _error("activities", f"every activity type needs rules; missing {uncovered}")
     for name, rules in activities.items():
         _check_activity(name, rules, methodology, factors, parameters)
+    schema = methodology.get("schema", 1)
+    if schema not in SCHEMAS:
+        raise _error("schema", f"{schema!r} is not one of {list(SCHEMAS)}")
+    if schema >= 2:
+        _check_waste_treatment(methodology, factors)
+    elif "waste_treatment" in methodology:
+        raise _error("waste_treatment", "needs schema = 2")
     return effective_from
+
+
+MIX_SHARES = ("landfill", "incineration", "other")
+
+
+def _check_waste_treatment(methodology: Mapping[str, Any], factors: Mapping[str, Factor]) -> None:
+    """Schema 2: recycling is credited against the local treatment mix (shares summing to 1),
+    so every material needs a factor for each treatment the mix names."""
+    treatment = _table(methodology.get("waste_treatment"), "waste_treatment")
+    mixes = _table(treatment.get("mixes"), "waste_treatment.mixes")
+    default = treatment.get("default_region")
+    if default not in mixes:
+        raise _error("waste_treatment.default_region", f"{default!r} is not in waste_treatment.mixes")
+    for region, mix in mixes.items():
+        key = f"waste_treatment.mixes.{region}"
+        mix = _table(mix, key)
+        unknown = sorted(set(mix) - {*MIX_SHARES, "source"})
+        if unknown or not set(MIX_SHARES) <= set(mix):
+            raise _error(key, f"needs exactly {list(MIX_SHARES)} (shares) and source; unknown {unknown}")
+        shares = [_decimal(mix[name], f"{key}.{name}", positive=False) for name in MIX_SHARES]
+        if sum(shares) != 1:
+            raise _error(key, f"shares add up to {sum(shares)}, not 1")
+        _text(mix, "source", key)
+    materials = methodology["activities"]["recycling"]["materials"]
+    for name, spec in materials.items():
+        for treatment_name in ("incineration", "other"):
+            if treatment_name not in spec:
+                raise _error(
+                    f"activities.recycling.materials.{name}",
+                    f"schema 2 credits against the treatment mix: {treatment_name} factor required",
+                )

@@ -10,6 +10,7 @@ emissions that belong in the company's Scope 3 inventory (GHG Protocol categorie
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from backend.domain import consumption, travel
 from backend.domain.calculation import (
@@ -98,4 +99,25 @@ def normalize(
             f"baseline {park_baseline!r} is not defined by factor set {factor_set.version} "
             f"(it defines {', '.join(factor_set.baseline_names)})"
         )
-    return CALCULATORS[str(rules["kind"])](activity_type, quantities, factor_set, park_baseline)
+    calc = CALCULATORS[str(rules["kind"])](activity_type, quantities, factor_set, park_baseline)
+    if factor_set.schema >= 2:
+        calc = _schema2_defaults(calc)
+    return calc
+
+
+SEPARATE_ROLES = frozenset({"displaced_primary", "closed_loop_source", "radiative_forcing"})
+"""Roles of figures reported separately: they shape neither avoided emissions nor points."""
+
+
+def _schema2_defaults(calc: Calculation) -> Calculation:
+    """Schema 2 results always say whether a provisional value shapes them (no points then) and
+    split Scope 3 by gas; calculators that do not fill these in get them here."""
+    provisional = calc.provisional
+    if provisional is None:
+        provisional = any(
+            f["status"] == "provisional" for f in calc.factors if f["role"] not in SEPARATE_ROLES
+        )
+    by_gas = calc.scope3_by_gas
+    if by_gas is None and calc.co2e_scope3_g == 0:
+        by_gas = {"CO2": 0, "CH4": 0, "N2O": 0, "gwp": "-"}
+    return replace(calc, provisional=provisional, scope3_by_gas=by_gas)

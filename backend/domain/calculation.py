@@ -14,7 +14,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from backend.domain.errors import InvalidInput
-from backend.domain.factors import Factor, Parameter
+from backend.domain.factors import GASES, Factor, Parameter
 from backend.domain.units import parse_decimal
 
 ROUNDING = ROUND_HALF_EVEN
@@ -45,9 +45,18 @@ class Calculation:
     reported_separately: dict[str, int] = field(default_factory=dict)
     """Whole grams a methodology reports beside, never inside, the two figures above."""
     gas_basis: str = "CO2e"
+    scope3_by_gas: dict[str, Any] | None = None
+    """Schema 2 sets: the Scope 3 grams per gas (CO2, CH4, N2O, each in CO2e on the named GWP
+    set) where the source splits its factor, else ``unsplit_g``; rounded per gas, so the parts
+    may differ from ``co2e_scope3_g`` by a gram."""
+    provisional: bool | None = None
+    """Schema 2 sets: True when a provisional factor or parameter shapes the avoided figure; such
+    an activity earns no points until the value is verified (a later set)."""
+    claim_notice: dict[str, str] | None = None
+    """Schema 2 sets: the double-claiming notice shown with travel credits (English, Chinese)."""
 
     def public(self) -> dict[str, Any]:
-        return {
+        out = {
             "baseline": self.baseline,
             "inputs": self.inputs,
             "factors": self.factors,
@@ -58,6 +67,14 @@ class Calculation:
             "reported_separately": self.reported_separately,
             "gas_basis": self.gas_basis,
         }
+        # Absent for schema-1 sets, so their results keep the bytes they were logged with.
+        if self.scope3_by_gas is not None:
+            out["scope3_by_gas"] = self.scope3_by_gas
+        if self.provisional is not None:
+            out["provisional"] = self.provisional
+        if self.claim_notice is not None:
+            out["claim_notice"] = self.claim_notice
+        return out
 
 
 def to_grams(kg: Decimal) -> int:
@@ -83,6 +100,38 @@ def gas_basis(items: Sequence[Factor | Parameter]) -> str:
     if "CO2" in bases:
         return "CO2e (includes CO2-only factors, counted as CO2e)"
     return "CO2e"
+
+
+CLAIM_NOTICE = {
+    "en": "This reduction is credited by your park ledger. Do not also claim the same trip on a city "
+    "carbon-inclusion platform (Beijing MaaS 绿动全城, Shenzhen 低碳星球, 碳惠天府 …): one trip, one "
+    "credit. Employers must not resell or report it as an offset.",
+    "zh": "本条减排量已由园区碳账本计入。同一次出行请勿再在城市碳普惠平台（北京MaaS绿动全城、深圳低碳星球、"
+    "碳惠天府等）重复申领：一次出行只计一次。企业不得将其作为抵消量出售或申报。",
+}
+"""Shown with every travel credit of a schema-2 set (docs/emission-factors.md, double counting)."""
+
+
+def by_gas(items: Sequence[tuple[Factor, Decimal]], scope3_g: int) -> dict[str, Any]:
+    """Scope 3 grams per gas: each factor's per-gas values × its quantity, rounded per gas.
+
+    A CO2-only factor (MEE grid, city figures) is all CO2; a CO2e factor the source does not split
+    (DEFRA waste) makes the whole figure ``unsplit_g``."""
+    grams: dict[str, Decimal] = {gas: Decimal(0) for gas in GASES}
+    gwp = sorted({f.gwp for f, _ in items if f.gwp != "-"})
+    for factor, quantity in items:
+        if factor.gases is not None:
+            for gas, value in factor.gases.items():
+                grams[gas] += value * quantity
+        elif factor.gas_basis == "CO2":
+            grams["CO2"] += factor.value_kg * quantity
+        elif factor.value_kg * quantity != 0:
+            return {"unsplit_g": scope3_g, "gwp": "/".join(gwp) or "-"}
+    return {**{gas: to_grams(kg) for gas, kg in grams.items()}, "gwp": "/".join(gwp) or "-"}
+
+
+def any_provisional(items: Sequence[Factor | Parameter]) -> bool:
+    return any(item.status == "provisional" for item in items)
 
 
 def rule_decimal(rules: Mapping[str, Any], key: str, default: str) -> Decimal:

@@ -15,7 +15,9 @@ from backend.domain.calculation import (
     KG_PER_T,
     Calculation,
     Quantities,
+    any_provisional,
     at_least_zero,
+    by_gas,
     choose,
     entry,
     gas_basis,
@@ -24,7 +26,7 @@ from backend.domain.calculation import (
     to_grams,
 )
 from backend.domain.errors import InvalidInput
-from backend.domain.factors import FactorSet
+from backend.domain.factors import Factor, FactorSet
 from backend.domain.travel import grid_region
 from backend.domain.units import ENERGY, WEIGHT, Measured, plain, read_quantity
 
@@ -41,8 +43,8 @@ def _weight(quantities: Quantities, max_kg: Decimal, activity_type: str) -> Meas
     return measured
 
 
-def _site(quantities: Quantities) -> str:
-    site = quantities.get("scope") or "office"
+def _site(quantities: Quantities, default: str = "office") -> str:
+    site = quantities.get("scope") or default
     if site not in SITES:
         raise InvalidInput("scope", "must be office or home")
     return str(site)
@@ -58,6 +60,8 @@ def _quantity_inputs(measured: Measured, base_field: str) -> dict[str, str]:
 def recycling(
     activity_type: str, quantities: Quantities, factor_set: FactorSet, _baseline: str
 ) -> Calculation:
+    if factor_set.schema >= 2:
+        return recycling_mix(activity_type, quantities, factor_set)
     rules = factor_set.rules(activity_type)
     materials = rules["materials"]
     material = choose(quantities, "material", materials)
@@ -185,4 +189,89 @@ def energy(activity_type: str, quantities: Quantities, factor_set: FactorSet, _b
         credited=True,
         note=note,
         gas_basis=gas_basis([grid]),
+    )
+
+
+MIX_TREATMENTS = ("landfill", "incineration", "other")
+
+
+def waste_region(quantities: Quantities, factor_set: FactorSet) -> tuple[str, dict[str, str]]:
+    treatment = factor_set.methodology["waste_treatment"]
+    mixes: dict[str, dict[str, str]] = treatment["mixes"]
+    region = quantities.get("region") or treatment["default_region"]
+    if region not in mixes:
+        raise InvalidInput(
+            "region",
+            f"{region!r} has no waste treatment mix in {factor_set.version}: {', '.join(sorted(mixes))}",
+        )
+    return str(region), mixes[str(region)]
+
+
+def recycling_mix(activity_type: str, quantities: Quantities, factor_set: FactorSet) -> Calculation:
+    """Schema 2: recycling credited against what the waste would otherwise have met, the local
+    treatment mix (landfill, incineration, other), cut-off approach; household by default."""
+    rules = factor_set.rules(activity_type)
+    materials = rules["materials"]
+    material = choose(quantities, "material", materials)
+    spec = materials[material]
+    measured = _weight(quantities, rule_decimal(rules, "max_weight_kg", "1000"), activity_type)
+    weight_t = measured.value / KG_PER_T
+    site = _site(quantities, str(rules.get("default_scope", "home")))
+    region, mix = waste_region(quantities, factor_set)
+    treatment = factor_set.factor(spec["recycling"])
+    applied: list[tuple[Factor, str]] = [(treatment, "actual")]
+    counterfactual = Decimal(0)
+    for name in MIX_TREATMENTS:
+        factor = factor_set.factor(spec[name])
+        applied.append((factor, f"counterfactual_{name}"))
+        counterfactual += Decimal(mix[name]) * factor.value_kg
+    inputs = {
+        **_quantity_inputs(measured, "weight_kg"),
+        "weight_t": plain(weight_t),
+        "material": material,
+        "scope": site,
+        "region": region,
+        **{f"share_{name}": mix[name] for name in MIX_TREATMENTS},
+    }
+    separately: dict[str, int] = {}
+    formula = (
+        "counterfactual = share_landfill × landfill + share_incineration × incineration "
+        "+ share_other × other; avoided = max(0, weight_t × (counterfactual − recycling)); "
+        "scope3 = weight_t × recycling (office waste)"
+    )
+    if "primary" in spec:
+        primary = factor_set.factor(spec["primary"])
+        closed_loop = factor_set.factor(spec["closed_loop"])
+        applied += [(primary, "displaced_primary"), (closed_loop, "closed_loop_source")]
+        separately["virgin_displacement_credit_g"] = to_grams(
+            at_least_zero(weight_t * (primary.value_kg - closed_loop.value_kg))
+        )
+        formula += "; virgin_displacement_credit = weight_t × (primary − closed_loop), reported separately"
+    office = site == "office"
+    scope3_g = to_grams(weight_t * treatment.value_kg) if office else 0
+    avoided_kg = at_least_zero(weight_t * (counterfactual - treatment.value_kg))
+    shaping = [f for f, role in applied if role == "actual" or role.startswith("counterfactual")]
+    provisional = any_provisional(shaping)
+    notes = [f"counterfactual: the {region} treatment mix ({mix['source']})"]
+    notes.append(
+        "office waste logged by employees: Scope 3 category 5"
+        if office
+        else "household waste is not the company's: no Scope 3 emission"
+    )
+    if provisional and avoided_kg > 0:
+        notes.append("a provisional value shapes this credit: it earns no points until verified")
+    return Calculation(
+        co2e_avoided_g=to_grams(avoided_kg),
+        co2e_scope3_g=scope3_g,
+        scope3_category=int(rules["scope3_category"]) if office else None,
+        baseline="treatment_mix",
+        inputs=inputs,
+        factors=[entry(item, role) for item, role in applied],
+        formula=formula,
+        credited=True,
+        note="; ".join(notes),
+        reported_separately=separately,
+        gas_basis=gas_basis([item for item, _ in applied]),
+        scope3_by_gas=by_gas([(treatment, weight_t)] if office else [], scope3_g),
+        provisional=provisional,
     )

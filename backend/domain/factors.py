@@ -13,6 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+GASES = ("CO2", "CH4", "N2O")
+"""The Kyoto gases a transport or waste factor splits into (kg CO2e of each gas per unit)."""
+QUALITY_INDICATORS = ("technology", "time", "geography", "completeness", "reliability")
+"""GHG Protocol Scope 3 Standard (2011), Table 7.6: the five data quality indicators."""
+QUALITY_LABELS = {1: "very good", 2: "good", 3: "fair", 4: "poor"}
+"""Scores of each indicator, 1 (very good) to 4 (poor), as the Standard's four levels."""
+
 
 @dataclass(frozen=True)
 class Source:
@@ -50,9 +57,15 @@ class Factor:
     derivation: str = ""
     """For derived values: the expression over other factors and parameters that gives the value."""
     notes: str = ""
+    gases: dict[str, Decimal] | None = None
+    """kg CO2e of each gas (CO2, CH4, N2O) per unit, where the source splits the value."""
+    quality: dict[str, int] | None = None
+    """Data quality scores (1 very good … 4 poor) per indicator of :data:`QUALITY_INDICATORS`."""
+    document_sha256: str = ""
+    """SHA-256 of the archived primary document the value was read in, where one is archived."""
 
     def public(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "value": str(self.value_kg),
             "unit": f"kg {self.gas_basis}/{self.unit}",
@@ -65,6 +78,20 @@ class Factor:
             "status": self.status,
             "derivation": self.derivation,
         }
+        # Sets without these columns (park-default-2026.1) keep the exact shape their results
+        # were logged with.
+        if self.gases is not None:
+            out["gases"] = {gas: str(value) for gas, value in self.gases.items()}
+        if self.quality is not None:
+            out["data_quality"] = dict(self.quality)
+        if self.document_sha256:
+            out["document_sha256"] = self.document_sha256
+        return out
+
+    @property
+    def is_proxy(self) -> bool:
+        """Scored fair or poor on geography or technology: a stand-in (a UK factor used in China)."""
+        return self.quality is not None and max(self.quality["geography"], self.quality["technology"]) >= 3
 
 
 @dataclass(frozen=True)
@@ -96,11 +123,28 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Reduction:
+    """A city methodology's credit for one mode: kg CO2 per passenger-km or per trip."""
+
+    factor: Factor
+    per: str
+    """``pkm`` (× distance) or ``trip`` (a fixed credit per trip)."""
+
+
+@dataclass(frozen=True)
 class Baseline:
     name: str
-    factor: Factor
+    factor: Factor | None
+    """The substitute's emission per pkm or vkm (``kind = "substitute"``), None for reductions."""
     occupancy: Decimal
     description: str
+    kind: str = "substitute"
+    """``substitute``: avoided = distance × baseline − actual; ``reductions``: a city methodology's
+    own per-mode credit, avoided = distance × reduction (or a credit per trip)."""
+    reductions: dict[str, Reduction] = field(default_factory=dict)
+    fallback: str | None = None
+    """For ``reductions``: the baseline used for modes the city methodology does not cover."""
+    city: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,12 +194,34 @@ class FactorSet:
             spec = self.methodology["baselines"][name]
         except KeyError:
             raise LookupError(f"factor set {self.version} has no baseline {name!r}") from None
+        kind = str(spec.get("kind", "substitute"))
+        if kind == "reductions":
+            reductions = {
+                mode: Reduction(self.factor(factor_id), self.factor(factor_id).unit)
+                for mode, factor_id in spec.get("modes", {}).items()
+            }
+            return Baseline(
+                name=name,
+                factor=None,
+                occupancy=Decimal(1),
+                description=str(spec.get("description", "")),
+                kind=kind,
+                reductions=reductions,
+                fallback=str(spec["fallback"]),
+                city=str(spec.get("city", "")),
+            )
         return Baseline(
             name=name,
             factor=self.factor(spec["factor"]),
             occupancy=Decimal(str(spec.get("occupancy", "1"))),
             description=str(spec.get("description", "")),
+            city=str(spec.get("city", "")),
         )
+
+    @property
+    def schema(self) -> int:
+        """1 for park-default-2026.1's format; 2 adds gases, data quality, city baselines, mixes."""
+        return int(self.methodology.get("schema", 1))
 
     @property
     def grid_regions(self) -> dict[str, str]:
