@@ -176,8 +176,14 @@ def parse_upload(
         raise InvalidInput(field, exc.detail) from None
 
 
-def _check_order(session: Session, factor_set: FactorSet) -> None:
-    latest = max(all_sets(session), key=lambda s: s.effective_from, default=None)
+def _check_order(session: Session, factor_set: FactorSet, now: datetime) -> None:
+    # Built-in sets scheduled for later (a release ships them ahead of their date) do not block an
+    # operator's correction in between: nothing has been computed with them yet.
+    published = _published_infos(session)
+    candidates = [i.factor_set for i in published] + [
+        s for s in _builtin_sets_until(now) if s.effective_from <= now
+    ]
+    latest = max(candidates, key=lambda s: s.effective_from, default=None)
     if latest is not None and factor_set.effective_from <= latest.effective_from:
         raise InvalidInput(
             "effective_from",
@@ -232,7 +238,7 @@ def publish(
             existing = _existing(session, factor_set)
             if existing is not None:
                 return Published(existing, created=False)
-            _check_order(session, factor_set)
+            _check_order(session, factor_set, now)
             body = {
                 **factor_set.public_summary(),
                 "parameter_count": len(factor_set.parameters),

@@ -116,14 +116,20 @@ class Issuance:
 
 def decide_issuance(row: ActivityRow, in_force: RulesInForce, usage: Usage) -> Issuance:
     decision = decide(row.type, row.co2e_avoided_g, in_force.rules, usage)
+    limited_by = list(decision.limited_by)
+    provisional = bool((row.calculation or {}).get("provisional"))
+    if provisional:
+        # A credit shaped by a provisional value (an assumption still to verify) earns nothing
+        # until a later factor set verifies it; the avoided figure is still shown and reported.
+        limited_by.append("provisional_factor")
     details = {
         "rules": in_force.versions,
         "points_per_kg": in_force.rules.for_type(row.type).points_per_kg,
         "co2e_avoided_g": row.co2e_avoided_g,
         "base_points": decision.base_points,
-        "limited_by": list(decision.limited_by),
+        "limited_by": limited_by,
     }
-    if decision.points <= 0:
+    if decision.points <= 0 or provisional:
         return Issuance(0, None, details)
     transfer = Transfer(
         id=issuance_transfer_id(row.id),

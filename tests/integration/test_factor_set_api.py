@@ -26,10 +26,11 @@ from backend.domain.recognition import RecognitionRules
 from backend.runtime import Runtime
 from backend.services.tokens import issue_token
 from backend.settings import Settings
-from emission_factors.loader import SETS_DIR
+from emission_factors.loader import SETS_DIR, load_builtin_set
 from mini_program_api import schemas
 
 BUILTIN = "park-default-2026.1"
+SCHEDULED = "park-default-2027.1"
 NOW = datetime.now(UTC)
 WHEN = (NOW - timedelta(minutes=30)).isoformat()
 
@@ -149,9 +150,13 @@ def _upload(tmp_path: Path, version: str, effective: datetime) -> dict[str, str]
 def test_factor_sets_listed_shown_published_and_applied(api: Api, tmp_path: Path) -> None:
     listing = api.client.get("/api/v1/factor-sets", headers=api.headers("employee"))
     assert listing.status_code == 200
-    assert listing.json()["in_force"] == BUILTIN and listing.json()["baseline"] == "city_mode_mix"
-    (builtin,) = listing.json()["items"]
-    assert builtin["origin"] == "builtin" and builtin["in_force"] and builtin["sha256"].startswith("0x")
+    builtin, scheduled = listing.json()["items"]
+    # park-default-2027.1 ships ahead of its date (2027-01-01); until then 2026.1 is in force
+    expected = BUILTIN if load_builtin_set(SCHEDULED).effective_from > NOW else SCHEDULED
+    assert listing.json()["in_force"] == expected
+    assert listing.json()["baseline"] == load_builtin_set(expected).default_baseline
+    assert builtin["origin"] == "builtin" and builtin["sha256"].startswith("0x")
+    assert (scheduled["version"], scheduled["in_force"]) == (SCHEDULED, expected == SCHEDULED)
 
     detail = api.client.get(f"/api/v1/factor-sets/{BUILTIN}", headers=api.headers("auditor")).json()
     metro = next(f for f in detail["factors"] if f["id"] == "rail.metro.cn-beijing")

@@ -84,7 +84,8 @@ def test_publish_stores_logs_and_replays(db: Database, tmp_path: Path) -> None:
     with pytest.raises(Conflict):
         _publish(db, _candidate(tmp_path, EFFECTIVE, version=BUILTIN))
     infos, in_force = factor_sets.list_sets(db, AFTER)
-    assert [i.factor_set.version for i in infos] == [BUILTIN, NEW] and in_force == NEW
+    # park-default-2027.1 is scheduled (2027-01-01): listed after the operator's set
+    assert [i.factor_set.version for i in infos] == [BUILTIN, NEW, "park-default-2027.1"] and in_force == NEW
     assert factor_sets.list_sets(db, BEFORE)[1] == BUILTIN
     with db.read_sessions() as session:
         assert SqlLogStore(session).size() == 1
