@@ -159,6 +159,8 @@ class Group:
     records: int
     scope3_g: int
     avoided_g: int
+    pending: bool = False
+    """Flagged records waiting for review: in the inventory, their avoided emissions not yet."""
 
 
 @dataclass(frozen=True)
@@ -182,10 +184,15 @@ class Policy:
 def _categories(groups: Iterable[Group]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     grams: dict[int, int] = defaultdict(int)
     records: dict[int, int] = defaultdict(int)
+    pending_g: dict[int, int] = defaultdict(int)
+    pending_n: dict[int, int] = defaultdict(int)
     for g in groups:
         if g.category is not None:
             grams[g.category] += g.scope3_g
             records[g.category] += g.records
+            if g.pending:
+                pending_g[g.category] += g.scope3_g
+                pending_n[g.category] += g.records
     rows = [
         {
             "category": c,
@@ -195,6 +202,7 @@ def _categories(groups: Iterable[Group]) -> tuple[list[dict[str, Any]], dict[str
             "method_zh": METHODS[c][1],
             "records": records[c],
             **figure(grams[c]),
+            "pending_review": {"records": pending_n[c], "co2e_g": pending_g[c]},
         }
         for c, (name_en, name_zh) in CATEGORIES.items()
     ]
@@ -206,6 +214,8 @@ def _avoided(groups: Iterable[Group]) -> dict[str, Any]:
     grams: dict[int | None, int] = defaultdict(int)
     records: dict[int | None, int] = defaultdict(int)
     for g in groups:
+        if g.pending:
+            continue  # a flagged record's credit waits for the review
         grams[g.category] += g.avoided_g
         records[g.category] += g.records
     by_category = [

@@ -12,6 +12,7 @@ import copy
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,10 +27,15 @@ from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_scope3 import HeadcountRow, PeriodCloseRow
 from backend.domain import scope3
 from backend.domain.errors import ConfigurationError, InvalidInput, NotFound, PermissionDenied
+from backend.domain.factors import QUALITY_INDICATORS
 from backend.domain.scope3 import Group, Period, Reporters
 from backend.services.factor_sets import all_sets
 
 ACCEPTED = "accepted"
+PENDING_REVIEW = "flagged"
+IN_INVENTORY = (ACCEPTED, PENDING_REVIEW)
+"""Flagged records' emissions stay in the inventory, marked pending review (inventory
+completeness); only their credit (avoided emissions, points) waits for the review."""
 PRIMARY_SOURCE_PREFIX = "integration:"
 """Records pushed by an integration (transit card, travel desk, waste contractor) are primary data."""
 NO_ORG = ""
@@ -59,7 +65,7 @@ def activity_filters(
 ) -> list[ColumnElement[bool]]:
     start, end = period.bounds(tz)
     where = [
-        ActivityRow.status == ACCEPTED,
+        ActivityRow.status.in_(IN_INVENTORY),
         ActivityRow.occurred_at >= start,
         ActivityRow.occurred_at < end,
         ActivityRow.leaf_index < cutoff,
@@ -93,7 +99,8 @@ def aggregate(
             _month_index(period, tz).label("month"),
             ActivityRow.subject_id.label("subject"),
             ActivityRow.co2e_scope3_g.label("scope3_g"),
-            ActivityRow.co2e_avoided_g.label("avoided_g"),
+            case((ActivityRow.status == ACCEPTED, ActivityRow.co2e_avoided_g), else_=0).label("avoided_g"),
+            case((ActivityRow.status == PENDING_REVIEW, 1), else_=0).label("pending"),
         )
         .where(*where)
         .subquery()
@@ -106,6 +113,7 @@ def aggregate(
         inner.c.factor_set,
         inner.c.primary,
         inner.c.month,
+        inner.c.pending,
     ]
     rows = session.execute(
         select(*keys, func.count(), func.sum(inner.c.scope3_g), func.sum(inner.c.avoided_g)).group_by(*keys)
@@ -119,9 +127,10 @@ def aggregate(
             str(r[4]),
             bool(r[5]),
             int(r[6]),
-            int(r[7]),
-            int(r[8] or 0),
+            int(r[8]),
             int(r[9] or 0),
+            int(r[10] or 0),
+            pending=bool(r[7]),
         )
         for r in rows
     ]
@@ -211,6 +220,121 @@ def methodology(groups: list[Group], park_baseline: str | None = None) -> dict[s
     }
 
 
+BOUNDARY = {
+    "category_5_en": "Category 5 holds only the office waste employees logged (recycling records with "
+    "scope office, and deliveries of a waste-contractor integration). It is not the company's full "
+    "waste inventory unless the company's waste contractor delivers its data; household waste is "
+    "excluded (not the company's).",
+    "category_5_zh": "类别5仅包含员工记录的办公废弃物（scope 为 office 的回收记录，以及废弃物承运商集成"
+    "推送的数据）；除非企业的废弃物承运商推送其数据，否则并非企业完整的废弃物清单；家庭废弃物不计入。",
+    "company_vehicles_en": "Trips in company-owned vehicles are the company's Scope 1 (fuel) or Scope 2 "
+    "(electricity) and are excluded from categories 6 and 7 (each record shows them as scope1_g or "
+    "scope2_g, reported separately).",
+    "company_vehicles_zh": "使用企业自有车辆的出行属于企业范围一（燃料）或范围二（电力），不计入类别6、7"
+    "（每条记录以 scope1_g 或 scope2_g 单独列示）。",
+    "avoided_en": "Avoided emissions are reported beside the inventory, never subtracted from it, and "
+    "are not offsets: the same trip must not also be claimed on a city carbon-inclusion platform.",
+    "avoided_zh": "减排量与清单并列报告，绝不从清单中扣减，也不是抵消量；"
+    "同一次出行不得再在城市碳普惠平台申领。",
+}
+"""What every summary and disclosure states about its boundary (GHG Protocol Scope 3 Standard,
+chapter 6: exclusions are disclosed and justified)."""
+
+
+def _inventory_factors(fs: Any, activity_type: str, rules: dict[str, Any]) -> list[Any]:
+    """The factors that can give an activity type's Scope 3 figure under a set (for scoring)."""
+    ids: set[str] = set()
+    for key in ("actual_factor", "shared_factor"):
+        if key in rules:
+            ids.add(str(rules[key]))
+    ids |= {str(v) for v in rules.get("fuel_factors", {}).values()}
+    ids |= {str(b["factor"]) for b in rules.get("bands", [])}
+    ids |= {str(m["recycling"]) for m in rules.get("materials", {}).values()}
+    if rules.get("kind") == "electric_distance":
+        ids.add(fs.grid_regions[fs.default_grid_region])
+    return [fs.factor(i) for i in sorted(ids) if i in fs.factors]
+
+
+def data_quality(groups: list[Group], park_baseline: str | None = None) -> dict[str, Any]:
+    """Per category: the emission-weighted data quality scores of the factors behind the
+    inventory, the share computed on proxies (fair or poor geography or technology, e.g. UK factors
+    in China) or provisional values, and an uncertainty range (GHG Protocol Scope 3 Standard ch. 7).
+
+    Each group is scored by the worst of the factors its activity type may use (conservative).
+    Sets without scores (park-default-2026.1) count as unscored."""
+    del park_baseline
+    sets = {s.version: s for s in all_sets()}
+    by_cat: dict[int, dict[str, Any]] = {}
+    for g in groups:
+        if g.category is None or g.scope3_g == 0:
+            continue
+        acc = by_cat.setdefault(
+            g.category,
+            {
+                "mass": 0,
+                "scored": 0,
+                "sums": defaultdict(int),
+                "proxy": 0,
+                "provisional": 0,
+                "unc": 0,
+                "uns": 0,
+            },
+        )
+        acc["mass"] += g.scope3_g
+        fs = sets.get(g.factor_set)
+        factors = _inventory_factors(fs, g.type, fs.rules(g.type)) if fs is not None else []
+        scored = [f for f in factors if f.quality is not None]
+        if not scored or fs is None:
+            acc["uns"] += g.scope3_g
+            continue
+        worst = {name: max(f.quality[name] for f in scored) for name in QUALITY_INDICATORS}
+        acc["scored"] += g.scope3_g
+        for name, score in worst.items():
+            acc["sums"][name] += score * g.scope3_g
+        if any(f.is_proxy for f in scored):
+            acc["proxy"] += g.scope3_g
+        if any(f.status == "provisional" for f in scored):
+            acc["provisional"] += g.scope3_g
+        table = fs.methodology.get("data_quality", {}).get("uncertainty_pct_by_worst_score", {})
+        pct = Decimal(str(table.get(str(max(worst.values())), "50")))
+        acc["unc"] += Decimal(g.scope3_g) * pct / 100
+    out = []
+    for category in sorted(by_cat):
+        acc = by_cat[category]
+        scores = (
+            {
+                name: float((Decimal(acc["sums"][name]) / acc["scored"]).quantize(Decimal("0.01")))
+                for name in QUALITY_INDICATORS
+            }
+            if acc["scored"]
+            else None
+        )
+        half = scope3.round_grams(Decimal(acc["unc"]))
+        out.append(
+            {
+                "category": category,
+                "inventory_g": acc["mass"],
+                "scores": scores,
+                "score_scale": "1 very good, 2 good, 3 fair, 4 poor "
+                "(emission-weighted, worst factor per type)",
+                "share_on_proxies": scope3.share(acc["proxy"], acc["mass"]),
+                "share_on_provisional": scope3.share(acc["provisional"], acc["mass"]),
+                "share_unscored": scope3.share(acc["uns"], acc["mass"]),
+                "uncertainty_g": {"low": max(0, acc["scored"] - half), "high": acc["scored"] + half}
+                if acc["scored"]
+                else None,
+                "uncertainty_basis": "range of the scored part; parts added linearly (systematic errors)",
+            }
+        )
+    return {
+        "by_category": out,
+        "note_en": "Scores per the GHG Protocol Scope 3 Standard's five indicators (technology, time, "
+        "geography, completeness, reliability), 1 very good to 4 poor.",
+        "note_zh": "按《温室气体核算体系 范围三标准》五项指标（技术、时间、地理、完整性、可靠性）评分，"
+        "1 很好至 4 差。",
+    }
+
+
 def compute(
     session: Session,
     period: Period,
@@ -237,11 +361,16 @@ def compute(
         },
         "as_of_tree_size": cutoff,
         "computed_at": now.astimezone(UTC).isoformat(),
-        "basis_en": "Accepted activity records in the transparency log with occurred_at in the period "
-        "and leaf index below as_of_tree_size; flagged, rejected and reversed records are excluded.",
-        "basis_zh": "透明日志中已接受的行为记录（发生时间在本期内、叶子序号小于 as_of_tree_size）；"
-        "被标记、拒绝或冲销的记录不计入。",
+        "basis_en": "Accepted and flagged (pending review) activity records in the transparency log with "
+        "occurred_at in the period and leaf index below as_of_tree_size. Flagged records' emissions are "
+        "in the inventory, marked pending_review; their avoided emissions and points wait for the review. "
+        "Rejected and reversed records are excluded.",
+        "basis_zh": "透明日志中已接受及待审核（被标记）的行为记录（发生时间在本期内、叶子序号小于 "
+        "as_of_tree_size）。待审核记录的排放计入清单并标注 pending_review，其减排量与积分待审核后计入；"
+        "被拒绝或冲销的记录不计入。",
+        "boundary": BOUNDARY,
         "methodology": methodology(groups, config.baseline),
+        "data_quality_factors": data_quality(groups, config.baseline),
         "privacy": {"min_group_size": config.min_group_size},
         **scope3.summarize(period, groups, reporters, counts, policy),
     }

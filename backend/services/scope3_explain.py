@@ -19,7 +19,9 @@ from backend.domain import scope3
 from backend.domain.errors import InvalidInput, PermissionDenied
 from backend.domain.scope3 import Group, Period
 from backend.services.scope3 import (
+    ACCEPTED,
     EXPLAIN_MAX_ROWS,
+    PENDING_REVIEW,
     PRIMARY_SOURCE_PREFIX,
     Scope3Config,
     activity_filters,
@@ -67,6 +69,7 @@ def explain(
             ActivityRow.co2e_scope3_g,
             ActivityRow.co2e_avoided_g,
             ActivityRow.calculation,
+            ActivityRow.status,
         ).where(*where)
         rows = session.execute(stmt.limit(EXPLAIN_MAX_ROWS + 1)).all()
     if len(rows) > EXPLAIN_MAX_ROWS:
@@ -74,13 +77,14 @@ def explain(
             "period", f"covers more than {EXPLAIN_MAX_ROWS} records: narrow it (company, month)"
         )
     scope3_g = sum(int(r[4]) for r in rows)
-    avoided_g = sum(int(r[5]) for r in rows)
+    avoided_g = sum(int(r[5]) for r in rows if r[7] == ACCEPTED)
+    pending = [r for r in rows if r[7] == PENDING_REVIEW]
     sources = Counter(str(r[2]) for r in rows)
     primary = sum(n for s, n in sources.items() if s.startswith(PRIMARY_SOURCE_PREFIX))
     per_type: dict[str, dict[str, Any]] = {}
     factors: dict[tuple[str, str, str], dict[str, Any]] = {}
     groups: dict[tuple[str, str, int | None], int] = defaultdict(int)
-    for activity_type_, factor_set, _source, cat, grams, _avoided, calc in rows:
+    for activity_type_, factor_set, _source, cat, grams, _avoided, calc, _status in rows:
         groups[(str(activity_type_), str(factor_set), cat)] += 1
         entry = per_type.setdefault(
             activity_type_,
@@ -114,9 +118,11 @@ def explain(
             "records": len(rows),
             "inventory": scope3.figure(scope3_g),
             "avoided": scope3.figure(avoided_g),
+            "pending_review": {"records": len(pending), "co2e_g": sum(int(r[4]) for r in pending)},
         },
-        "rule_en": "Sum of co2e_scope3_g (inventory) and, separately, co2e_avoided_g of the accepted "
-        "activity records matching the filters whose occurred_at falls in the period (park time zone "
+        "rule_en": "Sum of co2e_scope3_g (inventory) of the accepted and flagged (pending review) records "
+        "and, separately, co2e_avoided_g of the accepted activity records matching the filters"
+        " whose occurred_at falls in the period (park time zone "
         f"{config.timezone}) and whose leaf index is below as_of_tree_size. Each record's grams are "
         "distance (or mass, count) × the factor shown, rounded once when it was recorded.",
         "rule_zh": "对符合筛选条件、发生时间在本期内（园区时区）且叶子序号小于 as_of_tree_size 的"
