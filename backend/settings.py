@@ -112,9 +112,12 @@ class Settings(BaseSettings):
     leaderboard_min_group: int = Field(default=5, ge=2, le=1000)
     """A leaderboard is shown only when at least this many people in the group opted in."""
     # --- Emission factors and baselines (issue 3) ---
-    baseline: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    """The park's avoided-emission baseline: ``city_mode_mix`` (conservative; the default of
-    park-default-2026.1) or ``petrol_car_solo`` (aggressive). Unset: the factor set's default."""
+    baseline: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}(,[a-z][a-z0-9_]{0,63}){0,7}$")
+    """The park's avoided-emission baseline, or comma-separated choices in order of preference
+    (the first the factor set in force defines applies): ``national_conservative`` (the default of
+    park-default-2027.1), the city methodologies ``shenzhen``, ``hubei``, ``beijing``,
+    ``petrol_car_solo`` (aggressive), and ``city_mode_mix`` (park-default-2026.1 only), e.g.
+    ``shenzhen,city_mode_mix``. Unset: each factor set's default."""
     # --- identity, permissions, integrations and recognition (issue 6) ---
     access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
     """Lifetime of access tokens from sign-in; short, because they are not revocable."""

@@ -126,6 +126,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # publish; the recompute preview (activity ids and figures, no people) is an audit view.
     ("GET", "/api/v1/factor-sets"): FACTORS_READ,
     ("GET", "/api/v1/factor-sets/{version}"): FACTORS_READ,
+    ("GET", "/api/v1/factor-sets/{version}/diff/{other}"): FACTORS_READ,
     ("POST", "/api/v1/factor-sets"): allow("factors:admin", "operator"),
     ("GET", "/api/v1/factor-sets/{version}/recompute"): AUDIT,
     # Points administration: operators park-wide, company admins their own company (checked beneath).

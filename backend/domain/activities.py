@@ -93,16 +93,28 @@ def normalize(
         raise InvalidInput(
             "type", f"activity type {activity_type!r} is not supported by {factor_set.version}"
         ) from None
-    park_baseline = baseline or factor_set.default_baseline
-    if park_baseline not in factor_set.baseline_names:
-        raise ConfigurationError(
-            f"baseline {park_baseline!r} is not defined by factor set {factor_set.version} "
-            f"(it defines {', '.join(factor_set.baseline_names)})"
-        )
+    park_baseline = choose_baseline(baseline, factor_set)
     calc = CALCULATORS[str(rules["kind"])](activity_type, quantities, factor_set, park_baseline)
     if factor_set.schema >= 2:
         calc = _schema2_defaults(calc)
     return calc
+
+
+def choose_baseline(setting: str | None, factor_set: FactorSet) -> str:
+    """The park's baseline under ``factor_set``: the first of ``CARBON_BASELINE``'s comma-separated
+    choices the set defines (``shenzhen,city_mode_mix``: Shenzhen's methodology from the set that
+    ships it, the 2026.1 mix before), or the set's default when the setting is empty."""
+    choices = [c.strip() for c in (setting or "").split(",") if c.strip()]
+    if not choices:
+        return factor_set.default_baseline
+    for choice in choices:
+        if choice in factor_set.baseline_names:
+            return choice
+    raise ConfigurationError(
+        f"CARBON_BASELINE {setting!r}: none of these baselines is defined by factor set {factor_set.version} "
+        f"(it defines {', '.join(factor_set.baseline_names)}); list one it defines, e.g. "
+        f"{setting},{factor_set.default_baseline}"
+    )
 
 
 SEPARATE_ROLES = frozenset({"displaced_primary", "closed_loop_source", "radiative_forcing"})

@@ -225,7 +225,8 @@ def publish(
     ``publisher`` is the operator's salted subject commitment; ``park_baseline`` the park's
     ``CARBON_BASELINE``, which the new set must define.
     """
-    if park_baseline and park_baseline not in factor_set.baseline_names:
+    choices = [c.strip() for c in (park_baseline or "").split(",") if c.strip()]
+    if choices and not set(choices) & set(factor_set.baseline_names):
         raise InvalidInput(
             "methodology_toml",
             f"baselines: the park computes against {park_baseline!r} (CARBON_BASELINE), "

@@ -26,6 +26,7 @@ from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_scope3 import HeadcountRow, PeriodCloseRow
 from backend.domain import scope3
+from backend.domain.activities import choose_baseline
 from backend.domain.errors import ConfigurationError, InvalidInput, NotFound, PermissionDenied
 from backend.domain.factors import QUALITY_INDICATORS
 from backend.domain.scope3 import Group, Period, Reporters
@@ -195,7 +196,11 @@ def methodology(groups: list[Group], park_baseline: str | None = None) -> dict[s
                 by_factor[factor_id].add(activity_type)
             if rules.get("kind") not in BASELINE_KINDS:
                 continue
-            name = rules.get("baseline") or park_baseline or fs.methodology.get("default_baseline")
+            try:
+                park_choice = choose_baseline(park_baseline, fs)
+            except ConfigurationError:
+                park_choice = fs.default_baseline
+            name = rules.get("baseline") or park_choice
             baseline = fs.methodology.get("baselines", {}).get(str(name), {})
             for factor_id in scope3.factor_ids_referenced(baseline, set(fs.factors)):
                 by_factor[factor_id].add("baseline (avoided emissions only)")

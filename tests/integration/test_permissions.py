@@ -386,6 +386,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     # Emission factor sets.
     ("GET", "/api/v1/factor-sets"): Probe("/api/v1/factor-sets"),
     ("GET", "/api/v1/factor-sets/{version}"): Probe(f"/api/v1/factor-sets/{BUILTIN}"),
+    ("GET", "/api/v1/factor-sets/{version}/diff/{other}"): Probe(
+        f"/api/v1/factor-sets/{BUILTIN}/diff/park-default-2027.1"
+    ),
     ("POST", "/api/v1/factor-sets"): Probe("/api/v1/factor-sets", _factor_set_candidate),
     ("GET", "/api/v1/factor-sets/{version}/recompute"): Probe(f"/api/v1/factor-sets/{BUILTIN}/recompute"),
     # Points administration: each manager acts on the reward it owns, on its own company.

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.api.deps import AuditorDep, PrincipalDep, RuntimeDep, require_roles
+from backend.domain.activities import choose_baseline
 from backend.domain.factors import Factor, FactorSet, Parameter
 from backend.domain.records import subject_commitment
 from backend.services import factor_recompute, factor_sets
 from backend.services.tokens import Principal
+from emission_factors.changelog import diff_sets
 
 router = APIRouter(prefix="/api/v1/factor-sets", tags=["factor sets"])
 
@@ -101,7 +103,9 @@ def _detail(info: factor_sets.SetInfo, in_force: str | None) -> FactorSetDetail:
 def list_factor_sets(runtime: RuntimeDep, _principal: PrincipalDep) -> FactorSetList:
     infos, in_force = factor_sets.list_sets(runtime.db, datetime.now(UTC))
     current = next((i.factor_set for i in infos if i.factor_set.version == in_force), None)
-    baseline = runtime.settings.baseline or (current.default_baseline if current else "")
+    baseline = (
+        choose_baseline(runtime.settings.baseline, current) if current else (runtime.settings.baseline or "")
+    )
     return FactorSetList(
         in_force=in_force,
         baseline=baseline,
@@ -116,6 +120,20 @@ def get_factor_set(runtime: RuntimeDep, _principal: PrincipalDep, version: str) 
     info = factor_sets.find(runtime.db, version)
     _, in_force = factor_sets.list_sets(runtime.db, datetime.now(UTC))
     return _detail(info, in_force)
+
+
+@router.get(
+    "/{version}/diff/{other}",
+    summary="What changed from one factor set to another / 因子集变更对比",
+)
+def diff_factor_sets(
+    runtime: RuntimeDep, _principal: PrincipalDep, version: str, other: str
+) -> dict[str, Any]:
+    """Factors added, removed and changed field by field, and the methodology's changes, from
+    ``version`` to ``other`` (docs/factor-set-changelog.md shows 2026.1 → 2027.1)."""
+    before = factor_sets.find(runtime.db, version).factor_set
+    after = factor_sets.find(runtime.db, other).factor_set
+    return diff_sets(before, after)
 
 
 @router.post(

@@ -1,0 +1,87 @@
+"""What changed between two factor sets: factors added, removed and changed (field by field), and
+the methodology's changes (baselines, grid, treatment mixes, activity rules), so a reader of a new
+version sees exactly what differs from the one before (GET /api/v1/factor-sets/{a}/diff/{b},
+docs/factor-set-changelog.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.domain.factors import FactorSet
+
+FACTOR_FIELDS = (
+    "activity",
+    "unit",
+    "value",
+    "gas_basis",
+    "gwp",
+    "scope",
+    "region",
+    "year",
+    "publisher",
+    "document",
+    "table",
+    "url",
+    "status",
+    "derivation",
+)
+
+
+def _row(factor_set: FactorSet, factor_id: str) -> dict[str, str]:
+    factor = factor_set.factors[factor_id]
+    return {
+        "activity": factor.activity,
+        "unit": factor.unit,
+        "value": str(factor.value_kg),
+        "gas_basis": factor.gas_basis,
+        "gwp": factor.gwp,
+        "scope": factor.scope,
+        "region": factor.region,
+        "year": str(factor.year),
+        "publisher": factor.source.publisher,
+        "document": factor.source.document,
+        "table": factor.source.table,
+        "url": factor.source.url,
+        "status": factor.status,
+        "derivation": factor.derivation,
+    }
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+SKIPPED_KEYS = frozenset({"version", "description", "description_zh"})
+
+
+def diff_sets(before: FactorSet, after: FactorSet) -> dict[str, Any]:
+    """The changes from ``before`` to ``after`` (both validated sets)."""
+    old_ids, new_ids = set(before.factors), set(after.factors)
+    changed = []
+    for factor_id in sorted(old_ids & new_ids):
+        a, b = _row(before, factor_id), _row(after, factor_id)
+        fields = {f: {"before": a[f], "after": b[f]} for f in FACTOR_FIELDS if a[f] != b[f]}
+        if fields:
+            changed.append({"id": factor_id, "changes": fields})
+    old_m = {k: v for k, v in _flatten(before.methodology).items() if k.split(".")[0] not in SKIPPED_KEYS}
+    new_m = {k: v for k, v in _flatten(after.methodology).items() if k.split(".")[0] not in SKIPPED_KEYS}
+    methodology = [
+        {"key": key, "before": old_m.get(key), "after": new_m.get(key)}
+        for key in sorted(set(old_m) | set(new_m))
+        if old_m.get(key) != new_m.get(key)
+    ]
+    return {
+        "from": {"version": before.version, "sha256": "0x" + before.content_hash},
+        "to": {"version": after.version, "sha256": "0x" + after.content_hash},
+        "effective_from": {"from": before.effective_from.isoformat(), "to": after.effective_from.isoformat()},
+        "factors_added": [after.factors[i].public() for i in sorted(new_ids - old_ids)],
+        "factors_removed": [before.factors[i].public() for i in sorted(old_ids - new_ids)],
+        "factors_changed": changed,
+        "methodology_changed": methodology,
+        "default_baseline": {"before": before.default_baseline, "after": after.default_baseline},
+    }
