@@ -144,6 +144,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/scope3/summary"): SCOPE3_READ,
     ("GET", "/api/v1/scope3/export"): SCOPE3_READ,
     ("GET", "/api/v1/scope3/report"): SCOPE3_READ,
+    ("GET", "/api/v1/scope3/disclosure"): SCOPE3_READ,
     ("GET", "/api/v1/scope3/explain"): SCOPE3_READ,
     ("GET", "/api/v1/scope3/periods"): SCOPE3_READ,
     ("GET", "/api/v1/scope3/headcounts"): SCOPE3_CONFIG,

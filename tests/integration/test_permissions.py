@@ -422,6 +422,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/scope3/summary"): Probe(f"/api/v1/scope3/summary?period={YEAR}"),
     ("GET", "/api/v1/scope3/export"): Probe(f"/api/v1/scope3/export?period={YEAR}&format=json"),
     ("GET", "/api/v1/scope3/report"): Probe(f"/api/v1/scope3/report?period={YEAR}"),
+    ("GET", "/api/v1/scope3/disclosure"): Probe(f"/api/v1/scope3/disclosure?period={YEAR}&format=json"),
     ("GET", "/api/v1/scope3/explain"): Probe(f"/api/v1/scope3/explain?period={YEAR}"),
     ("GET", "/api/v1/scope3/periods"): Probe("/api/v1/scope3/periods"),
     ("GET", "/api/v1/scope3/headcounts"): Probe("/api/v1/scope3/headcounts"),

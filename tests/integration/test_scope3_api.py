@@ -189,3 +189,35 @@ def test_dashboard_page_and_assets(client: Client) -> None:
     status = client.get("/api/v1/dashboard/status", headers=_auth("park_manager")).json()
     assert status["anchoring"] == {"configured": False, "log_size": 4} and "feed" in status
     assert "/api/v1/scope3/summary" in client.get("/openapi.json").json()["paths"]
+
+
+def test_disclosure_as_html_pdf_and_json_shows_the_summary_figures(client: Client) -> None:
+    import pypdf
+
+    params = {"period": client.period}
+    summary = client.get(SUMMARY, params=params, headers=_auth("park_manager")).json()
+    cat7 = next(c for c in summary["totals"]["inventory"]["categories"] if c["category"] == 7)
+    disclosure = client.get(
+        "/api/v1/scope3/disclosure", params={**params, "format": "json"}, headers=_auth("park_manager")
+    ).json()
+    gross = {c["category"]: c for c in disclosure["gross"]["categories"]}
+    assert sorted(gross) == [5, 6, 7] and gross[7]["co2e_g"] == cat7["co2e_g"] == 4 * 614
+    assert disclosure["gross"]["total_g"] == summary["totals"]["inventory"]["total"]["co2e_g"]
+    assert "Category 5 holds only" in disclosure["boundary"]["category_5_en"]
+
+    html = client.get("/api/v1/scope3/disclosure", params=params, headers=_auth("park_manager"))
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "GRI 305-3-a" in html.text and f"<td>{4 * 614}</td>" in html.text and "范围三排放总量" in html.text
+
+    pdf = client.get(
+        "/api/v1/scope3/disclosure",
+        params={**params, "format": "pdf"},
+        headers=_auth("company_admin", "acme"),
+    )
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    # the company admin's disclosure: acme's three trips, 3 × 614 = 1842 g = 0.002 t
+    assert "acme" in text and "1842" in text and "0.002" in text
+    assert "范围三温室气体排放披露" in text and "员工通勤" in text and "GRI 305-3-f" in text
+    for factor in disclosure["factors"]:
+        assert factor["id"] in text  # every factor behind the figures is named with its source

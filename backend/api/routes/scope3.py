@@ -13,12 +13,13 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from backend.adapters import disclosure_pdf
 from backend.api.deps import RuntimeDep, require_roles
 from backend.domain.errors import PermissionDenied
 from backend.domain.records import canonical_json
 from backend.domain.scope3 import parse_category, parse_period
 from backend.runtime import Runtime
-from backend.services import feed, scope3, scope3_close, scope3_explain, scope3_report
+from backend.services import feed, scope3, scope3_close, scope3_disclosure, scope3_explain, scope3_report
 from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/scope3", tags=["scope3"])
@@ -127,6 +128,37 @@ def get_report(
     return HTMLResponse(
         scope3_report.to_html(_summary(runtime, principal, period, company, None, extrapolate))
     )
+
+
+@router.get(
+    "/disclosure",
+    summary="Scope 3 disclosure, categories 5–7 (GRI 305-3, climate disclosure standard) / 范围三披露",
+    responses={200: {"content": {"text/html": {}, "application/pdf": {}, "application/json": {}}}},
+)
+def get_disclosure(
+    runtime: RuntimeDep,
+    principal: ManagerDep,
+    period: PeriodQuery,
+    company: CompanyQuery = None,
+    format: Annotated[Literal["html", "pdf", "json"], Query()] = "html",
+) -> Response:
+    """Gross emissions per category, gases and GWP, biogenic CO2, methods, factor sources, data
+    quality, boundary and exclusions, base year and restatements, avoided emissions apart; the same
+    document as HTML, PDF (ReportLab) or JSON."""
+    doc = _summary(runtime, principal, period, company, None, False)
+    disclosure = scope3_disclosure.build(doc, scope3_close.list_closes(runtime.db))
+    name = f"scope3-disclosure-{doc['period']['label']}" + (
+        f"-{doc['scope']['company']}" if doc["scope"]["company"] else ""
+    )
+    if format == "json":
+        return Response(canonical_json(disclosure), media_type="application/json")
+    if format == "pdf":
+        return Response(
+            disclosure_pdf.to_pdf(disclosure),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        )
+    return HTMLResponse(scope3_disclosure.to_html(disclosure))
 
 
 @router.get("/explain", summary="How a total was computed / 计算说明")
