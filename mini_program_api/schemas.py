@@ -117,14 +117,29 @@ class EbikeTrip(_GridTrip):
     type: Literal["ebike"]
 
 
+VehicleOwner = Annotated[
+    Literal["personal", "company"] | None,
+    Field(
+        description="Whose vehicle (park-default-2027.1 on): company-owned trips are the company's Scope 1 "
+        "(fuel) or Scope 2 (electricity), kept out of Scope 3. Default personal. / 车辆归属：企业自有车辆"
+        "计入范围一/二，不计入范围三。"
+    ),
+]
+
+
 class EvTrip(_GridTrip):
     type: Literal["ev"] = Field(description="Battery-electric car, driven solo.")
+    vehicle_owner: VehicleOwner = None
 
 
 class TaxiTrip(_Commute):
     type: Literal["taxi"] = Field(description="Taxi or ride-hailing.")
     occupants: int | None = Field(
-        default=None, ge=1, le=MAX_COUNT, description="Passengers of a shared ride."
+        default=None,
+        ge=1,
+        le=MAX_COUNT,
+        description="Passengers sharing the ride; from park-default-2027.1 the default is 1 (the employee "
+        "alone) and the per-vehicle factor is divided by it.",
     )
 
 
@@ -132,6 +147,7 @@ class CarpoolTrip(_Commute):
     type: Literal["carpool"]
     occupants: int = Field(ge=2, le=MAX_COUNT, description="People in the car, driver included.")
     fuel: Literal["petrol", "diesel", "hybrid", "phev"] = "petrol"
+    vehicle_owner: VehicleOwner = None
 
 
 class FlightTrip(_Trip):
@@ -155,8 +171,16 @@ class _Weighed(_ActivityBase):
 class RecyclingCreate(_Weighed):
     type: Literal["recycling"]
     material: Literal["paper", "plastic", "pet", "glass", "metal", "aluminium", "electronics", "textile"]
-    scope: Literal["office", "home"] = Field(
-        default="office", description="office waste is the company's (Scope 3 category 5); home waste is not."
+    scope: Literal["office", "home"] | None = Field(
+        default=None,
+        description="office waste is the company's (Scope 3 category 5); home waste is not. Default: "
+        "home from park-default-2027.1 (only waste the employee says is the office's enters the "
+        "employer's inventory), office under park-default-2026.1. / 默认家庭废弃物（2027.1 起）。",
+    )
+    region: str | None = Field(
+        default=None,
+        pattern=REGION_PATTERN,
+        description="Province or region whose waste treatment mix is the counterfactual (default national).",
     )
 
 

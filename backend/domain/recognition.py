@@ -154,6 +154,8 @@ class Assessment:
     status: Status
     findings: tuple[Finding, ...]
     evidence: Evidence
+    supersedes: str | None = None
+    """The self-reported activity this primary record (a signed integration delivery) replaces."""
 
     @property
     def rejection(self) -> Finding | None:
@@ -325,11 +327,18 @@ def assess(
     if quantities.get("distance_km") is not None:
         findings.extend(_route(Decimal(str(quantities["distance_km"])), straight_km))
     twin = next((other for other in nearby if is_duplicate(mine, other)), None)
-    if twin is not None:
+    supersedes = None
+    if twin is not None and evidence == "source" and not twin.source.startswith("integration:"):
+        # Primary data takes precedence (GHG Protocol Scope 3 Standard, data quality): the signed
+        # source record replaces the employee's own report of the same trip, by a logged correction.
+        supersedes = twin.activity_id
+        reason = f"this primary record supersedes the self-reported {twin.activity_id} of the same trip"
+        findings.append(Finding("supersedes", "accepted", "occurred_at", reason))
+    elif twin is not None:
         reason = f"the same {mine.family} activity was already recorded as {twin.activity_id} ({twin.source})"
         findings.append(_reject("duplicate", "occurred_at", reason))
     findings.extend(_evidence(evidence, co2e_avoided_g, unevidenced_today, rules))
-    return Assessment(_worst(findings), tuple(findings), evidence)
+    return Assessment(_worst(findings), tuple(findings), evidence, supersedes)
 
 
 def _worst(findings: Sequence[Finding]) -> Status:

@@ -34,7 +34,7 @@ from backend.domain.points_rules import IssuanceRules
 from backend.domain.recognition import MAGNITUDE_FIELDS
 from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
 from backend.observability import metrics
-from backend.services import recognition
+from backend.services import corrections, recognition
 from backend.services.factor_sets import SetsInForce
 from backend.services.issuance import (
     ISSUABLE_STATUS,
@@ -153,6 +153,8 @@ class _Accepted:
     footprint: FootprintRow | None
     subject: str
     issuance: Issuance | None = None
+    supersedes: str | None = None
+    """A self-report of the same trip this primary record replaces (reversed once this is written)."""
 
     @property
     def transfer(self) -> Transfer | None:
@@ -260,7 +262,11 @@ class _Batch:
         )
         footprint = screening.remember(row, screened) if screening and screened else None
         return _Accepted(
-            row, leaf_bytes("activity", activity_id, new_salt(), subject, body), footprint, subject
+            row,
+            leaf_bytes("activity", activity_id, new_salt(), subject, body),
+            footprint,
+            subject,
+            supersedes=screened.assessment.supersedes if screened else None,
         )
 
     def _issue(self, accepted: list[_Accepted]) -> None:
@@ -316,6 +322,13 @@ class _Batch:
                 apply_to_accounts(item.transfer, accounts)
         _insert(self.session, [item.footprint for item in accepted if item.footprint is not None])
         _insert(self.session, transfers)
+        for item in accepted:
+            if item.supersedes is not None:
+                replaced = self.session.get(ActivityRow, item.supersedes)
+                if replaced is not None and replaced.status in ("accepted", "flagged"):
+                    corrections.supersede(
+                        self.session, replaced, item.row.id, item.row.source, self.policy.subject_key, now
+                    )
 
 
 def _insert(session: Session, rows: Sequence[Base]) -> None:

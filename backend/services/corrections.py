@@ -16,13 +16,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.adapters.orm_corrections import CorrectionRow
+from backend.adapters.orm_points import PointsTransferRow
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from backend.domain.points import derived_id, reversal
 from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.services.issuance import issuance_transfer_id
+from backend.services.points import post_transfer, to_transfer
 
 REASON_CODES: dict[str, str] = {
     "duplicate": "the same activity was recorded more than once",
@@ -31,6 +36,7 @@ REASON_CODES: dict[str, str] = {
     "fraud_suspected": "the record is believed not to reflect a real activity",
     "employee_request": "the employee asked for the record to be withdrawn",
     "factor_error": "the emission factor applied was wrong",
+    "superseded_by_primary": "a signed source record of the same activity replaced the self-report",
     "other": "another reason, explained in the note",
 }
 MAX_NOTE_CHARS = 500
@@ -148,3 +154,68 @@ def correction_for(db: Database, activity_id: str) -> CorrectionRow | None:
     with db.read_sessions() as session:
         stmt = select(CorrectionRow).where(CorrectionRow.activity_id == activity_id)
         return session.execute(stmt).scalar_one_or_none()
+
+
+SYSTEM_ROLE = "system"
+
+
+def supersede(
+    session: Session,
+    activity: ActivityRow,
+    by_activity_id: str,
+    source: str,
+    subject_key: bytes,
+    now: datetime,
+) -> CorrectionRow:
+    """Reverses a self-reported activity that a primary record (``by_activity_id``, from
+    ``source``) replaces, in the caller's write transaction (which holds the log head lock): a
+    ``correction`` leaf like any reversal, reason ``superseded_by_primary``, naming the record
+    that replaces it, and the points it earned taken back by a correction transfer."""
+    corrected = session.get(LogLeafRow, activity.leaf_index)
+    assert corrected is not None
+    correction_id = derived_id("supersession", activity.id)
+    subject = subject_commitment(subject_key, activity.subject_id)
+    body: dict[str, Any] = {
+        "action": "reversal",
+        "corrects": {
+            "kind": "activity",
+            "id": activity.id,
+            "leaf_index": activity.leaf_index,
+            "leaf_hash": "0x" + bytes(corrected.leaf_hash).hex(),
+        },
+        "reason_code": "superseded_by_primary",
+        "superseded_by": by_activity_id,
+        "note_sha256": None,
+        "actor": {"role": SYSTEM_ROLE, "id": subject_commitment(subject_key, source)},
+        "org": activity.org_id,
+        "reversed": {
+            "co2e_avoided_g": -activity.co2e_avoided_g,
+            "co2e_scope3_g": -activity.co2e_scope3_g,
+            "scope3_category": activity.scope3_category,
+            "points": -activity.points,
+        },
+        "recorded_at": now.isoformat(),
+    }
+    leaf = leaf_bytes("correction", correction_id, new_salt(), subject, body)
+    (leaf_index,) = SqlLogStore(session).append([PendingLeaf("correction", correction_id, leaf)], now)
+    row = CorrectionRow(
+        id=correction_id,
+        activity_id=activity.id,
+        reason_code="superseded_by_primary",
+        note=None,
+        actor_role=SYSTEM_ROLE,
+        actor_id=source,
+        org_id=activity.org_id,
+        request_hash=_request_hash("superseded_by_primary", None),
+        leaf_index=leaf_index,
+        created_at=now,
+    )
+    session.add(row)
+    issued = session.get(PointsTransferRow, issuance_transfer_id(activity.id))
+    if issued is not None:
+        spec = reversal(
+            to_transfer(issued), derived_id("supersession-points", activity.id), "duplicate", None, 0
+        )
+        post_transfer(session, spec, subject=subject, now=now, org_id=activity.org_id, created_by=SYSTEM_ROLE)
+    activity.status = REVERSED
+    return row

@@ -106,7 +106,7 @@ class ScreeningFacts:
                 FootprintRow.subject_id.in_(wanted),
                 FootprintRow.started_at > window[0] - NEARBY_WINDOW,
                 FootprintRow.started_at < window[1] + NEARBY_WINDOW,
-                ActivityRow.status != "rejected",
+                ActivityRow.status.not_in(("rejected", "reversed")),
             )
             .order_by(FootprintRow.started_at)
         )
@@ -173,6 +173,11 @@ class ScreeningFacts:
         rejection = assessment.rejection
         if rejection is not None:
             raise ActivityRejected(rejection.field, rejection.reason, rejection.rule)
+        if assessment.supersedes is not None:
+            # The replaced report no longer counts as a trip this batch could duplicate.
+            history.footprints = [
+                item for item in history.footprints if item[0].activity_id != assessment.supersedes
+            ]
         return Screened(assessment, mine)
 
     def remember(self, row: ActivityRow, screened: Screened) -> FootprintRow:

@@ -177,17 +177,27 @@ def test_a_trip_reported_by_hand_and_by_the_gates_is_credited_once(park: Park, d
     refused = park.api.client.post("/mp/v1/activities", json=manual, headers=headers)
     assert refused.status_code == 422, refused.text
     assert refused.json()["rule"] == "duplicate" and gate["activity_id"] in refused.json()["detail"]
-    # The other way round: reported by hand first, then delivered by the source.
+    # The other way round: reported by hand first, then delivered by the source. The primary record
+    # supersedes the self-report (a logged correction takes it, and its points, back): one credit.
     manual["occurred_at"] = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
-    assert (
-        park.api.client.post(
-            "/mp/v1/activities", json=manual, headers={**park.employee, "Idempotency-Key": str(uuid.uuid4())}
-        ).status_code
-        == 201
+    first = park.api.client.post(
+        "/mp/v1/activities", json=manual, headers={**park.employee, "Idempotency-Key": str(uuid.uuid4())}
     )
+    assert first.status_code == 201 and first.json()["points"] > 0
+    balance = park.api.client.get("/mp/v1/points", headers=park.employee).json()["balance"]
     late = park.send([trip("T-2", minutes_from_now=-300 + 8)]).json()["results"][0]
-    assert late["outcome"] == "duplicate"
-    assert _count(db, ActivityRow) == 2
+    assert late["outcome"] == "accepted", late
+    assert _count(db, ActivityRow) == 3
+    with db.read_sessions() as session:
+        replaced = session.get(ActivityRow, first.json()["id"])
+        gate_row = session.get(ActivityRow, late["activity_id"])
+        assert replaced is not None and gate_row is not None
+        assert replaced.status == "reversed" and gate_row.status == "accepted"
+        correction = session.execute(select(LogLeafRow).where(LogLeafRow.kind == "correction")).scalar_one()
+        body = json.loads(correction.leaf)["body"]
+    assert body["reason_code"] == "superseded_by_primary" and body["superseded_by"] == late["activity_id"]
+    after = park.api.client.get("/mp/v1/points", headers=park.employee).json()["balance"]
+    assert after == balance - first.json()["points"] + gate_row.points
 
 
 def test_a_delivery_is_decided_as_if_its_records_came_one_by_one(db: Database, tmp_path: Path) -> None:

@@ -94,7 +94,9 @@ def test_bad_quantities_name_the_field(
 
 
 def test_unknown_park_baseline_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="CARBON_BASELINE 'bicycle_mix': none of these baselines is defined"):
+    with pytest.raises(
+        ConfigurationError, match="CARBON_BASELINE 'bicycle_mix': none of these baselines is defined"
+    ):
         normalize("metro", {"distance_km": "3"}, FACTORS, baseline="bicycle_mix")
 
 

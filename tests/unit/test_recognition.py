@@ -109,6 +109,23 @@ def test_the_same_trip_from_two_sources_is_a_duplicate() -> None:
     assert (status, rules) == ("rejected", ["duplicate"])
 
 
+def test_a_source_record_supersedes_the_self_report_of_the_same_trip() -> None:
+    # primary data takes precedence: the gate record is accepted and names the report it replaces
+    manual = _fp("metro", 0, "12.4")
+    status, rules = _assess("metro", source="integration:gates", nearby=(manual,), distance_km="11.8")
+    assert (status, rules) == ("accepted", ["supersedes"])
+    mine = footprint("new", "metro", T0, {"distance_km": "11.8"}, "integration:gates")
+    assert (
+        assess("metro", {"distance_km": "11.8"}, mine, 500, (manual,), 0, RULES).supersedes
+        == manual.activity_id
+    )
+    # two sources of primary data for one trip: still a duplicate
+    gate = _fp("metro", 5, "12.4", source="integration:other-gates")
+    assert _assess("metro", source="integration:gates", nearby=(gate,), distance_km="12")[0] == "rejected"
+    # metro and rail are different families: never matched
+    assert not is_duplicate(_fp("metro", 0, "30"), _fp("rail", 0, "30"))
+
+
 def test_a_manual_bike_ride_and_a_shared_bike_order_are_one_trip() -> None:
     assert is_duplicate(_fp("bike", 0, "3"), _fp("bike_shared", 5, "3.3"))
 
