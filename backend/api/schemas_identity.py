@@ -215,7 +215,10 @@ class ReviewPage(BaseModel):
 
 
 class BindingCreate(_Strict):
-    kind: Literal["transit_card", "bike_account", "ev_account", "recycling_card"]
+    kind: Literal["transit_card", "bike_account", "ev_account", "recycling_card", "waste_contract"] = Field(
+        description="waste_contract: the company's waste-contractor account, bound by the employee who "
+        "looks after the company's waste (its records are the company's category 5 data, earning no points)."
+    )
     identifier: str = Field(
         min_length=1, max_length=128, description="Card number or account id; stored hashed."
     )
@@ -237,7 +240,12 @@ class BindingPublic(BaseModel):
 class SourceCreate(_Strict):
     id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["transit_gate", "bike_share", "ev_charger", "recycling_station"]
+    kind: Literal["transit_gate", "bike_share", "ev_charger", "recycling_station", "waste_contractor"] = (
+        Field(
+            description="waste_contractor: the company's own waste contractor delivering weighed office "
+            "waste (recycling records, Scope 3 category 5, no points)."
+        )
+    )
     activity_types: list[str] = Field(min_length=1, max_length=20)
     max_records_per_min: int = Field(default=600, ge=1, le=100_000)
 

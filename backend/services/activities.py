@@ -58,6 +58,9 @@ class Caller:
     dept_id: str | None = None
     source: str = "self_reported"
     """Where the record came from: ``self_reported`` (the mini-program) or ``integration:<name>``."""
+    earns_points: bool = True
+    """False for the company's own inventory data (a waste contractor's deliveries): recorded and
+    counted, credited to no one."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ class _Accepted:
     footprint: FootprintRow | None
     subject: str
     issuance: Issuance | None = None
+    earns_points: bool = True
     supersedes: str | None = None
     """A self-report of the same trip this primary record replaces (reversed once this is written)."""
 
@@ -266,12 +270,13 @@ class _Batch:
             leaf_bytes("activity", activity_id, new_salt(), subject, body),
             footprint,
             subject,
+            earns_points=caller.earns_points,
             supersedes=screened.assessment.supersedes if screened else None,
         )
 
     def _issue(self, accepted: list[_Accepted]) -> None:
         """Points for the accepted activities, in order, under the rules of each one's company."""
-        credited = [a for a in accepted if a.row.status == ISSUABLE_STATUS]
+        credited = [a for a in accepted if a.row.status == ISSUABLE_STATUS and a.earns_points]
         if not credited:
             return
         rules: dict[str | None, RulesInForce] = {}

@@ -18,7 +18,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -58,7 +58,11 @@ SOURCE_KINDS = {
     "bike_share": "bike_account",
     "ev_charger": "ev_account",
     "recycling_station": "recycling_card",
+    "waste_contractor": "waste_contract",
 }
+COMPANY_DATA_KINDS = frozenset({"waste_contractor"})
+"""Sources of the company's own inventory data (its waste contractor's weighings): their records are
+office waste of the company (Scope 3 category 5), credited to no one's points."""
 """Kinds of source and the kind of binding that attributes their records to an employee."""
 BINDING_KINDS = frozenset(SOURCE_KINDS.values())
 CONSENT_VERSION = "2026-11"
@@ -341,6 +345,24 @@ def deliver(
 Processed = tuple[RecordOutcome, RecordedActivity | None]
 
 
+def _company_waste(record: IncomingRecord) -> RecordOutcome | None:
+    """A waste contractor's record is the company's office waste: recycling, scope office."""
+    assert record.payload is not None
+    if record.payload.get("type") != "recycling":
+        return RecordOutcome(
+            record.record_id, "rejected", field="type", reason="a waste contractor reports recycling"
+        )
+    if record.payload.get("scope", "office") != "office":
+        return RecordOutcome(
+            record.record_id,
+            "rejected",
+            field="scope",
+            reason="a waste contractor's records are office waste",
+        )
+    record.payload["scope"] = "office"
+    return None
+
+
 class _Delivery:
     """One delivery's records inside its transaction: idempotency entries and bindings read once,
     the attributable records recorded together (:func:`record_batch`), every outcome kept."""
@@ -372,6 +394,12 @@ class _Delivery:
             )
             caller = callers[record.record_id]
             assert caller is not None
+            if self.source.kind in COMPANY_DATA_KINDS:
+                refusal = _company_waste(record)
+                if refusal is not None:
+                    results[record.record_id] = (refusal, None)
+                    continue
+                caller = replace(caller, earns_points=False)
             key = "int:" + hashlib.sha256(f"{self.source.id}\x00{record.record_id}".encode()).hexdigest()[:60]
             draft = Draft(caller, key, record.payload, record.occurred_at, record.straight_km)
             drafts.append((record, digest, draft))

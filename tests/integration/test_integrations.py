@@ -300,3 +300,53 @@ def test_secret_rotation_keeps_the_old_secret_for_a_grace_period(park: Park) -> 
     )
     assert disabled.status_code == 200 and disabled.json()["disabled_at"]
     assert park.send([trip("T-3", minutes_from_now=-200)], secret=rotated.json()["secret"]).status_code == 401
+
+
+def test_a_waste_contractor_delivers_the_company_s_office_waste_without_points(
+    park: Park, db: Database
+) -> None:
+    operator = park.api.auth("operator", "op-1")
+    created = park.api.client.post(
+        "/api/v1/integrations/sources",
+        json={
+            "id": "waste-co",
+            "name": "Acme's waste contractor",
+            "kind": "waste_contractor",
+            "activity_types": ["recycling"],
+            "max_records_per_min": 50,
+        },
+        headers=operator,
+    )
+    assert created.status_code == 201, created.text
+    secret = created.json()["secret"]
+    body = {"kind": "waste_contract", "identifier": "CONTRACT-77", "consent": True}
+    assert park.api.client.post("/mp/v1/bindings", json=body, headers=park.employee).status_code == 201
+    when = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    weighing = {"account": "CONTRACT-77", "type": "recycling", "occurred_at": when, "material": "paper"}
+    records = [
+        {**weighing, "record_id": "W-1", "weight_kg": 120},
+        {**weighing, "record_id": "W-2", "weight_kg": 40, "scope": "home"},
+        {"record_id": "W-3", "account": "CONTRACT-77", "type": "metro", "occurred_at": when, "distance_km": 5}
+        | {},
+    ]
+    raw = json.dumps({"records": records}).encode()
+    stamp, signature = integrations.signature_header(secret, raw)
+    response = park.api.client.post(
+        "/integrations/v1/waste-co/records",
+        content=raw,
+        headers={
+            "X-Carbon-Timestamp": stamp,
+            "X-Carbon-Signature": signature,
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status_code == 200, response.text
+    results = {r["record_id"]: r for r in response.json()["results"]}
+    assert [results[k]["outcome"] for k in ("W-1", "W-2", "W-3")] == ["accepted", "rejected", "rejected"]
+    assert (results["W-2"]["field"], results["W-3"]["field"]) == ("scope", "type")
+    with db.read_sessions() as session:
+        row = session.get(ActivityRow, results["W-1"]["activity_id"])
+        assert row is not None
+        # office waste, Scope 3 category 5, counted for the company and earning no points
+        assert (row.scope3_category, row.points, row.quantities["scope"]) == (5, 0, "office")
+        assert row.co2e_scope3_g > 0
