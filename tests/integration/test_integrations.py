@@ -326,8 +326,13 @@ def test_a_waste_contractor_delivers_the_company_s_office_waste_without_points(
     records = [
         {**weighing, "record_id": "W-1", "weight_kg": 120},
         {**weighing, "record_id": "W-2", "weight_kg": 40, "scope": "home"},
-        {"record_id": "W-3", "account": "CONTRACT-77", "type": "metro", "occurred_at": when, "distance_km": 5}
-        | {},
+        {
+            "record_id": "W-3",
+            "account": "CONTRACT-77",
+            "type": "metro",
+            "occurred_at": when,
+            "distance_km": 5,
+        },
     ]
     raw = json.dumps({"records": records}).encode()
     stamp, signature = integrations.signature_header(secret, raw)
