@@ -28,6 +28,9 @@ from backend.services.tokens import issue_token
 from backend.settings import Settings
 from emission_factors.loader import SETS_DIR, load_builtin_set
 from mini_program_api import schemas
+from tests.figures import figures as expected_figures
+from tests.figures import in_force
+from tests.figures import points as expected_points
 
 BUILTIN = "park-default-2026.1"
 SCHEDULED = "park-default-2027.1"
@@ -88,16 +91,19 @@ def test_every_activity_type_is_accepted(api: Api) -> None:
     for n, (body, avoided, scope3, category) in enumerate(EVERY_TYPE):
         # An hour apart (the recognition screen refuses one trip reported twice) and with an
         # evidence reference (bare self-reports over 2 kg, or over four a day, wait for review).
-        when = (NOW - timedelta(hours=n + 1)).isoformat()
-        response = api.post_activity({"occurred_at": when, "evidence_ref": f"photo:{n}", **body})
+        at = NOW - timedelta(hours=n + 1)
+        response = api.post_activity({"occurred_at": at.isoformat(), "evidence_ref": f"photo:{n}", **body})
         assert response.status_code == 201, (body, response.text)
         activity = response.json()
         figures = (activity["co2e_avoided_g"], activity["co2e_scope3_g"], activity["scope3_category"])
-        assert figures == (avoided, scope3, category), body
+        # the table holds 2026.1's figures; from 2027-01-01 the set then in force decides them
+        expected = expected_figures(body, at, (avoided, scope3, category))
+        assert figures == expected, body
         # Credited at once, 100 points per kg, unless it avoids more than a reference vouches for.
-        credited = avoided <= review_above_g
+        credited = expected[0] <= review_above_g
         assert activity["status"] == ("accepted" if credited else "flagged"), body
-        assert activity["factor_set"] == BUILTIN and activity["points"] == (avoided // 10 if credited else 0)
+        assert activity["factor_set"] == in_force(at)
+        assert activity["points"] == (expected_points(body, at, expected[0]) if credited else 0)
         assert all(f["source"] and f["status"] for f in activity["calculation"]["factors"])
     listed = api.client.get("/mp/v1/activities?limit=100", headers=api.headers()).json()
     assert {a["type"] for a in listed["items"]} == {body["type"] for body, *_ in EVERY_TYPE}

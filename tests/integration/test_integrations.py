@@ -17,6 +17,7 @@ from backend.adapters.database import Database
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.adapters.orm_identity import BindingRow
 from backend.services import enrollment, integrations
+from tests.figures import figures
 from tests.integration.api_harness import Api
 
 CARD = "3104-8870-1122-9"
@@ -120,7 +121,10 @@ def test_signed_batch_is_matched_only_through_consented_bindings(park: Park, db:
     assert [a["id"] for a in mine] == [results["T-1"]["activity_id"]]
     with db.read_sessions() as session:
         row = session.get(ActivityRow, results["T-1"]["activity_id"])
-        assert row is not None and row.source == "integration:metro-gates" and row.points == 57
+        assert row is not None and row.source == "integration:metro-gates"
+        # 57 under park-default-2026.1; from 2027-01-01 the set then in force decides
+        avoided, _, _ = figures(trip("T-1"), row.occurred_at, (579, 761, 7))
+        assert (row.co2e_avoided_g, row.points) == (avoided, avoided // 10)
         leaves = b"".join(leaf.leaf for leaf in session.execute(select(LogLeafRow)).scalars())
         stored = session.execute(text("SELECT * FROM bindings")).all()
     # 12.4 km of metro avoids 579 g under the built-in factor set (tests/unit/test_worked_examples.py):
