@@ -4,7 +4,8 @@ Each checkpoint moves through a crash-safe state machine, committed to the datab
 
 ``prepared`` (tree size, root and meta fixed) → ``sent`` (transaction signed locally; its hash,
 nonce and raw bytes stored *before* broadcasting) → ``confirmed`` (mined with the configured
-confirmations, and durable: on a managed Anvil, in its state file), or ``failed`` (reverted, or the chain already holds another root for that size).
+confirmations, and durable: on a managed Anvil, in its state file), or ``failed`` (reverted,
+or the chain already holds another root for that size).
 
 A crash anywhere is repaired on the next tick by :func:`reconcile`: the chain is the judge
 (``rootAt``), a stored raw transaction is rebroadcast as is (same nonce, so it can never be mined
