@@ -15,9 +15,9 @@ from backend.adapters.chain import LedgerChain
 from backend.adapters.chain_admin import ANCHORER_ROLE, LedgerRoles
 from backend.adapters.database import Database, create_database
 from backend.api.app import create_app
-from backend.cli import build_parser
-from backend.cli_ops import run as run_ops
 from backend.domain.errors import ChainError, Conflict
+from backend.entrypoints.cli.main import build_parser
+from backend.entrypoints.cli.ops import run as run_ops
 from backend.observability import checks
 from backend.runtime import Runtime
 from backend.services import anchoring
