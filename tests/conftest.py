@@ -14,6 +14,7 @@ from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
 from deploy.anvil import free_port
 
+
 @pytest.fixture(autouse=True)
 def own_ports(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own free API and Anvil ports: a test never reaches what else listens on
