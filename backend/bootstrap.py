@@ -20,6 +20,7 @@ from web3 import Web3
 from backend.adapters import migrations
 from backend.adapters.chain import PROFILES, LedgerChain, connect
 from backend.adapters.database import Database, create_database
+from backend.adapters.node_state import ANVIL_STATE_FILE, AnvilStateFile
 from backend.adapters.orm import CheckpointRow
 from backend.domain.errors import ConfigurationError
 from backend.runtime import Runtime, load_subject_key
@@ -41,6 +42,13 @@ def anchoring_key(settings: Settings) -> str:
     if settings.is_local and settings.chain_profile == "anvil":
         return ANVIL_DEFAULT_KEY_0
     raise ConfigurationError("set CARBON_ANCHORING_KEY or CARBON_ANCHORING_KEY_FILE")
+
+
+def managed_node_state(settings: Settings) -> AnvilStateFile | None:
+    """The managed Anvil's state file (``anvil`` profile without an RPC URL), persisted on anchoring."""
+    if settings.chain_profile != "anvil" or settings.chain_rpc_url:
+        return None
+    return AnvilStateFile(settings.data_dir / ANVIL_STATE_FILE)
 
 
 def ledger_has_history(db: Database) -> bool:
@@ -93,6 +101,7 @@ def attach_deployment(
         chain.abi,
         chain.account,
         runtime.settings.chain_confirmations,
+        chain.node_state,
     )
     runtime.target = AnchorTarget(manifest.chain_id, runtime.chain.address)
     runtime.expected = expected_chain(manifest)
@@ -163,9 +172,12 @@ def build_runtime(
         logger.info(
             "deployed the ledger contract at %s on chain %d", manifest.contract_address, manifest.chain_id
         )
+    node_state = managed_node_state(settings)
     chain = LedgerChain.from_key(
-        w3, profile, manifest.contract_address, artifact.abi, key, settings.chain_confirmations
+        w3, profile, manifest.contract_address, artifact.abi, key, settings.chain_confirmations, node_state
     )
+    if deployed and node_state is not None:
+        node_state.persist(w3)  # a node killed now must not come back without the contract
     attach_deployment(runtime, chain, manifest)
     check = runtime.chain_guard.last
     if check is not None and not check.ok:

@@ -6,6 +6,7 @@ scheduler inside it. Each job runs at most once at a time and missed runs coales
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -17,23 +18,46 @@ from backend.domain.errors import CarbonLedgerError
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
 from backend.runtime import Runtime
+from backend.services import chain_repair
 from backend.services.anchoring import anchor_tick
+from backend.services.chain_identity import ChainCheck
 from backend.services.points import expire_due
 from backend.services.points_rules import park_rules
+from deploy.deploy import load_manifest
 
 logger = logging.getLogger(__name__)
 
 
 def anchoring_job(runtime: Runtime) -> None:
-    """One anchoring tick; a failure raises, and :func:`instrumented` logs and counts it."""
+    """One anchoring tick; a failure raises, and :func:`instrumented` logs and counts it.
+
+    A chain that is not the anchored one gets nothing, except one that only lost its latest
+    checkpoints: those are re-anchored on the same contract first (:mod:`chain_repair`).
+    """
     if runtime.chain is None or runtime.target is None:
         return
-    check = watch_chain(runtime)  # a chain that is not the anchored one gets nothing
+    check = watch_chain(runtime)
     if check is not None and not check.ok:
-        return
+        if not _repair(runtime, check):
+            return
+        check = watch_chain(runtime)
+        if check is not None and not check.ok:
+            return
     result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
     if result.confirmed:
         logger.info("anchored checkpoints up to tree size %d", max(result.confirmed))
+
+
+def _repair(runtime: Runtime, check: ChainCheck) -> bool:
+    """Advances the repair of a lost suffix; True once it is complete (anchoring may go on)."""
+    assert runtime.chain is not None and runtime.target is not None
+    manifest, _ = load_manifest(runtime.settings.manifest_path)
+    if manifest is None:
+        return False
+    progress = chain_repair.repair_step(
+        runtime.db, runtime.chain, runtime.target, check, json.loads(manifest.to_json())
+    )
+    return progress is not None and progress.complete
 
 
 def points_expiry_job(runtime: Runtime) -> None:

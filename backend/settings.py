@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     chain_profile: ChainProfileName = "anvil"
     anvil_port: int = Field(default=8545, ge=1, le=65535)
     anvil_chain_id: int = 31337
+    anvil_state_interval_s: int = Field(default=5, ge=1, le=86_400)
+    """Seconds between the managed Anvil's own state dumps (the ledger also persists the node's
+    state before it counts a checkpoint confirmed, so a kill between dumps loses no checkpoint)."""
     chain_rpc_url: str | None = None
     chain_confirmations: int | None = Field(default=None, ge=1, le=100)
     """Confirmations before a checkpoint counts as anchored; the profile's default when unset."""

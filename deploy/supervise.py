@@ -1,9 +1,10 @@
 """Keeps the managed Anvil running: a node that dies while the API serves is started again.
 
 The API keeps recording while the chain is down (records are the database's); the anchoring job
-fails until the node is back. A node restarted from a state file older than its last blocks no
-longer holds the latest checkpoints: the chain identity guard then reports it and
-``carbon-ledger chain reanchor`` catches up (see docs/transparency-log.md).
+fails until the node is back. The ledger persists the node's state before it counts a checkpoint
+confirmed, so the node comes back with every confirmed checkpoint; one restarted from an older
+state file gets its lost checkpoints re-anchored on the same contract by the anchoring job (see
+docs/transparency-log.md).
 """
 
 from __future__ import annotations

@@ -12,6 +12,16 @@ from sqlalchemy.engine import make_url
 
 from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
+from deploy.anvil import free_port
+
+
+@pytest.fixture(autouse=True)
+def own_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own free API and Anvil ports: a test never reaches what else listens on
+    the machine (a `make run` on 8000 and 8545), whichever settings it builds."""
+    monkeypatch.setenv("CARBON_API_PORT", str(free_port()))
+    monkeypatch.setenv("CARBON_ANVIL_PORT", str(free_port()))
+
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CARBON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

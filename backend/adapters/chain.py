@@ -22,6 +22,7 @@ from web3.exceptions import TransactionNotFound, Web3Exception
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxParams
 
+from backend.adapters.node_state import AnvilStateFile
 from backend.domain.errors import ChainError
 from backend.observability.rpc import InstrumentedHTTPProvider
 
@@ -133,7 +134,9 @@ class LedgerChain:
         abi: Sequence[dict[str, Any]] = AUDIT_ABI,
         account: LocalAccount | None = None,
         confirmations: int | None = None,
+        node_state: AnvilStateFile | None = None,
     ) -> None:
+        """``node_state``: the managed Anvil's state file, persisted before a block counts as durable."""
         self.w3 = w3
         self.profile = profile
         self.address = Web3.to_checksum_address(address)
@@ -141,6 +144,7 @@ class LedgerChain:
         self.contract = w3.eth.contract(address=self.address, abi=self.abi)
         self.account = account
         self.confirmations = confirmations or profile.confirmations
+        self.node_state = node_state
 
     @classmethod
     def from_key(
@@ -151,8 +155,9 @@ class LedgerChain:
         abi: Sequence[dict[str, Any]],
         key: str,
         confirmations: int | None = None,
+        node_state: AnvilStateFile | None = None,
     ) -> LedgerChain:
-        return cls(w3, profile, address, abi, Account.from_key(key), confirmations)
+        return cls(w3, profile, address, abi, Account.from_key(key), confirmations, node_state)
 
     def _call(self, what: str, fn: Any) -> Any:
         try:
@@ -270,6 +275,18 @@ class LedgerChain:
         except (Web3Exception, OSError, ValueError) as exc:
             raise ChainError(f"eth_getTransactionByHash failed: {exc}") from exc
         return True
+
+    def durable(self, block_number: int) -> bool:
+        """Whether ``block_number`` survives the node being killed now.
+
+        A chain with confirmations is durable by its own consensus; a managed Anvil only once its
+        state file holds the block, so the state is persisted here when it does not yet.
+        """
+        if self.node_state is None:
+            return True
+        if self.node_state.persisted_block >= block_number:
+            return True
+        return self.node_state.persist(self.w3) >= block_number
 
     def depth(self, block_number: int) -> int:
         """Confirmations of a block: 1 when it is the latest."""

@@ -116,6 +116,19 @@ JOB_LAST_SUCCESS = Gauge(
     ["job_id"],
     registry=REGISTRY,
 )
+CHAIN_REPAIRS = Counter(
+    "carbon_ledger_chain_repairs",
+    "Automatic repairs of a chain that lost its latest checkpoints (same contract, lost suffix "
+    "re-anchored), by outcome: started, completed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+CHECKPOINTS_REANCHORED = Counter(
+    "carbon_ledger_checkpoints_reanchored",
+    "Checkpoints anchored again after the chain lost them, by mode (catch_up: on the same contract).",
+    ["mode"],
+    registry=REGISTRY,
+)
 BUILD_INFO = Gauge(
     "carbon_ledger_build_info", "Always 1; the running version in a label.", ["version"], registry=REGISTRY
 )

@@ -4,7 +4,8 @@ Each checkpoint moves through a crash-safe state machine, committed to the datab
 
 ``prepared`` (tree size, root and meta fixed) → ``sent`` (transaction signed locally; its hash,
 nonce and raw bytes stored *before* broadcasting) → ``confirmed`` (mined with the configured
-confirmations), or ``failed`` (reverted, or the chain already holds another root for that size).
+confirmations, and durable: on a managed Anvil, in its state file), or ``failed`` (reverted,
+or the chain already holds another root for that size).
 
 A crash anywhere is repaired on the next tick by :func:`reconcile`: the chain is the judge
 (``rootAt``), a stored raw transaction is rebroadcast as is (same nonce, so it can never be mined
@@ -141,6 +142,8 @@ def _confirm(db: Database, chain: LedgerChain, row: CheckpointRow) -> bool:
             return False
         receipt = chain.mined(tx_hash)
         gas = receipt.gas_used if receipt is not None else gas
+    if block is None or not chain.durable(block):
+        return False  # a node that can still lose the block does not vouch for the checkpoint
     _update(
         db,
         row.id,

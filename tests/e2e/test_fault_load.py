@@ -182,18 +182,46 @@ def _anvil_pid(ledger: LedgerServer) -> int:
     return int((ledger.data_dir / "anvil-state.json.pid").read_text().split()[0])
 
 
+def _checkpoints(ledger: LedgerServer, auditor: str) -> dict[int, tuple[str, str]]:
+    """Confirmed checkpoints by tree size: (root, contract)."""
+    listing = httpx.get(
+        f"{ledger.url}/audit/v1/checkpoints", headers={"Authorization": f"Bearer {auditor}"}, timeout=10
+    ).json()["checkpoints"]
+    return {int(c["tree_size"]): (str(c["root"]), str(c["contract"])) for c in listing}
+
+
+NO_OWN_DUMPS = {**LOAD_ENV, "CARBON_ANVIL_STATE_INTERVAL_S": "3600"}
+"""Anvil never dumps its state by itself in this test: every kill lands inside its dump interval,
+and what survives is what the ledger persisted before it counted a checkpoint confirmed."""
+
+
 @pytest.mark.parametrize(
     "seconds", [pytest.param(2.0, id="bounded"), pytest.param(15.0, marks=pytest.mark.slow)]
 )
-def test_anvil_killed_mid_load_comes_back_and_everything_anchors(
-    server: LedgerServer, tmp_path: Path, seconds: float
-) -> None:
+def test_anvil_killed_inside_its_dump_interval_loses_no_checkpoint(tmp_path: Path, seconds: float) -> None:
+    server = LedgerServer(tmp_path / "var", NO_OWN_DUMPS)
+    server.start()
+    try:
+        _anvil_killed_mid_load(server, tmp_path, seconds)
+    finally:
+        if server.process and server.process.poll() is None:
+            server.stop()
+        _stop_orphan_anvil(server)
+
+
+def _anvil_killed_mid_load(server: LedgerServer, tmp_path: Path, seconds: float) -> None:
     tokens = _tokens(server, "chain")
+    auditor = server.token(role="auditor", subject="fault-auditor", org="")
+    manifest = (server.data_dir / "deployment.json").read_text()
     writer = Writer(server.url, tokens, "chain")
     writer.start()
     time.sleep(seconds)
+    deadline = time.monotonic() + 30
+    while not (before := _checkpoints(server, auditor)):
+        assert time.monotonic() < deadline, "nothing anchored before the kill"
+        time.sleep(0.2)
     old_pid = _anvil_pid(server)
-    os.kill(old_pid, signal.SIGKILL)  # the node dies without dumping its latest state
+    os.kill(old_pid, signal.SIGKILL)  # no dump on exit, and none by itself for an hour
     time.sleep(seconds)  # the API keeps recording while the chain is down
     deadline = time.monotonic() + 30
     while _anvil_pid(server) == old_pid:  # the supervisor starts the node again
@@ -201,18 +229,32 @@ def test_anvil_killed_mid_load_comes_back_and_everything_anchors(
         time.sleep(0.2)
     writer.stop()
     assert all(a.status in (200, 201) for a in writer.attempts), "recording never depends on the chain"
-    # The node came back from a state file older than its last blocks: the latest checkpoints may be
-    # gone. The guard notices; the operator command catches up on the same contract.
-    reanchor = server.cli("chain", "reanchor", check=False)
-    assert reanchor.returncode == 0, reanchor.stdout + reanchor.stderr
+    # No operator command: anchoring resumes by itself on the same contract.
     lost, duplicates = _check_nothing_lost(server, tokens, writer.attempts)
     verified = _wait_all_anchored(server, tokens, writer.attempts, tmp_path)
+    after = _checkpoints(server, auditor)
+    missing = {size for size, anchored in before.items() if after.get(size) != anchored}
+    chain = httpx.get(
+        f"{server.url}/audit/v1/chain", headers={"Authorization": f"Bearer {auditor}"}, timeout=10
+    ).json()
     _report(
-        "kill -9 Anvil",
+        "kill -9 Anvil inside its dump interval",
         requests=len(writer.attempts),
         faults=1,
+        checkpoints_before_kill=len(before),
+        checkpoints_lost=len(missing),
+        moves=len(chain["moves"]),
         records_lost=lost,
         duplicates=duplicates,
         receipts=verified,
     )
     assert (lost, duplicates) == (0, 0)
+    assert not missing, f"checkpoints confirmed before the kill are gone: {sorted(missing)}"
+    assert chain["moves"] == [] and chain["status"]["ok"], chain
+    assert (server.data_dir / "deployment.json").read_text() == manifest  # the same contract
+    status = server.cli("chain", "status", "--full", check=False)
+    assert status.returncode == 0 and status.stdout.startswith("chain ok:"), status.stdout
+    log = server.cli(
+        "audit", "verify-log", "--api", server.url, "--rpc", server.rpc_url, "--token", auditor, check=False
+    )
+    assert log.returncode == 0, log.stdout

@@ -34,6 +34,7 @@ def _serve(settings: Settings) -> int:
             state_path=settings.data_dir / "anvil-state.json",
             chain_id=settings.anvil_chain_id,
             log_path=settings.data_dir / "anvil.log",
+            state_interval_s=settings.anvil_state_interval_s,
         )
         anvil.start()
         print(
