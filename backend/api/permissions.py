@@ -59,6 +59,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/mp/v1/auth/login"): PUBLIC,
     ("POST", "/mp/v1/auth/refresh"): PUBLIC,
     ("POST", "/mp/v1/auth/logout"): PUBLIC,
+    ("GET", "/mp/v1/activity-types"): PUBLIC,  # names of the types, no data
+    ("GET", "/mp/v1/chain"): PUBLIC,  # chain id, contract and RPC URL: what a verifier needs
     ("GET", "/mp/v1/me"): EMPLOYEE,
     ("POST", "/mp/v1/activities"): EMPLOYEE,
     ("GET", "/mp/v1/activities"): EMPLOYEE,
@@ -157,6 +159,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/dashboard"): PUBLIC,
     ("GET", "/dashboard/static/{name}"): PUBLIC,
     ("GET", "/dashboard/vendor/chart.umd.min.js"): PUBLIC,
+    # The employee's phone page: static files; it calls /mp/v1 with the employee's own token.
+    ("GET", "/h5"): PUBLIC,
+    ("GET", "/h5/static/{name}"): PUBLIC,
 }
 
 

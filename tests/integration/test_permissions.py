@@ -260,6 +260,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/mp/v1/auth/logout"): Probe(
         "/mp/v1/auth/logout", lambda w, r: {"refresh_token": w.employee_refresh()}
     ),
+    ("GET", "/mp/v1/activity-types"): Probe("/mp/v1/activity-types"),
+    ("GET", "/mp/v1/chain"): Probe("/mp/v1/chain"),
     ("GET", "/mp/v1/me"): Probe("/mp/v1/me"),
     ("POST", "/mp/v1/activities"): Probe(
         "/mp/v1/activities",
@@ -437,6 +439,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/dashboard"): Probe("/dashboard"),
     ("GET", "/dashboard/static/{name}"): Probe("/dashboard/static/app.js"),
     ("GET", "/dashboard/vendor/chart.umd.min.js"): Probe("/dashboard/vendor/chart.umd.min.js"),
+    ("GET", "/h5"): Probe("/h5"),
+    ("GET", "/h5/static/{name}"): Probe("/h5/static/verify.js"),
 }
 
 
