@@ -74,10 +74,16 @@ def chromium(size: tuple[int, int] = DESKTOP, mobile: bool = False) -> Iterator[
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S) -> T:
-    """Polls ``probe`` until it returns something truthy; fails naming ``what`` otherwise."""
+    """Polls ``probe`` until it returns something truthy; fails naming ``what`` otherwise. An element
+    not there yet, or replaced while being read (the page re-renders lists), counts as not yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + timeout_s
     while True:
-        value = probe()
+        try:
+            value = probe()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:

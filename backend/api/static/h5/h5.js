@@ -260,12 +260,18 @@ function showView(view) {
 }
 
 function showTab(tab) {
+  showMessage("");
   for (const panel of document.querySelectorAll("[data-panel]")) panel.hidden = panel.dataset.panel !== tab;
   for (const button of document.querySelectorAll("[data-tab]")) {
     button.classList.toggle("active", button.dataset.tab === tab);
   }
   const loaders = { activities: loadActivities, points: loadPoints, rewards: loadRewards, me: loadMe };
-  loaders[tab](true).catch(fail);
+  document.body.dataset.busy = "true";
+  loaders[tab](true)
+    .catch(fail)
+    .finally(() => {
+      document.body.dataset.busy = "false";
+    });
 }
 
 // --- activities and their receipts ----------------------------------------------------------------
