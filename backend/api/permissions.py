@@ -154,6 +154,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/scope3/feed"): SCOPE3_ADMIN,
     ("POST", "/api/v1/scope3/feed/snapshots"): SCOPE3_ADMIN,
     ("GET", "/api/v1/dashboard/status"): SCOPE3_READ,
+    ("GET", "/api/v1/scope3/targets"): SCOPE3_READ,
+    ("PUT", "/api/v1/scope3/targets/{year}"): SCOPE3_ADMIN,
     # The dashboard's page and its static files hold no data: it calls the APIs above with the
     # user's own token. The two static routes are hidden from the OpenAPI schema but still ruled.
     ("GET", "/dashboard"): PUBLIC,

@@ -436,6 +436,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/scope3/feed"): Probe("/api/v1/scope3/feed"),
     ("POST", "/api/v1/scope3/feed/snapshots"): Probe(f"/api/v1/scope3/feed/snapshots?period={YEAR}"),
     ("GET", "/api/v1/dashboard/status"): Probe("/api/v1/dashboard/status"),
+    ("GET", "/api/v1/scope3/targets"): Probe(f"/api/v1/scope3/targets?period={YEAR}-Q1"),
+    ("PUT", "/api/v1/scope3/targets/{year}"): Probe(f"/api/v1/scope3/targets/{YEAR}", {"co2e_kg": 120_000}),
     ("GET", "/dashboard"): Probe("/dashboard"),
     ("GET", "/dashboard/static/{name}"): Probe("/dashboard/static/app.js"),
     ("GET", "/dashboard/vendor/chart.umd.min.js"): Probe("/dashboard/vendor/chart.umd.min.js"),
