@@ -125,24 +125,18 @@ def page_width(driver: Any) -> int:
 
 
 def overflowing(driver: Any) -> list[str]:
-    """Visible elements whose right edge passes the viewport (what makes a phone scroll sideways),
-    named by tag, id and test id, outermost first; scrollable containers' contents excepted."""
+    """What makes a page wider than its viewport (a phone then scrolls sideways or zooms out):
+    elements that do not clip their content yet hold content wider than themselves (a long word,
+    a wide table), innermost first, named by tag, id, class and test id with both widths."""
     found: list[str] = driver.execute_script(
         """
-        const limit = document.documentElement.clientWidth + 1;
-        const out = [];
-        for (const node of document.querySelectorAll('body *')) {
-          const box = node.getBoundingClientRect();
-          if (box.width === 0 || box.height === 0 || box.right <= limit) continue;
-          let clipped = false;
-          for (let p = node.parentElement; p && p !== document.body; p = p.parentElement) {
-            const style = getComputedStyle(p);
-            if (['auto', 'scroll', 'hidden'].includes(style.overflowX)) { clipped = true; break; }
-          }
-          const name = `${node.tagName.toLowerCase()}#${node.id}[${node.dataset.testid || ''}]`;
-          if (!clipped) out.push(`${name} right=${Math.round(box.right)}`);
-        }
-        return out.slice(0, 10);
+        const wide = [...document.querySelectorAll('body, body *')].filter((node) =>
+          node.scrollWidth > node.clientWidth + 1 && getComputedStyle(node).overflowX === 'visible');
+        const inside = (node) => wide.some((other) => other !== node && node.contains(other));
+        const innermost = wide.filter((node) => !inside(node));
+        return innermost.slice(0, 10).map((node) =>
+          `${node.tagName.toLowerCase()}#${node.id}.${node.className}[${node.dataset.testid || ''}] ` +
+          `${node.scrollWidth}>${node.clientWidth}: ${node.textContent.slice(0, 60)}`);
         """
     )
     return found
