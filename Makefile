@@ -8,13 +8,14 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test install lint typecheck test-python test-contracts test-js bench bench-deps clean browser-deps
+.PHONY: run test install lint typecheck test-python test-contracts test-js bench bench-deps clean browser-deps monitoring-deps
 
 run: install
 	$(BIN)/carbon-ledger serve
 
+# Coverage of the code the tests run in-process (servers started as subprocesses are not counted).
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term
 	node_modules/.bin/forge test
 	node --test tests/js/
 
@@ -61,6 +62,16 @@ browser-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    chromium chromium-driver fonts-wqy-microhei >/dev/null; \
 	else echo "chromium/chromedriver missing: the dashboard browser test will skip"; fi
+
+# The alert rules, their unit tests and the scrape configuration are checked with Prometheus's own
+# promtool (Debian's prometheus package). Installed when missing and we may; the test skips with
+# the reason elsewhere and fails under CI.
+monitoring-deps:
+	@if command -v promtool >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    prometheus >/dev/null; \
+	else echo "promtool missing: the monitoring rule tests will skip"; fi
 
 # The single-POST benchmark drives the server with wrk (a C load generator: a Python client would
 # take a core of the two from the server it measures). Installed when missing and we may.

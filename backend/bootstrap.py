@@ -4,7 +4,7 @@ Deployment policy: a ledger with nothing anchored yet deploys the contract whene
 deployment is missing or unusable (a brand-new data directory, a chain reset before anything was
 anchored). A ledger *with* anchored checkpoints never redeploys by itself: the checkpoints would
 silently vanish from the chain. It starts on the recorded deployment, the chain guard reports
-what is wrong (``/healthz`` answers 503, anchoring stops), and the operator restores the chain or
+what is wrong (``/readyz`` answers 503, anchoring stops), and the operator restores the chain or
 runs ``carbon-ledger chain reanchor``.
 """
 

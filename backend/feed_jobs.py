@@ -11,7 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from backend.domain.errors import CarbonLedgerError, ConfigurationError
 from backend.domain.scope3 import period_containing
 from backend.observability import metrics
-from backend.observability.jobs import instrumented
+from backend.observability.jobs import MONITOR, JobMonitor
 from backend.runtime import Runtime
 from backend.services import feed, scope3
 
@@ -59,12 +59,12 @@ def snapshot_job(runtime: Runtime) -> None:
     logger.info("queued snapshot %s of %s for the park platform", delivery_id, period.label)
 
 
-def register(scheduler: Any, runtime: Runtime) -> None:
+def register(scheduler: Any, runtime: Runtime, monitor: JobMonitor = MONITOR) -> None:
     """Adds the feed's jobs; without a platform URL pushes wait in the outbox."""
     config = _config(runtime)
     if config is not None:
         scheduler.add_job(
-            instrumented("feed-deliver", deliver_job),
+            monitor.instrumented("feed-deliver", deliver_job),
             "interval",
             args=[runtime, config],
             seconds=runtime.settings.feed_poll_interval_s,
@@ -79,7 +79,7 @@ def register(scheduler: Any, runtime: Runtime) -> None:
         except ValueError as exc:
             raise ConfigurationError(f"CARBON_FEED_SCHEDULE_CRON {cron!r}: {exc}") from None
         scheduler.add_job(
-            instrumented("feed-snapshot", snapshot_job),
+            monitor.instrumented("feed-snapshot", snapshot_job),
             trigger,
             args=[runtime],
             id="feed-snapshot",

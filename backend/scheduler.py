@@ -15,7 +15,7 @@ from backend import feed_jobs
 from backend.bootstrap import watch_chain
 from backend.domain.errors import CarbonLedgerError
 from backend.observability import metrics
-from backend.observability.jobs import instrumented
+from backend.observability.jobs import MONITOR, JobMonitor
 from backend.runtime import Runtime
 from backend.services.anchoring import anchor_tick
 from backend.services.points import expire_due
@@ -48,10 +48,11 @@ def points_expiry_job(runtime: Runtime) -> None:
         logger.info("expired %d points in %d accounts", run.points, run.accounts)
 
 
-def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
+def build_scheduler(runtime: Runtime, monitor: JobMonitor = MONITOR) -> BackgroundScheduler:
+    """Every job of a deployment, each on its own schedule, observed by ``monitor``; not started."""
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        instrumented("anchor", anchoring_job),
+        monitor.instrumented("anchor", anchoring_job),
         "interval",
         args=[runtime],
         seconds=runtime.settings.anchor_interval_s,
@@ -59,9 +60,9 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
     )
-    feed_jobs.register(scheduler, runtime)
+    feed_jobs.register(scheduler, runtime, monitor)
     scheduler.add_job(
-        instrumented("points-expiry", points_expiry_job),
+        monitor.instrumented("points-expiry", points_expiry_job),
         "interval",
         args=[runtime],
         seconds=runtime.settings.points_expiry_interval_s,
@@ -69,5 +70,10 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
     )
+    return scheduler
+
+
+def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
+    scheduler = build_scheduler(runtime)
     scheduler.start()
     return scheduler

@@ -7,12 +7,16 @@ a dead node makes a check fail within :data:`PROBE_TIMEOUT_S` instead of stallin
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
@@ -33,8 +37,13 @@ CHAIN_PROBE_TTL_S = 15.0
 """How long the metrics collector reuses a chain probe: one scrape interval."""
 JOB_STUCK_S = 300.0
 """A job run still going after this long is stuck (a tick is seconds; RPC calls time out in 10 s)."""
-JOB_IDLE_INTERVALS = 10
-"""A scheduler with no job run for this many intervals (and at least a minute) is not alive."""
+JOB_IDLE_PERIODS = 2
+"""A job that has missed this many of its own runs in a row is idle: the scheduler is not alive."""
+JOB_IDLE_GRACE_S = 60.0
+"""Added to every job's idle limit: a busy machine may start a run late, a few runs of a 2 s job in
+a row must not flip readiness."""
+CRON_PERIOD_SAMPLES = 8
+"""A cron job's period is the longest gap among its next few fire times (``0 9 * * 1-5`` → 3 days)."""
 REASON_MAX_CHARS = 300
 
 
@@ -104,21 +113,6 @@ def _probe_w3(runtime: Runtime) -> Web3:
     if runtime.chain.profile.poa:
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
-
-
-def check_chain_reachable(runtime: Runtime) -> Check:
-    """The liveness part of the chain check: the node answers, with the anchored chain's id."""
-    if runtime.chain is None:
-        return Check(False, "no chain configured")
-    try:
-        chain_id = int(_probe_w3(runtime).eth.chain_id)
-    except Exception as exc:
-        return Check(False, f"chain node not reachable: {exc.__class__.__name__}: {exc}")
-    details = {"chain_id": chain_id, "contract": runtime.chain.address}
-    expected = runtime.target.chain_id if runtime.target else None
-    if expected is not None and chain_id != expected:
-        return Check(False, f"chain id {chain_id} differs from the anchored chain {expected}", details)
-    return Check(True, details=details)
 
 
 def probe_chain(runtime: Runtime) -> ChainProbe:
@@ -210,29 +204,57 @@ class CachedChainProbe:
             return self._last
 
 
-def check_scheduler(scheduler: BaseScheduler | None, interval_s: float, enabled: bool) -> Check:
+def job_period_s(trigger: BaseTrigger, now: datetime | None = None) -> float | None:
+    """The longest time a job waits between two runs by its own schedule; None for a one-off job."""
+    if isinstance(trigger, IntervalTrigger):
+        return float(trigger.interval.total_seconds())
+    fire = trigger.get_next_fire_time(None, now or datetime.now(UTC))
+    times: list[datetime] = []
+    while fire is not None and len(times) < CRON_PERIOD_SAMPLES:
+        times.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(times)]
+    return max(gaps) if gaps else None
+
+
+def job_idle_limit_s(period_s: float) -> float:
+    """How long a job may go without a run before the scheduler counts as stuck."""
+    return JOB_IDLE_PERIODS * period_s + JOB_IDLE_GRACE_S
+
+
+def check_scheduler(
+    scheduler: BaseScheduler | None, enabled: bool, monitor: jobs.JobMonitor = jobs.MONITOR
+) -> Check:
+    """Running; no observed job paused, stuck in one run, or idle for longer than its own schedule allows.
+
+    Each job is judged by its own trigger: the 2 s anchoring job by seconds, the hourly points
+    expiry by hours, a monthly cron snapshot by a month.
+    """
     if not enabled:
         return Check(True, details={"enabled": False})
     if scheduler is None or not scheduler.running:
         return Check(False, "the scheduler is not running")
-    now = time.monotonic()
-    idle_limit = max(60.0, JOB_IDLE_INTERVALS * interval_s)
+    now = monitor.clock()
     job_details: dict[str, Any] = {}
     problems = []
     for job in scheduler.get_jobs():
-        registered = jobs.registered_at(job.id)
+        registered = monitor.registered_at(job.id)
         if registered is None:
             job_details[job.id] = {"observed": False}
             continue
         if job.next_run_time is None:
             problems.append(f"job {job.id} is paused")
-        beat = jobs.heartbeat(job.id)
+        beat = monitor.heartbeat(job.id)
         if beat is not None and beat.finished_s is None and now - beat.started_s > JOB_STUCK_S:
             problems.append(f"job {job.id} has been running for {now - beat.started_s:.0f} s")
+        period = job_period_s(job.trigger)
         last_activity = max(registered, beat.finished_s or beat.started_s) if beat else registered
-        if now - last_activity > idle_limit and (beat is None or beat.finished_s is not None):
-            problems.append(f"job {job.id} has not run for {now - last_activity:.0f} s")
+        idle_s = now - last_activity
+        between_runs = beat is None or beat.finished_s is not None
+        if period is not None and between_runs and idle_s > job_idle_limit_s(period):
+            problems.append(f"job {job.id} has not run for {idle_s:.0f} s (it runs every {period:.0f} s)")
         job_details[job.id] = {
+            "period_s": period,
             "last_run_ok": beat.ok if beat else None,
             "last_error": (beat.error or "")[:REASON_MAX_CHARS] if beat and beat.error else None,
         }

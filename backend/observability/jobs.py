@@ -1,9 +1,11 @@
 """Scheduler jobs, observed: every run gets a request id, a duration, an outcome and a heartbeat.
 
-:func:`instrumented` wraps a job function for APScheduler. A run that raises is a failure: a
-:class:`~backend.domain.errors.CarbonLedgerError` (the chain is down, a transaction reverted) is
-logged as a warning with its detail, anything else with its traceback; neither is re-raised, the
-next run simply tries again. The heartbeats let ``/readyz`` tell a live scheduler from a stuck one.
+:meth:`JobMonitor.instrumented` wraps a job function for APScheduler. A run that raises is a
+failure: a :class:`~backend.domain.errors.CarbonLedgerError` (the chain is down, a transaction
+reverted) is logged as a warning with its detail, anything else with its traceback; neither is
+re-raised, the next run simply tries again. The heartbeats let ``/readyz`` tell a live scheduler
+from a stuck one. The monitor reads one clock (monotonic by default, so wall-clock jumps do not
+matter); tests give it a controlled one.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Heartbeat:
-    """What the last run of a job did: monotonic times, so wall-clock jumps do not matter."""
+    """What the last run of a job did, in the monitor's clock."""
 
     started_s: float
     finished_s: float | None
@@ -33,51 +35,60 @@ class Heartbeat:
     error: str | None
 
 
-_lock = threading.Lock()
-_heartbeats: dict[str, Heartbeat] = {}
-_registered: dict[str, float] = {}
+class JobMonitor:
+    """Heartbeats of the jobs it wrapped, thread-safe; one per process unless a test wants its own."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._heartbeats: dict[str, Heartbeat] = {}
+        self._registered: dict[str, float] = {}
+
+    def registered_at(self, job: str) -> float | None:
+        """When ``job`` was wrapped (scheduled), or None for a job this monitor does not observe."""
+        with self._lock:
+            return self._registered.get(job)
+
+    def heartbeat(self, job: str) -> Heartbeat | None:
+        with self._lock:
+            return self._heartbeats.get(job)
+
+    def _beat(self, job: str, beat: Heartbeat) -> None:
+        with self._lock:
+            self._heartbeats[job] = beat
+
+    def instrumented(self, job: str, fn: Callable[..., Any]) -> Callable[..., None]:
+        """``fn`` as an observed scheduler job named ``job`` (use the APScheduler job id)."""
+        with self._lock:
+            self._registered[job] = self.clock()
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> None:
+            started = self.clock()
+            self._beat(job, Heartbeat(started, None, None, None))
+            error: str | None = None
+            with bound_request_id(new_request_id(f"job-{job}-")):
+                try:
+                    fn(*args, **kwargs)
+                except CarbonLedgerError as exc:
+                    error = exc.detail
+                    logger.warning("job %s failed: %s", job, exc.detail, extra={"job_id": job})
+                except Exception as exc:
+                    error = f"{exc.__class__.__name__}: {exc}"
+                    logger.exception("job %s failed unexpectedly", job, extra={"job_id": job})
+            finished = self.clock()
+            metrics.JOB_DURATION.labels(job).observe(max(0.0, finished - started))
+            metrics.JOB_RUNS.labels(job, "failure" if error else "success").inc()
+            if error is None:
+                metrics.JOB_LAST_SUCCESS.labels(job).set_to_current_time()
+            self._beat(job, Heartbeat(started, finished, error is None, error))
+
+        return run
 
 
-def registered_at(job: str) -> float | None:
-    """Monotonic time at which ``job`` was wrapped (scheduled), or None for an unobserved job."""
-    with _lock:
-        return _registered.get(job)
+MONITOR = JobMonitor()
+"""The process's monitor: what ``carbon-ledger serve`` schedules and ``/readyz`` reads."""
 
-
-def heartbeat(job: str) -> Heartbeat | None:
-    with _lock:
-        return _heartbeats.get(job)
-
-
-def _beat(job: str, beat: Heartbeat) -> None:
-    with _lock:
-        _heartbeats[job] = beat
-
-
-def instrumented(job: str, fn: Callable[..., Any]) -> Callable[..., None]:
-    """``fn`` as an observed scheduler job named ``job`` (use the APScheduler job id)."""
-    with _lock:
-        _registered[job] = time.monotonic()
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        started = time.monotonic()
-        _beat(job, Heartbeat(started, None, None, None))
-        error: str | None = None
-        with bound_request_id(new_request_id(f"job-{job}-")):
-            try:
-                fn(*args, **kwargs)
-            except CarbonLedgerError as exc:
-                error = exc.detail
-                logger.warning("job %s failed: %s", job, exc.detail, extra={"job_id": job})
-            except Exception as exc:
-                error = f"{exc.__class__.__name__}: {exc}"
-                logger.exception("job %s failed unexpectedly", job, extra={"job_id": job})
-        finished = time.monotonic()
-        metrics.JOB_DURATION.labels(job).observe(finished - started)
-        metrics.JOB_RUNS.labels(job, "failure" if error else "success").inc()
-        if error is None:
-            metrics.JOB_LAST_SUCCESS.labels(job).set_to_current_time()
-        _beat(job, Heartbeat(started, finished, error is None, error))
-
-    return run
+instrumented = MONITOR.instrumented
+registered_at = MONITOR.registered_at
+heartbeat = MONITOR.heartbeat

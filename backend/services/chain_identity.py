@@ -6,7 +6,7 @@ lost its latest blocks all look "reachable" — so before every anchoring run th
 against what the deployment manifest promised (chain id, genesis block, code at the contract
 address) and against the database's confirmed checkpoints (the chain must still hold their
 roots, and must not hold checkpoints the database does not know). Any failure stops anchoring,
-is recorded as an incident, and is reported by ``/healthz`` and :func:`chain_status`; nothing is
+is recorded as an incident, and is reported by ``/readyz`` and :func:`chain_status`; nothing is
 redeployed behind the operator's back (``carbon-ledger chain reanchor`` does that, on purpose).
 """
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from backend.runtime import Runtime
 
 STATUS_TTL_S = 5.0
-"""How long a verdict is reused by ``/healthz`` and metrics: a probe every second costs no RPC storm."""
+"""How long a verdict is reused by ``/readyz`` and metrics: a probe every second costs no RPC storm."""
 HISTORY_SAMPLE = 3
 """Earlier checkpoints re-read at random on each routine check, besides the latest one (a contract
 only appends, so the latest root vouches for the rest; the sample catches the improbable)."""
@@ -318,7 +318,7 @@ def incidents(db: Database, limit: int = 100) -> list[ChainIncidentRow]:
 
 @dataclass
 class ChainGuard:
-    """The latest verdict, shared by the anchoring job, ``/healthz`` and metrics (thread-safe)."""
+    """The latest verdict, shared by the anchoring job, ``/readyz`` and metrics (thread-safe)."""
 
     ttl_s: float = STATUS_TTL_S
     _last: ChainCheck | None = None
@@ -349,7 +349,7 @@ class ChainGuard:
 def chain_status(runtime: Runtime) -> dict[str, Any]:
     """The chain's identity verdict as a JSON-able dict (``ok``, ``state``, ``reasons``, ...).
 
-    For ``/healthz`` and metrics: reuses a verdict younger than :data:`STATUS_TTL_S`.
+    For ``/readyz`` and metrics: reuses a verdict younger than :data:`STATUS_TTL_S`.
     """
     if runtime.chain is None:
         return ChainCheck(NOT_CONFIGURED, ("no chain configured",), datetime.now(UTC)).public()

@@ -50,7 +50,7 @@ def _receipt(server: LedgerServer, token: str, activity_id: str, timeout_s: floa
 
 
 def _start_degraded(server: LedgerServer) -> httpx.Response:
-    """Starts `serve` and waits for any /healthz answer (start() insists on 200)."""
+    """Starts `serve` and waits for any /readyz answer (start() insists on a healthy /healthz)."""
     with server.log_path.open("ab") as log:
         server.process = subprocess.Popen(
             [str(BIN / "carbon-ledger"), "serve"], env=server.env, stdout=log, stderr=subprocess.STDOUT
@@ -59,10 +59,10 @@ def _start_degraded(server: LedgerServer) -> httpx.Response:
     while time.monotonic() < deadline:
         assert server.process.poll() is None, server.log_path.read_text()[-3000:]
         try:
-            return httpx.get(server.url + "/healthz", timeout=2)
+            return httpx.get(server.url + "/readyz", timeout=5)
         except httpx.HTTPError:
             time.sleep(0.3)
-    raise AssertionError("serve did not answer /healthz")
+    raise AssertionError("serve did not answer /readyz")
 
 
 def test_state_loss_is_refused_then_reanchored_while_serving(
@@ -74,10 +74,11 @@ def test_state_loss_is_refused_then_reanchored_while_serving(
     assert ledger_server.stop() == 0
     (ledger_server.data_dir / "anvil-state.json").unlink()  # the chain's state is gone
 
-    health = _start_degraded(ledger_server)
+    ready = _start_degraded(ledger_server)
     try:
-        assert health.status_code == 503
-        chain = health.json()["checks"]["chain_identity"]
+        assert ready.status_code == 503
+        assert httpx.get(ledger_server.url + "/healthz").status_code == 200  # alive, not ready
+        chain = ready.json()["checks"]["chain_identity"]
         assert chain["state"] == "mismatch" and "chain reanchor" in chain["action"]
         log = ledger_server.log_path.read_text()
         assert "The chain is not the one this ledger anchored to" in log
@@ -91,8 +92,8 @@ def test_state_loss_is_refused_then_reanchored_while_serving(
         assert "re-anchored 1 checkpoint(s) (move)" in moved.stdout
 
         deadline = time.monotonic() + 30
-        while httpx.get(ledger_server.url + "/healthz").status_code != 200:
-            assert time.monotonic() < deadline, httpx.get(ledger_server.url + "/healthz").text
+        while not httpx.get(ledger_server.url + "/readyz").json()["checks"]["chain_identity"]["ok"]:
+            assert time.monotonic() < deadline, httpx.get(ledger_server.url + "/readyz").text
             time.sleep(0.3)
         for activity in (first, second):
             response = _receipt(ledger_server, employee, activity["id"])

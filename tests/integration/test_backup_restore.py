@@ -15,10 +15,10 @@ from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
-from backend.cli import build_parser
-from backend.cli_ops import run as run_ops
 from backend.domain.errors import InvalidInput
 from backend.domain.merkle import leaf_hash, node_hash
+from backend.entrypoints.cli.main import build_parser
+from backend.entrypoints.cli.ops import run as run_ops
 from backend.services.activities import Caller, IssuancePolicy, record_activity
 from backend.settings import Settings
 

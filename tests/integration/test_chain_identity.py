@@ -99,10 +99,11 @@ def test_fresh_node_without_state_is_refused_then_reanchored(
         assert check is not None and check.state == MISMATCH
         assert any("no contract code" in r or "genesis" in r for r in check.reasons)
         api = chainkit.client(runtime)
-        health = api.get("/healthz")
-        assert health.status_code == 503
-        assert health.json()["checks"]["chain_identity"]["state"] == MISMATCH
-        assert "chain reanchor" in health.json()["checks"]["chain_identity"]["action"]
+        assert api.get("/healthz").status_code == 200  # liveness: a restart would not help
+        ready = api.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["chain_identity"]["state"] == MISMATCH
+        assert "chain reanchor" in ready.json()["checks"]["chain_identity"]["action"]
         identity = next(
             m for m in LedgerCollector(runtime).collect() if m.name == "carbon_ledger_chain_identity"
         )
@@ -134,7 +135,7 @@ def test_fresh_node_without_state_is_refused_then_reanchored(
         assert runtime.chain.address == report.contract
         assert {size: runtime.chain.root_at(size) for size in (5, 8)} == old_roots
         assert runtime.chain.latest_checkpoint()[:2] == (3, 11)
-        assert api.get("/healthz").status_code == 200
+        assert api.get("/readyz").json()["checks"]["chain_identity"]["ok"] is True
 
         for index in (0, 4, 7, 9):
             verify_receipt(_receipt(runtime, index), lambda _address: runtime.chain)  # type: ignore[arg-type, return-value]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.cli import main
+from backend.entrypoints.cli.main import main
 from backend.settings import get_settings
 from emission_factors.loader import SETS_DIR, load_builtin_set
 

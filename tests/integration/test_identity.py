@@ -280,7 +280,7 @@ def test_outside_local_mode_dev_tokens_and_default_secrets_are_refused(db: Datab
 def test_cli_creates_the_first_company_and_operator_and_dev_tokens_stay_local(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backend import cli
+    from backend.entrypoints.cli import main as cli
     from backend.settings import get_settings
 
     monkeypatch.setenv("CARBON_DATA_DIR", str(tmp_path))

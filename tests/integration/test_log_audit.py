@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from backend import audit_cli, audit_sample
 from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
 from backend.domain import merkle
 from backend.domain.records import canonical_json
+from backend.entrypoints.cli import audit as audit_cli
+from backend.entrypoints.cli import audit_sample
 from backend.runtime import Runtime
 from backend.scheduler import anchoring_job
 from backend.services.corrections import Actor, reverse_activity

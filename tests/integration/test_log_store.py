@@ -81,10 +81,10 @@ def test_only_every_stride_th_level_is_stored(db: Database) -> None:
 
 
 def test_log_written_in_the_dense_format_reads_the_same(database_url: str) -> None:
-    """A log written before migration 0004 (a node at every level) keeps its roots and proofs."""
+    """A log written before migration 005 (a node at every level) keeps its roots and proofs."""
     db = create_database(database_url)
     try:
-        migrations.upgrade(db.engine, "0001")
+        migrations.upgrade(db.engine, "001")
         size = 77
         hashes = [merkle.leaf_hash(_leaf(i)) for i in range(size)]
         dense: dict[tuple[int, int], bytes] = {}

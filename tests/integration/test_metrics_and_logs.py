@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import func, select
 from web3 import Web3
 
-from backend import cli_ops
 from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_scope3 import FeedDeliveryRow
 from backend.api.app import create_app
+from backend.entrypoints.cli import ops as cli_ops
 from backend.observability.jobs import instrumented
 from backend.observability.logging import build_handler
 from backend.observability.rpc import InstrumentedHTTPProvider

@@ -30,6 +30,7 @@ from sqlalchemy import (
     MetaData,
     func,
     select,
+    text,
 )
 from sqlalchemy.sql.schema import Table
 
@@ -137,9 +138,37 @@ def _counts(engine: Engine) -> dict[str, int]:
 def test_one_head_and_a_linear_history() -> None:
     script = _script()
     assert len(script.get_heads()) == 1, f"several heads: {script.get_heads()}"
-    assert REVISIONS[0] == "0001"
+    assert REVISIONS[0] == "001"
     for revision in script.walk_revisions():
         assert not isinstance(revision.down_revision, tuple | list), f"{revision.revision} merges branches"
+
+
+def test_file_order_is_upgrade_order() -> None:
+    """A reader listing the versions folder reads the migrations in the order they run."""
+    files = sorted(p.stem for p in (migrations.MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
+    by_file = {
+        p.stem: _module(p).revision for p in (migrations.MIGRATIONS_DIR / "versions").glob("[0-9]*.py")
+    }
+    assert [by_file[name] for name in files] == REVISIONS
+    assert all(name.startswith(f"{revision}_") for name, revision in by_file.items())
+
+
+@pytest.mark.parametrize(("legacy", "current"), sorted(migrations.LEGACY_REVISION_IDS.items()))
+def test_a_database_stamped_with_a_legacy_id_upgrades(database_url: str, legacy: str, current: str) -> None:
+    """Databases migrated before the renumbering carry the old four-digit ids."""
+    db = create_database(database_url)
+    try:
+        migrations.upgrade(db.engine, current)
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :old"), {"old": legacy})
+        assert migrations.current_revision(db.engine) == current
+        _seed(db.engine)
+        before = _counts(db.engine)
+        migrations.upgrade(db.engine)
+        assert migrations.is_current(db.engine)
+        assert _counts(db.engine) == before
+    finally:
+        db.dispose()
 
 
 def _module(path: Path) -> ModuleType:

@@ -12,12 +12,13 @@ import argparse
 from eth_account import Account
 from web3 import Web3
 
-from backend import cli_reanchor, key_safety
+from backend import key_safety
 from backend.adapters.chain import PROFILES, connect
 from backend.adapters.chain_admin import ANCHORER_ROLE, LedgerRoles
 from backend.bootstrap import anchoring_key
-from backend.cli_ops import private_file
 from backend.domain.errors import ChainMismatch, ConfigurationError, Conflict, InvalidInput
+from backend.entrypoints.cli import reanchor
+from backend.entrypoints.cli.ops import private_file
 from backend.settings import Settings
 from deploy.deploy import DeploymentManifest, check_manifest
 
@@ -76,8 +77,8 @@ def _set(settings: Settings, address: str, *, grant: bool, force: bool = False) 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     command = args.chain_command
-    if command in cli_reanchor.COMMANDS:
-        return cli_reanchor.run(args, settings)
+    if command in reanchor.COMMANDS:
+        return reanchor.run(args, settings)
     if command == "new-key":
         account = Account.create()
         private_file(args.file, account.key.hex() + "\n")

@@ -1,7 +1,7 @@
 """Pages: companies' Chinese names and the park's Scope 3 targets (dashboard).
 
 Revision ID: pages
-Revises: 0006
+Revises: 006
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "pages"
-down_revision = "0006"
+down_revision = "006"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Published emission factor sets.
 
-Revision ID: 0003
-Revises: 0001
+Revision ID: 004 (before December 2026: 0003)
+Revises: 003
 Create Date: 2026-11-25
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0005"
+revision = "004"
+down_revision = "003"
 branch_labels = None
 depends_on = None
 

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from backend import audit_cli, cli_demo, cli_factors, cli_identity, cli_ops, cli_reanchor
 from backend.domain.errors import CarbonLedgerError
+from backend.entrypoints.cli import audit, demo, factors, identity, ops, reanchor
 from backend.observability.logging import configure_logging
 from backend.services.tokens import ROLES, issue_token
 from backend.settings import Settings, get_settings
@@ -24,7 +24,7 @@ def _serve(settings: Settings) -> int:
     from deploy.supervise import AnvilSupervisor
 
     settings.check_production_safety()
-    cli_ops.configure_serve_logging(settings)
+    ops.configure_serve_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     anvil = None
     supervisor = None
@@ -50,12 +50,12 @@ def _serve(settings: Settings) -> int:
     runtime = None
     try:
         runtime = build_runtime(settings)
-        cli_ops.register_runtime_secrets(runtime)
+        ops.register_runtime_secrets(runtime)
         assert runtime.target is not None
         print(f"ledger contract {runtime.target.contract} on chain {runtime.target.chain_id}", flush=True)
         verdict = runtime.chain_guard.last
         if verdict is not None and not verdict.ok:
-            print(cli_reanchor.startup_warning(verdict, settings), file=sys.stderr, flush=True)
+            print(reanchor.startup_warning(verdict, settings), file=sys.stderr, flush=True)
         app = create_app(runtime)
         uvicorn.run(
             app,
@@ -110,11 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--org", default=None, help="company id")
     token.add_argument("--dept", default=None, help="department id within the company")
     token.add_argument("--ttl", type=int, default=86_400, help="lifetime in seconds (default one day)")
-    audit_cli.add_commands(commands)
-    cli_demo.add_commands(commands)
-    cli_ops.add_commands(commands)
-    cli_factors.add_commands(commands)
-    cli_identity.add_commands(commands)
+    audit.add_commands(commands)
+    demo.add_commands(commands)
+    ops.add_commands(commands)
+    factors.add_commands(commands)
+    identity.add_commands(commands)
     return parser
 
 
@@ -129,14 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dev-token":
             return _dev_token(get_settings(), args)
         if args.command == "demo":
-            return cli_demo.run(args)
-        if args.command in cli_ops.COMMANDS:
-            return cli_ops.run(args, get_settings())
+            return demo.run(args)
+        if args.command in ops.COMMANDS:
+            return ops.run(args, get_settings())
         if args.command == "factors":
-            return cli_factors.run(get_settings(), args)
-        if args.command in cli_identity.COMMANDS:
-            return cli_identity.run(args, get_settings())
-        return audit_cli.run(args)
+            return factors.run(get_settings(), args)
+        if args.command in identity.COMMANDS:
+            return identity.run(args, get_settings())
+        return audit.run(args)
     except CarbonLedgerError as exc:
         print(f"carbon-ledger: {exc.detail}", file=sys.stderr)
         return 2

@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from backend.audit_client import Api, api_arguments, chain_for, open_api
 from backend.domain.errors import CarbonLedgerError
+from backend.entrypoints.cli.audit_client import Api, api_arguments, chain_for, open_api
 from backend.services.record_audit import record_differences
 from backend.services.verification import verify_receipt
 

@@ -47,7 +47,7 @@ def startup_warning(check: ChainCheck, settings: Settings) -> str:
         *(f"   - {reason}" for reason in check.reasons),
         f" The database holds checkpoints up to tree size {check.ledger_tree_size} that this chain does",
         " not back. Nothing is anchored and no receipt is served until this is resolved",
-        " (/healthz answers 503; the API keeps recording, and anchors afterwards).",
+        " (/readyz answers 503; the API keeps recording, and anchors afterwards).",
         " 区块链与本账本已锚定的链不一致：暂停上链与凭证服务，直至运维人员处理。",
     ]
     if settings.chain_profile == "anvil" and not settings.chain_rpc_url:

@@ -1,6 +1,6 @@
 """Initial schema: activities, the transparency log (leaves, nodes, head) and checkpoints.
 
-Revision ID: 0001
+Revision ID: 001 (before December 2026: 0001)
 Revises:
 Create Date: 2026-11-24
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0001"
+revision = "001"
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """Carbon points: accounts, transfers, issuance rules, rewards, redemptions, leaderboard opt-ins.
 
-Revision ID: 0005
-Revises: 0001
+Revision ID: 003 (before December 2026: 0005)
+Revises: 002
 Create Date: 2026-11-25
 """
 
@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0007"
+revision = "003"
+down_revision = "002"
 branch_labels = None
 depends_on = None
 

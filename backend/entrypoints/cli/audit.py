@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
-from backend import audit_sample
 from backend.adapters.chain import PROFILES
-from backend.audit_client import Api, api_arguments, chain_for, open_api
 from backend.domain.errors import CarbonLedgerError
+from backend.entrypoints.cli import audit_sample
+from backend.entrypoints.cli.audit_client import Api, api_arguments, chain_for, open_api
 from backend.services.record_audit import RecordAudit
 from backend.services.verification import verify_log, verify_receipt
 

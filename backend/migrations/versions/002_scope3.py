@@ -1,7 +1,7 @@
 """Scope 3 reporting: configured headcounts, period closes and the park-platform outbox.
 
-Revision ID: 0007
-Revises: 0001
+Revision ID: 002 (before December 2026: 0007)
+Revises: 001
 Create Date: 2026-11-24
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0001"
+revision = "002"
+down_revision = "001"
 branch_labels = None
 depends_on = None
 

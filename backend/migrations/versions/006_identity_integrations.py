@@ -1,7 +1,7 @@
 """Identity, permissions, data-source integrations and green-behaviour recognition.
 
-Revision ID: 0006
-Revises: 0001
+Revision ID: 006 (before December 2026: 0006)
+Revises: 005
 Create Date: 2026-11-25
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0004"
+revision = "006"
+down_revision = "005"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ From this version ``log_nodes`` receives only the levels that are positive multi
 ``backend.adapters.log_store.NODE_LEVEL_STRIDE`` (4). Rows an older version wrote at other levels
 are left in place: they are never read again, and a migration does not delete data.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 005 (before December 2026: 0004)
+Revises: 004
 Create Date: 2026-11-25
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"  # given as "0001"; re-chained onto main's head (0001 → 0007 → 0005 → 0003) at rebase
+revision = "005"
+down_revision = "004"
 branch_labels = None
 depends_on = None
 

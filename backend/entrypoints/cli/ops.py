@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from backend import cli_reanchor
 from backend.adapters import backup as backups
 from backend.domain.errors import ConfigurationError, InvalidInput
+from backend.entrypoints.cli import reanchor
 from backend.observability.logging import configure_logging, register_secret
 from backend.runtime import SUBJECT_KEY_FILE, Runtime
 from backend.settings import DEV_TOKEN_SECRET, Settings
@@ -43,7 +43,7 @@ def add_commands(commands: Any) -> None:
         "chain", help="the ledger contract: identity check, re-anchoring, anchoring-key rotation"
     )
     sub = chain.add_subparsers(dest="chain_command", required=True)
-    cli_reanchor.add_subcommands(sub)  # status, reanchor
+    reanchor.add_subcommands(sub)  # status, reanchor
     grant = sub.add_parser("grant-anchorer", help="grant ANCHORER_ROLE to ADDRESS (admin key signs)")
     grant.add_argument("address")
     revoke = sub.add_parser("revoke-anchorer", help="revoke ANCHORER_ROLE from ADDRESS (admin key signs)")
@@ -159,9 +159,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _backup(args, settings)
     if args.command == "restore":
         return _restore(args, settings)
-    from backend import cli_chain
+    from backend.entrypoints.cli import chain
 
-    return cli_chain.run(args, settings)
+    return chain.run(args, settings)
 
 
 def private_file(path: Path, text: str) -> None:

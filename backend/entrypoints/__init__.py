@@ -1,0 +1,1 @@
+"""How the ledger is started and driven from outside: the command line (``cli``)."""

@@ -1,0 +1,1 @@
+"""The ``carbon-ledger`` command line, one module per command group."""
