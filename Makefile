@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test install lint typecheck test-python test-contracts bench bench-deps clean browser-deps monitoring-deps
+.PHONY: run test install lint typecheck test-python test-contracts test-js bench bench-deps clean browser-deps monitoring-deps
 
 run: install
 	$(BIN)/carbon-ledger serve
@@ -17,6 +17,7 @@ run: install
 test: install
 	$(BIN)/pytest --cov --cov-report=term
 	node_modules/.bin/forge test
+	node --test tests/js/
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -47,6 +48,10 @@ test-python: install
 
 test-contracts: install
 	node_modules/.bin/forge test
+
+# The phone page's receipt verifier (backend/api/static/h5/verify.js) in Node, no dependencies.
+test-js:
+	node --test tests/js/
 
 # The dashboard's browser test drives Debian's Chromium through chromedriver (never a downloaded
 # browser). Installs them when missing and we may (root with apt-get, as on CI); otherwise the test

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     """Seconds between the managed Anvil's own state dumps (the ledger also persists the node's
     state before it counts a checkpoint confirmed, so a kill between dumps loses no checkpoint)."""
     chain_rpc_url: str | None = None
+    public_rpc_url: str | None = None
+    """JSON-RPC URL of the chain as phones and browsers reach it (published at ``GET /mp/v1/chain``
+    for the phone page's receipt verifier); unset: the RPC URL the server itself uses. The node
+    must allow cross-origin requests (Anvil does by default; Besu: ``--rpc-http-cors-origins``)."""
     chain_confirmations: int | None = Field(default=None, ge=1, le=100)
     """Confirmations before a checkpoint counts as anchored; the profile's default when unset."""
     anchoring_key: str | None = None

@@ -11,9 +11,19 @@ from fastapi.responses import JSONResponse
 
 from backend.adapters.orm import ActivityRow
 from backend.api.deps import EmployeeDep, RuntimeDep, TargetDep
-from backend.domain.errors import InvalidInput
+from backend.domain.activity_names import names_of
+from backend.domain.errors import ConfigurationError, InvalidInput
 from backend.services import activities, receipts
-from mini_program_api.schemas import ActivityCreate, ActivityPage, ActivityPublic, ReceiptPending
+from mini_program_api.schemas import (
+    ACTIVITY_TYPES,
+    ActivityCreate,
+    ActivityPage,
+    ActivityPublic,
+    ActivityTypeList,
+    ActivityTypePublic,
+    ChainPublic,
+    ReceiptPending,
+)
 
 router = APIRouter(prefix="/mp/v1", tags=["mini-program"])
 
@@ -118,3 +128,29 @@ def get_receipt(
             pending.model_dump(), status_code=202, headers={"Retry-After": str(RECEIPT_RETRY_AFTER_S)}
         )
     return JSONResponse(result)
+
+
+@router.get(
+    "/activity-types", response_model=ActivityTypeList, summary="Activity types and their names / 行为类型"
+)
+def list_activity_types() -> ActivityTypeList:
+    items = []
+    for activity_type in ACTIVITY_TYPES:
+        name_zh, name_en = names_of(activity_type)
+        items.append(ActivityTypePublic(type=activity_type, name_zh=name_zh, name_en=name_en))
+    return ActivityTypeList(items=items)
+
+
+@router.get("/chain", response_model=ChainPublic, summary="Where receipts are anchored / 锚定所在的链")
+def get_chain(runtime: RuntimeDep) -> ChainPublic:
+    """What a phone needs to check a receipt's root on the chain itself: chain id, contract and a
+    JSON-RPC URL it can reach (``CARBON_PUBLIC_RPC_URL``). Public: it names no person."""
+    settings = runtime.settings
+    try:
+        rpc_url: str | None = settings.public_rpc_url or settings.resolved_rpc_url
+    except ConfigurationError:
+        rpc_url = None
+    target = runtime.target
+    if target is None:
+        return ChainPublic(configured=False, chain_id=None, contract=None, rpc_url=rpc_url)
+    return ChainPublic(configured=True, chain_id=target.chain_id, contract=target.contract, rpc_url=rpc_url)

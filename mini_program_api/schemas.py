@@ -315,3 +315,20 @@ class ReceiptPending(BaseModel):
     retry_after_s: int
     message: str
     message_zh: str
+
+
+class ActivityTypePublic(BaseModel):
+    type: str
+    name_zh: str
+    name_en: str
+
+
+class ActivityTypeList(BaseModel):
+    items: list[ActivityTypePublic]
+
+
+class ChainPublic(BaseModel):
+    configured: bool = Field(description="False until the ledger contract is deployed.")
+    chain_id: int | None
+    contract: str | None = Field(description="The ledger contract whose rootAt(uint64) holds each root.")
+    rpc_url: str | None = Field(description="A JSON-RPC URL of the chain a phone can reach.")

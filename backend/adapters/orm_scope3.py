@@ -11,6 +11,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.adapters.orm import Base
 
 
+class TargetRow(Base):
+    """The park's Scope 3 target for a calendar year (park time zone): the whole inventory
+    (``category`` 0) or one category. Configuration like headcounts, not a ledger record."""
+
+    __tablename__ = "scope3_targets"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    category: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    co2e_g: Mapped[int] = mapped_column(BigInteger)
+    updated_by_role: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column()
+
+
 class HeadcountRow(Base):
     """A company's headcount as configured by an operator or its admin (for participation shares)."""
 

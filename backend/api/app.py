@@ -13,6 +13,7 @@ from backend.api.limits import RequestLimits
 from backend.api.routes import audit, corrections, enrollment, health, integrations, reviews, staff_access
 from backend.api.routes import dashboard as dashboard_routes
 from backend.api.routes import factor_sets as factor_set_routes
+from backend.api.routes import h5 as h5_routes
 from backend.api.routes import metrics as metrics_route
 from backend.api.routes import points as points_admin
 from backend.api.routes import rewards as rewards_admin
@@ -60,6 +61,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(scope3_routes.router)
     app.include_router(dashboard_routes.router)
+    app.include_router(h5_routes.router)
     app.include_router(metrics_route.router)
     app.include_router(corrections.router)
     app.include_router(mini_program_points.router)

@@ -59,6 +59,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/mp/v1/auth/login"): PUBLIC,
     ("POST", "/mp/v1/auth/refresh"): PUBLIC,
     ("POST", "/mp/v1/auth/logout"): PUBLIC,
+    ("GET", "/mp/v1/activity-types"): PUBLIC,  # names of the types, no data
+    ("GET", "/mp/v1/chain"): PUBLIC,  # chain id, contract and RPC URL: what a verifier needs
     ("GET", "/mp/v1/me"): EMPLOYEE,
     ("POST", "/mp/v1/activities"): EMPLOYEE,
     ("GET", "/mp/v1/activities"): EMPLOYEE,
@@ -154,11 +156,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/scope3/feed"): SCOPE3_ADMIN,
     ("POST", "/api/v1/scope3/feed/snapshots"): SCOPE3_ADMIN,
     ("GET", "/api/v1/dashboard/status"): SCOPE3_READ,
+    ("GET", "/api/v1/scope3/targets"): SCOPE3_READ,
+    ("PUT", "/api/v1/scope3/targets/{year}"): SCOPE3_ADMIN,
     # The dashboard's page and its static files hold no data: it calls the APIs above with the
     # user's own token. The two static routes are hidden from the OpenAPI schema but still ruled.
     ("GET", "/dashboard"): PUBLIC,
     ("GET", "/dashboard/static/{name}"): PUBLIC,
     ("GET", "/dashboard/vendor/chart.umd.min.js"): PUBLIC,
+    # The employee's phone page: static files; it calls /mp/v1 with the employee's own token.
+    ("GET", "/h5"): PUBLIC,
+    ("GET", "/h5/static/{name}"): PUBLIC,
 }
 
 

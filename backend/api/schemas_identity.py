@@ -95,12 +95,14 @@ class ApiKeyIssued(ApiKeyPublic):
 
 class CompanyCreate(_Strict):
     id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, description="The company's name (English).")
+    name_zh: str | None = Field(default=None, min_length=1, max_length=200, description="公司中文名称")
 
 
 class CompanyPublic(BaseModel):
     id: str
     name: str
+    name_zh: str | None = None
     created_at: datetime
 
 

@@ -377,6 +377,20 @@ def _departments(
     return out, note
 
 
+def _park_reporting(orgs: list[str], reporters: Reporters, headcounts: Mapping[str, int]) -> dict[str, Any]:
+    """The park's reporting share over the companies that have a headcount: one company without
+    one leaves itself out (named in ``companies_without_headcount``) instead of blanking the park's."""
+    counted = [o for o in orgs if o in headcounts]
+    headcount = sum(headcounts[o] for o in counted) if counted else None
+    reporting_counted = sum(reporters.per_org.get(o, 0) for o in counted)
+    return {
+        "headcount": headcount,
+        "reporting_share": share(reporting_counted, headcount),
+        "employees_reporting_counted": reporting_counted,
+        "companies_without_headcount": [o for o in orgs if o not in headcounts],
+    }
+
+
 def summarize(
     period: Period,
     groups: list[Group],
@@ -389,10 +403,8 @@ def summarize(
     for g in groups:
         by_org[g.org].append(g)
     orgs = sorted(set(by_org) | set(headcounts))
-    park_headcount = (
-        sum(headcounts.get(o, 0) for o in orgs) if orgs and all(o in headcounts for o in orgs) else None
-    )
-    park = _block(period, groups, reporters.total, park_headcount, reporters.per_month)
+    park = _block(period, groups, reporters.total, None, reporters.per_month)
+    park["data_quality"].update(_park_reporting(orgs, reporters, headcounts))
     companies = []
     park_estimate = 0
     estimates_available = 0

@@ -71,9 +71,11 @@ def new_invitation_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
-def create_company(db: Database, company_id: str, name: str, now: datetime) -> CompanyRow:
+def create_company(
+    db: Database, company_id: str, name: str, now: datetime, name_zh: str | None = None
+) -> CompanyRow:
     check_identifier("id", company_id)
-    row = CompanyRow(id=company_id, name=name, created_at=now)
+    row = CompanyRow(id=company_id, name=name, name_zh=name_zh, created_at=now)
     try:
         with db.write_sessions() as session, session.begin():
             if session.get(CompanyRow, company_id) is not None:

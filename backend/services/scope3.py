@@ -438,7 +438,9 @@ def _explain_url(doc: dict[str, Any], **params: Any) -> str:
 def _add_links(doc: dict[str, Any], company: str | None, block: dict[str, Any]) -> None:
     for row in block["inventory"]["categories"]:
         row["explain_url"] = _explain_url(doc, company=company, category=row["category"])
-    block["inventory"]["total"]["explain_url"] = _explain_url(doc, company=company)
+    # A view narrowed to one category explains that category's total, not the whole inventory.
+    category = doc["scope"].get("category")
+    block["inventory"]["total"]["explain_url"] = _explain_url(doc, company=company, category=category)
     for dept in block.get("departments", []):
         if dept["department"] is not None:
             for row in dept["inventory"]["categories"]:

@@ -260,6 +260,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/mp/v1/auth/logout"): Probe(
         "/mp/v1/auth/logout", lambda w, r: {"refresh_token": w.employee_refresh()}
     ),
+    ("GET", "/mp/v1/activity-types"): Probe("/mp/v1/activity-types"),
+    ("GET", "/mp/v1/chain"): Probe("/mp/v1/chain"),
     ("GET", "/mp/v1/me"): Probe("/mp/v1/me"),
     ("POST", "/mp/v1/activities"): Probe(
         "/mp/v1/activities",
@@ -438,9 +440,13 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/scope3/feed"): Probe("/api/v1/scope3/feed"),
     ("POST", "/api/v1/scope3/feed/snapshots"): Probe(f"/api/v1/scope3/feed/snapshots?period={YEAR}"),
     ("GET", "/api/v1/dashboard/status"): Probe("/api/v1/dashboard/status"),
+    ("GET", "/api/v1/scope3/targets"): Probe(f"/api/v1/scope3/targets?period={YEAR}-Q1"),
+    ("PUT", "/api/v1/scope3/targets/{year}"): Probe(f"/api/v1/scope3/targets/{YEAR}", {"co2e_kg": 120_000}),
     ("GET", "/dashboard"): Probe("/dashboard"),
     ("GET", "/dashboard/static/{name}"): Probe("/dashboard/static/app.js"),
     ("GET", "/dashboard/vendor/chart.umd.min.js"): Probe("/dashboard/vendor/chart.umd.min.js"),
+    ("GET", "/h5"): Probe("/h5"),
+    ("GET", "/h5/static/{name}"): Probe("/h5/static/verify.js"),
 }
 
 

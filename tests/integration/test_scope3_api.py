@@ -221,3 +221,74 @@ def test_disclosure_as_html_pdf_and_json_shows_the_summary_figures(client: Clien
     assert "范围三温室气体排放披露" in text and "员工通勤" in text and "GRI 305-3-f" in text
     for factor in disclosure["factors"]:
         assert factor["id"] in text  # every factor behind the figures is named with its source
+
+
+def test_a_category_view_explains_that_category(client: Client) -> None:
+    doc = client.get(
+        SUMMARY, params={"period": client.period, "category": 7}, headers=_auth("park_manager")
+    ).json()
+    total_url = doc["totals"]["inventory"]["total"]["explain_url"]
+    assert "category=7" in total_url
+    for block in doc["companies"]:
+        assert "category=7" in block["inventory"]["total"]["explain_url"]
+    explained = client.get(total_url, headers=_auth("park_manager")).json()
+    assert explained["filters"]["category"] == 7
+    assert explained["figure"]["inventory"]["co2e_g"] == doc["totals"]["inventory"]["total"]["co2e_g"]
+
+
+def test_one_company_without_a_headcount_leaves_the_park_share_standing(client: Client) -> None:
+    client.put("/api/v1/scope3/headcounts/acme", json={"headcount": 6}, headers=_auth("operator"))
+    doc = client.get(SUMMARY, params={"period": client.period}, headers=_auth("park_manager")).json()
+    quality = doc["totals"]["data_quality"]
+    assert quality["reporting_share"] == 0.5  # acme: 3 of 6; globex has no headcount
+    assert quality["companies_without_headcount"] == ["globex"]
+
+
+def test_park_targets_pro_rata_and_dashboard_names(client: Client) -> None:
+    year = int(client.period)
+    put = client.put(
+        f"/api/v1/scope3/targets/{year}", json={"co2e_kg": 365_000}, headers=_auth("park_manager")
+    )
+    assert put.status_code == 200 and put.json()["co2e_g"] == 365_000_000
+    cat7 = client.put(
+        f"/api/v1/scope3/targets/{year}", json={"co2e_kg": 100, "category": 7}, headers=_auth("operator")
+    )
+    assert cat7.status_code == 200
+    again = client.put(
+        f"/api/v1/scope3/targets/{year}", json={"co2e_kg": 730_000}, headers=_auth("park_manager")
+    )
+    assert again.status_code == 200  # replaced, not added
+    bad = client.put(f"/api/v1/scope3/targets/{year}", json={"co2e_kg": -1}, headers=_auth("park_manager"))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "co2e_kg"
+    assert (
+        client.put(
+            f"/api/v1/scope3/targets/{year}", json={"co2e_kg": 1}, headers=_auth("company_admin", "acme")
+        )
+    ).status_code == 403
+    february = client.get(
+        "/api/v1/scope3/targets", params={"period": f"{year}-02"}, headers=_auth("company_admin", "acme")
+    ).json()
+    days = 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28
+    year_days = 366 if days == 29 else 365
+    whole, commuting = february["targets"]
+    assert whole["category"] is None and whole["year_co2e_g"] == 730_000_000
+    assert whole["co2e_g"] == 730_000_000 * days // year_days
+    assert commuting["category"] == 7 and commuting["co2e_g"] == 100_000 * days // year_days
+    assert february["share_of_year"] == {"days": days, "of_days": year_days}
+    none = client.get("/api/v1/scope3/targets", params={"period": "2031"}, headers=_auth("park_manager"))
+    assert none.json()["targets"] == []
+
+    client.post(
+        "/api/v1/companies",
+        json={"id": "acme", "name": "Acme Tools", "name_zh": "艾克米工具"},
+        headers=_auth("operator"),
+    )
+    status = client.get("/api/v1/dashboard/status", headers=_auth("park_manager")).json()
+    assert status["labels"]["companies"]["acme"] == {"name_en": "Acme Tools", "name_zh": "艾克米工具"}
+    assert status["labels"]["activity_types"]["bike_shared"] == {
+        "name_zh": "共享单车",
+        "name_en": "Shared bike",
+    }
+    assert status["labels"]["categories"]["7"]["name_zh"] == "员工通勤"
+    own = client.get("/api/v1/dashboard/status", headers=_auth("company_admin", "globex")).json()
+    assert own["labels"]["companies"] == {}  # globex has no company record; acme's is not theirs

@@ -108,7 +108,11 @@ def test_summarize_keeps_avoided_apart_and_pools_small_departments() -> None:
     assert park["inventory"]["total"]["co2e_g"] == 1080
     assert {c["category"]: c["co2e_g"] for c in park["inventory"]["categories"]} == {5: 0, 6: 400, 7: 680}
     assert park["avoided"]["total"]["co2e_g"] == 1285
-    assert park["data_quality"]["headcount"] is None  # beta has none: no park-wide share
+    # beta has no headcount: the park's share is over acme's 20 (12 reporting), beta named apart.
+    quality = park["data_quality"]
+    assert quality["headcount"] == 20 and quality["reporting_share"] == 0.6
+    assert quality["employees_reporting"] == 13 and quality["employees_reporting_counted"] == 12
+    assert quality["companies_without_headcount"] == ["beta"]
     assert park["data_quality"]["primary_data_share_mass"] == round(400 / 1080, 4)
     assert [m["inventory"]["total"]["co2e_g"] for m in park["months"]] == [680, 400, 0]
     acme, beta = doc["companies"]
@@ -120,6 +124,14 @@ def test_summarize_keeps_avoided_apart_and_pools_small_departments() -> None:
     assert beta["departments"] == [] and beta["privacy"]["departments_not_shown"] == 1
     assert not beta["extrapolation"]["available"]
     assert park["extrapolation"]["estimate"]["co2e_g"] == acme["extrapolation"]["estimate"]["co2e_g"]
+
+
+def test_no_headcount_anywhere_leaves_the_share_unknown() -> None:
+    reporters = Reporters(total=1, per_org={"beta": 1}, per_dept={}, per_org_month={}, per_month={})
+    doc = scope3.summarize(scope3.parse_period("2026"), [_g("beta", "", 7)], reporters, {}, Policy(5, False))
+    quality = doc["park"]["data_quality"]
+    assert quality["headcount"] is None and quality["reporting_share"] is None
+    assert quality["companies_without_headcount"] == ["beta"]
 
 
 def test_a_pool_still_too_small_is_not_shown() -> None:

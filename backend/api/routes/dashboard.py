@@ -5,14 +5,18 @@ user enters (or passes once as ``?token=``), which it keeps in the tab's ``sessi
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import RuntimeDep, require_roles
 from backend.domain.errors import NotFound
+from backend.domain.scope3 import parse_period
 from backend.services import dashboard, feed
 from backend.services.tokens import Principal
 
@@ -26,6 +30,16 @@ CHART_JS = Path(__file__).resolve().parents[3] / "node_modules" / "chart.js" / "
 NO_STORE = {"Cache-Control": "no-cache"}
 
 ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
+TargetSetterDep = Annotated[Principal, Depends(require_roles("park_manager", "operator"))]
+
+
+class TargetSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    co2e_kg: int = Field(ge=0, le=10**15, description="The year's ceiling in kg CO2e (stored in grams).")
+    category: Literal[5, 6, 7] | None = Field(
+        default=None, description="A GHG Protocol Scope 3 category; null: the whole inventory."
+    )
 
 
 @router.get("/dashboard", include_in_schema=True, summary="The managers' dashboard page / 管理者仪表盘")
@@ -57,8 +71,34 @@ def get_status(runtime: RuntimeDep, principal: ManagerDep) -> dict[str, Any]:
         "min_group_size": runtime.settings.scope3_min_group_size,
         "timezone": runtime.settings.scope3_timezone,
         "anchoring": dashboard.anchoring_status(runtime.db, runtime.target),
+        "labels": dashboard.labels(runtime.db, principal.org if principal.role == "company_admin" else None),
     }
     if principal.role == "park_manager":
         outbox = feed.outbox_status(runtime.db, configured=bool(runtime.settings.park_platform_url), limit=5)
         status["feed"] = outbox
     return status
+
+
+@router.get(
+    "/api/v1/scope3/targets", tags=["scope3"], summary="The park's targets for a period / 园区减排目标"
+)
+def get_targets(
+    runtime: RuntimeDep,
+    _caller: ManagerDep,
+    period: Annotated[str, Query(description="2026, 2026-Q4 or 2026-11", max_length=16)],
+) -> dict[str, Any]:
+    """The park's targets for the year of ``period`` and their pro-rata share for ``period``."""
+    return dashboard.targets_for(runtime.db, parse_period(period))
+
+
+@router.put("/api/v1/scope3/targets/{year}", tags=["scope3"], summary="Set a year's target / 设定年度目标")
+def put_target(
+    runtime: RuntimeDep,
+    principal: TargetSetterDep,
+    year: Annotated[int, PathParam(ge=2000, le=2100)],
+    body: Annotated[TargetSet, Body()],
+) -> dict[str, Any]:
+    target = dashboard.set_target(
+        runtime.db, year, body.category, body.co2e_kg * 1000, principal.role, datetime.now(UTC)
+    )
+    return {"year": target.year, "category": target.category, "co2e_g": target.co2e_g}

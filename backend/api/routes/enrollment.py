@@ -35,7 +35,7 @@ MAX_PAGE_SIZE = 200
 
 
 def _company(row: CompanyRow) -> CompanyPublic:
-    return CompanyPublic(id=row.id, name=row.name, created_at=row.created_at)
+    return CompanyPublic(id=row.id, name=row.name, name_zh=row.name_zh, created_at=row.created_at)
 
 
 def _department(row: DepartmentRow) -> DepartmentPublic:
@@ -64,7 +64,9 @@ def _enrolled(result: enrollment.Enrolled, now: datetime) -> EnrolledPublic:
 
 @router.post("/companies", status_code=201, response_model=CompanyPublic, summary="Add a company to the park")
 def create_company(runtime: RuntimeDep, _operator: OperatorDep, body: CompanyCreate) -> CompanyPublic:
-    return _company(enrollment.create_company(runtime.db, body.id, body.name, datetime.now(UTC)))
+    return _company(
+        enrollment.create_company(runtime.db, body.id, body.name, datetime.now(UTC), body.name_zh)
+    )
 
 
 @router.get("/companies", response_model=list[CompanyPublic], summary="The park's companies / 园区企业")

@@ -1,0 +1,41 @@
+"""The employee's phone page (H5): static files only (plain HTML and ES modules, no build step).
+
+The page holds no data itself: it signs in through the mini-program API and calls it with the
+employee's own token. Its receipt verifier (``verify.js``) is one dependency-free module that a
+mini-program can copy as it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from backend.domain.errors import NotFound
+
+router = APIRouter(tags=["h5"])
+
+H5_DIR = Path(__file__).resolve().parent.parent / "static" / "h5"
+H5_FILES = {"h5.js": "text/javascript", "verify.js": "text/javascript", "h5.css": "text/css"}
+"""The only files served from H5_DIR: a fixed list, so no path from a request reaches the disk."""
+NO_CACHE = {"Cache-Control": "no-cache"}
+PAGE_HEADERS = {
+    **NO_CACHE,
+    # The page talks to this API and to the chain's JSON-RPC URL (another origin), nothing else.
+    "Content-Security-Policy": "default-src 'self'; connect-src *; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'self'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@router.get("/h5", summary="The employee's phone page / 员工手机页面")
+def get_page() -> FileResponse:
+    return FileResponse(H5_DIR / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.get("/h5/static/{name}", include_in_schema=False)
+def get_static(name: str) -> FileResponse:
+    if name not in H5_FILES:
+        raise NotFound(f"no phone page file {name}")
+    return FileResponse(H5_DIR / name, media_type=H5_FILES[name], headers=NO_CACHE)
