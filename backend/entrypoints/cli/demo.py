@@ -8,19 +8,21 @@ server's scheduler). Keys are derived from the seed, so running it again adds no
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from pydantic import TypeAdapter, ValidationError
 
 from backend.domain.errors import CarbonLedgerError, Conflict
 from backend.domain.scope3 import Period, period_containing
+from backend.entrypoints.cli import common
+from backend.entrypoints.cli.common import bi
 from backend.runtime import Runtime
 from backend.services import scope3, scope3_close
 from backend.services.activities import Caller, Draft, record_many
@@ -77,16 +79,37 @@ class Employee:
     reports: bool
 
 
-def add_commands(subparsers: Any) -> None:
-    demo = subparsers.add_parser("demo", help="demo data for the dashboard")
-    actions = demo.add_subparsers(dest="demo_command", required=True)
-    seed = actions.add_parser("seed", help="seed a demo park (companies, departments, employees, activities)")
-    seed.add_argument(
-        "--months", type=int, default=6, help="months of history before today (1-11, default 6)"
-    )
-    seed.add_argument("--scale", type=float, default=1.0, help="employee count multiplier (default 1: 298)")
-    seed.add_argument("--seed", type=int, default=7, help="random seed (the same seed gives the same park)")
-    seed.add_argument("--no-close", action="store_true", help="do not close the last ended quarter")
+app = typer.Typer(help=bi("demo data for the dashboard", "演示数据"), no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="demo")
+
+
+@app.command(
+    "seed",
+    help=bi(
+        "seed a demo park (companies, departments, employees, activities)",
+        "生成演示园区（企业、部门、员工、活动）",
+    ),
+)
+def seed_command(
+    months: Annotated[
+        int,
+        typer.Option(min=1, max=11, help=bi("months of history before today", "生成今天之前几个月的数据")),
+    ] = 6,
+    scale: Annotated[
+        float, typer.Option(min=0.01, max=20, help=bi("employee count multiplier (1: 298)", "员工人数倍数"))
+    ] = 1.0,
+    seed_value: Annotated[
+        int, typer.Option("--seed", help=bi("random seed (the same seed gives the same park)", "随机种子"))
+    ] = 7,
+    no_close: Annotated[
+        bool, typer.Option("--no-close", help=bi("do not close the last ended quarter", "不关闭上一季度"))
+    ] = False,
+) -> None:
+    with common.runtime() as built:
+        seed(built, months, scale, seed_value, close=not no_close)
 
 
 def _payload(activity_type: str, rng: random.Random, km: float | None, when: datetime) -> dict[str, Any]:
@@ -243,14 +266,3 @@ def seed(runtime: Runtime, months: int, scale: float, seed_value: int, close: bo
         f"  http://{runtime.settings.api_host}:{runtime.settings.api_port}/dashboard?token=$TOKEN"
     )
     return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    from backend.bootstrap import build_runtime
-    from backend.settings import get_settings
-
-    runtime = build_runtime(get_settings(), with_chain=False)
-    try:
-        return seed(runtime, args.months, args.scale, args.seed, close=not args.no_close)
-    finally:
-        runtime.db.dispose()
