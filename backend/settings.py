@@ -92,8 +92,9 @@ class Settings(BaseSettings):
     feed_timeout_s: float = Field(default=10.0, gt=0, le=300)
     # --- Operations (issue 9): logs, metrics, contract administration ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
-    """One JSON object per line (for a log shipper), or plain text for a terminal."""
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """One JSON object per line (for a log shipper), or plain text; ``auto``: text when standard
+    output is a terminal, JSON otherwise (a service manager, a pipe, a file)."""
     metrics_token: str | None = None
     """Bearer token Prometheus must send to ``/metrics``; unset, ``/metrics`` is open (restrict it
     at the reverse proxy). Metrics hold aggregates only, never personal data."""

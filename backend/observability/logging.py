@@ -29,7 +29,7 @@ QUIET_LOGGERS = {
     "apscheduler": logging.WARNING,
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
-    "alembic.runtime.migration": logging.WARNING,
+    "alembic": logging.WARNING,
 }
 """Libraries that log every scheduler tick, HTTP call or schema look-up at INFO: noise that hides
 what matters (the schema check runs at every scrape)."""
@@ -109,8 +109,16 @@ class RedactingTextFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+def resolve_format(fmt: str) -> str:
+    """``auto`` → ``text`` when standard output is a terminal (a person reads it), else ``json``."""
+    if fmt != "auto":
+        return fmt
+    return "text" if sys.stdout.isatty() else "json"
+
+
 def build_handler(fmt: str = "json", stream: IO[str] | None = None) -> logging.Handler:
-    """A handler writing redacted lines (JSON or text) with the request id to ``stream``."""
+    """A handler writing redacted lines (JSON, text, or ``auto``) with the request id to ``stream``."""
+    fmt = resolve_format(fmt)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(RedactingJsonFormatter() if fmt == "json" else RedactingTextFormatter())

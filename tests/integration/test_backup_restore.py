@@ -17,8 +17,7 @@ from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.domain.errors import InvalidInput
 from backend.domain.merkle import leaf_hash, node_hash
-from backend.entrypoints.cli.main import build_parser
-from backend.entrypoints.cli.ops import run as run_ops
+from backend.entrypoints.cli.main import main
 from backend.services.activities import Caller, IssuancePolicy, record_activity
 from backend.settings import Settings
 
@@ -150,8 +149,8 @@ def test_postgresql_backup_copies_keys_only_when_asked(
     data_dir, _database, extras = _data_dir(tmp_path)
     settings = Settings(data_dir=data_dir, database_url="postgresql+psycopg://ledger@127.0.0.1:1/ledger")
     dest = tmp_path / "keys"
-    assert run_ops(build_parser().parse_args(["backup", str(dest)]), settings) == 2
+    assert main(["backup", str(dest)], settings=settings) == 2
     assert "pg_dump" in capsys.readouterr().err and not dest.exists()
-    assert run_ops(build_parser().parse_args(["backup", "--without-database", str(dest)]), settings) == 0
+    assert main(["backup", "--without-database", str(dest)], settings=settings) == 0
     manifest = backups.verify(dest)
     assert manifest["database"] is None and set(manifest["files"]) == {path.name for path in extras}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import re
@@ -17,6 +16,7 @@ from backend.domain import merkle
 from backend.domain.records import canonical_json
 from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli import audit_sample
+from backend.entrypoints.cli.audit_client import Target
 from backend.runtime import Runtime
 from backend.scheduler import anchoring_job
 from backend.services.corrections import Actor, reverse_activity
@@ -65,20 +65,12 @@ def ledger(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Pat
     runtime.db.dispose()
 
 
-def _args(runtime: Runtime, anvil: AnvilProcess, **extra: object) -> argparse.Namespace:
-    return argparse.Namespace(
-        api="http://testserver",
-        rpc=anvil.rpc_url,
-        profile="anvil",
-        token=chainkit.token(runtime),
-        no_records=False,
-        quiet=True,
-        **extra,
-    )
+def _target(runtime: Runtime, anvil: AnvilProcess) -> Target:
+    return Target(api="http://testserver", rpc=anvil.rpc_url, profile="anvil", token=chainkit.token(runtime))
 
 
 def _verify_log(runtime: Runtime, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = audit_cli.run_verify_log(_args(runtime, anvil), chainkit.client(runtime))
+    code = audit_cli.check_log(_target(runtime, anvil), quiet=True, client=chainkit.client(runtime))
     return code, capsys.readouterr().out
 
 
@@ -175,8 +167,8 @@ def test_sample_export(
 ) -> None:
     runtime = ledger.runtime
     out = tmp_path / "sample.json"
-    args = _args(runtime, anvil, n=12, out=out, seed=2026)
-    assert audit_sample.run(args, chainkit.client(runtime)) == 0, capsys.readouterr().out
+    target = _target(runtime, anvil)
+    assert audit_sample.run(target, 12, out, 2026, chainkit.client(runtime)) == 0, capsys.readouterr().out
     document = json.loads(out.read_text())
     entries = document["records"]
     assert document["seed"] == 2026 and document["anchored_tree_size"] == ledger.size and len(entries) == 12
@@ -185,7 +177,8 @@ def test_sample_export(
     activity = next(e for e in entries if e["kind"] == "activity")
     assert activity["factors"]["factors"][0]["source"] and activity["evidence"]["source"] == "self_reported"
     assert activity["stored"]["co2e_avoided_g"] == activity["logged"]["body"]["co2e_avoided_g"]
-    with out.with_suffix(".csv").open(newline="") as handle:
+    assert out.with_suffix(".csv").read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM for spreadsheets
+    with out.with_suffix(".csv").open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 12 and all(row["receipt_valid"] == "True" for row in rows)
     assert next(row for row in rows if row["kind"] == "activity")["factors"]
@@ -194,5 +187,5 @@ def test_sample_export(
         session.execute(
             update(ActivityRow).where(ActivityRow.id == activity["record_id"]).values(co2e_scope3_g=1)
         )
-    assert audit_sample.run(args, chainkit.client(runtime)) == 1
+    assert audit_sample.run(target, 12, out, 2026, chainkit.client(runtime)) == 1
     assert f"stored ≠ logged: [{activity['leaf_index']}]" in capsys.readouterr().out

@@ -5,29 +5,47 @@ the anchored part of the log, with a seed written into the file so the draw can 
 For each record the file holds the logged leaf (decoded), the stored record, the emission factors
 applied (id, value, unit, source), the evidence references, the receipt and whether that receipt
 verifies against the chain right now, and any difference between the stored and logged record.
-Written twice: ``FILE.json`` (everything) and ``FILE.csv`` (one row per record, for a spreadsheet).
+Written twice: ``sample-SEED.json`` (everything) and ``sample-SEED.csv`` (one row per record, for a
+spreadsheet; UTF-8 with a byte-order mark so spreadsheet programs read its Chinese text), into
+the folder ``--out`` names (default ``CARBON_DATA_DIR/exports``).
+
+Outcomes as every audit command's (:mod:`backend.entrypoints.cli.audit`): 0 every receipt verifies
+and every stored record matches its leaf; 1 some do not (evidence of tampering); 2 the sample
+could not be checked (API or RPC unreachable, token refused, malformed answer), and no file is
+written.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import random
 import secrets
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from backend.domain.errors import CarbonLedgerError
-from backend.entrypoints.cli.audit_client import Api, api_arguments, chain_for, open_api
+from backend.domain.errors import ProofError
+from backend.entrypoints.cli.audit_client import (
+    INVALID_WORDS,
+    Api,
+    Outcome,
+    Target,
+    Unverifiable,
+    chain_for,
+    guarded,
+    open_api,
+)
+from backend.entrypoints.cli.common import bi
 from backend.services.record_audit import record_differences
 from backend.services.verification import verify_receipt
 
-HELP = "export a random sample of N records with receipts, factors and evidence (JSON + CSV)"
+HELP = bi(
+    "export a random sample of N records with receipts, factors and evidence (JSON + CSV)",
+    "随机抽取 N 条记录及其凭证、因子与证据（JSON 与 CSV）",
+)
 MAX_SAMPLE = 100_000
 """A sample is for reading by people; beyond this, verify-log is the tool."""
 SAMPLE_FORMAT_VERSION = 1
@@ -59,29 +77,24 @@ CSV_COLUMNS = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    api_arguments(parser)
-    parser.add_argument("--n", type=int, required=True, help="how many records to draw")
-    parser.add_argument("--out", type=Path, required=True, help="output path; writes FILE.json and FILE.csv")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the draw (default: a random one)")
-
-
 def draw(seed: int, population: int, n: int) -> list[int]:
     """Leaf indices of the sample: uniform, without replacement, reproducible from the seed."""
     return sorted(random.Random(seed).sample(range(population), min(n, population)))  # noqa: S311
 
 
-def _verify(receipt: dict[str, Any], args: argparse.Namespace) -> tuple[bool | None, str]:
+def _verify(receipt: dict[str, Any], chain_of: Any) -> tuple[bool | None, str]:
+    """(True, summary) when the receipt verifies, (False, why) when it does not; (None, why) when
+    it cannot be checked (not anchored yet). Failing to reach the chain raises Unverifiable."""
     if receipt.get("status") == "pending":
         return None, "not anchored yet"
     try:
-        return True, verify_receipt(receipt, lambda contract: chain_for(args, contract)).summary()
-    except CarbonLedgerError as exc:
+        return True, verify_receipt(receipt, chain_of).summary()
+    except ProofError as exc:
         return False, exc.detail
 
 
-def _entry(detail: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    valid, summary = _verify(detail["receipt"], args)
+def _entry(detail: dict[str, Any], chain_of: Any) -> dict[str, Any]:
+    valid, summary = _verify(detail["receipt"], chain_of)
     logged, stored = detail.get("logged"), detail.get("stored")
     differences = record_differences(logged, stored) if logged and stored else []
     return {**detail, "receipt_verification": {"valid": valid, "detail": summary}, "differences": differences}
@@ -123,19 +136,43 @@ def _csv_row(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def export(args: argparse.Namespace, api: Api) -> tuple[Path, Path, dict[str, Any]]:
-    if not 1 <= args.n <= MAX_SAMPLE:
-        raise CarbonLedgerError(f"--n must be between 1 and {MAX_SAMPLE}")
+def _paths(out: Path | None, seed: int) -> tuple[Path, Path]:
+    """``sample-SEED.json`` and ``.csv`` in the folder ``out`` (default CARBON_DATA_DIR/exports);
+    an ``out`` ending in .json or .csv names the files itself (``out`` without its suffix)."""
+    if out is not None and out.suffix.lower() in (".json", ".csv"):
+        base = out.with_suffix("")
+    else:
+        if out is None:
+            from backend.settings import get_settings
+
+            out = get_settings().data_dir / "exports"
+        base = out / f"sample-{seed}"
+    return base.with_name(base.name + ".json"), base.with_name(base.name + ".csv")
+
+
+def export(
+    target: Target, api: Api, n: int, out: Path | None, seed: int | None
+) -> tuple[Path, Path, dict[str, Any]]:
+    if not 1 <= n <= MAX_SAMPLE:
+        raise Unverifiable(f"--n must be between 1 and {MAX_SAMPLE}")
     listing = api.get("/audit/v1/checkpoints")
     anchored = max((int(c["tree_size"]) for c in listing["checkpoints"]), default=0)
     if anchored == 0:
-        raise CarbonLedgerError("nothing is anchored yet: there is nothing to sample")
-    seed = args.seed if args.seed is not None else secrets.randbits(63)
-    entries = [_entry(api.get(f"/audit/v1/records/{index}"), args) for index in draw(seed, anchored, args.n)]
+        raise Unverifiable("nothing is anchored yet: there is nothing to sample")
+    chain = chain_for(target, listing["contract"], int(listing["chain_id"]))
+    checked: dict[str, Any] = {chain.address.lower(): chain}
+
+    def chain_of(contract: str) -> Any:
+        if contract.lower() not in checked:  # a receipt anchored by an earlier contract (re-anchoring)
+            checked[contract.lower()] = chain_for(target, contract, int(listing["chain_id"]))
+        return checked[contract.lower()]
+
+    seed = seed if seed is not None else secrets.randbits(63)
+    entries = [_entry(api.get(f"/audit/v1/records/{index}"), chain_of) for index in draw(seed, anchored, n)]
     document = {
         "version": SAMPLE_FORMAT_VERSION,
         "generated_at": datetime.now(UTC).isoformat(),
-        "api": args.api,
+        "api": target.api,
         "chain_id": listing["chain_id"],
         "contract": listing["contract"],
         "anchored_tree_size": anchored,
@@ -145,20 +182,30 @@ def export(args: argparse.Namespace, api: Api) -> tuple[Path, Path, dict[str, An
         "n": len(entries),
         "records": entries,
     }
-    base = args.out.with_suffix("") if args.out.suffix.lower() in (".json", ".csv") else args.out
-    json_path, csv_path = base.with_name(base.name + ".json"), base.with_name(base.name + ".csv")
+    json_path, csv_path = _paths(out, seed)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+    with csv_path.open("w", newline="", encoding="utf-8-sig") as handle:  # BOM: spreadsheets read UTF-8
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(_csv_row(entry) for entry in entries)
     return json_path, csv_path, document
 
 
-def run(args: argparse.Namespace, client: httpx.Client | None = None) -> int:
-    with open_api(args, client) as api:
-        json_path, csv_path, document = export(args, api)
+def run(
+    target: Target, n: int, out: Path | None, seed: int | None, client: httpx.Client | None = None
+) -> Outcome:
+    """``audit sample``: 0 all verify, 1 some do not, 2 could not check (``client``: in-process app)."""
+
+    def check() -> Outcome:
+        with open_api(target, client) as api:
+            json_path, csv_path, document = export(target, api, n, out, seed)
+        return _report(json_path, csv_path, document)
+
+    return guarded(check, target.rpc)
+
+
+def _report(json_path: Path, csv_path: Path, document: dict[str, Any]) -> Outcome:
     entries = document["records"]
     invalid = [e["leaf_index"] for e in entries if e["receipt_verification"]["valid"] is False]
     differing = [e["leaf_index"] for e in entries if e["differences"]]
@@ -167,7 +214,10 @@ def run(args: argparse.Namespace, client: httpx.Client | None = None) -> int:
         f"(seed {document['seed']}): {json_path} and {csv_path}"
     )
     if invalid or differing:
-        print(f"  receipts that do not verify: {invalid or 'none'}; stored ≠ logged: {differing or 'none'}")
-        return 1
-    print(f"  every receipt verifies against chain {document['chain_id']}", file=sys.stderr)
-    return 0
+        print(
+            f"{INVALID_WORDS}: receipts that do not verify: {invalid or 'none'}; "
+            f"stored ≠ logged: {differing or 'none'}"
+        )
+        return Outcome.INVALID
+    print(f"valid: every receipt verifies against chain {document['chain_id']}")
+    return Outcome.VALID

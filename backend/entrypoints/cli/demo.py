@@ -1,235 +1,315 @@
 """``carbon-ledger demo seed``: a demo park so that a fresh ``make run`` shows a living dashboard.
 
-Several companies with departments and a few hundred employees record months of varied
-activities through the real path: the mini-program's request schema, then the activity service,
-so every record is computed with the factor set in force and logged (and anchored by a running
-server's scheduler). Keys are derived from the seed, so running it again adds nothing twice.
+A year of the park up to today (:mod:`backend.entrypoints.cli.demo_park` says what people do)
+is recorded through the real path, day by day in the order it happened: each day's reports go
+through the mini-program's request schema and the activity service as one batch recorded at the
+end of that day, so every record is computed with the factor set in force, screened by the
+recognition rules (rate limits, plausibility, duplicates, the review queue), logged with its
+points, and anchored by a running server's scheduler. Employees redeem points for rewards as
+they earn them. Refusals are counted by reason. Quarters that ended and that the seeded data
+covers whole are closed; a quarter the data covers only in part is left open.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import random
-import sys
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
+import typer
 from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from backend.domain.errors import CarbonLedgerError, Conflict
+from backend.domain.errors import ActivityRejected, CarbonLedgerError, Conflict, InvalidInput, RateLimited
 from backend.domain.scope3 import Period, period_containing
+from backend.entrypoints.cli import common, demo_park
+from backend.entrypoints.cli.common import bi
 from backend.runtime import Runtime
-from backend.services import scope3, scope3_close
-from backend.services.activities import Caller, Draft, record_many
+from backend.services import enrollment, factor_sets, integrations, rewards, scope3, scope3_close
+from backend.services.activities import Caller, Draft, RecordedActivity, record_many
 from backend.services.factor_sets import set_in_force
+from backend.services.tokens import Principal
 from mini_program_api.schemas import ACTIVITY_TYPES, ActivityCreate
 
-COMPANIES: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] = (
-    ("sunrise-electronics", (("rd", 40), ("production", 45), ("sales", 12), ("admin", 3))),
-    ("green-logistics", (("operations", 35), ("fleet", 20), ("office", 8), ("legal", 2))),
-    ("harbor-foods", (("kitchen", 30), ("packaging", 25), ("quality", 6))),
-    ("nova-materials", (("lab", 28), ("plant", 40), ("finance", 4))),
+DEFAULT_SEED = 7
+RECORDING_DELAY = timedelta(minutes=20)
+"""How long after the last activity of a day that day's reports are recorded."""
+REWARDS = (
+    ("canteen-voucher", "Canteen voucher, ¥10", "食堂十元代金券", 300, 5000),
+    ("bike-pass", "Shared-bike month pass", "共享单车月卡", 800, 600),
+    ("tree", "A tree planted in your name", "以您的名义种一棵树", 1500, 400),
+    ("tumbler", "Park reusable tumbler", "园区随行杯", 500, 800),
 )
-"""Company → (department, employees); a few departments are deliberately under the privacy minimum."""
+"""Park-wide rewards the demo offers: key, name, Chinese name, price in points, stock."""
+REDEEM_CHANCE = 0.03
+"""Chance a person who can afford a reward redeems one on a given day."""
 
-DISTANCE_KM: dict[str, tuple[float, float]] = {
-    "metro": (4, 25),
-    "bus": (3, 15),
-    "bus_electric": (3, 15),
-    "rail": (20, 60),
-    "walk": (0.6, 3),
-    "bike": (1, 8),
-    "bike_shared": (1, 5),
-    "ebike": (2, 12),
-    "ev": (5, 30),
-    "taxi": (3, 20),
-    "carpool": (5, 30),
-    "flight": (400, 2200),
-}
-COMMUTE_TYPES = (
-    "metro",
-    "bus",
-    "bus_electric",
-    "rail",
-    "walk",
-    "bike",
-    "bike_shared",
-    "ebike",
-    "ev",
-    "carpool",
+app = typer.Typer(help=bi("demo data for the dashboard", "演示数据"), no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="demo")
+
+
+@dataclass
+class Tally:
+    created: int = 0
+    replayed: int = 0
+    flagged: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    by_source: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    redemptions: int = 0
+
+    def refusal(self, error: CarbonLedgerError) -> None:
+        if isinstance(error, ActivityRejected):
+            self.refused[f"{error.rule} ({error.field})"] += 1
+        elif isinstance(error, RateLimited):
+            self.refused["rate limit"] += 1
+        elif isinstance(error, InvalidInput):
+            self.refused[f"invalid {error.field}"] += 1
+        else:
+            self.refused[type(error).__name__] += 1
+
+
+@app.command(
+    "seed",
+    help=bi(
+        "seed a demo park: a year of activities up to today, integrations, rewards and redemptions",
+        "生成演示园区：截至今天一年的活动、数据接入、奖品与兑换",
+    ),
 )
-WEEKLY_RECORDS = (1, 4)
-"""Records a reporting employee makes per week (inclusive range)."""
-REPORTING_SHARE = 0.72
-"""Share of employees who use the mini-program at all: the rest show up in participation figures."""
-INTEGRATION_SHARE = 0.25
-"""Share of metro and bus trips that arrive from the transit-card integration (primary data)."""
+def seed_command(
+    months: Annotated[
+        int,
+        typer.Option(
+            min=1, max=12, help=bi("months of history before today (at most a year)", "生成几个月的历史")
+        ),
+    ] = 12,
+    scale: Annotated[
+        float, typer.Option(min=0.01, max=20, help=bi("employee count multiplier (1: 298)", "员工人数倍数"))
+    ] = 1.0,
+    seed_value: Annotated[
+        int,
+        typer.Option(
+            "--seed",
+            help=bi("random seed: the same seed gives the same park", "随机种子（相同种子生成相同园区）"),
+        ),
+    ] = DEFAULT_SEED,
+    no_close: Annotated[
+        bool,
+        typer.Option(
+            "--no-close", help=bi("close no quarter (default: close ended quarters seeded whole)", "不关账")
+        ),
+    ] = False,
+) -> None:
+    # Demo data: a commit need not survive a power cut (WAL with NORMAL sync: ~3x fewer fsyncs).
+    config = common.settings().model_copy(update={"sqlite_synchronous": "NORMAL"})
+    with common.runtime(config) as built:
+        seed(built, months, scale, seed_value, close=not no_close)
 
 
-@dataclass(frozen=True)
-class Employee:
-    caller: Caller
-    commute_type: str
-    commute_km: float
-    reports: bool
+def _start(runtime: Runtime, months: int, now: datetime) -> datetime:
+    """The seeded history's first moment: ``months`` back, within the activity age limit, and not
+    before the first factor set in force (activities before it cannot be computed)."""
+    infos, _ = factor_sets.list_sets(runtime.db, now)
+    earliest = min(info.factor_set.effective_from for info in infos)
+    age_limit = now - timedelta(days=runtime.settings.max_activity_age_days - 1)
+    return max(now - timedelta(days=round(months * 365.25 / 12)), age_limit, earliest)
 
 
-def add_commands(subparsers: Any) -> None:
-    demo = subparsers.add_parser("demo", help="demo data for the dashboard")
-    actions = demo.add_subparsers(dest="demo_command", required=True)
-    seed = actions.add_parser("seed", help="seed a demo park (companies, departments, employees, activities)")
-    seed.add_argument(
-        "--months", type=int, default=6, help="months of history before today (1-11, default 6)"
-    )
-    seed.add_argument("--scale", type=float, default=1.0, help="employee count multiplier (default 1: 298)")
-    seed.add_argument("--seed", type=int, default=7, help="random seed (the same seed gives the same park)")
-    seed.add_argument("--no-close", action="store_true", help="do not close the last ended quarter")
-
-
-def _payload(activity_type: str, rng: random.Random, km: float | None, when: datetime) -> dict[str, Any]:
-    payload: dict[str, Any] = {"type": activity_type, "occurred_at": when.isoformat()}
-    if activity_type in DISTANCE_KM:
-        low, high = DISTANCE_KM[activity_type]
-        distance = km if km is not None else rng.uniform(low, high)
-        payload["distance_km"] = str(Decimal(str(distance)).quantize(Decimal("0.1")))
-    if activity_type == "carpool":
-        payload["occupants"] = rng.randint(2, 4)
-    if activity_type == "recycling":
-        payload["material"] = rng.choice(("paper", "plastic", "glass", "metal"))
-        payload["weight_kg"] = str(round(rng.uniform(0.3, 6.0), 1))
-    return payload
-
-
-def _employees(rng: random.Random, scale: float, available: set[str]) -> list[Employee]:
-    commute = [t for t in COMMUTE_TYPES if t in available] or ["metro"]
-    people = []
-    for company, departments in COMPANIES:
-        for department, size in departments:
-            for i in range(max(1, round(size * scale))):
-                mode = rng.choice(commute)
-                low, high = DISTANCE_KM.get(mode, (4, 25))
-                people.append(
-                    Employee(
-                        Caller(f"demo-{company}-{department}-{i:03d}", company, department),
-                        mode,
-                        rng.uniform(low, high),
-                        rng.random() < REPORTING_SHARE,
-                    )
-                )
-    return people
-
-
-def _activities(
-    person: Employee, rng: random.Random, start: datetime, end: datetime, available: set[str]
-) -> list[tuple[str, dict[str, Any], str]]:
-    """(key, payload, source) for one employee: commutes, a few business trips, some recycling.
-
-    Keys name the week and the slot in it, so a later run regenerates the same records under
-    the same keys (the service replays them) and only adds the weeks that have passed since.
-    """
-    out = []
-    day = start
-    week = 0
-    while day < end:
-        for slot in range(rng.randint(*WEEKLY_RECORDS)):
-            when = day + timedelta(
-                days=rng.randint(0, 4), hours=rng.choice((0, 1, 9, 10)), minutes=rng.randint(0, 59)
-            )
-            if when >= end:
-                continue
-            roll = rng.random()
-            if roll < 0.04 and "flight" in available:
-                payload = _payload("flight", rng, None, when)
-                source = "integration:travel-desk"
-            elif roll < 0.10:
-                # Business trips by the everyday mode when no flight type exists: category 6.
-                payload = _payload("rail" if "rail" in available else person.commute_type, rng, None, when)
-                payload["purpose"] = "business"
-                source = "self_reported"
-            elif roll < 0.16 and "recycling" in available:
-                payload = _payload("recycling", rng, None, when)
-                source = "self_reported"
-            else:
-                km = person.commute_km * rng.uniform(0.9, 1.1)
-                payload = _payload(person.commute_type, rng, km, when)
-                via_card = person.commute_type in ("metro", "bus") and rng.random() < INTEGRATION_SHARE
-                source = "integration:transit-card" if via_card else "self_reported"
-            out.append((f"w{week:03d}-{slot}", payload, source))
-        day += timedelta(days=7)
-        week += 1
-    return out
-
-
-def _last_ended_quarter(now: datetime, runtime: Runtime) -> Period:
-    config = scope3.Scope3Config(
-        runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size, runtime.settings.baseline
-    )
-    current = period_containing(now.astimezone(config.tz), "quarter")
-    if current.number == 1:
-        return Period(current.year - 1, "quarter", 4)
-    return Period(current.year, "quarter", current.number - 1)
-
-
-def seed(runtime: Runtime, months: int, scale: float, seed_value: int, close: bool) -> int:
-    if not 1 <= months <= 11:
-        print(
-            "demo seed: --months must be 1 to 11 (activities older than a year are refused)", file=sys.stderr
+def _setup(runtime: Runtime, now: datetime) -> dict[str, str]:
+    """Companies, integration sources and rewards (each once); returns reward key → id."""
+    for company, name_zh, _ in demo_park.COMPANIES:
+        with contextlib.suppress(Conflict):
+            enrollment.create_company(runtime.db, company, name_zh, now)
+    for source_id, (name, kind, types) in demo_park.SOURCES.items():
+        with contextlib.suppress(Conflict):
+            integrations.register_source(runtime.db, source_id, name, kind, types, 600, now)
+    operator = Principal("operator", "demo-operator", None)
+    ids = {}
+    for key, name, name_zh, price, stock in REWARDS:
+        spec = rewards.RewardSpec(name=name, name_zh=name_zh, price_points=price, stock=stock)
+        request = {"name": name, "name_zh": name_zh, "price_points": price, "stock": stock}
+        row, _ = rewards.create_reward(
+            runtime.db,
+            operator,
+            spec,
+            request,
+            f"demo-reward-{key}",
+            runtime.settings.redemption_cancel_window_s,
+            now,
         )
-        return 2
-    rng = random.Random(seed_value)  # noqa: S311 (demo data, not secrets)
-    now = datetime.now(UTC)
-    factor_set = set_in_force(now)
-    available = set(ACTIVITY_TYPES) & set(factor_set.methodology.get("activities", {}))
-    first = period_containing(now, "month")
-    for _ in range(months):
-        first = Period(
-            first.year - (first.number == 1), "month", 12 if first.number == 1 else first.number - 1
-        )
-    start = max(first.bounds(UTC)[0], factor_set.effective_from + timedelta(days=1))
-    adapter: TypeAdapter[Any] = TypeAdapter(ActivityCreate)
-    people = _employees(rng, scale, available)
-    counts = {"created": 0, "replayed": 0, "refused": 0}
-    began = time.monotonic()
-    for person in people:
-        if not person.reports:
+        ids[key] = row.id
+    return ids
+
+
+def _redeem(
+    runtime: Runtime,
+    reward_ids: dict[str, str],
+    balances: dict[str, int],
+    orgs: dict[str, str],
+    day: date,
+    moment: datetime,
+    seed_value: int,
+    tally: Tally,
+) -> None:
+    prices = {key: price for key, _, _, price, _ in REWARDS}
+    for subject in sorted(balances):
+        rng = random.Random(f"{seed_value}/{subject}/{day.isoformat()}/redeem")  # noqa: S311
+        affordable = [key for key in sorted(prices) if prices[key] <= balances[subject]]
+        if not affordable or rng.random() >= REDEEM_CHANCE:
             continue
-        own_rng = random.Random(f"{seed_value}/{person.caller.subject_id}")  # noqa: S311
-        drafts = []
-        for key, raw, source in _activities(person, own_rng, start, now - timedelta(hours=1), available):
-            caller = Caller(
-                person.caller.subject_id, person.caller.org_id, person.caller.dept_id, source=source
+        key = rng.choice(affordable)
+        caller = Principal("employee", subject, orgs[subject])
+        try:
+            done = rewards.redeem(
+                runtime.db,
+                runtime.subject_key,
+                caller,
+                reward_ids[key],
+                f"demo-{seed_value}-redeem-{day.isoformat()}",
+                moment,
             )
-            try:
-                body = adapter.validate_python(raw)
-            except ValidationError:
-                counts["refused"] += 1
-                continue
-            payload = body.model_dump(mode="json", exclude_none=True)
-            drafts.append(Draft(caller, f"demo-{seed_value}-{key}", payload, body.occurred_at))
-        for outcome in record_many(runtime.db, drafts, runtime.issuance):
-            if isinstance(outcome, CarbonLedgerError):
-                counts["refused"] += 1
-            else:
-                counts["created" if outcome.created else "replayed"] += 1
-    for company, _ in COMPANIES:
-        headcount = sum(1 for p in people if p.caller.org_id == company)
+        except CarbonLedgerError as exc:
+            tally.refused[f"redemption: {exc.detail.split(':')[0]}"] += 1
+            continue
+        balances[subject] -= prices[key]  # tracked here, so that a second run makes the same choices
+        tally.redemptions += int(done.created)
+
+
+def _closable(start: datetime, now: datetime, tz: ZoneInfo) -> list[Period]:
+    """Quarters that ended before ``now`` and that the seeded data covers from their first day."""
+    out: list[Period] = []
+    current = period_containing(now.astimezone(tz), "quarter")
+    year, number = current.year, current.number
+    while True:
+        year, number = (year - 1, 4) if number == 1 else (year, number - 1)
+        quarter = Period(year, "quarter", number)
+        first, _ = quarter.bounds(tz)
+        if first < start:
+            return list(reversed(out))
+        out.append(quarter)
+
+
+def seed(runtime: Runtime, months: int, scale: float, seed_value: int, close: bool) -> None:
+    settings = runtime.settings
+    tz = ZoneInfo(settings.scope3_timezone)
+    now = datetime.now(UTC)
+    start = _start(runtime, months, now)
+    available = set(ACTIVITY_TYPES) & set(set_in_force(now).methodology.get("activities", {}))
+    persons = demo_park.people(seed_value, scale, start.astimezone(tz).date(), available)
+    reward_ids = _setup(runtime, now)
+    adapter: TypeAdapter[Any] = TypeAdapter(ActivityCreate)
+    tally = Tally()
+    balances: dict[str, int] = {}
+    orgs = {p.subject_id: p.org_id for p in persons}
+    began = time.monotonic()
+    all_days = list(demo_park.days(start.astimezone(tz).date(), now.astimezone(tz).date()))
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]demo seed[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days · {task.fields[recorded]:,} recorded · {task.fields[refused]:,} refused"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("", total=len(all_days), recorded=0, refused=0)
+        for day in all_days:
+            drafts = []
+            for planned in demo_park.plan_for(persons, day, seed_value, tz, available):
+                if not start <= planned.occurred_at <= now - timedelta(minutes=10):
+                    continue
+                try:
+                    body = adapter.validate_python(planned.payload)
+                except ValidationError as exc:
+                    tally.refused[f"invalid {exc.errors()[0]['loc'][-1]}"] += 1
+                    continue
+                person = planned.person
+                caller = Caller(person.subject_id, person.org_id, person.dept_id, source=planned.source)
+                payload = body.model_dump(mode="json", exclude_none=True)
+                drafts.append(Draft(caller, f"demo-{seed_value}-{planned.key}", payload, body.occurred_at))
+            if drafts:
+                moment = min(max(d.occurred_at for d in drafts) + RECORDING_DELAY, now)
+                for draft, outcome in zip(
+                    drafts, record_many(runtime.db, drafts, runtime.issuance, moment), strict=True
+                ):
+                    if isinstance(outcome, RecordedActivity):
+                        _count(tally, draft, outcome, balances)
+                    else:
+                        tally.refusal(outcome)
+                evening = min(datetime.combine(day, clock(21, 0), tz), now)
+                _redeem(runtime, reward_ids, balances, orgs, day, evening, seed_value, tally)
+            progress.update(
+                task,
+                advance=1,
+                description=day.isoformat(),
+                recorded=tally.created + tally.replayed,
+                refused=sum(tally.refused.values()),
+            )
+    for company, _, _ in demo_park.COMPANIES:
+        headcount = sum(1 for p in persons if p.org_id == company)
         scope3.set_headcount(runtime.db, company, headcount, "operator")
-    print(
-        f"demo park: {len(COMPANIES)} companies, {len(people)} employees "
-        f"({sum(p.reports for p in people)} reporting), types {', '.join(sorted(available))}; "
-        f"{counts['created']} activities recorded, {counts['replayed']} already there, "
-        f"{counts['refused']} refused, in {time.monotonic() - began:.1f} s"
-    )
+    _report(runtime, persons, tally, start, now, time.monotonic() - began)
     if close:
-        quarter = _last_ended_quarter(now, runtime)
-        config = scope3.Scope3Config(
-            runtime.settings.scope3_timezone,
-            runtime.settings.scope3_min_group_size,
-            runtime.settings.baseline,
-        )
+        _close(runtime, start, now, tz)
+    print(
+        "open the dashboard with a park manager token, e.g.\n"
+        "  TOKEN=$(.venv/bin/carbon-ledger dev-token --role park_manager --subject pm-1)\n"
+        f"  http://{settings.api_host}:{settings.api_port}/dashboard?token=$TOKEN"
+    )
+
+
+def _count(tally: Tally, draft: Draft, outcome: RecordedActivity, balances: dict[str, int]) -> None:
+    row = outcome.row
+    balances[row.subject_id] = balances.get(row.subject_id, 0) + int(row.points or 0)
+    if not outcome.created:
+        tally.replayed += 1
+        return
+    tally.created += 1
+    tally.by_type[row.type] += 1
+    tally.by_source[draft.caller.source.removeprefix("integration:")] += 1
+    tally.flagged += row.status == "flagged"
+
+
+def _report(
+    runtime: Runtime,
+    persons: list[demo_park.Person],
+    tally: Tally,
+    start: datetime,
+    now: datetime,
+    took: float,
+) -> None:
+    reporting = sum(p.reports for p in persons)
+    print(
+        f"demo park: {len(demo_park.COMPANIES)} companies, {len(persons)} employees ({reporting} reporting), "
+        f"{start.date()} to {now.date()}; {tally.created} activities recorded "
+        f"({tally.flagged} flagged for review), {tally.replayed} already there, "
+        f"{sum(tally.refused.values())} refused, {tally.redemptions} redemptions, in {took:.1f} s"
+    )
+    if tally.by_type:
+        print("  by type: " + ", ".join(f"{t} {n}" for t, n in sorted(tally.by_type.items())))
+        print("  by source: " + ", ".join(f"{s} {n}" for s, n in sorted(tally.by_source.items())))
+    if tally.refused:
+        print("  refused: " + ", ".join(f"{n} {why}" for why, n in tally.refused.most_common()))
+
+
+def _close(runtime: Runtime, start: datetime, now: datetime, tz: ZoneInfo) -> None:
+    settings = runtime.settings
+    config = scope3.Scope3Config(settings.scope3_timezone, settings.scope3_min_group_size, settings.baseline)
+    quarters = _closable(start, now, tz)
+    if not quarters:
+        print("no quarter closed: none that ended is covered whole by the seeded data")
+    for quarter in quarters:
         try:
             done = scope3_close.close_period(
                 runtime.db, quarter, config, "operator", "demo-seed", runtime.subject_key
@@ -237,20 +317,3 @@ def seed(runtime: Runtime, months: int, scale: float, seed_value: int, close: bo
             print(f"closed {quarter.label}: totals frozen in log leaf {done['leaf_index']}")
         except Conflict:
             print(f"{quarter.label} was already closed")
-    print(
-        "open the dashboard with a park manager token, e.g.\n"
-        "  TOKEN=$(.venv/bin/carbon-ledger dev-token --role park_manager --subject pm-1)\n"
-        f"  http://{runtime.settings.api_host}:{runtime.settings.api_port}/dashboard?token=$TOKEN"
-    )
-    return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    from backend.bootstrap import build_runtime
-    from backend.settings import get_settings
-
-    runtime = build_runtime(get_settings(), with_chain=False)
-    try:
-        return seed(runtime, args.months, args.scale, args.seed, close=not args.no_close)
-    finally:
-        runtime.db.dispose()

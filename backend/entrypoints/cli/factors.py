@@ -6,70 +6,124 @@ publication is logged exactly as one made over the API.
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from backend.domain.errors import InvalidInput
 from backend.domain.factors import FactorSet
 from backend.domain.records import subject_commitment
+from backend.entrypoints.cli.common import aware, bi, runtime
 from backend.runtime import Runtime
 from backend.services import factor_recompute, factor_sets
-from backend.settings import Settings
 from emission_factors.loader import FACTORS_FILE, METHODOLOGY_FILE, load_factor_set
 
-
-def add_commands(commands: Any) -> None:
-    factors = commands.add_parser("factors", help="emission factor sets: list, show, publish, recompute")
-    sub = factors.add_subparsers(dest="factors_command", required=True)
-    listing = sub.add_parser(
-        "list", help="every factor set, its effective date and hash, and which is in force"
-    )
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    show = sub.add_parser("show", help="one factor set with every factor and source")
-    show.add_argument("version")
-    show.add_argument("--json", action="store_true", help="print the full set as JSON")
-    validate = sub.add_parser("validate", help="check a set directory (factors.csv + methodology.toml)")
-    validate.add_argument("directory", type=Path)
-    publish = sub.add_parser("publish", help="publish a set directory as a new version (logged)")
-    publish.add_argument("directory", type=Path)
-    publish.add_argument("--effective-from", type=_aware, default=None, help="ISO 8601 with offset")
-    publish.add_argument("--operator", default=None, help="who publishes (default: the OS user)")
-    recompute = sub.add_parser(
-        "recompute", help="show what a set would change in stored activities, without applying it"
-    )
-    recompute.add_argument("--with", dest="candidate", required=True, help="a version, or a set directory")
-    recompute.add_argument("--since", type=_aware, default=None, help="occurred_at from (ISO 8601)")
-    recompute.add_argument("--until", type=_aware, default=None, help="occurred_at before (ISO 8601)")
-    recompute.add_argument("--baseline", default=None, help="baseline (default: CARBON_BASELINE)")
-    recompute.add_argument("--json", action="store_true", help="print JSON")
+app = typer.Typer(
+    help=bi(
+        "emission factor sets: list, show, validate, publish, recompute",
+        "排放因子集：查看、校验、发布、重算预览",
+    ),
+    no_args_is_help=True,
+)
+JsonOption = Annotated[bool, typer.Option("--json", help=bi("print JSON", "输出 JSON"))]
+SetDirectory = Annotated[
+    Path,
+    typer.Argument(
+        exists=True,
+        file_okay=False,
+        help=bi("a set directory (factors.csv + methodology.toml)", "因子集目录"),
+    ),
+]
 
 
-def _aware(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError("needs a UTC offset, e.g. 2027-01-01T00:00:00+08:00")
-    return value
-
-
-def _runtime(settings: Settings) -> Runtime:
-    from backend.bootstrap import build_runtime
-
-    return build_runtime(settings, with_chain=False)
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="factors")
 
 
 def _print_json(document: Any) -> None:
     print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
 
 
-def _list(runtime: Runtime, as_json: bool) -> int:
+@app.command(
+    "list", help=bi("every factor set, its effective date and hash, and which is in force", "列出所有因子集")
+)
+def list_sets(as_json: JsonOption = False) -> None:
+    with runtime() as built:
+        _list(built, as_json)
+
+
+@app.command(help=bi("one factor set with every factor and source", "显示一个因子集的全部因子及出处"))
+def show(
+    version: Annotated[str, typer.Argument(help=bi("the set's version", "因子集版本"))],
+    as_json: JsonOption = False,
+) -> None:
+    with runtime() as built:
+        _show(built, version, as_json)
+
+
+@app.command(help=bi("check a set directory (factors.csv + methodology.toml)", "校验因子集目录"))
+def validate(directory: SetDirectory) -> None:
+    factor_set = load_factor_set(directory)
+    print(
+        f"valid: {factor_set.version}, {len(factor_set.factors)} factors, "
+        f"{len(factor_set.parameters)} parameters, sha256 0x{factor_set.content_hash}"
+    )
+
+
+@app.command(help=bi("publish a set directory as a new version (logged)", "发布因子集新版本（写入日志）"))
+def publish(
+    directory: SetDirectory,
+    effective_from: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=aware, metavar="ISO-8601", help=bi("ISO 8601 with offset", "生效时间（带时区的 ISO 8601）")
+        ),
+    ] = None,
+    operator: Annotated[
+        str | None,
+        typer.Option(help=bi("who publishes (default: the OS user)", "发布人（默认当前系统用户）")),
+    ] = None,
+) -> None:
+    with runtime() as built:
+        _publish(built, directory, effective_from, operator)
+
+
+@app.command(
+    help=bi(
+        "show what a set would change in stored activities, without applying it",
+        "预览新因子集对已存活动的影响（不做修改）",
+    )
+)
+def recompute(
+    candidate: Annotated[
+        str, typer.Option("--with", help=bi("a version, or a set directory", "因子集版本或目录"))
+    ],
+    since: Annotated[
+        datetime | None,
+        typer.Option(parser=aware, metavar="ISO-8601", help=bi("occurred_at from", "活动时间起")),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(parser=aware, metavar="ISO-8601", help=bi("occurred_at before", "活动时间止")),
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help=bi("baseline (default: CARBON_BASELINE)", "基准情景"))
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    with runtime() as built:
+        _recompute(built, candidate, baseline, since, until, as_json)
+
+
+def _list(runtime: Runtime, as_json: bool) -> None:
     infos, in_force = factor_sets.list_sets(runtime.db, datetime.now(UTC))
     if as_json:
         _print_json({"in_force": in_force, "items": [i.public(in_force) for i in infos]})
-        return 0
+        return
     for info in infos:
         fs = info.factor_set
         marker = "*" if fs.version == in_force else " "
@@ -78,10 +132,9 @@ def _list(runtime: Runtime, as_json: bool) -> int:
             f"{len(fs.factors):>4} factors  sha256 0x{fs.content_hash}"
         )
     print(f"* in force now: {in_force or 'none'}")
-    return 0
 
 
-def _show(runtime: Runtime, version: str, as_json: bool) -> int:
+def _show(runtime: Runtime, version: str, as_json: bool) -> None:
     factor_set = factor_sets.find(runtime.db, version).factor_set
     if as_json:
         _print_json(
@@ -91,7 +144,7 @@ def _show(runtime: Runtime, version: str, as_json: bool) -> int:
                 "factors": factor_set.content["factors"],
             }
         )
-        return 0
+        return
     summary = factor_set.public_summary()
     print(f"{summary['version']}  effective {summary['effective_from']}  sha256 {summary['sha256']}")
     print(f"{summary['description']}\ndefault baseline: {summary['default_baseline']}")
@@ -102,7 +155,6 @@ def _show(runtime: Runtime, version: str, as_json: bool) -> int:
         )
     for parameter in factor_set.parameters.values():
         print(f"  {parameter.id:<36} {parameter.value!s:>10} {parameter.unit:<14} {parameter.status}")
-    return 0
 
 
 def _candidate(runtime: Runtime, spec: str) -> FactorSet:
@@ -112,16 +164,16 @@ def _candidate(runtime: Runtime, spec: str) -> FactorSet:
     return factor_sets.find(runtime.db, spec).factor_set
 
 
-def _publish(runtime: Runtime, args: argparse.Namespace) -> int:
+def _publish(
+    runtime: Runtime, directory: Path, effective_from: datetime | None, operator: str | None
+) -> None:
     factors_csv, methodology_toml = (
-        (args.directory / name).read_text(encoding="utf-8") for name in (FACTORS_FILE, METHODOLOGY_FILE)
+        (directory / name).read_text(encoding="utf-8") for name in (FACTORS_FILE, METHODOLOGY_FILE)
     )
-    candidate = factor_sets.parse_upload(factors_csv, methodology_toml, effective_from=args.effective_from)
-    if candidate.version != args.directory.name:
-        raise InvalidInput(
-            "version", f"{candidate.version!r} differs from its folder {args.directory.name!r}"
-        )
-    operator = args.operator or getpass.getuser()
+    candidate = factor_sets.parse_upload(factors_csv, methodology_toml, effective_from=effective_from)
+    if candidate.version != directory.name:
+        raise InvalidInput("version", f"{candidate.version!r} differs from its folder {directory.name!r}")
+    operator = operator or getpass.getuser()
     result = factor_sets.publish(
         runtime.db,
         candidate,
@@ -136,22 +188,26 @@ def _publish(runtime: Runtime, args: argparse.Namespace) -> int:
         f"{verb}: {candidate.version} effective {candidate.effective_from.isoformat()} "
         f"sha256 0x{candidate.content_hash} (log leaf {info.leaf_index})"
     )
-    return 0
 
 
 def _kg(grams: int) -> str:
     return f"{grams / 1000:,.3f}"
 
 
-def _recompute(runtime: Runtime, args: argparse.Namespace) -> int:
-    candidate = _candidate(runtime, args.candidate)
-    baseline = args.baseline or runtime.settings.baseline
-    report = factor_recompute.recompute(
-        runtime.db, candidate, baseline=baseline, since=args.since, until=args.until
-    )
-    if args.json:
+def _recompute(
+    runtime: Runtime,
+    spec: str,
+    baseline: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    as_json: bool,
+) -> None:
+    candidate = _candidate(runtime, spec)
+    baseline = baseline or runtime.settings.baseline
+    report = factor_recompute.recompute(runtime.db, candidate, baseline=baseline, since=since, until=until)
+    if as_json:
         _print_json(report.public())
-        return 0
+        return
     print(f"preview under {candidate.version} (sha256 0x{candidate.content_hash}); nothing is changed")
     header = f"{'type':<16}{'activities':>11}{'changed':>9}{'avoided kg before → after':>34}"
     print(header + f"{'scope 3 kg before → after':>34}{'not computable':>16}")
@@ -164,26 +220,3 @@ def _recompute(runtime: Runtime, args: argparse.Namespace) -> int:
         )
     for problem in report.problems:
         print(f"not computable: {problem['type']} {problem['id']}: {problem['reason']}")
-    return 0
-
-
-def run(settings: Settings, args: argparse.Namespace) -> int:
-    command = args.factors_command
-    if command == "validate":
-        factor_set = load_factor_set(args.directory)
-        print(
-            f"valid: {factor_set.version}, {len(factor_set.factors)} factors, "
-            f"{len(factor_set.parameters)} parameters, sha256 0x{factor_set.content_hash}"
-        )
-        return 0
-    runtime = _runtime(settings)
-    try:
-        if command == "list":
-            return _list(runtime, args.json)
-        if command == "show":
-            return _show(runtime, args.version, args.json)
-        if command == "publish":
-            return _publish(runtime, args)
-        return _recompute(runtime, args)
-    finally:
-        runtime.db.dispose()

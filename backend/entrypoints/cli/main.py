@@ -1,146 +1,126 @@
-"""The ``carbon-ledger`` command line: serve, migrate, dev tokens and the auditor's tools."""
+"""The ``carbon-ledger`` command line.
+
+One module per command group registers its commands on :data:`app` (``register(app)``); adding a
+group is one module and one entry in :data:`GROUPS`. :func:`main` runs the app and turns every
+expected failure into one line on stderr and a non-zero exit status.
+"""
 
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
+from importlib import metadata
+from typing import Annotated
+
+import typer
+from typer.main import get_command
 
 from backend.domain.errors import CarbonLedgerError
-from backend.entrypoints.cli import audit, demo, factors, identity, ops, reanchor
+from backend.entrypoints.cli import (
+    audit,
+    chain,
+    demo,
+    factors,
+    identity,
+    ops,
+    scope3,
+    serve,
+    tokens,
+)
+from backend.entrypoints.cli.common import EXIT_FAILED, CommandFailed, bi, given_settings
 from backend.observability.logging import configure_logging
-from backend.services.tokens import ROLES, issue_token
-from backend.settings import Settings, get_settings
+from backend.settings import Settings
+
+PROG = "carbon-ledger"
+GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, ops)
+"""Command groups in the order ``--help`` lists them."""
+
+app = typer.Typer(
+    name=PROG,
+    help=bi(
+        "Carbon Ledger: a personal carbon ledger for zero-carbon industrial parks",
+        "面向零碳园区的个人碳账本",
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 
 
-def _serve(settings: Settings) -> int:
-    import uvicorn
-
-    from backend.api.app import create_app
-    from backend.bootstrap import build_runtime
-    from deploy.anvil import AnvilProcess
-    from deploy.supervise import AnvilSupervisor
-
-    settings.check_production_safety()
-    ops.configure_serve_logging(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    anvil = None
-    supervisor = None
-    if settings.chain_profile == "anvil" and not settings.chain_rpc_url:
-        anvil = AnvilProcess(
-            port=settings.anvil_port,
-            state_path=settings.data_dir / "anvil-state.json",
-            chain_id=settings.anvil_chain_id,
-            log_path=settings.data_dir / "anvil.log",
-            state_interval_s=settings.anvil_state_interval_s,
-        )
-        anvil.start()
-        print(
-            f"anvil: chain {settings.anvil_chain_id} at {anvil.rpc_url} (state in {settings.data_dir})",
-            flush=True,
-        )
-        supervisor = AnvilSupervisor(anvil)
-        supervisor.start()
-
-    def _terminate(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    runtime = None
+def version() -> str:
     try:
-        runtime = build_runtime(settings)
-        ops.register_runtime_secrets(runtime)
-        assert runtime.target is not None
-        print(f"ledger contract {runtime.target.contract} on chain {runtime.target.chain_id}", flush=True)
-        verdict = runtime.chain_guard.last
-        if verdict is not None and not verdict.ok:
-            print(reanchor.startup_warning(verdict, settings), file=sys.stderr, flush=True)
-        app = create_app(runtime)
-        uvicorn.run(
-            app,
-            host=settings.api_host,
-            port=settings.api_port,
-            timeout_graceful_shutdown=5,
-            log_config=None,  # uvicorn logs through our JSON handler; the middleware writes access lines
-            access_log=False,
+        return metadata.version(PROG)
+    except metadata.PackageNotFoundError:  # a source tree that was not installed
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"{PROG} {version()}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help=bi("print the version and exit", "显示版本号"),
+        ),
+    ] = False,
+) -> None:
+    """Carbon Ledger: a personal carbon ledger for zero-carbon industrial parks / 面向零碳园区的个人碳账本"""
+
+
+for _group in GROUPS:
+    _group.register(app)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    """Runs one command; returns its exit status (0 success, 1 a negative verdict, 2 a failure).
+
+    Usage errors are typer's (printed with the usage, status 2); failures the commands expect
+    are one line on stderr; only a bug shows a traceback. ``settings`` replaces the environment's
+    (for tests that run a command in process).
+    """
+    token = given_settings.set(settings)
+    # Commands log warnings as readable text; `serve` switches to CARBON_LOG_FORMAT.
+    configure_logging("WARNING", "text")
+    command = get_command(app)
+    try:
+        command.main(
+            args=list(argv) if argv is not None else sys.argv[1:], prog_name=PROG, standalone_mode=True
         )
+    except SystemExit as done:
+        code = done.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
-        pass
-    finally:
-        if runtime is not None:
-            runtime.db.dispose()
-        if supervisor is not None:
-            supervisor.stop()
-        if anvil is not None:
-            anvil.stop()
-    return 0
-
-
-def _migrate(settings: Settings) -> int:
-    from backend.bootstrap import build_runtime
-
-    runtime = build_runtime(settings, with_chain=False)
-    runtime.db.dispose()
-    print("database migrated to the latest schema")
-    return 0
-
-
-def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.is_local:
-        print("dev-token: refused outside CARBON_ENV=local", file=sys.stderr)
-        return 2
-    token = issue_token(
-        settings.token_secret, args.role, args.subject, args.org, args.ttl, kind="dev", dept=args.dept
-    )
-    print(token)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="carbon-ledger", description="Carbon Ledger: personal carbon ledger"
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="start Anvil (local profile), deploy if needed, migrate, serve the API")
-    commands.add_parser("migrate", help="migrate the database to the latest schema")
-    token = commands.add_parser("dev-token", help="print a bearer token (CARBON_ENV=local only)")
-    token.add_argument("--role", required=True, choices=ROLES)
-    token.add_argument("--subject", required=True, help="employee or staff id")
-    token.add_argument("--org", default=None, help="company id")
-    token.add_argument("--dept", default=None, help="department id within the company")
-    token.add_argument("--ttl", type=int, default=86_400, help="lifetime in seconds (default one day)")
-    audit.add_commands(commands)
-    demo.add_commands(commands)
-    ops.add_commands(commands)
-    factors.add_commands(commands)
-    identity.add_commands(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    configure_logging(fmt="text")  # `serve` switches to CARBON_LOG_FORMAT (JSON by default)
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "serve":
-            return _serve(get_settings())
-        if args.command == "migrate":
-            return _migrate(get_settings())
-        if args.command == "dev-token":
-            return _dev_token(get_settings(), args)
-        if args.command == "demo":
-            return demo.run(args)
-        if args.command in ops.COMMANDS:
-            return ops.run(args, get_settings())
-        if args.command == "factors":
-            return factors.run(get_settings(), args)
-        if args.command in identity.COMMANDS:
-            return identity.run(args, get_settings())
-        return audit.run(args)
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except CommandFailed as failed:
+        print(f"{PROG}: {_one_line(failed.message)}", file=sys.stderr)
+        return failed.code
     except CarbonLedgerError as exc:
-        print(f"carbon-ledger: {exc.detail}", file=sys.stderr)
-        return 2
+        print(f"{PROG}: {_one_line(exc.detail)}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{PROG}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        given_settings.reset(token)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,59 +1,40 @@
-"""Operator commands: ``backup`` / ``restore`` of the data directory and ``chain`` role administration.
+"""Operator commands: ``backup`` / ``restore`` of the data directory, and what ``serve`` and the
+``chain`` commands share (logging set-up, secrets to redact, private key files).
 
 ``carbon-ledger backup DEST`` takes a consistent online copy while the ledger runs;
 ``carbon-ledger restore SRC`` puts one back into a data directory without a database (the
-ledger stopped). ``carbon-ledger chain grant-anchorer ADDRESS`` / ``revoke-anchorer ADDRESS``
-rotate the anchoring key on-chain, signed with the contract admin's key
-(``CARBON_ADMIN_KEY_FILE``, default the anchoring key, which deployed the contract).
-Procedures: docs/operations.md.
+ledger stopped). Procedures: docs/operations.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from sqlalchemy.engine import make_url
 
 from backend.adapters import backup as backups
 from backend.domain.errors import ConfigurationError, InvalidInput
-from backend.entrypoints.cli import reanchor
+from backend.entrypoints.cli import common
+from backend.entrypoints.cli.common import bi, fail
 from backend.observability.logging import configure_logging, register_secret
 from backend.runtime import SUBJECT_KEY_FILE, Runtime
 from backend.settings import DEV_TOKEN_SECRET, Settings
 
-COMMANDS = ("backup", "restore", "chain")
 
-
-def add_commands(commands: Any) -> None:
-    save = commands.add_parser("backup", help="consistent online backup of the SQLite data directory")
-    save.add_argument("dest", type=Path, help="new (or empty) directory to write the backup into")
-    save.add_argument(
-        "--without-database",
-        action="store_true",
-        help="keys and manifests only (PostgreSQL: back the database up with pg_dump; docs/operations.md)",
-    )
-    load = commands.add_parser("restore", help="restore a backup into a data directory without a database")
-    load.add_argument("src", type=Path, help="a directory written by `carbon-ledger backup`")
-    load.add_argument("--verify-only", action="store_true", help="check the backup's hashes and stop")
-    chain = commands.add_parser(
-        "chain", help="the ledger contract: identity check, re-anchoring, anchoring-key rotation"
-    )
-    sub = chain.add_subparsers(dest="chain_command", required=True)
-    reanchor.add_subcommands(sub)  # status, reanchor
-    grant = sub.add_parser("grant-anchorer", help="grant ANCHORER_ROLE to ADDRESS (admin key signs)")
-    grant.add_argument("address")
-    revoke = sub.add_parser("revoke-anchorer", help="revoke ANCHORER_ROLE from ADDRESS (admin key signs)")
-    revoke.add_argument("address")
-    revoke.add_argument(
-        "--force", action="store_true", help="even if ADDRESS is the configured anchoring key"
-    )
-    sub.add_parser("anchorers", help="list the accounts holding ANCHORER_ROLE")
-    new_key = sub.add_parser("new-key", help="write a new private key to FILE (mode 600), print its address")
-    new_key.add_argument("file", type=Path)
+def register(app: typer.Typer) -> None:
+    app.command(
+        "backup",
+        help=bi("consistent online backup of the SQLite data directory", "在线一致性备份数据目录（SQLite）"),
+    )(backup)
+    app.command(
+        "restore",
+        help=bi(
+            "restore a backup into a data directory without a database", "将备份恢复到没有数据库的数据目录"
+        ),
+    )(restore)
 
 
 def configure_serve_logging(settings: Settings) -> None:
@@ -107,19 +88,34 @@ def _local_chain_rpc(settings: Settings) -> Any | None:
     return lambda method: rpc_call(url, method, timeout_s=backups.DUMP_TIMEOUT_S)
 
 
-def _backup(args: argparse.Namespace, settings: Settings) -> int:
+def backup(
+    dest: Annotated[
+        Path,
+        typer.Argument(
+            help=bi("new (or empty) directory to write the backup into", "备份目标目录（新建或为空）")
+        ),
+    ],
+    without_database: Annotated[
+        bool,
+        typer.Option(
+            help=bi(
+                "keys and manifests only (PostgreSQL: back the database up with pg_dump; docs/operations.md)",
+                "只备份密钥与部署清单（PostgreSQL 请用 pg_dump）",
+            )
+        ),
+    ] = False,
+) -> None:
+    settings = common.settings()
     database = _sqlite_path(settings)
-    if database is None and not args.without_database:
-        print(
+    if database is None and not without_database:
+        fail(
             "backup: the database is PostgreSQL: back it up with pg_dump (docs/operations.md), and add "
-            "--without-database to copy the keys and manifests here",
-            file=sys.stderr,
+            "--without-database to copy the keys and manifests here"
         )
-        return 2
     result = backups.backup(
-        args.dest,
+        dest,
         settings.data_dir,
-        None if args.without_database else database,
+        None if without_database else database,
         _data_files(settings),
         _local_chain_rpc(settings),
     )
@@ -133,35 +129,37 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     print(f"backup written to {result.path}: {what}; {len(result.files)} files in {result.duration_s:.2f} s")
     for note in result.notes:
         print(f"  note: {note}")
-    return 0
 
 
-def _restore(args: argparse.Namespace, settings: Settings) -> int:
-    if args.verify_only:
-        manifest = backups.verify(args.src)
-        print(f"backup {args.src} is intact: {len(manifest['files'])} files match their SHA-256")
-        return 0
+def restore(
+    src: Annotated[
+        Path,
+        typer.Argument(
+            help=bi("a directory written by `carbon-ledger backup`", "由 backup 命令写出的备份目录")
+        ),
+    ],
+    verify_only: Annotated[
+        bool, typer.Option(help=bi("check the backup's hashes and stop", "只校验备份文件的哈希"))
+    ] = False,
+) -> None:
+    if verify_only:
+        manifest = backups.verify(src)
+        print(f"backup {src} is intact: {len(manifest['files'])} files match their SHA-256")
+        return
+    _restore(src, common.settings())
+
+
+def _restore(src: Path, settings: Settings) -> None:
     database = _sqlite_path(settings)
     if database is None:
         raise InvalidInput("CARBON_DATABASE_URL", "restore handles SQLite; use pg_restore for PostgreSQL")
-    manifest = backups.restore(args.src, settings.data_dir, database)
+    manifest = backups.restore(src, settings.data_dir, database)
     facts = manifest.get("facts") or {}
     print(
         f"restored {len(manifest['files'])} files into {settings.data_dir} "
         f"({facts.get('log_size', 0)} leaves, backup of {manifest['created_at']}); start the ledger and "
         "run `carbon-ledger audit verify-log` to check it"
     )
-    return 0
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "backup":
-        return _backup(args, settings)
-    if args.command == "restore":
-        return _restore(args, settings)
-    from backend.entrypoints.cli import chain
-
-    return chain.run(args, settings)
 
 
 def private_file(path: Path, text: str) -> None:

@@ -1,42 +1,22 @@
 """``carbon-ledger chain status`` and ``chain reanchor``: is the chain still the anchored one,
 and putting the history back on it (see :mod:`backend.chain_recovery`).
 
-They hang under the ``chain`` command of :mod:`backend.cli_ops`. With the ``anvil`` profile both
-use the node ``carbon-ledger serve`` runs, or start one on its state file when none is running.
+They hang under the ``chain`` command group of :mod:`backend.entrypoints.cli.chain`. With the
+``anvil`` profile both use the node ``carbon-ledger serve`` runs, or start one on its state file
+when none is running.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 from backend.services.chain_identity import REANCHOR_HINT, ChainCheck, check_chain
 from backend.settings import Settings
 
 RULE = "=" * 78
-
-
-COMMANDS = ("status", "reanchor")
-
-
-def add_subcommands(sub: Any) -> None:
-    """Adds ``status`` and ``reanchor`` to the ``chain`` command's subparsers."""
-    status = sub.add_parser("status", help="is the chain still the one the ledger anchored to?")
-    status.add_argument("--full", action="store_true", help="re-read every checkpoint, not a sample")
-    status.add_argument("--json", action="store_true", help="print the verdict as JSON")
-    reanchor = sub.add_parser(
-        "reanchor",
-        help="re-anchor the whole history onto the connected chain (after it lost its state)",
-        description="Re-anchors every historic checkpoint (same tree sizes, roots and meta) on the "
-        "connected chain: on the same contract when it holds the first part of the history, else "
-        "on a newly deployed contract (the old manifest is kept). Logs the move as a chain_move "
-        "record. Safe to run again after an interruption: it resumes.",
-    )
-    reanchor.add_argument("--dry-run", action="store_true", help="show what would be done, do nothing")
 
 
 def startup_warning(check: ChainCheck, settings: Settings) -> str:
@@ -87,24 +67,24 @@ def _chain_node(settings: Settings) -> Iterator[None]:
         node.stop()
 
 
-def _status(settings: Settings, args: argparse.Namespace) -> int:
+def status(settings: Settings, full: bool, as_json: bool) -> int:
     from backend.bootstrap import build_runtime
 
     with _chain_node(settings):
         runtime = build_runtime(settings)
         try:
             assert runtime.chain is not None and runtime.expected is not None
-            check = check_chain(runtime.db, runtime.chain, runtime.expected, full=args.full)
+            check = check_chain(runtime.db, runtime.chain, runtime.expected, full=full)
         finally:
             runtime.db.dispose()
-    if args.json:
+    if as_json:
         print(json.dumps(check.public(), indent=2))
         return 0 if check.ok else 1
     if check.ok:
         print(
             f"chain ok: contract {check.contract} on chain {check.chain_id} holds the ledger's "
             f"checkpoints up to tree size {check.anchored_tree_size} "
-            f"({check.checked_checkpoints} re-read{' (all)' if args.full else ''})"
+            f"({check.checked_checkpoints} re-read{' (all)' if full else ''})"
         )
         return 0
     print(f"chain {check.state}: contract {check.contract} on chain {check.chain_id}")
@@ -115,7 +95,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
-def _reanchor(settings: Settings, args: argparse.Namespace) -> int:
+def reanchor(settings: Settings, dry_run: bool) -> int:
     from backend import chain_recovery
     from backend.bootstrap import anchoring_key, build_runtime
     from deploy.compile import compile_ledger
@@ -124,7 +104,7 @@ def _reanchor(settings: Settings, args: argparse.Namespace) -> int:
         artifact = compile_ledger(settings.data_dir / "build")
         runtime = build_runtime(settings, artifact=artifact)
         try:
-            if args.dry_run:
+            if dry_run:
                 plan = chain_recovery.plan(runtime, artifact)
                 print(f"plan: {plan.mode}, {plan.checkpoints} checkpoint(s) to anchor")
                 for reason in plan.reasons:
@@ -146,9 +126,3 @@ def _reanchor(settings: Settings, args: argparse.Namespace) -> int:
         f"{report.anchored_tree_size}"
     )
     return 0
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.chain_command == "status":
-        return _status(settings, args)
-    return _reanchor(settings, args)
