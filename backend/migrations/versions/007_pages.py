@@ -1,6 +1,6 @@
 """Pages: companies' Chinese names and the park's Scope 3 targets (dashboard).
 
-Revision ID: pages
+Revision ID: 007
 Revises: 006
 Create Date: 2026-12-07
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "pages"
+revision = "007"
 down_revision = "006"
 branch_labels = None
 depends_on = None
