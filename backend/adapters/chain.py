@@ -179,6 +179,10 @@ class LedgerChain:
         self.node_state = node_state
         self._version: int | None = None
 
+    @property
+    def signer(self) -> str | None:
+        return self.account.address if self.account is not None else None
+
     @classmethod
     def from_key(
         cls,
@@ -263,12 +267,10 @@ class LedgerChain:
         return bool(self._call("verifyInclusion", fn.call))
 
     def _fees(self) -> dict[str, int]:
-        if self.profile.zero_gas_price:
-            return {"gasPrice": 0}
-        block = self._call("eth_getBlock", lambda: self.w3.eth.get_block("latest"))
-        base = int(block.get("baseFeePerGas", 0))
-        tip = int(self._call("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee))
-        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+        """Fee fields we set ourselves: only a free-gas chain's zero gas price. Otherwise web3.py's
+        transaction defaults fill the EIP-1559 fields when the transaction is built (tip from
+        ``eth_maxPriorityFeePerGas``, max fee twice the latest base fee plus the tip)."""
+        return {"gasPrice": 0} if self.profile.zero_gas_price else {}
 
     def pending_nonce(self) -> int:
         if self.account is None:
@@ -311,7 +313,7 @@ class LedgerChain:
             "chainId": self.chain_id(),
             **self._fees(),
         }
-        tx = fn.build_transaction(cast(TxParams, params))
+        tx = self._call("build anchor transaction", lambda: fn.build_transaction(cast(TxParams, params)))
         signed = self.account.sign_transaction(cast(dict[str, Any], tx))
         return SignedAnchor(
             bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), nonce, sender, gas_limit
