@@ -4,9 +4,10 @@ Two ways, chosen from what the chain still holds:
 
 * ``catch_up`` — the same contract is there with the first part of the history (a node that
   lost only its latest blocks): the missing checkpoints are anchored again on it.
-* ``move`` — anything else (a fresh chain, another network, a changed contract): a new contract
-  is deployed, the manifest replaced (the old one is kept beside it), and every historic
-  checkpoint anchored on the new contract in order.
+* ``move`` — anything else (a fresh chain, another network, a changed contract, or a healthy
+  contract of an older version, which this upgrades): a new contract is deployed, the manifest
+  replaced (the old one is kept beside it), and every historic checkpoint anchored on the new
+  contract in order, each with its consistency proof from the one before.
 
 Either way the history is first checked against the stored log, the move is recorded before the
 first transaction (so a crash is resumed by running the command again, and the server does not
@@ -38,6 +39,8 @@ from deploy.deploy import (
     write_manifest,
 )
 
+LEDGER_VERSION = 2
+"""The contract version this release deploys: a healthy older one is upgraded by a ``move``."""
 SETTLE_TIMEOUT_S = 120.0
 """How long the command waits without progress before asking to be run again."""
 FINAL_POLICY = anchoring.AnchorPolicy(batch_leaves=1, max_wait_s=0)
@@ -89,6 +92,13 @@ def plan(runtime: Runtime, artifact: ContractArtifact) -> ReanchorPlan:
     if check.state == UNAVAILABLE:
         raise ChainError(check.summary())
     if check.ok:
+        version = runtime.chain.ledger_version()
+        if version < LEDGER_VERSION and history:
+            reason = (
+                f"the contract is version {version}, which does not check that a checkpoint extends "
+                f"the one before; moving the history to a new version {LEDGER_VERSION} contract"
+            )
+            return ReanchorPlan("move", (reason,), len(history))
         return ReanchorPlan("none", (), 0)
     manifest, _ = load_manifest(runtime.settings.manifest_path)
     same_contract = (

@@ -14,7 +14,13 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
  * Rules that make the anchored history append-only:
  * - only accounts holding {ANCHORER_ROLE} can anchor;
  * - tree sizes strictly increase from one checkpoint to the next;
+ * - every checkpoint after the first extends the previous one: {anchor} checks an RFC 9162
+ *   consistency proof (§2.1.4.2) from the previous root with the SHA-256 precompile, so a key
+ *   holder cannot anchor a root that rewrites history;
  * - a root, once anchored for a tree size, is never overwritten.
+ *
+ * Version 2 ({LEDGER_VERSION}): version 1 had no consistency proof in {anchor}; its views and event
+ * are the same. docs/transparency-log.md ("Contract versions") says how a deployment upgrades.
  */
 contract CarbonLedger is AccessControl, Pausable {
     /// @notice Role allowed to anchor checkpoints (the ledger's anchoring key).
@@ -22,8 +28,14 @@ contract CarbonLedger is AccessControl, Pausable {
     /// @notice Role allowed to pause and unpause anchoring (incident response).
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
+    /// @notice Version of this contract's anchoring rules (1 had no consistency proof).
+    uint64 public constant LEDGER_VERSION = 2;
+
     /// @notice Longest audit path accepted by {verifyInclusion}: 64 levels cover 2^64 leaves.
     uint256 public constant MAX_AUDIT_PATH_LENGTH = 64;
+    /// @notice Longest consistency proof accepted by {anchor}: at most two hashes per level of a
+    /// tree of up to 2^64 leaves (RFC 9162 proofs are shorter; this bounds the work of a call).
+    uint256 public constant MAX_CONSISTENCY_PROOF_LENGTH = 128;
 
     /// @dev Tree sizes in anchoring order; checkpoint `seq` has index `seq - 1`. Four sizes share
     /// a storage slot, and the meta hash, time and block of each checkpoint live only in its
@@ -42,6 +54,12 @@ contract CarbonLedger is AccessControl, Pausable {
     error CarbonLedgerUnknownCheckpoint(uint64 seq);
     /// @notice The caller expected a different latest checkpoint (a stale or duplicated send).
     error CarbonLedgerUnexpectedSequence(uint64 expected, uint64 actual);
+    /// @notice The consistency proof does not show that the tree of `treeSize` with the given root
+    /// extends the previous checkpoint (`previousTreeSize`, `previousRoot`): the new root would
+    /// rewrite anchored history, or the proof is malformed.
+    error CarbonLedgerInconsistentCheckpoint(
+        uint64 previousTreeSize, bytes32 previousRoot, uint64 treeSize, bytes32 root, uint256 proofLength
+    );
 
     /**
      * @param admin account given {DEFAULT_ADMIN_ROLE}, {ANCHORER_ROLE} and {PAUSER_ROLE}.
@@ -59,27 +77,40 @@ contract CarbonLedger is AccessControl, Pausable {
      * @param treeSize number of leaves the root covers.
      * @param root RFC 9162 root hash of the first `treeSize` leaves.
      * @param metaHash SHA-256 of the checkpoint's canonical meta document (factor set, totals).
+     * @param consistencyProof RFC 9162 consistency proof (§2.1.4.1, PROOF(m, D[0:n])) from the
+     * latest checkpoint's tree size `m` to `treeSize`; ignored for the first checkpoint.
      * @return seq the new checkpoint's sequence number.
      *
      * Requirements:
      * - the caller holds {ANCHORER_ROLE}; the contract is not paused;
      * - `expectedSeq` is the number of checkpoints so far plus one;
-     * - `treeSize` is greater than the latest anchored tree size; `root` is not zero.
+     * - `treeSize` is greater than the latest anchored tree size; `root` is not zero;
+     * - after the first checkpoint, `consistencyProof` proves that `root` extends the latest root
+     *   (at most {MAX_CONSISTENCY_PROOF_LENGTH} hashes).
      *
      * Emits {CheckpointAnchored}.
      */
-    function anchor(uint64 expectedSeq, uint64 treeSize, bytes32 root, bytes32 metaHash)
-        external
-        onlyRole(ANCHORER_ROLE)
-        whenNotPaused
-        returns (uint64 seq)
-    {
+    function anchor(
+        uint64 expectedSeq,
+        uint64 treeSize,
+        bytes32 root,
+        bytes32 metaHash,
+        bytes32[] calldata consistencyProof
+    ) external onlyRole(ANCHORER_ROLE) whenNotPaused returns (uint64 seq) {
         uint256 count = _treeSizes.length;
         seq = uint64(count + 1);
         if (expectedSeq != seq) revert CarbonLedgerUnexpectedSequence(expectedSeq, seq);
         if (treeSize == 0 || root == bytes32(0)) revert CarbonLedgerEmptyCheckpoint(treeSize, root);
-        uint64 previous = count == 0 ? 0 : _treeSizes[count - 1];
-        if (treeSize <= previous) revert CarbonLedgerTreeSizeNotIncreasing(previous, treeSize);
+        if (count > 0) {
+            uint64 previous = _treeSizes[count - 1];
+            if (treeSize <= previous) revert CarbonLedgerTreeSizeNotIncreasing(previous, treeSize);
+            bytes32 previousRoot = _rootAt[previous];
+            if (!_consistent(previous, treeSize, previousRoot, root, consistencyProof)) {
+                revert CarbonLedgerInconsistentCheckpoint(
+                    previous, previousRoot, treeSize, root, consistencyProof.length
+                );
+            }
+        }
 
         _treeSizes.push(treeSize);
         _rootAt[treeSize] = root;
@@ -159,7 +190,7 @@ contract CarbonLedger is AccessControl, Pausable {
             if (sn == 0) return false;
             bytes32 p = auditPath[i];
             if (fn & 1 == 1 || fn == sn) {
-                r = sha256(abi.encodePacked(bytes1(0x01), p, r));
+                r = _node(p, r);
                 if (fn & 1 == 0) {
                     while (fn & 1 == 0 && fn != 0) {
                         fn >>= 1;
@@ -167,11 +198,70 @@ contract CarbonLedger is AccessControl, Pausable {
                     }
                 }
             } else {
-                r = sha256(abi.encodePacked(bytes1(0x01), r, p));
+                r = _node(r, p);
             }
             fn >>= 1;
             sn >>= 1;
         }
         return sn == 0 && r == anchored;
+    }
+
+    /**
+     * @dev RFC 9162 §2.1.4.2: whether `proof` shows that the tree of `second` leaves with root
+     * `secondHash` extends the tree of `first` leaves with root `firstHash` (0 < first < second).
+     */
+    function _consistent(uint64 first, uint64 second, bytes32 firstHash, bytes32 secondHash, bytes32[] calldata proof)
+        private
+        view
+        returns (bool)
+    {
+        uint256 length = proof.length;
+        if (length == 0 || length > MAX_CONSISTENCY_PROOF_LENGTH) return false;
+        uint256 fn = first - 1;
+        uint256 sn = second - 1;
+        uint256 i;
+        bytes32 fr;
+        // A power-of-two first tree is itself a node of the second: the proof starts above it.
+        if (first & (first - 1) == 0) {
+            fr = firstHash;
+        } else {
+            fr = proof[0];
+            i = 1;
+        }
+        bytes32 sr = fr;
+        while (fn & 1 == 1) {
+            fn >>= 1;
+            sn >>= 1;
+        }
+        for (; i < length; ++i) {
+            if (sn == 0) return false;
+            bytes32 c = proof[i];
+            if (fn & 1 == 1 || fn == sn) {
+                fr = _node(c, fr);
+                sr = _node(c, sr);
+                while (fn & 1 == 0 && fn != 0) {
+                    fn >>= 1;
+                    sn >>= 1;
+                }
+            } else {
+                sr = _node(sr, c);
+            }
+            fn >>= 1;
+            sn >>= 1;
+        }
+        return sn == 0 && fr == firstHash && sr == secondHash;
+    }
+
+    /// @dev SHA-256(0x01 || left || right) through the precompile, in unallocated memory (no
+    /// allocation per hash, unlike `sha256(abi.encodePacked(...))`).
+    function _node(bytes32 left, bytes32 right) private view returns (bytes32 digest) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore8(ptr, 0x01)
+            mstore(add(ptr, 1), left)
+            mstore(add(ptr, 33), right)
+            if iszero(staticcall(gas(), 0x02, ptr, 65, 0x00, 0x20)) { revert(0, 0) }
+            digest := mload(0x00)
+        }
     }
 }

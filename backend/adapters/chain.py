@@ -18,7 +18,13 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import TransactionNotFound, Web3Exception
+from web3.exceptions import (
+    BadFunctionCallOutput,
+    ContractCustomError,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3Exception,
+)
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxParams
 
@@ -91,6 +97,32 @@ AUDIT_ABI: list[dict[str, Any]] = [
     },
 ]
 
+LEGACY_ANCHOR_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "anchor",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {"name": "expectedSeq", "type": "uint64"},
+            {"name": "treeSize", "type": "uint64"},
+            {"name": "root", "type": "bytes32"},
+            {"name": "metaHash", "type": "bytes32"},
+        ],
+        "outputs": [{"name": "seq", "type": "uint64"}],
+    }
+]
+"""``anchor`` of ledger contract version 1 (no consistency proof), which deployments made before
+version 2 still run until they upgrade (docs/transparency-log.md, "Contract versions")."""
+LEDGER_VERSION_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "LEDGER_VERSION",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint64"}],
+    }
+]
+
 _NONCE_LOCKS: dict[str, threading.Lock] = {}
 _NONCE_LOCKS_GUARD = threading.Lock()
 
@@ -145,6 +177,11 @@ class LedgerChain:
         self.account = account
         self.confirmations = confirmations or profile.confirmations
         self.node_state = node_state
+        self._version: int | None = None
+
+    @property
+    def signer(self) -> str | None:
+        return self.account.address if self.account is not None else None
 
     @classmethod
     def from_key(
@@ -162,8 +199,31 @@ class LedgerChain:
     def _call(self, what: str, fn: Any) -> Any:
         try:
             return fn()
+        except ContractCustomError as exc:
+            raise ChainError(f"{what} reverted: {self.describe_revert(exc.data)}") from exc
         except (Web3Exception, OSError, ValueError) as exc:
             raise ChainError(f"{what} failed: {exc}") from exc
+
+    def describe_revert(self, data: Any) -> str:
+        """A custom error's revert data as ``Name(arg=value, ...)`` from the contract's ABI."""
+        raw = bytes(HexBytes(data)) if isinstance(data, (str, bytes)) else b""
+        for entry in self.abi:
+            if entry.get("type") != "error":
+                continue
+            types = [i["type"] for i in entry.get("inputs", [])]
+            signature = f"{entry['name']}({','.join(types)})"
+            if raw[:4] != Web3.keccak(text=signature)[:4]:
+                continue
+            try:
+                values = self.w3.codec.decode(types, raw[4:])
+            except (Web3Exception, ValueError, TypeError):  # eth-abi's decoding errors are ValueErrors
+                break
+            shown = (f"0x{v.hex()}" if isinstance(v, bytes) else str(v) for v in values)
+            names = (i["name"] for i in entry["inputs"])
+            return (
+                f"{entry['name']}(" + ", ".join(f"{n}={v}" for n, v in zip(names, shown, strict=True)) + ")"
+            )
+        return f"custom error {data!r}"
 
     def chain_id(self) -> int:
         return int(self._call("eth_chainId", lambda: self.w3.eth.chain_id))
@@ -189,17 +249,28 @@ class LedgerChain:
         )
         return int(seq), int(size), bytes(root)
 
+    def ledger_version(self) -> int:
+        """The contract's version: 2 checks a consistency proof in ``anchor``; 1 (no
+        ``LEDGER_VERSION`` view, the call reverts) does not. Read once per contract."""
+        if self._version is None:
+            probe = self.w3.eth.contract(address=self.address, abi=LEDGER_VERSION_ABI)
+            try:
+                self._version = int(probe.functions.LEDGER_VERSION().call())
+            except (ContractLogicError, BadFunctionCallOutput):
+                self._version = 1
+            except (Web3Exception, OSError, ValueError) as exc:
+                raise ChainError(f"LEDGER_VERSION failed: {exc}") from exc
+        return self._version
+
     def verify_inclusion(self, leaf_hash: bytes, index: int, size: int, path: Sequence[bytes]) -> bool:
         fn = self.contract.functions.verifyInclusion(leaf_hash, index, size, list(path))
         return bool(self._call("verifyInclusion", fn.call))
 
     def _fees(self) -> dict[str, int]:
-        if self.profile.zero_gas_price:
-            return {"gasPrice": 0}
-        block = self._call("eth_getBlock", lambda: self.w3.eth.get_block("latest"))
-        base = int(block.get("baseFeePerGas", 0))
-        tip = int(self._call("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee))
-        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+        """Fee fields we set ourselves: only a free-gas chain's zero gas price. Otherwise web3.py's
+        transaction defaults fill the EIP-1559 fields when the transaction is built (tip from
+        ``eth_maxPriorityFeePerGas``, max fee twice the latest base fee plus the tip)."""
+        return {"gasPrice": 0} if self.profile.zero_gas_price else {}
 
     def pending_nonce(self) -> int:
         if self.account is None:
@@ -219,12 +290,18 @@ class LedgerChain:
         meta_hash: bytes,
         nonce: int,
         gas_limit: int | None = None,
+        proof: Sequence[bytes] = (),
     ) -> SignedAnchor:
-        """Signs ``anchor(...)``; ``gas_limit`` skips the estimate (which reverts for a checkpoint
-        that follows others still pending)."""
+        """Signs ``anchor(...)`` with the consistency ``proof`` from the contract's latest checkpoint
+        (empty for the first; left out on a version 1 contract). ``gas_limit`` skips the estimate
+        (which reverts for a checkpoint that follows others still pending)."""
         if self.account is None:
             raise ChainError("no signing key configured")
-        fn = self.contract.functions.anchor(expected_seq, tree_size, root, meta_hash)
+        if self.ledger_version() >= 2:
+            fn = self.contract.functions.anchor(expected_seq, tree_size, root, meta_hash, list(proof))
+        else:
+            legacy = self.w3.eth.contract(address=self.address, abi=LEGACY_ANCHOR_ABI)
+            fn = legacy.functions.anchor(expected_seq, tree_size, root, meta_hash)
         sender = self.account.address
         if gas_limit is None:
             estimate = self._call("eth_estimateGas(anchor)", lambda: fn.estimate_gas({"from": sender}))
@@ -236,7 +313,7 @@ class LedgerChain:
             "chainId": self.chain_id(),
             **self._fees(),
         }
-        tx = fn.build_transaction(cast(TxParams, params))
+        tx = self._call("build anchor transaction", lambda: fn.build_transaction(cast(TxParams, params)))
         signed = self.account.sign_transaction(cast(dict[str, Any], tx))
         return SignedAnchor(
             bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), nonce, sender, gas_limit

@@ -24,13 +24,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from backend.adapters.chain import LedgerChain, nonce_lock
+from backend.adapters.chain import nonce_lock
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
 from backend.adapters.orm_corrections import CorrectionRow
+from backend.domain.errors import ChainError
 from backend.domain.records import canonical_json
 from backend.services import points
+from backend.services.chain_port import LedgerChainPort
 from backend.services.factor_sets import all_sets
 
 IN_FLIGHT = ("prepared", "sent")
@@ -119,7 +121,7 @@ def _update(db: Database, checkpoint_id: int, **values: object) -> None:
             setattr(row, key, value)
 
 
-def _confirm(db: Database, chain: LedgerChain, row: CheckpointRow) -> bool:
+def _confirm(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> bool:
     """Marks ``row`` confirmed if the chain holds its root; returns whether it did."""
     on_chain = chain.root_at(row.tree_size)
     if on_chain == _ZERO:
@@ -157,15 +159,19 @@ def _confirm(db: Database, chain: LedgerChain, row: CheckpointRow) -> bool:
     return True
 
 
-def _send(db: Database, chain: LedgerChain, row: CheckpointRow) -> None:
+def _send(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> None:
     """Signs, records, then broadcasts the anchor transaction of a prepared checkpoint."""
-    assert chain.account is not None
-    with nonce_lock(chain.account.address):
+    if chain.signer is None:
+        raise ChainError("no signing key configured")
+    with nonce_lock(chain.signer):
         seq, latest_size, _ = chain.latest_checkpoint()
         if row.tree_size <= latest_size:
             _update(db, row.id, state="failed", error=f"chain already at tree size {latest_size}")
             return
-        signed = chain.sign_anchor(seq + 1, row.tree_size, row.root, row.meta_hash, chain.pending_nonce())
+        proof = consistency_proof(db, latest_size, row.tree_size)
+        signed = chain.sign_anchor(
+            seq + 1, row.tree_size, row.root, row.meta_hash, chain.pending_nonce(), proof=proof
+        )
         _update(
             db,
             row.id,
@@ -180,19 +186,36 @@ def _send(db: Database, chain: LedgerChain, row: CheckpointRow) -> None:
         chain.send_raw(signed.raw)
 
 
+PROOF_NODE_GAS = 2_000
+"""Gas allowed per consistency-proof hash beyond the estimated checkpoint's, when checkpoints sent
+back to back reuse its gas limit (measured ~1,100: 512 of calldata, two SHA-256 precompile calls)."""
+
+
+def consistency_proof(db: Database, previous_size: int, tree_size: int) -> list[bytes]:
+    """RFC 9162 PROOF(previous_size, D[0:tree_size]) from the log store, which the contract checks
+    against its latest root before it anchors ``tree_size``; empty for the first checkpoint."""
+    if previous_size == 0:
+        return []
+    with db.read_sessions() as session:
+        return SqlLogStore(session).consistency_proof(previous_size, tree_size)
+
+
 PIPELINE_DEPTH = 64
 """Prepared checkpoints sent at once, in nonce order, when re-anchoring a history: a chain with
 block times (QBFT: seconds) then takes them a block-full at a time instead of one per block."""
 
 
-def send_prepared(db: Database, chain: LedgerChain, target: AnchorTarget, depth: int = PIPELINE_DEPTH) -> int:
+def send_prepared(
+    db: Database, chain: LedgerChainPort, target: AnchorTarget, depth: int = PIPELINE_DEPTH
+) -> int:
     """Signs, records and broadcasts up to ``depth`` prepared checkpoints back to back.
 
     Each gets the next sequence number and nonce; the gas limit of the first (estimated) serves for
     the rest, which cannot be estimated while the ones before them are pending. Returns how many
     were sent; :func:`reconcile` confirms them.
     """
-    assert chain.account is not None
+    if chain.signer is None:
+        raise ChainError("no signing key configured")
     with db.read_sessions() as session:
         rows = list(
             session.execute(
@@ -205,18 +228,22 @@ def send_prepared(db: Database, chain: LedgerChain, target: AnchorTarget, depth:
     if not rows:
         return 0
     sent = 0
-    with nonce_lock(chain.account.address):
+    with nonce_lock(chain.signer):
         seq, latest_size, _ = chain.latest_checkpoint()
         nonce = chain.pending_nonce()
-        gas_limit: int | None = None
+        first: tuple[int, int] | None = None  # (gas limit, proof length) of the estimated one
         for row in rows:
             if row.tree_size <= latest_size:
                 _update(db, row.id, state="failed", error=f"chain already at tree size {latest_size}")
                 break
+            proof = consistency_proof(db, latest_size, row.tree_size)
+            gas_limit = None
+            if first is not None:
+                gas_limit = first[0] + PROOF_NODE_GAS * max(0, len(proof) - first[1])
             signed = chain.sign_anchor(
-                seq + 1 + sent, row.tree_size, row.root, row.meta_hash, nonce + sent, gas_limit
+                seq + 1 + sent, row.tree_size, row.root, row.meta_hash, nonce + sent, gas_limit, proof
             )
-            gas_limit = signed.gas
+            first = first or (signed.gas, len(proof))
             _update(
                 db,
                 row.id,
@@ -234,7 +261,7 @@ def send_prepared(db: Database, chain: LedgerChain, target: AnchorTarget, depth:
     return sent
 
 
-def _wait_mined(db: Database, chain: LedgerChain, checkpoint_id: int) -> bool:
+def _wait_mined(db: Database, chain: LedgerChainPort, checkpoint_id: int) -> bool:
     deadline = time.monotonic() + CONFIRM_WAIT_S
     while time.monotonic() < deadline:
         with db.read_sessions() as session:
@@ -264,7 +291,7 @@ def _wait_mined(db: Database, chain: LedgerChain, checkpoint_id: int) -> bool:
 
 
 def reconcile(
-    db: Database, chain: LedgerChain, target: AnchorTarget, states: tuple[str, ...] = IN_FLIGHT
+    db: Database, chain: LedgerChainPort, target: AnchorTarget, states: tuple[str, ...] = IN_FLIGHT
 ) -> tuple[int, ...]:
     """Brings every in-flight checkpoint (in ``states``) to a settled state; returns the tree sizes
     confirmed. Prepared ones are sent one at a time; :func:`send_prepared` sends them in bulk."""
@@ -309,7 +336,7 @@ def _oldest_waiting_age_s(db: Database, after_size: int, now: datetime) -> float
 
 
 def prepare(
-    db: Database, chain: LedgerChain, target: AnchorTarget, policy: AnchorPolicy
+    db: Database, chain: LedgerChainPort, target: AnchorTarget, policy: AnchorPolicy
 ) -> CheckpointRow | None:
     """Fixes a new checkpoint over every waiting leaf, if the policy says it is time."""
     last = last_checkpoint(db, target, ("confirmed", *IN_FLIGHT))
@@ -342,7 +369,9 @@ def prepare(
     return row
 
 
-def anchor_tick(db: Database, chain: LedgerChain, target: AnchorTarget, policy: AnchorPolicy) -> TickResult:
+def anchor_tick(
+    db: Database, chain: LedgerChainPort, target: AnchorTarget, policy: AnchorPolicy
+) -> TickResult:
     """One scheduler run: settle in-flight checkpoints, then anchor waiting leaves if due."""
     confirmed = list(reconcile(db, chain, target))
     row = prepare(db, chain, target, policy)

@@ -22,11 +22,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError
+from backend.services.chain_port import LedgerChainPort
 from deploy.deploy import DeploymentManifest, load_manifest
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class ChainCheck:
         }
 
 
-def _identity_problems(chain: LedgerChain, expected: ExpectedChain) -> list[str]:
+def _identity_problems(chain: LedgerChainPort, expected: ExpectedChain) -> list[str]:
     problems = []
     chain_id = chain.chain_id()
     if chain_id != expected.chain_id:
@@ -187,7 +187,7 @@ def move_in_progress(db: Database) -> ChainMoveRow | None:
 
 def check_chain(
     db: Database,
-    chain: LedgerChain,
+    chain: LedgerChainPort,
     expected: ExpectedChain,
     *,
     full: bool = False,
@@ -231,7 +231,7 @@ def check_chain(
 
 def _history_problems(
     db: Database,
-    chain: LedgerChain,
+    chain: LedgerChainPort,
     chain_id: int,
     rows: list[CheckpointRow],
     chain_size: int,
@@ -330,7 +330,7 @@ class ChainGuard:
         return self._last
 
     def refresh(
-        self, db: Database, chain: LedgerChain, expected: ExpectedChain, *, full: bool = False
+        self, db: Database, chain: LedgerChainPort, expected: ExpectedChain, *, full: bool = False
     ) -> ChainCheck:
         check = check_chain(db, chain, expected, full=full)
         with self._lock:
@@ -338,7 +338,7 @@ class ChainGuard:
         record_incident(db, check)
         return check
 
-    def status(self, db: Database, chain: LedgerChain, expected: ExpectedChain) -> ChainCheck:
+    def status(self, db: Database, chain: LedgerChainPort, expected: ExpectedChain) -> ChainCheck:
         with self._lock:
             last, fresh = self._last, time.monotonic() - self._taken_at < self.ttl_s
         if last is not None and fresh:

@@ -30,7 +30,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow
@@ -38,6 +37,7 @@ from backend.observability import metrics
 from backend.services import anchoring, reanchoring
 from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import HISTORY_MISSING, MOVING, ChainCheck, move_in_progress
+from backend.services.chain_port import LedgerChainPort
 from backend.services.reanchoring import HistoricCheckpoint, LogIntegrityError
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class RepairProgress:
         return self.leaf_index is not None
 
 
-def lost_suffix(db: Database, chain: LedgerChain, target: AnchorTarget) -> LostSuffix | None:
+def lost_suffix(db: Database, chain: LedgerChainPort, target: AnchorTarget) -> LostSuffix | None:
     """The checkpoints missing from the end of this contract's history, if nothing else is wrong."""
     history = reanchoring.ledger_history(db)
     seq, chain_size, chain_root = chain.latest_checkpoint()
@@ -109,7 +109,7 @@ def _verify_lost(db: Database, lost: tuple[HistoricCheckpoint, ...]) -> None:
 
 def repair_step(
     db: Database,
-    chain: LedgerChain,
+    chain: LedgerChainPort,
     target: AnchorTarget,
     check: ChainCheck,
     manifest: dict[str, Any],

@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import CheckpointRow
@@ -31,6 +30,7 @@ from backend.domain.errors import ChainError, ProofError
 from backend.domain.records import canonical_json, leaf_bytes, new_salt
 from backend.services.anchoring import IN_FLIGHT, AnchorTarget
 from backend.services.chain_identity import ANCHORED_STATES
+from backend.services.chain_port import LedgerChainPort
 
 MOVE_MODES = ("move", "catch_up")
 
@@ -94,7 +94,7 @@ def verify_history(
                 progress(done, len(history))
 
 
-def chain_holds_prefix(chain: LedgerChain, history: list[HistoricCheckpoint]) -> bool:
+def chain_holds_prefix(chain: LedgerChainPort, history: list[HistoricCheckpoint]) -> bool:
     """Whether the contract holds exactly the first part of the history (so the rest can follow)."""
     _, chain_size, _ = chain.latest_checkpoint()
     return all(chain.root_at(c.tree_size) == c.root for c in history if c.tree_size <= chain_size)
@@ -166,7 +166,7 @@ def abandon_move(db: Database, move_id: str, reason: str) -> None:
 
 
 def queue_history(
-    db: Database, chain: LedgerChain, target: AnchorTarget, history: list[HistoricCheckpoint]
+    db: Database, chain: LedgerChainPort, target: AnchorTarget, history: list[HistoricCheckpoint]
 ) -> int:
     """Prepares a checkpoint on ``target`` for each historic size it lacks; returns how many."""
     _, chain_size, _ = chain.latest_checkpoint()

@@ -55,7 +55,7 @@ contract CarbonLedgerInclusionTest is CheatTest {
     {
         size = uint64(rawSize % 64) + 1;
         index = uint64(rawIndex % size);
-        ledger.anchor(1, size, _mth(seed, 0, size), bytes32(0));
+        ledger.anchor(1, size, _mth(seed, 0, size), bytes32(0), new bytes32[](0));
         path = _path(seed, index, 0, size);
     }
 

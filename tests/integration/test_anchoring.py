@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from backend.adapters.chain import PROFILES, LedgerChain, connect
 from backend.adapters.database import Database
-from backend.adapters.orm import CheckpointRow
+from backend.adapters.orm import CheckpointRow, LogLeafRow
+from backend.domain.errors import ChainError
 from backend.services import anchoring, receipts
 from backend.services.activities import Caller, IssuancePolicy, record_activity
 from backend.services.verification import verify_receipt
@@ -128,3 +129,32 @@ def test_crash_after_prepare_is_sent_on_restart(db: Database, chain: LedgerChain
     assert chain.latest_checkpoint()[0] == 0
     assert anchoring.reconcile(db, chain, target) == (2,)
     assert chain.latest_checkpoint()[:2] == (1, 2)
+
+
+def test_the_contract_refuses_a_checkpoint_that_rewrites_history(db: Database, chain: LedgerChain) -> None:
+    """A log rewritten behind the anchored root: the service's proof is consistent with the
+    rewritten tree only, so the contract itself reverts, naming the checkpoint it protects."""
+    target = _target(chain)
+    _record(db, 5)
+    anchoring.anchor_tick(db, chain, target, NOW_POLICY)
+    anchored = chain.root_at(5)
+    with db.write_sessions() as session, session.begin():  # an insider rewrites leaf 2
+        leaf = session.get(LogLeafRow, 2)
+        assert leaf is not None
+        leaf.leaf_hash = bytes(32)
+    _record(db, 3, start=5)
+    refused = r"reverted: CarbonLedgerInconsistentCheckpoint\(previousTreeSize=5, previousRoot=0x"
+    with pytest.raises(ChainError, match=refused):
+        anchoring.anchor_tick(db, chain, target, NOW_POLICY)
+    assert chain.latest_checkpoint()[:2] == (1, 5) and chain.root_at(5) == anchored
+    assert chain.root_at(8) == bytes(32)
+
+
+def test_each_checkpoint_carries_the_proof_from_the_one_before(db: Database, chain: LedgerChain) -> None:
+    target = _target(chain)
+    for start, count in ((0, 3), (3, 1), (4, 9), (13, 3)):
+        _record(db, count, start=start)
+        anchoring.anchor_tick(db, chain, target, NOW_POLICY)
+    assert chain.latest_checkpoint()[:2] == (4, 16)
+    assert _states(db) == [(3, "confirmed"), (4, "confirmed"), (13, "confirmed"), (16, "confirmed")]
+    assert chain.ledger_version() == 2

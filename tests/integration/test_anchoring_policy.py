@@ -108,9 +108,9 @@ def test_one_nonce_lock_per_signing_key(
     assert nonce_lock(ANVIL_DEFAULT_ADDRESS_0) is not nonce_lock("0x" + "11" * 20)
     original = LedgerChain.sign_anchor
 
-    def slow_sign(self: LedgerChain, *args: Any) -> Any:
+    def slow_sign(self: LedgerChain, *args: Any, **kwargs: Any) -> Any:
         time.sleep(0.15)  # widens the window between reading the nonce and broadcasting
-        return original(self, *args)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(LedgerChain, "sign_anchor", slow_sign)
     ledgers = []

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from backend import chain_recovery
+from backend.adapters.chain import LedgerChain
 from backend.adapters.orm import CheckpointRow, LogLeafRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.bootstrap import resolve_deployment, watch_chain
@@ -245,3 +246,29 @@ def test_new_ledgers_deploy_by_themselves_but_not_over_history(
         restarted.db.dispose()
     finally:
         fresh.kill()
+
+
+def test_a_version_1_contract_is_upgraded_by_a_move(
+    setup: tuple[Path, int, AnvilProcess, Runtime],
+    ledger_artifact: ContractArtifact,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`chain reanchor` on a healthy contract that predates the consistency check moves the
+    history to a new contract of this version, where every checkpoint carries its proof."""
+    _, _, _, runtime = setup
+    assert runtime.chain is not None
+    chainkit.record(runtime, 3)
+    anchoring_job(runtime)
+    chainkit.record(runtime, 4, start=3)
+    anchoring_job(runtime)
+    old = runtime.chain.address
+    assert chain_recovery.plan(runtime, ledger_artifact).mode == "none"
+    monkeypatch.setattr(LedgerChain, "ledger_version", lambda self: 1 if self.address == old else 2)
+    what = chain_recovery.plan(runtime, ledger_artifact)
+    assert what.mode == "move" and "version 1" in what.reasons[0] and what.checkpoints == 2
+
+    report = chain_recovery.reanchor(runtime, ledger_artifact, ANVIL_DEFAULT_KEY_0)
+    assert report.mode == "move" and report.contract != old
+    assert runtime.chain.address == report.contract
+    assert [runtime.chain.root_at(size) != bytes(32) for size in (3, 7, 8)] == [True, True, True]
+    assert chain_recovery.plan(runtime, ledger_artifact).mode == "none"

@@ -43,7 +43,7 @@ def _ledger(w3: Web3, manifest: DeploymentManifest, artifact: ContractArtifact) 
 
 def _anchor(w3: Web3, ledger: Contract, seq: int, size: int, root: bytes) -> dict[str, Any]:
     account = Account.from_key(ANVIL_DEFAULT_KEY_0)
-    tx = ledger.functions.anchor(seq, size, root, META).build_transaction(
+    tx = ledger.functions.anchor(seq, size, root, META, []).build_transaction(
         {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending")}
     )
     tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
