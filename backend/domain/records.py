@@ -19,6 +19,8 @@ from typing import Any
 import rfc8785
 
 LEAF_FORMAT_VERSION = 1
+"""The envelope version :func:`leaf_bytes` writes: the untyped format of the first records. New
+records are written by :func:`backend.domain.record_kinds.encode` (version 2, typed bodies)."""
 SALT_BYTES = 16
 """128 bits: enough that guessing a record from its hash is as hard as guessing the salt."""
 
@@ -32,6 +34,7 @@ RECORD_KINDS = frozenset(
         "chain_move",
         "points_rules",
         "review",
+        "period_signoff",
     }
 )
 

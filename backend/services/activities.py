@@ -32,7 +32,8 @@ from backend.domain.errors import CarbonLedgerError, IdempotencyConflict, Invali
 from backend.domain.points import Transfer
 from backend.domain.points_rules import IssuanceRules
 from backend.domain.recognition import MAGNITUDE_FIELDS
-from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.domain.record_kinds import ActivityBody, encode
+from backend.domain.records import canonical_json, sha256_hex, subject_commitment
 from backend.observability import metrics
 from backend.services import corrections, recognition
 from backend.services.factor_sets import SetsInForce
@@ -228,21 +229,21 @@ class _Batch:
             )
         status = screened.status if screened else "accepted"
         activity_id = str(uuid.uuid4())
-        body = {
-            "type": activity_type,
-            "occurred_at": draft.occurred_at.isoformat(),
-            "recorded_at": now.isoformat(),
-            "org": caller.org_id,
-            "dept": caller.dept_id,
-            "source": caller.source,
-            "quantities": quantities,
-            "status": status,
-            "co2e_avoided_g": calc.co2e_avoided_g,
-            "co2e_scope3_g": calc.co2e_scope3_g,
-            "scope3_category": calc.scope3_category,
-            "factor_set": {"version": factor_set.version, "sha256": "0x" + factor_set.content_hash},
-            "calculation": calc.public(),
-        }
+        body = ActivityBody(
+            type=activity_type,
+            occurred_at=draft.occurred_at.isoformat(),
+            recorded_at=now.isoformat(),
+            org=caller.org_id,
+            dept=caller.dept_id,
+            source=caller.source,
+            quantities=quantities,
+            status=status,
+            co2e_avoided_g=calc.co2e_avoided_g,
+            co2e_scope3_g=calc.co2e_scope3_g,
+            scope3_category=calc.scope3_category,
+            factor_set={"version": factor_set.version, "sha256": "0x" + factor_set.content_hash},
+            calculation=calc.public(),
+        )
         subject = subject_commitment(policy.subject_key, caller.subject_id)
         row = ActivityRow(
             id=activity_id,
@@ -267,7 +268,7 @@ class _Batch:
         footprint = screening.remember(row, screened) if screening and screened else None
         return _Accepted(
             row,
-            leaf_bytes("activity", activity_id, new_salt(), subject, body),
+            encode(activity_id, subject, body),
             footprint,
             subject,
             earns_points=caller.earns_points,

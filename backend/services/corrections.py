@@ -25,7 +25,8 @@ from backend.adapters.orm_corrections import CorrectionRow
 from backend.adapters.orm_points import PointsTransferRow
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import derived_id, reversal
-from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.domain.record_kinds import CorrectionBody, encode
+from backend.domain.records import canonical_json, sha256_hex, subject_commitment
 from backend.services.issuance import issuance_transfer_id
 from backend.services.points import post_transfer, to_transfer
 
@@ -83,6 +84,41 @@ def _visible(activity: ActivityRow | None, actor: Actor, activity_id: str) -> Ac
     return activity
 
 
+def _reversal_body(
+    activity: ActivityRow,
+    corrected: LogLeafRow,
+    *,
+    reason_code: str,
+    superseded_by: str | None,
+    note_sha256: str | None,
+    actor: dict[str, Any],
+    points_transfer: str | None,
+    now: datetime,
+) -> CorrectionBody:
+    return CorrectionBody(
+        action="reversal",
+        corrects={
+            "kind": "activity",
+            "id": activity.id,
+            "leaf_index": activity.leaf_index,
+            "leaf_hash": "0x" + bytes(corrected.leaf_hash).hex(),
+        },
+        reason_code=reason_code,
+        superseded_by=superseded_by,
+        note_sha256=note_sha256,
+        actor=actor,
+        org=activity.org_id,
+        reversed={
+            "co2e_avoided_g": -activity.co2e_avoided_g,
+            "co2e_scope3_g": -activity.co2e_scope3_g,
+            "scope3_category": activity.scope3_category,
+            "points": -activity.points,
+        },
+        points_transfer=points_transfer,
+        recorded_at=now.isoformat(),
+    )
+
+
 def reverse_activity(
     db: Database,
     actor: Actor,
@@ -110,28 +146,18 @@ def reverse_activity(
         corrected = session.get(LogLeafRow, activity.leaf_index)
         assert corrected is not None
         correction_id = str(uuid.uuid4())
-        body: dict[str, Any] = {
-            "action": "reversal",
-            "corrects": {
-                "kind": "activity",
-                "id": activity.id,
-                "leaf_index": activity.leaf_index,
-                "leaf_hash": "0x" + bytes(corrected.leaf_hash).hex(),
-            },
-            "reason_code": reason_code,
-            "note_sha256": None if note is None else "0x" + hashlib.sha256(note.encode()).hexdigest(),
-            "actor": {"role": actor.role, "id": subject_commitment(subject_key, actor.subject)},
-            "org": activity.org_id,
-            "reversed": {
-                "co2e_avoided_g": -activity.co2e_avoided_g,
-                "co2e_scope3_g": -activity.co2e_scope3_g,
-                "scope3_category": activity.scope3_category,
-                "points": -activity.points,
-            },
-            "recorded_at": now.isoformat(),
-        }
+        body = _reversal_body(
+            activity,
+            corrected,
+            reason_code=reason_code,
+            superseded_by=None,
+            note_sha256=None if note is None else "0x" + hashlib.sha256(note.encode()).hexdigest(),
+            actor={"role": actor.role, "id": subject_commitment(subject_key, actor.subject)},
+            points_transfer=None,
+            now=now,
+        )
         subject = subject_commitment(subject_key, activity.subject_id)
-        leaf = leaf_bytes("correction", correction_id, new_salt(), subject, body)
+        leaf = encode(correction_id, subject, body)
         (leaf_index,) = log.append([PendingLeaf("correction", correction_id, leaf)], now)
         row = CorrectionRow(
             id=correction_id,
@@ -175,28 +201,19 @@ def supersede(
     assert corrected is not None
     correction_id = derived_id("supersession", activity.id)
     subject = subject_commitment(subject_key, activity.subject_id)
-    body: dict[str, Any] = {
-        "action": "reversal",
-        "corrects": {
-            "kind": "activity",
-            "id": activity.id,
-            "leaf_index": activity.leaf_index,
-            "leaf_hash": "0x" + bytes(corrected.leaf_hash).hex(),
-        },
-        "reason_code": "superseded_by_primary",
-        "superseded_by": by_activity_id,
-        "note_sha256": None,
-        "actor": {"role": SYSTEM_ROLE, "id": subject_commitment(subject_key, source)},
-        "org": activity.org_id,
-        "reversed": {
-            "co2e_avoided_g": -activity.co2e_avoided_g,
-            "co2e_scope3_g": -activity.co2e_scope3_g,
-            "scope3_category": activity.scope3_category,
-            "points": -activity.points,
-        },
-        "recorded_at": now.isoformat(),
-    }
-    leaf = leaf_bytes("correction", correction_id, new_salt(), subject, body)
+    issued = session.get(PointsTransferRow, issuance_transfer_id(activity.id))
+    points_id = derived_id("supersession-points", activity.id) if issued is not None else None
+    body = _reversal_body(
+        activity,
+        corrected,
+        reason_code="superseded_by_primary",
+        superseded_by=by_activity_id,
+        note_sha256=None,
+        actor={"role": SYSTEM_ROLE, "id": subject_commitment(subject_key, source)},
+        points_transfer=points_id,
+        now=now,
+    )
+    leaf = encode(correction_id, subject, body)
     (leaf_index,) = SqlLogStore(session).append([PendingLeaf("correction", correction_id, leaf)], now)
     row = CorrectionRow(
         id=correction_id,
@@ -211,11 +228,8 @@ def supersede(
         created_at=now,
     )
     session.add(row)
-    issued = session.get(PointsTransferRow, issuance_transfer_id(activity.id))
-    if issued is not None:
-        spec = reversal(
-            to_transfer(issued), derived_id("supersession-points", activity.id), "duplicate", None, 0
-        )
+    if issued is not None and points_id is not None:
+        spec = reversal(to_transfer(issued), points_id, "duplicate", None, 0)
         post_transfer(session, spec, subject=subject, now=now, org_id=activity.org_id, created_by=SYSTEM_ROLE)
     activity.status = REVERSED
     return row

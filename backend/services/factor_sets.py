@@ -24,7 +24,8 @@ from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_factors import FactorSetRow
 from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.factors import FactorSet
-from backend.domain.records import canonical_json, leaf_bytes, new_salt
+from backend.domain.record_kinds import FactorSetBody, encode
+from backend.domain.records import canonical_json
 from emission_factors.loader import (
     FACTORS_FILE,
     FactorSetError,
@@ -240,13 +241,13 @@ def publish(
             if existing is not None:
                 return Published(existing, created=False)
             _check_order(session, factor_set, now)
-            body = {
+            body = FactorSetBody(
                 **factor_set.public_summary(),
-                "parameter_count": len(factor_set.parameters),
-                "origin": origin,
-                "published_at": now.isoformat(),
-            }
-            leaf = leaf_bytes("factor_set", factor_set.version, new_salt(), publisher, body)
+                parameter_count=len(factor_set.parameters),
+                origin=origin,
+                published_at=now.isoformat(),
+            )
+            leaf = encode(factor_set.version, publisher, body)
             (leaf_index,) = log.append([PendingLeaf("factor_set", factor_set.version, leaf)], now)
             row = FactorSetRow(
                 version=factor_set.version,

@@ -25,7 +25,8 @@ from backend.domain import points as ledger
 from backend.domain.errors import InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import AccountKind, Balance, Transfer, TransferKind
 from backend.domain.points_rules import months_before
-from backend.domain.records import leaf_bytes, new_salt, subject_commitment
+from backend.domain.record_kinds import PointsTransferBody, encode
+from backend.domain.records import subject_commitment
 from backend.services.tokens import Principal
 
 MAX_PAGE_SIZE = 100
@@ -123,20 +124,20 @@ def transfer_leaf(
     details: dict[str, Any] | None,
 ) -> bytes:
     """The transfer's logged record: an employee appears as the subject commitment, never an id."""
-    body = {
-        "kind": transfer.kind.value,
-        "debit": _public_account(transfer.debit_account),
-        "credit": _public_account(transfer.credit_account),
-        "amount": transfer.amount,
-        "reason_code": transfer.reason_code,
-        "reverses": transfer.reverses_id,
-        "activity": transfer.activity_id,
-        "redemption": transfer.redemption_id,
-        "org": org_id,
-        "details": details or {},
-        "at": now.isoformat(),
-    }
-    return leaf_bytes("points_transfer", transfer.id, new_salt(), subject, body)
+    body = PointsTransferBody(
+        kind=transfer.kind.value,
+        debit=_public_account(transfer.debit_account),
+        credit=_public_account(transfer.credit_account),
+        amount=transfer.amount,
+        reason_code=transfer.reason_code,
+        reverses=transfer.reverses_id,
+        activity=transfer.activity_id,
+        redemption=transfer.redemption_id,
+        org=org_id,
+        details=details or {},
+        at=now.isoformat(),
+    )
+    return encode(transfer.id, subject, body)
 
 
 def transfer_row(

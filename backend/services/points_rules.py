@@ -18,7 +18,7 @@ from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_points import PointsRulesRow
 from backend.domain.points import derived_id
 from backend.domain.points_rules import IssuanceRules, RulesDocument, TypeRule, parse_document
-from backend.domain.records import leaf_bytes, new_salt
+from backend.domain.record_kinds import PointsRulesBody, encode
 from backend.settings import Settings
 
 PARK_SCOPE = "park"
@@ -94,9 +94,9 @@ def put_document(
         if row is not None and row.document == document:
             return row
         version = 1 if row is None else row.version + 1
-        body = {"scope": scope, "version": version, "document": document, "at": now.isoformat()}
+        body = PointsRulesBody(scope=scope, version=version, document=document, at=now.isoformat())
         record_id = derived_id("points_rules", scope, str(version))
-        leaf = leaf_bytes("points_rules", record_id, new_salt(), None, body)
+        leaf = encode(record_id, None, body)
         (leaf_index,) = log.append([PendingLeaf("points_rules", record_id, leaf)], now)
         if row is None:
             row = PointsRulesRow(scope=scope, document=document, version=version, updated_by=actor)

@@ -27,7 +27,8 @@ from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError, ProofError
-from backend.domain.records import canonical_json, leaf_bytes, new_salt
+from backend.domain.record_kinds import ChainMoveBody, encode
+from backend.domain.records import canonical_json
 from backend.services.anchoring import IN_FLIGHT, AnchorTarget
 from backend.services.chain_identity import ANCHORED_STATES
 from backend.services.chain_port import LedgerChainPort
@@ -248,21 +249,21 @@ def complete_move(
         row = session.get(ChainMoveRow, move_id)
         if row is None or row.state != "started":
             raise ChainError(f"move {move_id} is not in progress")
-        body = {
-            "mode": row.mode,
-            "reasons": row.reasons,
-            "from": source,
-            "to": destination,
-            "reanchored": {
+        body = ChainMoveBody(
+            mode=row.mode,
+            reasons=row.reasons,
+            from_=source,
+            to=destination,
+            reanchored={
                 "checkpoints": len(history),
                 "first_tree_size": history[0].tree_size if history else None,
                 "last_tree_size": history[-1].tree_size if history else None,
                 "sha256": history_digest(history),
             },
-            "started_at": row.started_at.isoformat(),
-            "completed_at": now.isoformat(),
-        }
-        leaf = leaf_bytes("chain_move", move_id, new_salt(), None, body)
+            started_at=row.started_at.isoformat(),
+            completed_at=now.isoformat(),
+        )
+        leaf = encode(move_id, None, body)
         (leaf_index,) = log.append([PendingLeaf("chain_move", move_id, leaf)], now)
         row.state = "completed"
         row.checkpoints = len(history)

@@ -17,7 +17,8 @@ from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_integrations import FootprintRow, ReviewRow
 from backend.domain.errors import Conflict, InvalidInput, NotFound
-from backend.domain.records import leaf_bytes, new_salt, subject_commitment
+from backend.domain.record_kinds import ReviewBody, encode
+from backend.domain.records import subject_commitment
 from backend.services.activities import IssuancePolicy, on_activity_accepted
 
 DECISIONS = {"approve": "accepted", "reject": "rejected"}
@@ -88,19 +89,19 @@ def decide(
         row.status = DECISIONS[decision]
         if decision == "approve":
             on_activity_accepted(session, row, now, policy.rules_defaults)
-        body = {
-            "activity": activity_id,
-            "activity_leaf": row.leaf_index,
-            "decision": decision,
-            "status": row.status,
-            "reason": reason,
-            "org": company_id,
-            "reviewer": subject_commitment(policy.subject_key, reviewer),
-            "points": row.points,
-            "decided_at": now.isoformat(),
-        }
+        body = ReviewBody(
+            activity=activity_id,
+            activity_leaf=row.leaf_index,
+            decision=decision,
+            status=row.status,
+            reason=reason,
+            org=company_id,
+            reviewer=subject_commitment(policy.subject_key, reviewer),
+            points=row.points,
+            decided_at=now.isoformat(),
+        )
         subject = subject_commitment(policy.subject_key, row.subject_id)
-        leaf = leaf_bytes("review", activity_id, new_salt(), subject, body)
+        leaf = encode(activity_id, subject, body)
         (leaf_index,) = log.append([PendingLeaf("review", activity_id, leaf)], now)
         review = ReviewRow(
             activity_id=activity_id,

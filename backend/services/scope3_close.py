@@ -19,13 +19,45 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_scope3 import PeriodCloseRow
 from backend.domain.errors import Conflict, InvalidInput
-from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.domain.record_kinds import PeriodCloseBody, encode
+from backend.domain.records import canonical_json, sha256_hex, subject_commitment
 from backend.domain.scope3 import Period
 from backend.services import feed
 from backend.services.scope3 import Scope3Config, close_public, compute, latest_close
 
 MAX_REASON_LENGTH = 500
 """A restatement's reason is read by auditors: a paragraph, not a document."""
+
+
+def _category_figures(block: dict[str, Any]) -> dict[int, tuple[int, int]]:
+    categories = (block.get("inventory") or {}).get("categories") or []
+    return {int(c["category"]): (int(c["co2e_g"]), int(c["records"])) for c in categories}
+
+
+def restatement_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per scope (the park, then each company) and Scope 3 category whose figures a restatement
+    changes: grams and records before (the superseded revision) and after."""
+    scopes: dict[str | None, tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]]]] = {}
+    for document, side in ((before, 0), (after, 1)):
+        blocks = [(None, document.get("park") or {})] + [
+            (str(b.get("company")), b) for b in document.get("companies") or []
+        ]
+        for company, block in blocks:
+            scopes.setdefault(company, ({}, {}))[side].update(_category_figures(block))
+    changes = []
+    for company, (old, new) in scopes.items():
+        for category in sorted(old.keys() | new.keys()):
+            (old_g, old_n), (new_g, new_n) = old.get(category, (0, 0)), new.get(category, (0, 0))
+            if (old_g, old_n) != (new_g, new_n):
+                changes.append(
+                    {
+                        "company": company,
+                        "category": category,
+                        "before": {"co2e_g": old_g, "records": old_n},
+                        "after": {"co2e_g": new_g, "records": new_n},
+                    }
+                )
+    return changes
 
 
 def _record(
@@ -57,26 +89,27 @@ def _record(
         summary = compute(session, period, config, size, now, extrapolate=True)
         digest = sha256_hex(canonical_json(summary))
         close_id = str(uuid.uuid4())
-        body = {
-            "period": period.label,
-            "kind": "restatement" if restate else "close",
-            "revision": revision,
-            "supersedes": previous.id if previous is not None else None,
-            "reason": reason,
-            "cutoff_tree_size": size,
-            "closed_at": now.isoformat(),
-            "closed_by_role": closer_role,
-            "summary_sha256": digest,
-            "summary": summary,
-        }
+        body = PeriodCloseBody(
+            period=period.label,
+            kind="restatement" if restate else "close",
+            revision=revision,
+            supersedes=previous.id if previous is not None else None,
+            reason=reason,
+            cutoff_tree_size=size,
+            closed_at=now.isoformat(),
+            closed_by_role=closer_role,
+            summary_sha256=digest,
+            summary=summary,
+            changes=[] if previous is None else restatement_changes(previous.summary, summary),
+        )
         subject = subject_commitment(subject_key, closer_subject)
-        leaf = leaf_bytes("period_close", close_id, new_salt(), subject, body)
+        leaf = encode(close_id, subject, body)
         (leaf_index,) = log.append([PendingLeaf("period_close", close_id, leaf)], now)
         row = PeriodCloseRow(
             id=close_id,
             period=period.label,
             revision=revision,
-            kind=body["kind"],
+            kind=body.kind,
             reason=reason,
             cutoff_tree_size=size,
             summary=summary,
