@@ -120,6 +120,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/audit/v1/receipts/{leaf_index}"): AUDIT,
     ("GET", "/audit/v1/proofs"): AUDIT,
     ("GET", "/audit/v1/records"): AUDIT,
+    ("GET", "/audit/v1/accounts"): AUDIT,
+    ("GET", "/audit/v1/redemptions"): AUDIT,
     ("GET", "/audit/v1/records/{leaf_index}"): AUDIT,
     ("GET", "/audit/v1/chain"): AUDIT,
     # Corrections never edit: a logged reversal (company admins for their company, operators).

@@ -17,7 +17,12 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_corrections import CorrectionRow
+from backend.adapters.orm_integrations import ReviewRow
+from backend.adapters.orm_points import PointsAccountRow, PointsRulesRow, PointsTransferRow, RedemptionRow
+from backend.adapters.orm_scope3 import PeriodCloseRow
+from backend.domain import points as ledger
 from backend.domain.errors import InvalidInput, NotFound
+from backend.domain.points import AccountKind, derived_id
 from backend.domain.records import subject_commitment
 from backend.services import receipts
 from backend.services.anchoring import AnchorTarget
@@ -64,30 +69,140 @@ def correction_record(row: CorrectionRow) -> dict[str, Any]:
     }
 
 
+def _public_account(account_id: str, subject_key: bytes) -> str:
+    """An account as an auditor sees it: an employee's by their subject commitment."""
+    if ledger.account_kind(account_id) == AccountKind.EMPLOYEE:
+        return "employee:" + subject_commitment(subject_key, account_id.removeprefix("employee:"))
+    return account_id
+
+
+def transfer_record(row: PointsTransferRow, subject_key: bytes) -> dict[str, Any]:
+    employee = next(
+        (a for a in (row.debit_account_id, row.credit_account_id) if a.startswith("employee:")), None
+    )
+    return {
+        "leaf_index": row.leaf_index,
+        "kind": "points_transfer",
+        "id": row.id,
+        "subject": None
+        if employee is None
+        else subject_commitment(subject_key, employee.removeprefix("employee:")),
+        "transfer_kind": row.kind,
+        "debit": "employee" if row.debit_account_id == employee else row.debit_account_id,
+        "credit": "employee" if row.credit_account_id == employee else row.credit_account_id,
+        "amount": int(row.amount),
+        "reason_code": row.reason_code,
+        "reverses": row.reverses_id,
+        "activity": row.activity_id,
+        "redemption": row.redemption_id,
+    }
+
+
+def review_record(row: ReviewRow) -> dict[str, Any]:
+    return {
+        "leaf_index": row.leaf_index,
+        "kind": "review",
+        "id": row.activity_id,
+        "decision": row.decision,
+        "org": row.company_id,
+        "decided_at": row.decided_at.astimezone(UTC).isoformat(),
+    }
+
+
+def close_record(row: PeriodCloseRow) -> dict[str, Any]:
+    return {
+        "leaf_index": row.leaf_index,
+        "kind": "period_close",
+        "id": row.id,
+        "period": row.period,
+        "close_kind": row.kind,
+        "revision": row.revision,
+        "cutoff_tree_size": row.cutoff_tree_size,
+        "summary_sha256": row.summary_sha256,
+        "summary": row.summary,
+    }
+
+
+def rules_record(row: PointsRulesRow) -> dict[str, Any]:
+    return {
+        "leaf_index": row.leaf_index,
+        "kind": "points_rules",
+        "id": derived_id("points_rules", row.scope, str(row.version)),
+        "scope": row.scope,
+        "version": row.version,
+        "document": row.document,
+    }
+
+
+def _page(session: Session, table: Any, start: int, limit: int) -> list[Any]:
+    stmt = select(table).where(table.leaf_index >= start).order_by(table.leaf_index).limit(limit)
+    return list(session.execute(stmt).scalars())
+
+
 def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
-    """Stored activities and corrections from leaf ``start`` on, in leaf order."""
+    """Stored records (activities, corrections, points transfers, reviews, period closes, points
+    rules) from leaf ``start`` on, in leaf order."""
     if start < 0:
         raise InvalidInput("start", "must be >= 0")
     if not 1 <= limit <= MAX_RECORDS_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_RECORDS_PAGE}")
     with db.read_sessions() as session:
-        activities = session.execute(
-            select(ActivityRow)
-            .where(ActivityRow.leaf_index >= start)
-            .order_by(ActivityRow.leaf_index)
-            .limit(limit)
-        ).scalars()
-        corrections = session.execute(
-            select(CorrectionRow)
-            .where(CorrectionRow.leaf_index >= start)
-            .order_by(CorrectionRow.leaf_index)
-            .limit(limit)
-        ).scalars()
-        merged = [activity_record(a, subject_key) for a in activities] + [
-            correction_record(c) for c in corrections
-        ]
+        merged = [activity_record(a, subject_key) for a in _page(session, ActivityRow, start, limit)]
+        merged += [correction_record(c) for c in _page(session, CorrectionRow, start, limit)]
+        merged += [transfer_record(t, subject_key) for t in _page(session, PointsTransferRow, start, limit)]
+        merged += [review_record(r) for r in _page(session, ReviewRow, start, limit)]
+        merged += [close_record(c) for c in _page(session, PeriodCloseRow, start, limit)]
+        merged += [rules_record(r) for r in _page(session, PointsRulesRow, start, limit)]
+        merged += extra_records(session, subject_key, start, limit)
     merged.sort(key=lambda record: int(record["leaf_index"]))
     return merged[:limit]
+
+
+def extra_records(session: Session, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
+    """Stored records of kinds added later (period sign-offs)."""
+    return []
+
+
+def accounts_page(db: Database, subject_key: bytes, after: str, limit: int) -> list[dict[str, Any]]:
+    """Stored points accounts with their totals, by id after ``after`` (employees by commitment)."""
+    if not 1 <= limit <= MAX_RECORDS_PAGE:
+        raise InvalidInput("limit", f"must be between 1 and {MAX_RECORDS_PAGE}")
+    with db.read_sessions() as session:
+        stmt = (
+            select(PointsAccountRow)
+            .where(PointsAccountRow.id > after)
+            .order_by(PointsAccountRow.id)
+            .limit(limit)
+        )
+        return [
+            {
+                "id": row.id if row.kind != AccountKind.EMPLOYEE.value else None,
+                "cursor": row.id,
+                "account": _public_account(row.id, subject_key),
+                "debits": int(row.debits_posted),
+                "credits": int(row.credits_posted),
+            }
+            for row in session.execute(stmt).scalars()
+        ]
+
+
+def redemptions_page(db: Database, after: str, limit: int) -> list[dict[str, Any]]:
+    """Stored redemptions by id after ``after``: price, status and the transfers behind them."""
+    if not 1 <= limit <= MAX_RECORDS_PAGE:
+        raise InvalidInput("limit", f"must be between 1 and {MAX_RECORDS_PAGE}")
+    with db.read_sessions() as session:
+        stmt = select(RedemptionRow).where(RedemptionRow.id > after).order_by(RedemptionRow.id).limit(limit)
+        return [
+            {
+                "id": row.id,
+                "cursor": row.id,
+                "price_points": int(row.price_points),
+                "status": row.status,
+                "transfer_id": row.transfer_id,
+                "refund_transfer_id": row.refund_transfer_id,
+            }
+            for row in session.execute(stmt).scalars()
+        ]
 
 
 def _factor_details(session: Session, calculation: dict[str, Any], version: str) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from backend.domain import record_kinds
+from backend.domain.records import canonical_json, sha256_hex
+
 ACTIVITY_FIELDS = (
     "type",
     "org",
@@ -35,6 +38,17 @@ TOTAL_KEYS = ("activities", "co2e_avoided_g", "co2e_scope3_g", "points_issued", 
 
 
 ENVELOPE_KEYS = frozenset({"v", "kind", "id", "salt", "subject", "body"})
+STORED_KINDS = frozenset(
+    {"activity", "correction", "points_transfer", "review", "period_close", "period_signoff"}
+)
+"""Kinds whose every leaf has its stored record (row) in the database."""
+LATEST_STORED_KINDS = frozenset({"points_rules"})
+"""Kinds of which the database keeps only the latest record per scope."""
+REACHABLE = {
+    "flagged": {"flagged", "accepted", "rejected", "reversed"},
+    "accepted": {"accepted", "reversed"},
+}
+"""Statuses a stored activity may have, given the status its own leaf logged (later records move it)."""
 
 
 def decode_leaf(leaf: bytes) -> dict[str, Any] | None:
@@ -46,6 +60,15 @@ def decode_leaf(leaf: bytes) -> dict[str, Any] | None:
     if not isinstance(record, dict) or not record.keys() >= ENVELOPE_KEYS:
         return None
     return record
+
+
+def format_problem(leaf: bytes) -> str | None:
+    """Why a leaf is not a well-formed record of its version (None: it is one)."""
+    try:
+        record_kinds.decode(leaf)
+    except record_kinds.RecordFormatError as exc:
+        return str(exc)
+    return None
 
 
 def describe(index: int, record: dict[str, Any] | None) -> str:
@@ -94,17 +117,78 @@ def _correction_differences(body: dict[str, Any], stored: dict[str, Any]) -> lis
     return differences
 
 
+def _fields_differ(
+    body: dict[str, Any], stored: dict[str, Any], pairs: tuple[tuple[str, str], ...]
+) -> list[str]:
+    return [
+        f"{stored_name}: logged {body.get(logged)!r}, stored {stored.get(stored_name)!r}"
+        for logged, stored_name in pairs
+        if body.get(logged) != stored.get(stored_name)
+    ]
+
+
+TRANSFER_FIELDS = (
+    ("kind", "transfer_kind"),
+    ("debit", "debit"),
+    ("credit", "credit"),
+    ("amount", "amount"),
+    ("reason_code", "reason_code"),
+    ("reverses", "reverses"),
+    ("activity", "activity"),
+    ("redemption", "redemption"),
+)
+REVIEW_FIELDS = (("decision", "decision"), ("org", "org"))
+CLOSE_FIELDS = (
+    ("period", "period"),
+    ("kind", "close_kind"),
+    ("revision", "revision"),
+    ("cutoff_tree_size", "cutoff_tree_size"),
+    ("summary_sha256", "summary_sha256"),
+)
+SIGNOFF_FIELDS = (
+    ("period", "period"),
+    ("close", "close"),
+    ("opinion", "opinion"),
+    ("summary_sha256", "summary_sha256"),
+)
+RULES_FIELDS = (("scope", "scope"), ("version", "version"), ("document", "document"))
+
+
+def _close_differences(body: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    differences = _fields_differ(body, stored, CLOSE_FIELDS)
+    summary = stored.get("summary")
+    if summary is not None and sha256_hex(canonical_json(summary)) != body.get("summary_sha256"):
+        differences.append("summary: the stored summary does not hash to the logged summary_sha256")
+    return differences
+
+
 def record_differences(record: dict[str, Any], stored: dict[str, Any]) -> list[str]:
-    """How a stored activity or correction differs from its logged envelope (empty: it matches)."""
+    """How a stored record differs from its logged envelope (empty: it matches)."""
     if stored.get("kind") != record.get("kind") or stored.get("id") != record.get("id"):
         return [f"the stored record is {stored.get('kind')} {stored.get('id')}"]
     body = record.get("body") or {}
-    if record.get("kind") == "correction":
+    kind = record.get("kind")
+    if kind == "correction":
         return _correction_differences(body, stored)
+    if kind == "points_transfer":
+        differences = _fields_differ(body, stored, TRANSFER_FIELDS)
+        if "employee" in (body.get("debit"), body.get("credit")) and stored.get("subject") != record.get(
+            "subject"
+        ):
+            differences.append("subject: the stored employee account is not the logged one")
+        return differences
+    if kind == "review":
+        return _fields_differ(body, stored, REVIEW_FIELDS)
+    if kind == "period_close":
+        return _close_differences(body, stored)
+    if kind == "period_signoff":
+        return _fields_differ(body, stored, SIGNOFF_FIELDS)
+    if kind == "points_rules":
+        return _fields_differ(body, stored, RULES_FIELDS)
     differences = _activity_differences(body, stored)
     if stored.get("subject") != record.get("subject"):
         differences.append("subject: the stored owner is not the logged one")
-    if stored.get("status") not in (body.get("status"), "reversed"):
+    if stored.get("status") not in REACHABLE.get(str(body.get("status")), {body.get("status"), "reversed"}):
         differences.append(f"status: logged {body.get('status')!r}, stored {stored.get('status')!r}")
     return differences
 
@@ -140,37 +224,101 @@ class Totals:
         return {key: getattr(self, key) for key in TOTAL_KEYS if key != "points_issued" or self.points_logged}
 
 
+def account_key(name: str | None, subject: str | None) -> str:
+    """How replay names an account: an employee's by the leaf's subject commitment."""
+    return f"employee:{subject}" if name == "employee" else str(name)
+
+
+@dataclass
+class Replay:
+    """The ledger's state as the leaves determine it: every activity's status and earned points,
+    every account's totals, every redemption, the latest points rules per scope."""
+
+    status: dict[str, str] = field(default_factory=dict)
+    points: dict[str, int] = field(default_factory=dict)
+    accounts: dict[str, list[int]] = field(default_factory=dict)
+    """Account → [debits, credits]."""
+    redemptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rules: dict[str, int] = field(default_factory=dict)
+    """Scope → leaf index of its latest rules record."""
+    leaf_of: dict[str, int] = field(default_factory=dict)
+    """Activity → its leaf index (to name it)."""
+
+    def apply(self, index: int, record: dict[str, Any]) -> None:
+        kind, body = record.get("kind"), record.get("body") or {}
+        if kind == "activity":
+            activity = str(record.get("id"))
+            self.status[activity] = str(body.get("status"))
+            self.points[activity] = int(body.get("points") or 0)  # version 1 bodies carried them
+            self.leaf_of[activity] = index
+        elif kind == "review":
+            self.status[str(body.get("activity"))] = str(body.get("status"))
+        elif kind == "correction" and body.get("action") == "reversal":
+            self.status[str((body.get("corrects") or {}).get("id"))] = "reversed"
+        elif kind == "points_transfer":
+            self._transfer(record, body)
+        elif kind == "points_rules":
+            self.rules[str(body.get("scope"))] = index
+
+    def _transfer(self, record: dict[str, Any], body: dict[str, Any]) -> None:
+        amount = int(body.get("amount") or 0)
+        subject = record.get("subject")
+        self.accounts.setdefault(account_key(body.get("debit"), subject), [0, 0])[0] += amount
+        self.accounts.setdefault(account_key(body.get("credit"), subject), [0, 0])[1] += amount
+        transfer_kind, activity, redemption = body.get("kind"), body.get("activity"), body.get("redemption")
+        if transfer_kind == "issuance" and activity:
+            self.points[str(activity)] = self.points.get(str(activity), 0) + amount
+        if redemption and transfer_kind == "redemption":
+            entry = self.redemptions.setdefault(str(redemption), {"refund_transfer_id": None})
+            entry.update(price_points=amount, transfer_id=record.get("id"))
+        elif redemption and transfer_kind == "refund":
+            entry = self.redemptions.setdefault(str(redemption), {})
+            entry["refund_transfer_id"] = record.get("id")
+
+
 @dataclass
 class RecordAudit:
-    """Feed it every leaf in order (:meth:`leaf`), then call :meth:`finish`; read ``problems``."""
+    """Feed it every leaf in order (:meth:`leaf`), then call :meth:`finish`; read ``problems``.
+
+    ``records`` are the stored records in leaf order; ``accounts`` and ``redemptions`` the stored
+    points accounts and redemptions (any order), compared at the end with what the leaves replay to.
+    """
 
     records: Iterator[dict[str, Any]]
+    accounts: Iterator[dict[str, Any]] | None = None
+    redemptions: Iterator[dict[str, Any]] | None = None
     problems: list[str] = field(default_factory=list)
     compared: int = 0
     totals: Totals = field(default_factory=Totals)
+    replay: Replay = field(default_factory=Replay)
     _pending: dict[str, Any] | None = None
-    _reversed_rows: set[str] = field(default_factory=set)
-    _reversed_logged: set[str] = field(default_factory=set)
+    _stored_activity: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Activity → (stored status, stored points)."""
+    _stored_rules: dict[str, int] = field(default_factory=dict)
 
     def _next_record(self) -> dict[str, Any] | None:
         if self._pending is None:
             self._pending = next(self.records, None)
         return self._pending
 
-    def leaf(self, index: int, record: dict[str, Any] | None) -> None:
+    def leaf(self, index: int, record: dict[str, Any] | None, leaf: bytes | None = None) -> None:
         stored = self._next_record()
         while stored is not None and int(stored["leaf_index"]) < index:
             self._orphan(stored)
             stored = self._next_record()
-        if record is not None:
-            self.totals.add(record)
-        kind = None if record is None else record.get("kind")
-        if kind not in ("activity", "correction"):
+        if leaf is not None:
+            problem = format_problem(leaf)
+            if problem is not None:
+                self.problems.append(f"{describe(index, record)}: not a well-formed record: {problem}")
+        if record is None:
             return
-        assert record is not None
-        if kind == "correction":
-            self._reversed_logged.add(str((record.get("body") or {}).get("corrects", {}).get("id")))
-        if stored is None or int(stored["leaf_index"]) != index:
+        self.totals.add(record)
+        self.replay.apply(index, record)
+        kind = record.get("kind")
+        at_index = stored is not None and int(stored["leaf_index"]) == index
+        if kind not in STORED_KINDS and not (kind in LATEST_STORED_KINDS and at_index):
+            return
+        if stored is None or not at_index:
             self.problems.append(f"{describe(index, record)}: no stored record (deleted from the database?)")
             return
         self._pending = None
@@ -185,8 +333,14 @@ class RecordAudit:
         self._pending = None
 
     def _compare(self, index: int, record: dict[str, Any], stored: dict[str, Any]) -> None:
-        if record.get("kind") == "activity" and stored.get("status") == "reversed":
-            self._reversed_rows.add(str(stored.get("id")))
+        kind = record.get("kind")
+        if kind == "activity":
+            self._stored_activity[str(stored.get("id"))] = (
+                str(stored.get("status")),
+                int(stored.get("points") or 0),
+            )
+        elif kind == "points_rules":
+            self._stored_rules[str(stored.get("scope"))] = index
         for difference in record_differences(record, stored):
             self.problems.append(
                 f"{describe(index, record)}: stored record differs from the logged one: {difference}"
@@ -216,7 +370,73 @@ class RecordAudit:
         while stored is not None:
             self._orphan(stored)
             stored = self._next_record()
-        for activity in sorted(self._reversed_rows - self._reversed_logged):
-            self.problems.append(f"activity {activity} is marked reversed but no correction was logged")
-        for activity in sorted(self._reversed_logged - self._reversed_rows):
-            self.problems.append(f"activity {activity} was reversed in the log but its stored status is not")
+        self._check_activities()
+        for scope, index in sorted(self.replay.rules.items()):
+            if scope in self._stored_rules and self._stored_rules[scope] != index:
+                self.problems.append(
+                    f"points rules {scope}: the stored rules are those of leaf {self._stored_rules[scope]}, "
+                    f"the latest logged are leaf {index}"
+                )
+        if self.accounts is not None:
+            self._check_accounts(self.accounts)
+        if self.redemptions is not None:
+            self._check_redemptions(self.redemptions)
+
+    def _check_activities(self) -> None:
+        replay = self.replay
+        for activity, (status, points) in self._stored_activity.items():
+            where = describe(replay.leaf_of.get(activity, -1), {"kind": "activity", "id": activity})
+            derived = replay.status.get(activity)
+            if derived is not None and status != derived:
+                self.problems.append(
+                    f"{where}: stored status {status!r}, the logged records make it {derived!r}"
+                )
+            earned = replay.points.get(activity, 0)
+            if points != earned:
+                self.problems.append(
+                    f"{where}: stored points {points}, the logged issuance transfers add up to {earned}"
+                )
+
+    def _check_accounts(self, accounts: Iterator[dict[str, Any]]) -> None:
+        logged = dict(self.replay.accounts)
+        for account in accounts:
+            name = str(account.get("account"))
+            debits, credits = logged.pop(name, [0, 0])
+            stored = (int(account.get("debits") or 0), int(account.get("credits") or 0))
+            if stored != (debits, credits):
+                self.problems.append(
+                    f"points account {name}: stored debits {stored[0]}, credits {stored[1]} "
+                    f"(balance {stored[1] - stored[0]}); the logged transfers give debits {debits}, "
+                    f"credits {credits} (balance {credits - debits})"
+                )
+        for name, (debits, credits) in sorted(logged.items()):
+            self.problems.append(
+                f"points account {name}: logged transfers give debits {debits}, credits {credits}, "
+                "but no such account is stored"
+            )
+
+    def _check_redemptions(self, redemptions: Iterator[dict[str, Any]]) -> None:
+        logged = dict(self.replay.redemptions)
+        for stored in redemptions:
+            name = str(stored.get("id"))
+            derived = logged.pop(name, None)
+            if derived is None or "transfer_id" not in derived:
+                self.problems.append(f"redemption {name}: stored, but no redemption transfer was logged")
+                continue
+            cancelled = derived.get("refund_transfer_id") is not None
+            differences = [
+                f"{key}: logged {derived.get(key)!r}, stored {stored.get(key)!r}"
+                for key in ("price_points", "transfer_id", "refund_transfer_id")
+                if derived.get(key) != stored.get(key)
+            ]
+            if cancelled != (stored.get("status") == "cancelled"):
+                differences.append(
+                    f"status: stored {stored.get('status')!r}, "
+                    f"the logged records make it {'cancelled' if cancelled else 'not cancelled'}"
+                )
+            for difference in differences:
+                self.problems.append(
+                    f"redemption {name}: stored redemption differs from the log: {difference}"
+                )
+        for name in sorted(logged):
+            self.problems.append(f"redemption {name}: logged, but no stored redemption")

@@ -189,7 +189,7 @@ def verify_log(
             )
         compact.append(actual)
         if records is not None:
-            records.leaf(index, record)
+            records.leaf(index, record, leaf)
         report.leaves += 1
         if progress is not None:
             progress(report.leaves)

@@ -360,6 +360,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     # No checkpoint is anchored in these tests: a proof at size 1 is refused as not anchored (422).
     ("GET", "/audit/v1/proofs"): Probe("/audit/v1/proofs?tree_size=1", ok=(200, 422)),
     ("GET", "/audit/v1/records"): Probe("/audit/v1/records"),
+    ("GET", "/audit/v1/accounts"): Probe("/audit/v1/accounts"),
+    ("GET", "/audit/v1/redemptions"): Probe("/audit/v1/redemptions"),
     ("GET", "/audit/v1/records/{leaf_index}"): Probe("/audit/v1/records/0"),
     ("GET", "/audit/v1/chain"): Probe("/audit/v1/chain"),
     ("POST", "/api/v1/activities/{activity_id}/reversal"): Probe(

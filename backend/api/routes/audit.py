@@ -91,6 +91,26 @@ def list_records(
     }
 
 
+@router.get("/accounts", summary="Stored points accounts with their totals / 积分账户（存储值）")
+def list_accounts(
+    runtime: RuntimeDep,
+    _auditor: AuditorDep,
+    after: Annotated[str, Query(max_length=200, description="Cursor: the last page's last `cursor`.")] = "",
+    limit: Annotated[int, Query(ge=1, le=audit_records.MAX_RECORDS_PAGE)] = 500,
+) -> dict[str, Any]:
+    return {"accounts": audit_records.accounts_page(runtime.db, runtime.subject_key, after, limit)}
+
+
+@router.get("/redemptions", summary="Stored redemptions, to compare with the log / 兑换记录（存储值）")
+def list_redemptions(
+    runtime: RuntimeDep,
+    _auditor: AuditorDep,
+    after: Annotated[str, Query(max_length=200, description="Cursor: the last page's last `cursor`.")] = "",
+    limit: Annotated[int, Query(ge=1, le=audit_records.MAX_RECORDS_PAGE)] = 500,
+) -> dict[str, Any]:
+    return {"redemptions": audit_records.redemptions_page(runtime.db, after, limit)}
+
+
 @router.get(
     "/records/{leaf_index}",
     summary="One record with its leaf, factors, evidence and receipt / 单条记录详情（抽样）",

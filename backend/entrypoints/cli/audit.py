@@ -132,6 +132,16 @@ def _paged(api: Api, path: str, key: str, index_key: str, page: int) -> Iterator
         start = int(items[-1][index_key]) + 1
 
 
+def _cursored(api: Api, path: str, key: str) -> Iterator[dict[str, Any]]:
+    after = ""
+    while True:
+        items = api.get(path, after=after, limit=RECORDS_PAGE)[key]
+        if not items:
+            return
+        yield from items
+        after = str(items[-1]["cursor"])
+
+
 @app.command(
     "verify-log",
     help=bi(
@@ -183,7 +193,11 @@ def _check_log(target: Target, with_records: bool, quiet: bool, client: httpx.Cl
 
         records = None
         if with_records:
-            records = RecordAudit(_paged(api, "/audit/v1/records", "records", "leaf_index", RECORDS_PAGE))
+            records = RecordAudit(
+                _paged(api, "/audit/v1/records", "records", "leaf_index", RECORDS_PAGE),
+                accounts=_cursored(api, "/audit/v1/accounts", "accounts"),
+                redemptions=_cursored(api, "/audit/v1/redemptions", "redemptions"),
+            )
         sizes = [int(c["tree_size"]) for c in listing["checkpoints"]]
         total = int(listing.get("log_size") or max(sizes, default=0))
         report = verify_log(
