@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
@@ -28,7 +28,7 @@ from backend.domain.points import derived_id, reversal
 from backend.domain.record_kinds import CorrectionBody, encode
 from backend.domain.records import canonical_json, sha256_hex, subject_commitment
 from backend.services.issuance import issuance_transfer_id
-from backend.services.points import post_transfer, to_transfer
+from backend.services.points import balance_of, lock_accounts, post_transfer, to_transfer
 
 REASON_CODES: dict[str, str] = {
     "duplicate": "the same activity was recorded more than once",
@@ -82,6 +82,90 @@ def _visible(activity: ActivityRow | None, actor: Actor, activity_id: str) -> Ac
     if activity is None or (actor.role == "company_admin" and activity.org_id != actor.org):
         raise NotFound(f"activity {activity_id} not found")
     return activity
+
+
+POINTS_REASONS = {
+    "duplicate": "duplicate",
+    "data_entry_error": "data_error",
+    "fraud_suspected": "fraud",
+    "factor_error": "factor_error",
+    "superseded_by_primary": "duplicate",
+}
+"""The points ledger's reason code for a reversal's reason (``other`` when not listed)."""
+
+
+@dataclass(frozen=True)
+class PointsTakeBack:
+    """What a reversal does to the points an activity earned."""
+
+    earned: int
+    """Points the activity's issuance credited (0: none were issued)."""
+    taken_back: int
+    """Points moved back out of the employee's balance by this reversal."""
+    transfer_id: str | None
+    """The correction transfer that takes them back (None when nothing could be taken back)."""
+
+    @property
+    def not_recovered(self) -> int:
+        """Earned points that stay with the employee: already spent, or reversed before."""
+        return self.earned - self.taken_back
+
+
+def _plan_take_back(
+    session: Session, activity: ActivityRow, transfer_id: str
+) -> tuple[PointsTakeBack, tuple[PointsTransferRow, int] | None]:
+    """How many of the activity's points can be taken back now: what its issuance credited, less
+    what earlier corrections reversed, at most the employee's balance (spent points stay spent)."""
+    issued = session.get(PointsTransferRow, issuance_transfer_id(activity.id))
+    if issued is None:
+        return PointsTakeBack(0, 0, None), None
+    already = int(
+        session.execute(
+            select(func.coalesce(func.sum(PointsTransferRow.amount), 0)).where(
+                PointsTransferRow.reverses_id == issued.id
+            )
+        ).scalar_one()
+    )
+    account = issued.credit_account_id
+    lock_accounts(session, [account, issued.debit_account_id], activity.created_at)
+    balance = balance_of(session, account).points
+    take = max(0, min(int(issued.amount) - already, balance))
+    if take == 0:
+        return PointsTakeBack(int(issued.amount), 0, None), None
+    return PointsTakeBack(int(issued.amount), take, transfer_id), (issued, already)
+
+
+def _take_back(
+    session: Session,
+    plan: PointsTakeBack,
+    issued: tuple[PointsTransferRow, int] | None,
+    reason_code: str,
+    subject: str,
+    org_id: str | None,
+    actor: str,
+    now: datetime,
+) -> None:
+    if plan.transfer_id is None or issued is None:
+        return
+    row, already = issued
+    spec = reversal(
+        to_transfer(row), plan.transfer_id, POINTS_REASONS.get(reason_code, "other"), plan.taken_back, already
+    )
+    post_transfer(session, spec, subject=subject, now=now, org_id=org_id, created_by=actor)
+
+
+def points_take_back(db: Database, activity_id: str) -> PointsTakeBack:
+    """What a logged reversal of ``activity_id`` did to its points (for replies and replays)."""
+    with db.read_sessions() as session:
+        issued = session.get(PointsTransferRow, issuance_transfer_id(activity_id))
+        if issued is None:
+            return PointsTakeBack(0, 0, None)
+        taken = session.get(PointsTransferRow, derived_id("reversal-points", activity_id))
+        if taken is None:
+            taken = session.get(PointsTransferRow, derived_id("supersession-points", activity_id))
+        return PointsTakeBack(
+            int(issued.amount), 0 if taken is None else int(taken.amount), None if taken is None else taken.id
+        )
 
 
 def _reversal_body(
@@ -146,6 +230,7 @@ def reverse_activity(
         corrected = session.get(LogLeafRow, activity.leaf_index)
         assert corrected is not None
         correction_id = str(uuid.uuid4())
+        plan, issued = _plan_take_back(session, activity, derived_id("reversal-points", activity.id))
         body = _reversal_body(
             activity,
             corrected,
@@ -153,12 +238,13 @@ def reverse_activity(
             superseded_by=None,
             note_sha256=None if note is None else "0x" + hashlib.sha256(note.encode()).hexdigest(),
             actor={"role": actor.role, "id": subject_commitment(subject_key, actor.subject)},
-            points_transfer=None,
+            points_transfer=plan.transfer_id,
             now=now,
         )
         subject = subject_commitment(subject_key, activity.subject_id)
         leaf = encode(correction_id, subject, body)
         (leaf_index,) = log.append([PendingLeaf("correction", correction_id, leaf)], now)
+        _take_back(session, plan, issued, reason_code, subject, activity.org_id, actor.subject, now)
         row = CorrectionRow(
             id=correction_id,
             activity_id=activity.id,
@@ -201,8 +287,7 @@ def supersede(
     assert corrected is not None
     correction_id = derived_id("supersession", activity.id)
     subject = subject_commitment(subject_key, activity.subject_id)
-    issued = session.get(PointsTransferRow, issuance_transfer_id(activity.id))
-    points_id = derived_id("supersession-points", activity.id) if issued is not None else None
+    plan, issued = _plan_take_back(session, activity, derived_id("supersession-points", activity.id))
     body = _reversal_body(
         activity,
         corrected,
@@ -210,7 +295,7 @@ def supersede(
         superseded_by=by_activity_id,
         note_sha256=None,
         actor={"role": SYSTEM_ROLE, "id": subject_commitment(subject_key, source)},
-        points_transfer=points_id,
+        points_transfer=plan.transfer_id,
         now=now,
     )
     leaf = encode(correction_id, subject, body)
@@ -228,8 +313,6 @@ def supersede(
         created_at=now,
     )
     session.add(row)
-    if issued is not None and points_id is not None:
-        spec = reversal(to_transfer(issued), points_id, "duplicate", None, 0)
-        post_transfer(session, spec, subject=subject, now=now, org_id=activity.org_id, created_by=SYSTEM_ROLE)
+    _take_back(session, plan, issued, "superseded_by_primary", subject, activity.org_id, SYSTEM_ROLE, now)
     activity.status = REVERSED
     return row

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,16 @@ from sqlalchemy import select
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
+from backend.adapters.orm_points import PointsTransferRow
 from backend.bootstrap import build_runtime
 from backend.domain import merkle
+from backend.domain import points as ledger
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.runtime import Runtime
+from backend.services import points
 from backend.services.anchoring import checkpoint_meta
-from backend.services.corrections import Actor, reverse_activity
+from backend.services.corrections import Actor, points_take_back, reverse_activity
+from backend.services.issuance import issuance_transfer_id
 from tests.integration import chainkit
 
 OPERATOR = Actor("operator", "ops-1", None)
@@ -89,7 +94,8 @@ def test_retries_replay_and_a_second_reversal_conflicts(runtime: Runtime) -> Non
     assert not replay.created and replay.row.id == created.row.id
     with pytest.raises(Conflict, match="already reversed"):
         reverse_activity(db, OPERATOR, activity, "duplicate", None, runtime.subject_key)
-    assert chainkit.log_size(runtime) == size + 1  # one correction, however often asked
+    # one correction and the transfer taking its points back, however often asked
+    assert chainkit.log_size(runtime) == size + 2
 
 
 def test_who_may_reverse_what(runtime: Runtime) -> None:
@@ -134,9 +140,95 @@ def test_reversal_over_http(runtime: Runtime) -> None:
     public = created.json()
     assert public["activity_status"] == "reversed" and public["leaf_index"] == size
     assert public["reversed"]["points"] < 0 and public["receipt_url"] == f"/audit/v1/receipts/{size}"
+    earned = public["points"]["earned"]
+    assert public["points"] == {
+        "earned": earned,
+        "taken_back": earned,
+        "not_recovered": 0,
+        "transfer_id": public["points"]["transfer_id"],
+    }
+    assert public["reversed"]["points"] == -earned
+    assert f"{earned:,} of its {earned:,} points were taken back" in public["summary_en"]
+    assert f"已从员工余额收回 {earned:,}" in public["summary_zh"]
     assert api.post(url, json=body, headers=admin).json() == public
     assert api.post(url, json=body, headers=admin).status_code == 200
     conflict = api.post(url, json={"reason_code": "duplicate"}, headers=admin)
     assert conflict.status_code == 409 and conflict.headers["content-type"] == "application/problem+json"
     other_company = chainkit.auth(runtime, "company_admin", "adm-9", "globex")
     assert api.post(url, json=body, headers=other_company).status_code == 404
+
+
+def _balance(runtime: Runtime, subject: str) -> int:
+    with runtime.db.read_sessions() as session:
+        return points.balance_of(session, ledger.employee_account(subject)).points
+
+
+def test_a_reversal_takes_back_the_activitys_points(runtime: Runtime) -> None:
+    """Regression: the reversal left the balance untouched though its reply said "points": -57."""
+    (activity,) = chainkit.record(runtime, 1)
+    earned = _balance(runtime, "emp-0000")
+    assert earned > 0
+    result = reverse_activity(runtime.db, OPERATOR, activity, "duplicate", None, runtime.subject_key)
+    assert _balance(runtime, "emp-0000") == 0
+    taken = points_take_back(runtime.db, activity)
+    assert (taken.earned, taken.taken_back, taken.not_recovered) == (earned, earned, 0)
+    with runtime.db.read_sessions() as session:
+        transfer = session.get(PointsTransferRow, taken.transfer_id)
+        leaf = SqlLogStore(session).leaf(result.row.leaf_index + 1)
+    assert transfer is not None and transfer.kind == "correction" and transfer.amount == earned
+    assert transfer.reverses_id == issuance_transfer_id(activity) and transfer.reason_code == "duplicate"
+    assert leaf is not None and leaf.kind == "points_transfer" and leaf.record_id == transfer.id
+    logged = json.loads(_leaf(runtime.db, result.row.leaf_index).leaf)["body"]
+    assert logged["points_transfer"] == transfer.id
+
+
+def test_points_already_spent_stay_spent_and_the_reply_says_so(runtime: Runtime) -> None:
+    (activity,) = chainkit.record(runtime, 1, org="acme")
+    earned = _balance(runtime, "emp-0000")
+    spent = earned // 2 + 1
+    points.correct(
+        runtime.db,
+        runtime.subject_key,
+        transfer_id="partial-1",
+        reverses_id=issuance_transfer_id(activity),
+        reason_code="operator_error",
+        amount=spent,
+        note=None,
+        actor="ops-1",
+        actor_org=None,
+        now=datetime.now(UTC),
+    )
+    api = chainkit.client(runtime)
+    answer = api.post(
+        f"/api/v1/activities/{activity}/reversal",
+        json={"reason_code": "not_eligible"},
+        headers=chainkit.auth(runtime, "operator", "ops-1"),
+    )
+    assert answer.status_code == 201, answer.text
+    public = answer.json()
+    assert public["points"]["taken_back"] == earned - spent
+    assert public["points"]["not_recovered"] == spent
+    assert public["reversed"]["points"] == -(earned - spent)
+    assert f"({spent:,} had already been spent or reversed and stay)" in public["summary_en"]
+    assert _balance(runtime, "emp-0000") == 0
+
+
+def test_a_reversal_with_nothing_left_to_take_back_moves_no_points(runtime: Runtime) -> None:
+    (activity,) = chainkit.record(runtime, 1)
+    spend_all = points.correct(
+        runtime.db,
+        runtime.subject_key,
+        transfer_id="all-1",
+        reverses_id=issuance_transfer_id(activity),
+        reason_code="operator_error",
+        amount=None,
+        note=None,
+        actor="ops-1",
+        actor_org=None,
+        now=datetime.now(UTC),
+    )
+    assert spend_all.created
+    size = chainkit.log_size(runtime)
+    result = reverse_activity(runtime.db, OPERATOR, activity, "duplicate", None, runtime.subject_key)
+    assert chainkit.log_size(runtime) == size + 1  # nothing left to take back: no transfer
+    assert json.loads(_leaf(runtime.db, result.row.leaf_index).leaf)["body"]["points_transfer"] is None
