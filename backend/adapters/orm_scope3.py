@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.adapters.orm import Base
@@ -81,3 +81,22 @@ class FeedDeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class PeriodSignoffRow(Base):
+    """An auditor's sign-off of one revision of a period close, logged as a ``period_signoff`` leaf.
+
+    The statement (free text) stays here only; the leaf carries its SHA-256."""
+
+    __tablename__ = "scope3_period_signoffs"
+    __table_args__ = (UniqueConstraint("close_id", "auditor_id", name="uq_scope3_signoff_close_auditor"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    close_id: Mapped[str] = mapped_column(String(36), ForeignKey("scope3_period_closes.id"))
+    period: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(Integer)
+    opinion: Mapped[str] = mapped_column(String(16))
+    statement: Mapped[str | None] = mapped_column(String(2000))
+    auditor_id: Mapped[str] = mapped_column(String(128))
+    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    signed_at: Mapped[datetime] = mapped_column()

@@ -155,6 +155,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/scope3/headcounts/{company}"): SCOPE3_CONFIG,
     ("POST", "/api/v1/scope3/periods/{period}/close"): SCOPE3_ADMIN,
     ("POST", "/api/v1/scope3/periods/{period}/restatements"): SCOPE3_ADMIN,
+    ("POST", "/api/v1/scope3/periods/{period}/signoffs"): allow("audit:signoff", "auditor"),
+    ("GET", "/api/v1/scope3/periods/{period}/signoffs"): AUDIT,
     ("GET", "/api/v1/scope3/feed"): SCOPE3_ADMIN,
     ("POST", "/api/v1/scope3/feed/snapshots"): SCOPE3_ADMIN,
     ("GET", "/api/v1/dashboard/status"): SCOPE3_READ,

@@ -20,6 +20,7 @@ SCOPES: Mapping[str, str] = {
     "reviews": "read the review queue and approve or reject flagged activities",
     "aggregates:read": "read aggregates (small groups suppressed)",
     "audit:read": "read checkpoints, leaves, receipts, consistency proofs and factor-set recompute previews",
+    "audit:signoff": "sign off a closed or restated reporting period (a logged record)",
     "companies:admin": "create companies and staff accounts",
     "integrations:admin": "register data sources and rotate their secrets",
     "keys": "manage one's own API keys",
@@ -66,7 +67,7 @@ ROLE_SCOPES: Mapping[str, frozenset[str]] = {
             "scope3:admin",
         }
     ),
-    "auditor": frozenset({"audit:read", "keys", "factors:read", "points:audit"}),
+    "auditor": frozenset({"audit:read", "audit:signoff", "keys", "factors:read", "points:audit"}),
     "operator": frozenset(
         {
             "corrections",

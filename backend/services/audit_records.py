@@ -19,7 +19,7 @@ from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_corrections import CorrectionRow
 from backend.adapters.orm_integrations import ReviewRow
 from backend.adapters.orm_points import PointsAccountRow, PointsRulesRow, PointsTransferRow, RedemptionRow
-from backend.adapters.orm_scope3 import PeriodCloseRow
+from backend.adapters.orm_scope3 import PeriodCloseRow, PeriodSignoffRow
 from backend.domain import points as ledger
 from backend.domain.errors import InvalidInput, NotFound
 from backend.domain.points import AccountKind, derived_id
@@ -159,8 +159,27 @@ def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> li
 
 
 def extra_records(session: Session, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
-    """Stored records of kinds added later (period sign-offs)."""
-    return []
+    """Stored auditors' sign-offs of period closes (the summary hash is the close's)."""
+    rows = session.execute(
+        select(PeriodSignoffRow, PeriodCloseRow.summary_sha256)
+        .join(PeriodCloseRow, PeriodCloseRow.id == PeriodSignoffRow.close_id)
+        .where(PeriodSignoffRow.leaf_index >= start)
+        .order_by(PeriodSignoffRow.leaf_index)
+        .limit(limit)
+    ).tuples()
+    return [
+        {
+            "leaf_index": row.leaf_index,
+            "kind": "period_signoff",
+            "id": row.id,
+            "period": row.period,
+            "close": row.close_id,
+            "opinion": row.opinion,
+            "summary_sha256": summary_sha256,
+            "subject": subject_commitment(subject_key, row.auditor_id),
+        }
+        for row, summary_sha256 in rows
+    ]
 
 
 def accounts_page(db: Database, subject_key: bytes, after: str, limit: int) -> list[dict[str, Any]]:

@@ -243,6 +243,8 @@ class Replay:
     """Scope → leaf index of its latest rules record."""
     leaf_of: dict[str, int] = field(default_factory=dict)
     """Activity → its leaf index (to name it)."""
+    closes: dict[str, str] = field(default_factory=dict)
+    """Period close → the summary hash it logged."""
 
     def apply(self, index: int, record: dict[str, Any]) -> None:
         kind, body = record.get("kind"), record.get("body") or {}
@@ -259,6 +261,19 @@ class Replay:
             self._transfer(record, body)
         elif kind == "points_rules":
             self.rules[str(body.get("scope"))] = index
+        elif kind == "period_close":
+            self.closes[str(record.get("id"))] = str(body.get("summary_sha256"))
+
+    def signoff_problem(self, record: dict[str, Any]) -> str | None:
+        """Why a sign-off does not sign a close logged before it (None: it does)."""
+        body = record.get("body") or {}
+        logged = self.closes.get(str(body.get("close")))
+        if logged is None:
+            return f"signs off close {body.get('close')}, which is not logged before it"
+        if logged != body.get("summary_sha256"):
+            signed = body.get("summary_sha256")
+            return f"signs off summary {signed}, but close {body.get('close')} logged {logged}"
+        return None
 
     def _transfer(self, record: dict[str, Any], body: dict[str, Any]) -> None:
         amount = int(body.get("amount") or 0)
@@ -315,6 +330,8 @@ class RecordAudit:
         self.totals.add(record)
         self.replay.apply(index, record)
         kind = record.get("kind")
+        if kind == "period_signoff" and (problem := self.replay.signoff_problem(record)) is not None:
+            self.problems.append(f"{describe(index, record)}: {problem}")
         at_index = stored is not None and int(stored["leaf_index"]) == index
         if kind not in STORED_KINDS and not (kind in LATEST_STORED_KINDS and at_index):
             return

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
-from backend.adapters.orm_scope3 import PeriodCloseRow
-from backend.domain.errors import Conflict, InvalidInput
-from backend.domain.record_kinds import PeriodCloseBody, encode
+from backend.adapters.orm_scope3 import PeriodCloseRow, PeriodSignoffRow
+from backend.domain.errors import Conflict, InvalidInput, NotFound
+from backend.domain.record_kinds import PeriodCloseBody, PeriodSignoffBody, encode
 from backend.domain.records import canonical_json, sha256_hex, subject_commitment
 from backend.domain.scope3 import Period
 from backend.services import feed
@@ -168,3 +168,102 @@ def list_closes(db: Database) -> list[dict[str, Any]]:
             PeriodCloseRow.closed_at.desc(), PeriodCloseRow.revision.desc()
         )
         return [close_public(r) for r in session.execute(stmt).scalars()]
+
+
+OPINIONS = ("unqualified", "qualified", "adverse", "disclaimer")
+"""An auditor's opinion on a period's figures (ISO 14064-3 / ISAE 3410 wording)."""
+MAX_STATEMENT_LENGTH = 2000
+
+
+def signoff_public(row: PeriodSignoffRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "period": row.period,
+        "close_id": row.close_id,
+        "revision": row.revision,
+        "opinion": row.opinion,
+        "statement": row.statement,
+        "leaf_index": row.leaf_index,
+        "signed_at": row.signed_at.isoformat(),
+        "receipt_url": f"/audit/v1/receipts/{row.leaf_index}",
+    }
+
+
+def sign_off(
+    db: Database,
+    period: Period,
+    revision: int | None,
+    opinion: str,
+    statement: str | None,
+    auditor: str,
+    subject_key: bytes,
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Logs an auditor's sign-off of a period close (the latest revision unless ``revision`` is
+    given). The same sign-off again returns the first (created False); another opinion by the same
+    auditor on the same revision is a conflict. The statement stays in the database; the leaf
+    carries its SHA-256."""
+    if opinion not in OPINIONS:
+        raise InvalidInput("opinion", f"must be one of {', '.join(OPINIONS)}")
+    statement = statement.strip() if statement else None
+    if statement is not None and len(statement) > MAX_STATEMENT_LENGTH:
+        raise InvalidInput("statement", f"must be at most {MAX_STATEMENT_LENGTH} characters")
+    now = now or datetime.now(UTC)
+    with db.write_sessions() as session, session.begin():
+        log = SqlLogStore(session)
+        log.lock_head()
+        stmt = select(PeriodCloseRow).where(PeriodCloseRow.period == period.label)
+        if revision is None:
+            close = latest_close(session, period)
+        else:
+            close = session.execute(stmt.where(PeriodCloseRow.revision == revision)).scalar_one_or_none()
+        if close is None:
+            what = period.label if revision is None else f"revision {revision} of {period.label}"
+            raise NotFound(f"{what} is not closed; nothing to sign off")
+        existing = session.execute(
+            select(PeriodSignoffRow).where(
+                PeriodSignoffRow.close_id == close.id, PeriodSignoffRow.auditor_id == auditor
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            if (existing.opinion, existing.statement) == (opinion, statement):
+                return signoff_public(existing), False
+            raise Conflict(
+                f"you signed off revision {close.revision} of {period.label} already ({existing.opinion})"
+            )
+        signoff_id = str(uuid.uuid4())
+        body = PeriodSignoffBody(
+            period=close.period,
+            close=close.id,
+            close_leaf=close.leaf_index,
+            revision=close.revision,
+            summary_sha256=close.summary_sha256,
+            opinion=opinion,
+            statement_sha256=None if statement is None else sha256_hex(statement.encode()),
+            signed_at=now.isoformat(),
+        )
+        leaf = encode(signoff_id, subject_commitment(subject_key, auditor), body)
+        (leaf_index,) = log.append([PendingLeaf("period_signoff", signoff_id, leaf)], now)
+        row = PeriodSignoffRow(
+            id=signoff_id,
+            close_id=close.id,
+            period=close.period,
+            revision=close.revision,
+            opinion=opinion,
+            statement=statement,
+            auditor_id=auditor,
+            leaf_index=leaf_index,
+            signed_at=now,
+        )
+        session.add(row)
+        return signoff_public(row), True
+
+
+def list_signoffs(db: Database, period: Period) -> list[dict[str, Any]]:
+    with db.read_sessions() as session:
+        stmt = (
+            select(PeriodSignoffRow)
+            .where(PeriodSignoffRow.period == period.label)
+            .order_by(PeriodSignoffRow.leaf_index)
+        )
+        return [signoff_public(r) for r in session.execute(stmt).scalars()]

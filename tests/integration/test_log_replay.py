@@ -3,6 +3,7 @@ and stored figures that differ from the replay are named (real Anvil, in-process
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_points import PointsAccountRow, PointsTransferRow
+from backend.adapters.orm_scope3 import PeriodSignoffRow
 from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli.audit_client import Target
 from backend.runtime import Runtime
@@ -134,3 +137,71 @@ def test_activity_points_edited_are_named(
     code, out = _verify_log(runtime, anvil, capsys)
     assert code == 1
     assert f"stored points 9999, the logged issuance transfers add up to {trip['points']}" in out
+
+
+def test_a_restatement_and_an_auditors_signoff_are_logged_and_verified(
+    runtime: Runtime, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = chainkit.client(runtime)
+    operator = chainkit.auth(runtime, "operator", "ops-1")
+    auditor = chainkit.auth(runtime, "auditor", "auditor-7")
+    period = chainkit.WHEN.strftime("%Y-%m")
+    chainkit.record(runtime, 2)
+    closed = client.post(f"/api/v1/scope3/periods/{period}/close", headers=operator)
+    assert closed.status_code == 201, closed.text
+    chainkit.record(runtime, 1, start=2)  # late data for the closed month
+    restated = client.post(
+        f"/api/v1/scope3/periods/{period}/restatements", json={"reason": "late gate data"}, headers=operator
+    )
+    assert restated.status_code == 201, restated.text
+    restatement = restated.json()
+    with runtime.db.read_sessions() as session:
+        leaf = SqlLogStore(session).leaf(restatement["leaf_index"])
+    assert leaf is not None
+    body = json.loads(leaf.leaf)["body"]
+    assert body["kind"] == "restatement" and body["supersedes"] == closed.json()["id"]
+    park_7 = next(c for c in body["changes"] if c["company"] is None and c["category"] == 7)
+    assert park_7["before"]["records"] == 2 and park_7["after"]["records"] == 3
+    assert park_7["after"]["co2e_g"] > park_7["before"]["co2e_g"]
+
+    signoff = {"opinion": "unqualified", "statement": "Figures agree with the log."}
+    refused = client.post(f"/api/v1/scope3/periods/{period}/signoffs", json=signoff, headers=operator)
+    assert refused.status_code == 403
+    signed = client.post(f"/api/v1/scope3/periods/{period}/signoffs", json=signoff, headers=auditor)
+    assert signed.status_code == 201, signed.text
+    public = signed.json()
+    assert (public["revision"], public["close_id"]) == (1, restatement["id"])
+    again = client.post(f"/api/v1/scope3/periods/{period}/signoffs", json=signoff, headers=auditor)
+    assert again.status_code == 200 and again.json() == public
+    other = client.post(
+        f"/api/v1/scope3/periods/{period}/signoffs", json={"opinion": "qualified"}, headers=auditor
+    )
+    assert other.status_code == 409
+    with runtime.db.read_sessions() as session:
+        logged = SqlLogStore(session).leaf(public["leaf_index"])
+    assert logged is not None and logged.kind == "period_signoff"
+    assert b"Figures agree" not in logged.leaf and b"auditor-7" not in logged.leaf
+    cli = Target(api="http://testserver", token=chainkit.token(runtime, "auditor", "auditor-8"))
+    assert audit_cli.sign_off(cli, period, "qualified", 0, None, client=client) == 0
+    assert f"signed off {period} revision 0: qualified" in capsys.readouterr().out
+    assert audit_cli.sign_off(cli, period, "fine", None, None, client=client) == 2
+    assert (
+        f"not signed off: POST /api/v1/scope3/periods/{period}/signoffs answered 422"
+        in capsys.readouterr().out
+    )
+    listed = client.get(f"/api/v1/scope3/periods/{period}/signoffs", headers=auditor).json()
+    assert [s["revision"] for s in listed["signoffs"]] == [1, 0] and listed["signoffs"][0]["id"] == public[
+        "id"
+    ]
+    code, out = _verify_log(runtime, anvil, capsys)
+    assert code == 0, out
+
+    with runtime.db.write_sessions() as session, session.begin():
+        session.execute(
+            update(PeriodSignoffRow).where(PeriodSignoffRow.id == public["id"]).values(opinion="adverse")
+        )
+    code, out = _verify_log(runtime, anvil, capsys)
+    assert code == 1
+    assert (
+        f"(period_signoff record {public['id']}): stored record differs from the logged one: opinion" in out
+    )

@@ -93,6 +93,8 @@ class World:
                 db, row.username, "correct horse battery", rt.tokens, NOW
             ).access_token
         self.activity_id = self.record(self.employee_id, "acme", hours_ago=30).row.id
+        # Reversed by its probe (taking back its points), so the first one's issuance stays correctable.
+        self.reversible_id = self.record(self.employee_id, "acme", hours_ago=40).row.id
         binding, _ = integrations.add_binding(
             db, self.employee_id, "transit_card", "card-1", None, rt.subject_key, NOW
         )
@@ -365,7 +367,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/audit/v1/records/{leaf_index}"): Probe("/audit/v1/records/0"),
     ("GET", "/audit/v1/chain"): Probe("/audit/v1/chain"),
     ("POST", "/api/v1/activities/{activity_id}/reversal"): Probe(
-        lambda w, r: f"/api/v1/activities/{w.activity_id}/reversal", {"reason_code": "data_entry_error"}
+        lambda w, r: f"/api/v1/activities/{w.reversible_id}/reversal", {"reason_code": "data_entry_error"}
     ),
     # Employees' points, rewards, redemptions and leaderboards.
     ("GET", "/mp/v1/points"): Probe("/mp/v1/points"),
@@ -435,6 +437,14 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("POST", "/api/v1/scope3/periods/{period}/close"): Probe(
         lambda w, r: f"/api/v1/scope3/periods/{w.closable_period()}/close"
+    ),
+    ("POST", "/api/v1/scope3/periods/{period}/signoffs"): Probe(
+        lambda w, r: f"/api/v1/scope3/periods/{w.closed_period}/signoffs",
+        {"opinion": "unqualified"},
+        ok=(200, 201),
+    ),
+    ("GET", "/api/v1/scope3/periods/{period}/signoffs"): Probe(
+        lambda w, r: f"/api/v1/scope3/periods/{w.closed_period}/signoffs"
     ),
     ("POST", "/api/v1/scope3/periods/{period}/restatements"): Probe(
         lambda w, r: f"/api/v1/scope3/periods/{w.closed_period}/restatements", {"reason": "late gate data"}

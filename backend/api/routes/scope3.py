@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.adapters import disclosure_pdf
 from backend.api.deps import RuntimeDep, require_roles
@@ -26,6 +26,8 @@ router = APIRouter(prefix="/api/v1/scope3", tags=["scope3"])
 
 ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
 ParkDep = Annotated[Principal, Depends(require_roles("park_manager", "operator"))]
+AuditorSignDep = Annotated[Principal, Depends(require_roles("auditor"))]
+SignoffReaderDep = Annotated[Principal, Depends(require_roles("auditor", "operator"))]
 HeadcountEditorDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin", "operator"))]
 
 PeriodQuery = Annotated[
@@ -244,6 +246,54 @@ def restate_period(
         principal.subject,
         runtime.subject_key,
     )
+
+
+class SignoffCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    opinion: Literal["unqualified", "qualified", "adverse", "disclaimer"] = Field(
+        description="The auditor's opinion on the period's figures / 审计意见."
+    )
+    revision: int | None = Field(
+        default=None, ge=0, description="The close (0) or restatement revision signed; the latest by default."
+    )
+    statement: str | None = Field(
+        default=None,
+        max_length=scope3_close.MAX_STATEMENT_LENGTH,
+        description="The auditor's statement; kept in the database, only its SHA-256 is logged / 审计说明.",
+    )
+
+
+@router.post(
+    "/periods/{period}/signoffs",
+    status_code=201,
+    responses={200: {"description": "A replay of the same sign-off"}},
+    summary="An auditor signs off a closed period (a logged record) / 审计签核",
+)
+def sign_off_period(
+    runtime: RuntimeDep,
+    principal: AuditorSignDep,
+    period: str,
+    body: Annotated[SignoffCreate, Body()],
+    response: Response,
+) -> dict[str, Any]:
+    signed, created = scope3_close.sign_off(
+        runtime.db,
+        parse_period(period),
+        body.revision,
+        body.opinion,
+        body.statement,
+        principal.subject,
+        runtime.subject_key,
+    )
+    if not created:
+        response.status_code = 200
+    return signed
+
+
+@router.get("/periods/{period}/signoffs", summary="Auditors' sign-offs of a period / 审计签核记录")
+def get_signoffs(runtime: RuntimeDep, _principal: SignoffReaderDep, period: str) -> dict[str, Any]:
+    return {"signoffs": scope3_close.list_signoffs(runtime.db, parse_period(period))}
 
 
 @router.get("/feed", summary="Park-platform outbox status / 推送状态")

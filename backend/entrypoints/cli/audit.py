@@ -32,6 +32,7 @@ from backend.entrypoints.cli.audit_client import (
     RpcOption,
     Target,
     TokenOption,
+    Unverifiable,
     chain_for,
     guarded,
     open_api,
@@ -130,6 +131,68 @@ def _paged(api: Api, path: str, key: str, index_key: str, page: int) -> Iterator
             return
         yield from items
         start = int(items[-1][index_key]) + 1
+
+
+@app.command(
+    "sign-off",
+    help=bi(
+        "sign off a closed (or restated) reporting period: a logged record of your opinion",
+        "签核已关账（或重述）的报告期：记录审计意见（写入日志）",
+    ),
+)
+def sign_off_command(
+    api: ApiOption,
+    period: Annotated[str, typer.Option("--period", help=bi("period: 2026-Q3, 2026-07, 2026", "报告期"))],
+    opinion: Annotated[
+        str,
+        typer.Option(
+            "--opinion",
+            help=bi("unqualified, qualified, adverse or disclaimer", "审计意见：无保留/保留/否定/无法表示"),
+        ),
+    ],
+    token: TokenOption = None,
+    revision: Annotated[
+        int | None, typer.Option("--revision", help=bi("revision signed (default: latest)", "签核的修订版本"))
+    ] = None,
+    statement: Annotated[
+        str | None,
+        typer.Option(
+            "--statement", help=bi("your statement (kept by the ledger, only its hash logged)", "审计说明")
+        ),
+    ] = None,
+) -> None:
+    code = sign_off(Target(api=api, token=token), period, opinion, revision, statement)
+    if code:
+        raise typer.Exit(code)
+
+
+def sign_off(
+    target: Target,
+    period: str,
+    opinion: str,
+    revision: int | None,
+    statement: str | None,
+    client: httpx.Client | None = None,
+) -> int:
+    """``audit sign-off``: 0 when the sign-off is logged (or already was), 2 with the reason if not."""
+    document: dict[str, Any] = {"opinion": opinion}
+    if revision is not None:
+        document["revision"] = revision
+    if statement:
+        document["statement"] = statement
+
+    try:
+        with open_api(target, client) as session:
+            status, signed = session.post(f"/api/v1/scope3/periods/{period}/signoffs", document)
+    except Unverifiable as exc:
+        print(f"not signed off: {' '.join(exc.reason.split())}")
+        return int(Outcome.UNVERIFIED)
+    again = " (already signed: the same sign-off)" if status == 200 else ""
+    print(
+        f"signed off {signed['period']} revision {signed['revision']}: {signed['opinion']}{again}; "
+        f"logged as leaf {signed['leaf_index']}, receipt {signed['receipt_url']}"
+    )
+    return 0
 
 
 def _cursored(api: Api, path: str, key: str) -> Iterator[dict[str, Any]]:

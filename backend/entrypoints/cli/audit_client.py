@@ -175,6 +175,17 @@ class Api:
                 f"malformed response: GET {path} did not answer JSON ({response.text[:80]!r})"
             ) from None
 
+    def post(self, path: str, document: dict[str, Any]) -> tuple[int, Any]:
+        """POSTs ``document``; the status and answer, or Unverifiable when the API did not answer."""
+        base = str(self.client.base_url).rstrip("/")
+        try:
+            response = self.client.post(path, json=document, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise Unverifiable(f"API unreachable: {base}: {exc}") from None
+        if response.status_code in (200, 201):
+            return response.status_code, response.json()
+        raise Unverifiable(f"POST {path} answered {response.status_code}: {_problem(response)}")
+
 
 def _problem(response: httpx.Response) -> str:
     try:

@@ -1,0 +1,36 @@
+"""Records: auditors' sign-offs of period closes (each a logged ``period_signoff`` record).
+
+Revision ID: 008
+Revises: 007
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "008"
+down_revision = "007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "scope3_period_signoffs",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("close_id", sa.String(36), sa.ForeignKey("scope3_period_closes.id"), nullable=False),
+        sa.Column("period", sa.String(16), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("opinion", sa.String(16), nullable=False),
+        sa.Column("statement", sa.String(2000), nullable=True),
+        sa.Column("auditor_id", sa.String(128), nullable=False),
+        sa.Column("leaf_index", sa.BigInteger(), nullable=False, unique=True),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("close_id", "auditor_id", name="uq_scope3_signoff_close_auditor"),
+    )
+
+
+def downgrade() -> None:
+    raise NotImplementedError("migrations are forward-only; restore a backup instead")
