@@ -14,11 +14,11 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.adapters.orm_points import PointsTransferRow
-from backend.bootstrap import build_runtime
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.startup import build_runtime
 from backend.domain import merkle
 from backend.domain import points as ledger
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from backend.runtime import Runtime
 from backend.services import points
 from backend.services.anchoring import checkpoint_meta
 from backend.services.corrections import Actor, points_take_back, reverse_activity

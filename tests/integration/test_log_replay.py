@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from backend.adapters.anvil import AnvilProcess
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_points import PointsAccountRow, PointsTransferRow
 from backend.adapters.orm_scope3 import PeriodSignoffRow
+from backend.bootstrap.runtime import Runtime
 from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli.audit_client import Target
-from backend.runtime import Runtime
-from backend.scheduler import anchoring_job
-from deploy.anvil import AnvilProcess
-from deploy.compile import ContractArtifact
+from backend.entrypoints.worker.scheduler import anchoring_job
 from tests.integration import chainkit
 
 pytestmark = pytest.mark.anvil
