@@ -289,6 +289,11 @@ def decode(leaf: bytes) -> Record:
         document = json.loads(leaf)
     except ValueError as exc:
         raise RecordFormatError(f"not JSON: {exc}") from None
+    return decode_document(document, leaf)
+
+
+def decode_document(document: Any, leaf: bytes) -> Record:
+    """:func:`decode` for a leaf already parsed (``document``) from its bytes (``leaf``)."""
     if not isinstance(document, dict):
         raise RecordFormatError("not a JSON object")
     missing = [name for name in ENVELOPE_FIELDS if name not in document]

@@ -62,10 +62,14 @@ def decode_leaf(leaf: bytes) -> dict[str, Any] | None:
     return record
 
 
-def format_problem(leaf: bytes) -> str | None:
-    """Why a leaf is not a well-formed record of its version (None: it is one)."""
+def format_problem(leaf: bytes, parsed: dict[str, Any] | None = None) -> str | None:
+    """Why a leaf is not a well-formed record of its version (None: it is one); ``parsed`` is the
+    leaf already parsed, if it was."""
     try:
-        record_kinds.decode(leaf)
+        if parsed is None:
+            record_kinds.decode(leaf)
+        else:
+            record_kinds.decode_document(parsed, leaf)
     except record_kinds.RecordFormatError as exc:
         return str(exc)
     return None
@@ -322,7 +326,7 @@ class RecordAudit:
             self._orphan(stored)
             stored = self._next_record()
         if leaf is not None:
-            problem = format_problem(leaf)
+            problem = format_problem(leaf, record)
             if problem is not None:
                 self.problems.append(f"{describe(index, record)}: not a well-formed record: {problem}")
         if record is None:

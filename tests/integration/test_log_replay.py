@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def _verify_log(runtime: Runtime, anvil: AnvilProcess, capsys: pytest.CaptureFix
 
 
 @pytest.fixture
-def runtime(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path) -> Runtime:
+def runtime(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path) -> Iterator[Runtime]:
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     settings = chainkit.settings_for(tmp_path / "var", url, anvil.rpc_url, points_per_kg=100)
     runtime = chainkit.runtime_for(settings, ledger_artifact)
