@@ -94,4 +94,8 @@ def add_binding(
 
 @router.delete("/bindings/{binding_id}", response_model=BindingPublic, summary="Withdraw consent / 解除绑定")
 def revoke_binding(runtime: RuntimeDep, principal: EmployeeDep, binding_id: str) -> BindingPublic:
-    return _binding(integrations.revoke_binding(runtime.db, principal.subject, binding_id, datetime.now(UTC)))
+    return _binding(
+        integrations.revoke_binding(
+            runtime.db, principal.subject, binding_id, datetime.now(UTC), runtime.subject_key
+        )
+    )

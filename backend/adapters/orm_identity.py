@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -169,3 +170,7 @@ class BindingRow(Base):
     consent_version: Mapped[str] = mapped_column(String(32))
     consented_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    """The ``binding`` record of the consent (None for bindings made before they were logged)."""
+    revoked_leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    """The ``binding`` record withdrawing it."""

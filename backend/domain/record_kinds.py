@@ -228,6 +228,21 @@ class PointsRulesBody(Body):
     at: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class BindingBody(Body):
+    """An employee binds a data-source account (transit card, bike account…) with their consent,
+    or withdraws that consent. No account number: the envelope's subject says whose binding it is,
+    ``binding`` which one."""
+
+    KIND: ClassVar[str] = "binding"
+    binding: str
+    action: str
+    """``bind`` (consent given) or ``revoke`` (consent withdrawn)."""
+    kind: str
+    consent_version: str
+    at: str
+
+
 BODY_TYPES: dict[str, type[Body]] = {
     t.KIND: t
     for t in (
@@ -240,6 +255,7 @@ BODY_TYPES: dict[str, type[Body]] = {
         PeriodSignoffBody,
         ChainMoveBody,
         PointsRulesBody,
+        BindingBody,
     )
 }
 RECORD_KINDS = frozenset(BODY_TYPES)

@@ -35,6 +35,7 @@ RECORD_KINDS = frozenset(
         "points_rules",
         "review",
         "period_signoff",
+        "binding",
     }
 )
 

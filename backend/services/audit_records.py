@@ -17,6 +17,7 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_corrections import CorrectionRow
+from backend.adapters.orm_identity import BindingRow
 from backend.adapters.orm_integrations import ReviewRow
 from backend.adapters.orm_points import PointsAccountRow, PointsRulesRow, PointsTransferRow, RedemptionRow
 from backend.adapters.orm_scope3 import PeriodCloseRow, PeriodSignoffRow
@@ -158,8 +159,31 @@ def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> li
     return merged[:limit]
 
 
+def binding_records(session: Session, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
+    """Stored bindings as their consent (``bind``) and withdrawal (``revoke``) records."""
+    out = []
+    for column, action in ((BindingRow.leaf_index, "bind"), (BindingRow.revoked_leaf_index, "revoke")):
+        stmt = select(BindingRow).where(column >= start).order_by(column).limit(limit)
+        for row in session.execute(stmt).scalars():
+            revoke = action == "revoke"
+            out.append(
+                {
+                    "leaf_index": row.revoked_leaf_index if revoke else row.leaf_index,
+                    "kind": "binding",
+                    "id": derived_id("binding-revoke", row.id) if revoke else row.id,
+                    "subject": subject_commitment(subject_key, row.employee_id),
+                    "binding": row.id,
+                    "action": action,
+                    "binding_kind": row.kind,
+                    "consent_version": row.consent_version,
+                    "active": row.revoked_at is None,
+                }
+            )
+    return out
+
+
 def extra_records(session: Session, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
-    """Stored auditors' sign-offs of period closes (the summary hash is the close's)."""
+    """Stored auditors' sign-offs of period closes (the summary hash is the close's), and bindings."""
     rows = session.execute(
         select(PeriodSignoffRow, PeriodCloseRow.summary_sha256)
         .join(PeriodCloseRow, PeriodCloseRow.id == PeriodSignoffRow.close_id)
@@ -179,7 +203,7 @@ def extra_records(session: Session, subject_key: bytes, start: int, limit: int) 
             "subject": subject_commitment(subject_key, row.auditor_id),
         }
         for row, summary_sha256 in rows
-    ]
+    ] + binding_records(session, subject_key, start, limit)
 
 
 def accounts_page(db: Database, subject_key: bytes, after: str, limit: int) -> list[dict[str, Any]]:

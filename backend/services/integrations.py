@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
-from backend.adapters.log_store import SqlLogStore
+from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_identity import BindingRow, EmployeeRow
 from backend.adapters.orm_integrations import IntegrationRecordRow, IntegrationSourceRow, WebhookSignatureRow
 from backend.domain.errors import (
@@ -40,7 +40,9 @@ from backend.domain.errors import (
     ReplayRejected,
     SignatureInvalid,
 )
-from backend.domain.records import canonical_json, sha256_hex
+from backend.domain.points import derived_id
+from backend.domain.record_kinds import BindingBody, encode
+from backend.domain.records import canonical_json, sha256_hex, subject_commitment
 from backend.services.activities import (
     Caller,
     Draft,
@@ -213,8 +215,10 @@ def add_binding(
             if active.employee_id == employee_id:
                 return active, False
             raise Conflict("this account is already bound to someone else; contact your administrator")
+        binding_id = secrets.token_hex(16)
+        leaf_index = _log_binding(session, subject_key, employee_id, binding_id, "bind", kind, now)
         row = BindingRow(
-            id=secrets.token_hex(16),
+            id=binding_id,
             employee_id=employee_id,
             kind=kind,
             identifier_hash=digest,
@@ -223,9 +227,31 @@ def add_binding(
             consent_version=CONSENT_VERSION,
             consented_at=now,
             revoked_at=None,
+            leaf_index=leaf_index,
         )
         session.add(row)
     return row, True
+
+
+def _log_binding(
+    session: Session,
+    subject_key: bytes,
+    employee_id: str,
+    binding_id: str,
+    action: str,
+    kind: str,
+    now: datetime,
+) -> int:
+    """Appends the ``binding`` record of a consent given or withdrawn (no account number in it)."""
+    log = SqlLogStore(session)
+    log.lock_head()
+    record_id = binding_id if action == "bind" else derived_id("binding-revoke", binding_id)
+    body = BindingBody(
+        binding=binding_id, action=action, kind=kind, consent_version=CONSENT_VERSION, at=now.isoformat()
+    )
+    leaf = encode(record_id, subject_commitment(subject_key, employee_id), body)
+    (leaf_index,) = log.append([PendingLeaf("binding", record_id, leaf)], now)
+    return int(leaf_index)
 
 
 def list_bindings(db: Database, employee_id: str) -> list[BindingRow]:
@@ -236,12 +262,19 @@ def list_bindings(db: Database, employee_id: str) -> list[BindingRow]:
         return list(session.execute(stmt).scalars())
 
 
-def revoke_binding(db: Database, employee_id: str, binding_id: str, now: datetime) -> BindingRow:
-    """Withdraws consent: records delivered from now on are no longer attributed."""
+def revoke_binding(
+    db: Database, employee_id: str, binding_id: str, now: datetime, subject_key: bytes
+) -> BindingRow:
+    """Withdraws consent: records delivered from now on are no longer attributed. The withdrawal is
+    a logged ``binding`` record; revoking again changes nothing."""
     with db.write_sessions() as session, session.begin():
         row = session.get(BindingRow, binding_id)
         if row is None or row.employee_id != employee_id:
             raise NotFound(f"binding {binding_id} not found")
+        if row.revoked_at is None:
+            row.revoked_leaf_index = _log_binding(
+                session, subject_key, employee_id, row.id, "revoke", row.kind, now
+            )
         row.revoked_at, row.active_hash = row.revoked_at or now, None
     return row
 

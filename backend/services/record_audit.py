@@ -39,7 +39,7 @@ TOTAL_KEYS = ("activities", "co2e_avoided_g", "co2e_scope3_g", "points_issued", 
 
 ENVELOPE_KEYS = frozenset({"v", "kind", "id", "salt", "subject", "body"})
 STORED_KINDS = frozenset(
-    {"activity", "correction", "points_transfer", "review", "period_close", "period_signoff"}
+    {"activity", "correction", "points_transfer", "review", "period_close", "period_signoff", "binding"}
 )
 """Kinds whose every leaf has its stored record (row) in the database."""
 LATEST_STORED_KINDS = frozenset({"points_rules"})
@@ -156,6 +156,12 @@ SIGNOFF_FIELDS = (
     ("summary_sha256", "summary_sha256"),
 )
 RULES_FIELDS = (("scope", "scope"), ("version", "version"), ("document", "document"))
+BINDING_FIELDS = (
+    ("binding", "binding"),
+    ("action", "action"),
+    ("kind", "binding_kind"),
+    ("consent_version", "consent_version"),
+)
 
 
 def _close_differences(body: dict[str, Any], stored: dict[str, Any]) -> list[str]:
@@ -189,6 +195,11 @@ def record_differences(record: dict[str, Any], stored: dict[str, Any]) -> list[s
         return _fields_differ(body, stored, SIGNOFF_FIELDS)
     if kind == "points_rules":
         return _fields_differ(body, stored, RULES_FIELDS)
+    if kind == "binding":
+        differences = _fields_differ(body, stored, BINDING_FIELDS)
+        if stored.get("subject") != record.get("subject"):
+            differences.append("subject: the stored employee is not the logged one")
+        return differences
     differences = _activity_differences(body, stored)
     if stored.get("subject") != record.get("subject"):
         differences.append("subject: the stored owner is not the logged one")
@@ -249,6 +260,8 @@ class Replay:
     """Activity → its leaf index (to name it)."""
     closes: dict[str, str] = field(default_factory=dict)
     """Period close → the summary hash it logged."""
+    bindings: dict[str, bool] = field(default_factory=dict)
+    """Binding → whether its consent stands (the last ``binding`` record was ``bind``)."""
 
     def apply(self, index: int, record: dict[str, Any]) -> None:
         kind, body = record.get("kind"), record.get("body") or {}
@@ -267,6 +280,8 @@ class Replay:
             self.rules[str(body.get("scope"))] = index
         elif kind == "period_close":
             self.closes[str(record.get("id"))] = str(body.get("summary_sha256"))
+        elif kind == "binding":
+            self.bindings[str(body.get("binding"))] = body.get("action") == "bind"
 
     def signoff_problem(self, record: dict[str, Any]) -> str | None:
         """Why a sign-off does not sign a close logged before it (None: it does)."""
@@ -314,6 +329,7 @@ class RecordAudit:
     _stored_activity: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Activity → (stored status, stored points)."""
     _stored_rules: dict[str, int] = field(default_factory=dict)
+    _stored_bindings: dict[str, tuple[int, bool]] = field(default_factory=dict)
 
     def _next_record(self) -> dict[str, Any] | None:
         if self._pending is None:
@@ -362,6 +378,8 @@ class RecordAudit:
             )
         elif kind == "points_rules":
             self._stored_rules[str(stored.get("scope"))] = index
+        elif kind == "binding":
+            self._stored_bindings[str(stored.get("binding"))] = (index, bool(stored.get("active")))
         for difference in record_differences(record, stored):
             self.problems.append(
                 f"{describe(index, record)}: stored record differs from the logged one: {difference}"
@@ -392,6 +410,13 @@ class RecordAudit:
             self._orphan(stored)
             stored = self._next_record()
         self._check_activities()
+        for binding, (index, active) in sorted(self._stored_bindings.items()):
+            if active != self.replay.bindings.get(binding, active):
+                logged = "active" if self.replay.bindings[binding] else "revoked"
+                self.problems.append(
+                    f"{describe(index, {'kind': 'binding', 'id': binding})}: stored binding is "
+                    f"{'active' if active else 'revoked'}, the logged records make it {logged}"
+                )
         for scope, index in sorted(self.replay.rules.items()):
             if scope in self._stored_rules and self._stored_rules[scope] != index:
                 self.problems.append(

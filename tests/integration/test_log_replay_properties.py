@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.adapters.orm_corrections import CorrectionRow
+from backend.adapters.orm_identity import BindingRow
 from backend.adapters.orm_integrations import ReviewRow
 from backend.adapters.orm_points import PointsAccountRow, PointsRulesRow, PointsTransferRow, RedemptionRow
 from backend.adapters.orm_scope3 import PeriodCloseRow, PeriodSignoffRow
@@ -31,7 +32,7 @@ from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.startup import build_runtime
 from backend.domain.points import derived_id
 from backend.domain.records import subject_commitment
-from backend.services import audit_records
+from backend.services import audit_records, enrollment
 from backend.services.record_audit import RecordAudit
 from backend.services.verification import verify_log
 from tests.integration import chainkit
@@ -49,6 +50,8 @@ OPERATIONS = (
     "close",
     "restate",
     "sign_off",
+    "bind",
+    "unbind",
 )
 EMPLOYEES = tuple(f"emp-{i}" for i in range(4))
 
@@ -90,10 +93,16 @@ class Park:
     redemptions: list[tuple[str, str]] = field(default_factory=list)
     reward: str | None = None
     closed: bool = False
+    enrolled: str | None = None
+    bindings: list[str] = field(default_factory=list)
+
+    _client: Any = None
 
     @property
     def client(self) -> Any:
-        return chainkit.client(self.runtime)
+        if self._client is None:
+            self._client = chainkit.client(self.runtime)
+        return self._client
 
     def headers(self, role: str, subject: str, org: str | None = None) -> dict[str, str]:
         return {**chainkit.auth(self.runtime, role, subject, org), "Idempotency-Key": str(uuid.uuid4())}
@@ -182,6 +191,26 @@ class Park:
             body = {"reason": "late records"}
             answer = client.post(f"/api/v1/scope3/periods/{period}/restatements", json=body, headers=operator)
             assert answer.status_code == 201, answer.text
+        elif operation == "bind":
+            if self.enrolled is None:
+                enrollment.create_company(self.runtime.db, "acme", "Acme", self.now)
+                enrolled = enrollment.enroll_employee(
+                    self.runtime.db, "acme", "E1", None, None, timedelta(days=1), "setup", self.now
+                )
+                self.enrolled = enrolled.employee.id
+            body = {"kind": "transit_card", "identifier": f"card-{pick}", "consent": True}
+            answer = client.post(
+                "/mp/v1/bindings", json=body, headers=self.headers("employee", self.enrolled, "acme")
+            )
+            assert answer.status_code in (200, 201), answer.text
+            if answer.status_code == 201:
+                self.bindings.append(answer.json()["id"])
+        elif operation == "unbind" and self.bindings and self.enrolled is not None:
+            binding = self.bindings.pop(pick % len(self.bindings))
+            answer = client.delete(
+                f"/mp/v1/bindings/{binding}", headers=self.headers("employee", self.enrolled, "acme")
+            )
+            assert answer.status_code == 200, answer.text
         elif operation == "sign_off" and self.closed:
             auditor = self.headers("auditor", f"auditor-{pick % 3}")
             answer = client.post(
@@ -236,6 +265,8 @@ EDITS = (
     Edit(RedemptionRow, "status", _other(("cancelled", "issued")), lambda row, _k: f"redemption {row.id}"),
     Edit(PeriodCloseRow, "summary_sha256", lambda v: "0x" + "00" * 32, _by_id),
     Edit(PeriodCloseRow, "cutoff_tree_size", lambda v: v + 1, _by_id),
+    Edit(BindingRow, "revoked_at", lambda v: None if v else datetime.now(UTC), _by_id),
+    Edit(BindingRow, "kind", _other(("bike_account", "transit_card")), _by_id),
     Edit(PeriodSignoffRow, "opinion", _other(("adverse", "unqualified")), _by_id),
     Edit(
         PointsRulesRow,
@@ -311,7 +342,8 @@ def test_legitimate_operations_replay_and_single_edits_are_named(
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.timeout(1800)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.tuples(st.sampled_from(OPERATIONS), st.integers(0, 1000)), min_size=8, max_size=40),
     st.integers(0, len(EDITS) - 1),
@@ -340,6 +372,9 @@ EVERY_KIND = [
     ("close", 0),
     ("restate", 0),
     ("sign_off", 1),
+    ("bind", 1),
+    ("bind", 2),
+    ("unbind", 0),
 ]
 """A sequence that creates a row of every table the edits touch."""
 

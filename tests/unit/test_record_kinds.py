@@ -14,6 +14,7 @@ from backend.domain.record_kinds import (
     BODY_TYPES,
     FORMAT_VERSION,
     ActivityBody,
+    BindingBody,
     Body,
     ChainMoveBody,
     CorrectionBody,
@@ -136,10 +137,18 @@ SAMPLES: dict[str, Body] = {
         started_at=AT,
         completed_at=AT,
     ),
+    "binding": BindingBody(
+        binding="b-1", action="revoke", kind="transit_card", consent_version="2026-11", at=AT
+    ),
     "points_rules": PointsRulesBody(scope="company:acme", version=2, document={"points_per_kg": 10}, at=AT),
 }
 
 GOLDEN: dict[str, bytes] = {
+    "binding": (
+        b'{"body":{"action":"revoke","at":"2026-03-04T05:06:07+00:00","binding":"b-1","consent_version":"2026-11",'
+        b'"kind":"transit_card"},"id":"id-binding","kind":"binding","salt":"0x000102030405060708090a0b0c0d0e0f",'
+        b'"subject":"0xabababababababababababababababababababababababababababababababab","v":2}'
+    ),
     "activity": (
         '{"body":{"calculation":{"factors":["metro.cn"],"formula":"km × factor"},"co2e_avoided_g"'
         ':1047,"co2e_scope3_g":372,"dept":"rd","factor_set":{"sha256":"0x010101010101010101010101'

@@ -1,4 +1,5 @@
-"""Records: auditors' sign-offs of period closes (each a logged ``period_signoff`` record).
+"""Records: auditors' sign-offs of period closes (each a logged ``period_signoff`` record), and the
+leaves of the ``binding`` records of a consent given or withdrawn.
 
 Revision ID: 008
 Revises: 007
@@ -30,6 +31,12 @@ def upgrade() -> None:
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("close_id", "auditor_id", name="uq_scope3_signoff_close_auditor"),
     )
+
+    with op.batch_alter_table("bindings") as batch:
+        batch.add_column(sa.Column("leaf_index", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("revoked_leaf_index", sa.BigInteger(), nullable=True))
+        batch.create_unique_constraint("uq_bindings_leaf_index", ["leaf_index"])
+        batch.create_unique_constraint("uq_bindings_revoked_leaf_index", ["revoked_leaf_index"])
 
 
 def downgrade() -> None:
