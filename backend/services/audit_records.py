@@ -135,8 +135,35 @@ def rules_record(row: PointsRulesRow) -> dict[str, Any]:
     }
 
 
-def _page(session: Session, table: Any, start: int, limit: int) -> list[Any]:
-    stmt = select(table).where(table.leaf_index >= start).order_by(table.leaf_index).limit(limit)
+LEAF_COLUMNS = (
+    ActivityRow.leaf_index,
+    CorrectionRow.leaf_index,
+    PointsTransferRow.leaf_index,
+    ReviewRow.leaf_index,
+    PeriodCloseRow.leaf_index,
+    PointsRulesRow.leaf_index,
+    PeriodSignoffRow.leaf_index,
+    BindingRow.leaf_index,
+    BindingRow.revoked_leaf_index,
+)
+"""Every stored column naming the leaf of a record."""
+
+
+def _window_end(session: Session, start: int, limit: int) -> int | None:
+    """The leaf index of the ``limit``-th stored record from ``start`` on (None: none from there),
+    read from the indexes alone so that only the page's rows are then loaded."""
+    found: list[int] = []
+    for column in LEAF_COLUMNS:
+        stmt = select(column).where(column >= start).order_by(column).limit(limit)
+        found += [int(i) for i in session.execute(stmt).scalars() if i is not None]
+    if not found:
+        return None
+    found.sort()
+    return found[min(limit, len(found)) - 1]
+
+
+def _page(session: Session, table: Any, start: int, end: int) -> list[Any]:
+    stmt = select(table).where(table.leaf_index >= start, table.leaf_index <= end).order_by(table.leaf_index)
     return list(session.execute(stmt).scalars())
 
 
@@ -148,22 +175,26 @@ def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> li
     if not 1 <= limit <= MAX_RECORDS_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_RECORDS_PAGE}")
     with db.read_sessions() as session:
-        merged = [activity_record(a, subject_key) for a in _page(session, ActivityRow, start, limit)]
-        merged += [correction_record(c) for c in _page(session, CorrectionRow, start, limit)]
-        merged += [transfer_record(t, subject_key) for t in _page(session, PointsTransferRow, start, limit)]
-        merged += [review_record(r) for r in _page(session, ReviewRow, start, limit)]
-        merged += [close_record(c) for c in _page(session, PeriodCloseRow, start, limit)]
-        merged += [rules_record(r) for r in _page(session, PointsRulesRow, start, limit)]
-        merged += extra_records(session, subject_key, start, limit)
+        end = _window_end(session, start, limit)
+        if end is None:
+            return []
+        merged = [activity_record(a, subject_key) for a in _page(session, ActivityRow, start, end)]
+        merged += [correction_record(c) for c in _page(session, CorrectionRow, start, end)]
+        merged += [transfer_record(t, subject_key) for t in _page(session, PointsTransferRow, start, end)]
+        merged += [review_record(r) for r in _page(session, ReviewRow, start, end)]
+        merged += [close_record(c) for c in _page(session, PeriodCloseRow, start, end)]
+        merged += [rules_record(r) for r in _page(session, PointsRulesRow, start, end)]
+        merged += extra_records(session, subject_key, start, end)
     merged.sort(key=lambda record: int(record["leaf_index"]))
     return merged[:limit]
 
 
-def binding_records(session: Session, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
-    """Stored bindings as their consent (``bind``) and withdrawal (``revoke``) records."""
+def binding_records(session: Session, subject_key: bytes, start: int, end: int) -> list[dict[str, Any]]:
+    """Stored bindings as their consent (``bind``) and withdrawal (``revoke``) records with leaf
+    indices ``start..end``."""
     out = []
     for column, action in ((BindingRow.leaf_index, "bind"), (BindingRow.revoked_leaf_index, "revoke")):
-        stmt = select(BindingRow).where(column >= start).order_by(column).limit(limit)
+        stmt = select(BindingRow).where(column >= start, column <= end).order_by(column)
         for row in session.execute(stmt).scalars():
             revoke = action == "revoke"
             out.append(
@@ -182,14 +213,13 @@ def binding_records(session: Session, subject_key: bytes, start: int, limit: int
     return out
 
 
-def extra_records(session: Session, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
+def extra_records(session: Session, subject_key: bytes, start: int, end: int) -> list[dict[str, Any]]:
     """Stored auditors' sign-offs of period closes (the summary hash is the close's), and bindings."""
     rows = session.execute(
         select(PeriodSignoffRow, PeriodCloseRow.summary_sha256)
         .join(PeriodCloseRow, PeriodCloseRow.id == PeriodSignoffRow.close_id)
-        .where(PeriodSignoffRow.leaf_index >= start)
+        .where(PeriodSignoffRow.leaf_index >= start, PeriodSignoffRow.leaf_index <= end)
         .order_by(PeriodSignoffRow.leaf_index)
-        .limit(limit)
     ).tuples()
     return [
         {
@@ -203,7 +233,7 @@ def extra_records(session: Session, subject_key: bytes, start: int, limit: int) 
             "subject": subject_commitment(subject_key, row.auditor_id),
         }
         for row, summary_sha256 in rows
-    ] + binding_records(session, subject_key, start, limit)
+    ] + binding_records(session, subject_key, start, end)
 
 
 def accounts_page(db: Database, subject_key: bytes, after: str, limit: int) -> list[dict[str, Any]]:

@@ -408,3 +408,13 @@ def test_every_covered_column_edited_is_named(every_kind: Runtime, edit_at: int)
     with runtime.db.write_sessions() as session, session.begin():
         setattr(session.get(edit.table, identity), edit.column, before)
     assert replay_problems(runtime) == []
+
+
+def test_small_record_pages_give_the_same_records(every_kind: Runtime) -> None:
+    db, key = every_kind.db, every_kind.subject_key
+    whole = audit_records.records_page(db, key, 0, 1000)
+    paged = list(_paged(lambda start: audit_records.records_page(db, key, start, 3), "leaf_index", 0))
+    assert paged == whole and len({r["leaf_index"] for r in whole}) == len(whole) > 20
+    assert [r["leaf_index"] for r in audit_records.records_page(db, key, 5, 2)] == [
+        r["leaf_index"] for r in whole if r["leaf_index"] >= 5
+    ][:2]
