@@ -341,7 +341,7 @@ class RecordAudit:
         while stored is not None and int(stored["leaf_index"]) < index:
             self._orphan(stored)
             stored = self._next_record()
-        if leaf is not None:
+        if leaf is not None and record is not None:  # an envelope: it must be a well-formed record
             problem = format_problem(leaf, record)
             if problem is not None:
                 self.problems.append(f"{describe(index, record)}: not a well-formed record: {problem}")
