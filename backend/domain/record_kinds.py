@@ -12,9 +12,9 @@ Versions (the envelope's ``v``):
   version-1 body is decoded leniently: missing fields read as null, extra fields are kept aside.
 * ``2``: the typed bodies below. A version-2 body must hold exactly its kind's fields.
 
-Free text a person typed (a review reason, a correction note, a close's reason) never enters a body:
-a body holds a commitment to it (a digest) and the text stays in the database, where it can be
-erased.
+Free text a person typed belongs in the database, where it can be erased; a body holds a
+commitment to it (``note_sha256``, ``statement_sha256``). Review and restatement reasons are still
+logged as typed until they become salted commitments (a body change, so a new version).
 """
 
 from __future__ import annotations
