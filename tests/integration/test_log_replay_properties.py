@@ -29,9 +29,11 @@ from backend.adapters.orm_integrations import ReviewRow
 from backend.adapters.orm_points import PointsAccountRow, PointsRulesRow, PointsTransferRow, RedemptionRow
 from backend.adapters.orm_scope3 import PeriodCloseRow, PeriodSignoffRow
 from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
 from backend.bootstrap.startup import build_runtime
 from backend.domain.points import derived_id
 from backend.domain.records import subject_commitment
+from backend.entrypoints.cli.main import main
 from backend.services import audit_records, enrollment
 from backend.services.record_audit import RecordAudit
 from backend.services.verification import verify_log
@@ -418,3 +420,19 @@ def test_small_record_pages_give_the_same_records(every_kind: Runtime) -> None:
     assert [r["leaf_index"] for r in audit_records.records_page(db, key, 5, 2)] == [
         r["leaf_index"] for r in whole if r["leaf_index"] >= 5
     ][:2]
+
+
+def test_a_seeded_demo_park_replays_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A month of the demo park — integrations with primary records superseding self-reports,
+    rewards and redemptions, flagged records — is a log the stored state agrees with."""
+    settings = Settings(data_dir=tmp_path, subject_key="cd" * 32)
+    assert main(["demo", "seed", "--months", "1", "--scale", "0.1"], settings=settings) == 0
+    capsys.readouterr()
+    runtime = build_runtime(settings, with_chain=False)
+    try:
+        with runtime.db.read_sessions() as session:
+            kinds = set(session.execute(select(LogLeafRow.kind).distinct()).scalars())
+        assert {"activity", "points_transfer"} <= kinds
+        assert replay_problems(runtime) == []
+    finally:
+        runtime.db.dispose()
