@@ -249,15 +249,14 @@ class Replay:
     """The ledger's state as the leaves determine it: every activity's status and earned points,
     every account's totals, every redemption, the latest points rules per scope."""
 
-    status: dict[str, str] = field(default_factory=dict)
-    points: dict[str, int] = field(default_factory=dict)
+    activities: dict[str, list[Any]] = field(default_factory=dict)
+    """Activity → [status, points earned, its leaf index, stored status, stored points]: one entry
+    per activity (a few hundred bytes), the stored figures filled in when its record is compared."""
     accounts: dict[str, list[int]] = field(default_factory=dict)
     """Account → [debits, credits]."""
     redemptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     rules: dict[str, int] = field(default_factory=dict)
     """Scope → leaf index of its latest rules record."""
-    leaf_of: dict[str, int] = field(default_factory=dict)
-    """Activity → its leaf index (to name it)."""
     closes: dict[str, str] = field(default_factory=dict)
     """Period close → the summary hash it logged."""
     bindings: dict[str, bool] = field(default_factory=dict)
@@ -267,13 +266,18 @@ class Replay:
         kind, body = record.get("kind"), record.get("body") or {}
         if kind == "activity":
             activity = str(record.get("id"))
-            self.status[activity] = str(body.get("status"))
-            self.points[activity] = int(body.get("points") or 0)  # version 1 bodies carried them
-            self.leaf_of[activity] = index
+            # version 1 bodies carried the points the activity earned
+            self.activities[activity] = [
+                str(body.get("status")),
+                int(body.get("points") or 0),
+                index,
+                None,
+                None,
+            ]
         elif kind == "review":
-            self.status[str(body.get("activity"))] = str(body.get("status"))
+            self.activity_entry(str(body.get("activity")))[0] = str(body.get("status"))
         elif kind == "correction" and body.get("action") == "reversal":
-            self.status[str((body.get("corrects") or {}).get("id"))] = "reversed"
+            self.activity_entry(str((body.get("corrects") or {}).get("id")))[0] = "reversed"
         elif kind == "points_transfer":
             self._transfer(record, body)
         elif kind == "points_rules":
@@ -294,6 +298,13 @@ class Replay:
             return f"signs off summary {signed}, but close {body.get('close')} logged {logged}"
         return None
 
+    def activity_entry(self, activity: str) -> list[Any]:
+        """The activity's entry (a record naming an activity not logged before gets one)."""
+        entry = self.activities.get(activity)
+        if entry is None:
+            entry = self.activities[activity] = [None, 0, -1, None, None]
+        return entry
+
     def _transfer(self, record: dict[str, Any], body: dict[str, Any]) -> None:
         amount = int(body.get("amount") or 0)
         subject = record.get("subject")
@@ -301,7 +312,7 @@ class Replay:
         self.accounts.setdefault(account_key(body.get("credit"), subject), [0, 0])[1] += amount
         transfer_kind, activity, redemption = body.get("kind"), body.get("activity"), body.get("redemption")
         if transfer_kind == "issuance" and activity:
-            self.points[str(activity)] = self.points.get(str(activity), 0) + amount
+            self.activity_entry(str(activity))[1] += amount
         if redemption and transfer_kind == "redemption":
             entry = self.redemptions.setdefault(str(redemption), {"refund_transfer_id": None})
             entry.update(price_points=amount, transfer_id=record.get("id"))
@@ -326,8 +337,6 @@ class RecordAudit:
     totals: Totals = field(default_factory=Totals)
     replay: Replay = field(default_factory=Replay)
     _pending: dict[str, Any] | None = None
-    _stored_activity: dict[str, tuple[str, int]] = field(default_factory=dict)
-    """Activity → (stored status, stored points)."""
     _stored_rules: dict[str, int] = field(default_factory=dict)
     _stored_bindings: dict[str, tuple[int, bool]] = field(default_factory=dict)
 
@@ -372,10 +381,8 @@ class RecordAudit:
     def _compare(self, index: int, record: dict[str, Any], stored: dict[str, Any]) -> None:
         kind = record.get("kind")
         if kind == "activity":
-            self._stored_activity[str(stored.get("id"))] = (
-                str(stored.get("status")),
-                int(stored.get("points") or 0),
-            )
+            entry = self.replay.activity_entry(str(record.get("id")))
+            entry[3], entry[4] = str(stored.get("status")), int(stored.get("points") or 0)
         elif kind == "points_rules":
             self._stored_rules[str(stored.get("scope"))] = index
         elif kind == "binding":
@@ -429,15 +436,14 @@ class RecordAudit:
             self._check_redemptions(self.redemptions)
 
     def _check_activities(self) -> None:
-        replay = self.replay
-        for activity, (status, points) in self._stored_activity.items():
-            where = describe(replay.leaf_of.get(activity, -1), {"kind": "activity", "id": activity})
-            derived = replay.status.get(activity)
+        for activity, (derived, earned, index, status, points) in self.replay.activities.items():
+            if status is None:  # no stored record compared (named already)
+                continue
+            where = describe(index, {"kind": "activity", "id": activity})
             if derived is not None and status != derived:
                 self.problems.append(
                     f"{where}: stored status {status!r}, the logged records make it {derived!r}"
                 )
-            earned = replay.points.get(activity, 0)
             if points != earned:
                 self.problems.append(
                     f"{where}: stored points {points}, the logged issuance transfers add up to {earned}"
