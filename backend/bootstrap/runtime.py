@@ -11,12 +11,12 @@ from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.identity_providers import IdentityProvider, build_provider
 from backend.bootstrap.settings import Settings
+from backend.domain.points_rules import IssuanceRules, TypeRule
 from backend.domain.recognition import RateLimit, RecognitionRules
 from backend.services.activities import IssuancePolicy
 from backend.services.anchoring import AnchorPolicy, AnchorTarget
 from backend.services.chain_identity import ChainGuard, ExpectedChain
 from backend.services.identity import TokenPolicy
-from backend.services.points_rules import points_defaults
 from backend.services.recognition import Screening
 
 SUBJECT_KEY_FILE = "subject-commitment.key"
@@ -80,6 +80,20 @@ class Runtime:
         return AnchorPolicy(
             batch_leaves=self.settings.anchor_batch_leaves, max_wait_s=self.settings.anchor_max_wait_s
         )
+
+
+def points_defaults(settings: Settings) -> IssuanceRules:
+    """The settings-level defaults (``CARBON_POINTS_*``), under whatever the park's document sets."""
+    return IssuanceRules(
+        points_per_kg=settings.points_per_kg_avoided,
+        default_type=TypeRule(
+            daily_count_cap=settings.points_daily_count_cap, cooldown_s=settings.points_cooldown_s or None
+        ),
+        employee_daily_points_cap=settings.points_employee_daily_cap,
+        employee_monthly_points_cap=settings.points_employee_monthly_cap,
+        expiry_months=settings.points_expiry_months,
+        utc_offset_min=settings.points_utc_offset_min,
+    )
 
 
 def load_subject_key(settings: Settings) -> bytes:

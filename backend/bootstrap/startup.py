@@ -28,8 +28,13 @@ from backend.adapters.orm import CheckpointRow
 from backend.bootstrap.runtime import Runtime, load_subject_key
 from backend.bootstrap.settings import Settings
 from backend.domain.errors import ConfigurationError
-from backend.services.anchoring import AnchorTarget
-from backend.services.chain_identity import ANCHORED_STATES, REANCHOR_HINT, ChainCheck, expected_chain
+from backend.services.chain_identity import (
+    ANCHORED_STATES,
+    REANCHOR_HINT,
+    ChainCheck,
+    attach_deployment,
+    expected_chain,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,25 +93,6 @@ def resolve_deployment(
                 return manifest, False
             problems = ["the contract holds checkpoints that this new database does not know"]
     return redeploy(w3, key, artifact, manifest_path, problems, gas_price_wei), True
-
-
-def attach_deployment(
-    runtime: Runtime, chain: LedgerChain, manifest: DeploymentManifest, *, check: bool = True
-) -> None:
-    """Points the runtime at ``manifest``'s contract (through ``chain``'s node and key)."""
-    runtime.chain = LedgerChain(
-        chain.w3,
-        chain.profile,
-        manifest.contract_address,
-        chain.abi,
-        chain.account,
-        runtime.settings.chain_confirmations,
-        chain.node_state,
-    )
-    runtime.target = AnchorTarget(manifest.chain_id, runtime.chain.address)
-    runtime.expected = expected_chain(manifest)
-    if check:
-        runtime.chain_guard.refresh(runtime.db, runtime.chain, runtime.expected)
 
 
 def adopt_current_deployment(runtime: Runtime) -> bool:

@@ -16,21 +16,21 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
+from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.deployment import DeploymentManifest, load_manifest
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError
+from backend.services.anchoring import AnchorTarget
 from backend.services.chain_port import LedgerChainPort
-
-if TYPE_CHECKING:
-    from backend.bootstrap.runtime import Runtime
 
 STATUS_TTL_S = 5.0
 """How long a verdict is reused by ``/readyz`` and metrics: a probe every second costs no RPC storm."""
@@ -346,7 +346,48 @@ class ChainGuard:
         return self.refresh(db, chain, expected)
 
 
-def chain_status(runtime: Runtime) -> dict[str, Any]:
+class ChainSettings(Protocol):
+    @property
+    def manifest_path(self) -> Path: ...
+
+    @property
+    def chain_confirmations(self) -> int | None: ...
+
+
+class ChainRuntime(Protocol):
+    """What chain status, attachment and recovery need of the running application (its runtime
+    satisfies it): the database, the contract it anchors on, and what the manifest promises."""
+
+    db: Database
+    chain: LedgerChain | None
+    target: AnchorTarget | None
+    expected: ExpectedChain | None
+    chain_guard: ChainGuard
+
+    @property
+    def settings(self) -> ChainSettings: ...
+
+
+def attach_deployment(
+    runtime: ChainRuntime, chain: LedgerChain, manifest: DeploymentManifest, *, check: bool = True
+) -> None:
+    """Points the runtime at ``manifest``'s contract (through ``chain``'s node and key)."""
+    runtime.chain = LedgerChain(
+        chain.w3,
+        chain.profile,
+        manifest.contract_address,
+        chain.abi,
+        chain.account,
+        runtime.settings.chain_confirmations,
+        chain.node_state,
+    )
+    runtime.target = AnchorTarget(manifest.chain_id, runtime.chain.address)
+    runtime.expected = expected_chain(manifest)
+    if check:
+        runtime.chain_guard.refresh(runtime.db, runtime.chain, runtime.expected)
+
+
+def chain_status(runtime: ChainRuntime) -> dict[str, Any]:
     """The chain's identity verdict as a JSON-able dict (``ok``, ``state``, ``reasons``, ...).
 
     For ``/readyz`` and metrics: reuses a verdict younger than :data:`STATUS_TTL_S`.

@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_points import PointsRulesRow
-from backend.bootstrap.settings import Settings
 from backend.domain.points import derived_id
-from backend.domain.points_rules import IssuanceRules, RulesDocument, TypeRule, parse_document
+from backend.domain.points_rules import IssuanceRules, RulesDocument, parse_document
 from backend.domain.records import leaf_bytes, new_salt
 
 PARK_SCOPE = "park"
@@ -33,20 +32,6 @@ class RulesInForce:
     rules: IssuanceRules
     versions: dict[str, int | None]
     """The versions applied: ``{"park": n, "company": m}`` (``None`` where no document exists)."""
-
-
-def points_defaults(settings: Settings) -> IssuanceRules:
-    """The settings-level defaults (``CARBON_POINTS_*``), under whatever the park's document sets."""
-    return IssuanceRules(
-        points_per_kg=settings.points_per_kg_avoided,
-        default_type=TypeRule(
-            daily_count_cap=settings.points_daily_count_cap, cooldown_s=settings.points_cooldown_s or None
-        ),
-        employee_daily_points_cap=settings.points_employee_daily_cap,
-        employee_monthly_points_cap=settings.points_employee_monthly_cap,
-        expiry_months=settings.points_expiry_months,
-        utc_offset_min=settings.points_utc_offset_min,
-    )
 
 
 def rules_in_force(session: Session, org_id: str | None, defaults: IssuanceRules) -> RulesInForce:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from backend.adapters import disclosure_pdf
 from backend.domain import scope3
 
 CATEGORIES = (5, 6, 7)
@@ -110,7 +111,14 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def sections(d: dict[str, Any]) -> list[tuple[str, list[str | tuple[list[str], list[list[Any]]]]]]:
+def to_pdf(d: dict[str, Any]) -> bytes:
+    """The same document as :func:`to_html`, as a PDF (ReportLab)."""
+    return disclosure_pdf.render(
+        f"{d['title_en']} {d['period']['label']}", f"{d['title_en']} · {d['title_zh']}", sections(d)
+    )
+
+
+def sections(d: dict[str, Any]) -> disclosure_pdf.Sections:
     """The disclosure as (heading, [paragraph or (table head, rows)]) — shared by HTML and PDF."""
     gross = d["gross"]
     close = d["close"]

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from backend.adapters import disclosure_pdf
 from backend.api.deps import RuntimeDep, require_roles
 from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import PermissionDenied
@@ -154,7 +153,7 @@ def get_disclosure(
         return Response(canonical_json(disclosure), media_type="application/json")
     if format == "pdf":
         return Response(
-            disclosure_pdf.to_pdf(disclosure),
+            scope3_disclosure.to_pdf(disclosure),
             media_type="application/pdf",
             headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
         )
