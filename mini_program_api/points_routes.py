@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from backend.adapters.orm_points import RedemptionRow, RewardRow
-from backend.api.deps import EmployeeDep, RuntimeDep
+from backend.api.deps import EmployeeDep, IdempotencyKeyDep, RuntimeDep
 from backend.bootstrap.runtime import Runtime
-from backend.domain.errors import InvalidInput
 from backend.domain.points_rules import IssuanceRules
 from backend.services import leaderboards, points, points_rules, rewards
 from backend.services.points import HistoryLine
@@ -33,7 +32,6 @@ from mini_program_api.points_schemas import (
     RewardPublic,
     RewardRef,
 )
-from mini_program_api.routes import IDEMPOTENCY_KEY
 
 router = APIRouter(prefix="/mp/v1", tags=["mini-program: points"])
 
@@ -43,16 +41,6 @@ LEADERBOARD_TOP = 20
 PeriodQuery = Annotated[
     str | None, Query(description="A month, YYYY-MM (park calendar); default: this month.")
 ]
-
-
-def _key(idempotency_key: str | None) -> str:
-    if idempotency_key is None:
-        raise InvalidInput("Idempotency-Key", "header is required (8–128 characters, e.g. a UUID)")
-    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise InvalidInput(
-            "Idempotency-Key", "must be 8–128 characters of A–Z, a–z, 0–9, '.', '_', ':' or '-'"
-        )
-    return idempotency_key
 
 
 def _park_rules(runtime: Runtime) -> IssuanceRules:
@@ -181,10 +169,10 @@ def create_redemption(
     principal: EmployeeDep,
     body: Annotated[RedemptionCreate, Body()],
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> RedemptionPublic:
     result = rewards.redeem(
-        runtime.db, runtime.subject_key, principal, body.reward_id, _key(idempotency_key), datetime.now(UTC)
+        runtime.db, runtime.subject_key, principal, body.reward_id, idempotency_key, datetime.now(UTC)
     )
     if not result.created:
         response.status_code = 200

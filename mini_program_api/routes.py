@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
 
 from backend.adapters.orm import ActivityRow
-from backend.api.deps import EmployeeDep, RuntimeDep, TargetDep
+from backend.api.deps import EmployeeDep, IdempotencyKeyDep, RuntimeDep, TargetDep
 from backend.domain.activity_names import names_of
-from backend.domain.errors import ConfigurationError, InvalidInput
+from backend.domain.errors import ConfigurationError
 from backend.services import activities, receipts
 from mini_program_api.schemas import (
     ACTIVITY_TYPES,
@@ -27,8 +26,6 @@ from mini_program_api.schemas import (
 
 router = APIRouter(prefix="/mp/v1", tags=["mini-program"])
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
-"""Client-chosen key: 8–128 URL-safe characters (a UUID fits), so it is unique enough to be safe."""
 RECEIPT_RETRY_AFTER_S = 3
 
 
@@ -69,14 +66,8 @@ def create_activity(
     principal: EmployeeDep,
     body: Annotated[ActivityCreate, Body()],
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> ActivityPublic:
-    if idempotency_key is None:
-        raise InvalidInput("Idempotency-Key", "header is required (8–128 characters, e.g. a UUID)")
-    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise InvalidInput(
-            "Idempotency-Key", "must be 8–128 characters of A–Z, a–z, 0–9, '.', '_', ':' or '-'"
-        )
     payload = body.model_dump(mode="json", exclude_none=True)
     result = activities.record_activity(
         runtime.db, _caller(principal), idempotency_key, payload, body.occurred_at, runtime.issuance

@@ -17,12 +17,13 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from backend.api import permissions
 from backend.bootstrap.runtime import Runtime
+from backend.domain import idempotency
 from backend.domain.access import may
 from backend.domain.errors import ChainError, ChainMismatch, PermissionDenied, Unauthenticated
 from backend.services import staff
@@ -129,3 +130,24 @@ async def get_target(runtime: RuntimeDep) -> AnchorTarget:
 
 
 TargetDep = Annotated[AnchorTarget, Depends(get_target)]
+
+
+_KEY_HEADER = Header(
+    alias=idempotency.HEADER,
+    description=f"Client-chosen key of this request ({idempotency.KEY_RULE}); a retry sends the same key.",
+)
+
+
+async def required_idempotency_key(key: Annotated[str | None, _KEY_HEADER] = None) -> str:
+    checked = idempotency.check_key(key, required=True)
+    assert checked is not None
+    return checked
+
+
+async def optional_idempotency_key(key: Annotated[str | None, _KEY_HEADER] = None) -> str | None:
+    return idempotency.check_key(key, required=False)
+
+
+IdempotencyKeyDep = Annotated[str, Depends(required_idempotency_key)]
+"""The ``Idempotency-Key`` header, required and checked (:mod:`backend.domain.idempotency`)."""
+OptionalIdempotencyKeyDep = Annotated[str | None, Depends(optional_idempotency_key)]

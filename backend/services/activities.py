@@ -26,13 +26,14 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow, Base
 from backend.adapters.orm_integrations import FootprintRow
+from backend.domain import idempotency
 from backend.domain import points as ledger
 from backend.domain.activities import normalize
 from backend.domain.errors import CarbonLedgerError, IdempotencyConflict, InvalidInput, NotFound, RateLimited
 from backend.domain.points import Transfer
 from backend.domain.points_rules import IssuanceRules
 from backend.domain.recognition import MAGNITUDE_FIELDS
-from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.domain.records import leaf_bytes, new_salt, subject_commitment
 from backend.observability import metrics
 from backend.services import corrections, recognition
 from backend.services.factor_sets import SetsInForce
@@ -87,10 +88,6 @@ class RecordedActivity:
     created: bool
 
 
-def request_hash(payload: dict[str, Any]) -> str:
-    return sha256_hex(canonical_json(payload))
-
-
 def _check_time(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> None:
     if occurred_at > now + policy.clock_skew:
         raise InvalidInput("occurred_at", "is in the future")
@@ -116,8 +113,7 @@ def _existing_many(session: Session, drafts: Sequence[Draft]) -> dict[tuple[str,
 
 
 def _replay(row: ActivityRow, digest: str) -> RecordedActivity:
-    if row.request_hash != digest:
-        raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+    idempotency.check_replay(row.request_hash, digest)
     metrics.observe_activity(row.type, "replayed")
     return RecordedActivity(row, created=False)
 
@@ -194,7 +190,7 @@ class _Batch:
             try:
                 earlier = existing.get(key)
                 if earlier is not None:
-                    outcomes.append(_replay(earlier, request_hash(draft.payload)))
+                    outcomes.append(_replay(earlier, idempotency.request_hash(draft.payload)))
                     continue
                 item = self._decide(draft, screening)
             except (InvalidInput, RateLimited, IdempotencyConflict) as exc:
@@ -251,7 +247,7 @@ class _Batch:
             department_id=caller.dept_id,
             source=caller.source,
             idempotency_key=draft.idempotency_key,
-            request_hash=request_hash(payload),
+            request_hash=idempotency.request_hash(payload),
             type=activity_type,
             occurred_at=draft.occurred_at,
             quantities=quantities,
@@ -403,7 +399,7 @@ def record_activity(
     fixes the recording time (default: the commit's)."""
     from backend.services.group_commit import committer_for  # imported here: it builds on this module
 
-    digest = request_hash(payload)
+    digest = idempotency.request_hash(payload)
     activity_type = str(payload["type"])
     draft = Draft(caller, idempotency_key, payload, occurred_at, straight_km)
     try:

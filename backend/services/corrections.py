@@ -23,9 +23,10 @@ from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.adapters.orm_corrections import CorrectionRow
 from backend.adapters.orm_points import PointsTransferRow
+from backend.domain import idempotency
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import derived_id, reversal
-from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.domain.records import leaf_bytes, new_salt, subject_commitment
 from backend.services.issuance import issuance_transfer_id
 from backend.services.points import post_transfer, to_transfer
 
@@ -60,7 +61,7 @@ class RecordedCorrection:
 
 
 def _request_hash(reason_code: str, note: str | None) -> str:
-    return sha256_hex(canonical_json({"reason_code": reason_code, "note": note}))
+    return idempotency.request_hash({"reason_code": reason_code, "note": note})
 
 
 def _validate(reason_code: str, note: str | None) -> str | None:

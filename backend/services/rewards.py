@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm_points import RedemptionRow, RewardRow
+from backend.domain import idempotency
 from backend.domain import points as ledger
 from backend.domain import rewards as rules
-from backend.domain.errors import IdempotencyConflict, InvalidInput, NotFound, PermissionDenied
+from backend.domain.errors import InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import Balance, Transfer, TransferKind
-from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.domain.records import subject_commitment
 from backend.observability import metrics
 from backend.services.points import balance_of, is_postgres, lock_accounts, post_transfer
 from backend.services.tokens import Principal
@@ -63,10 +64,6 @@ class RewardChanges:
     fields_set: frozenset[str] = field(default_factory=frozenset)
 
 
-def _request_hash(document: dict[str, Any]) -> str:
-    return sha256_hex(canonical_json(document))
-
-
 def _check_window(spec: RewardSpec) -> None:
     if spec.valid_from and spec.valid_until and spec.valid_until <= spec.valid_from:
         raise InvalidInput("valid_until", "must be after valid_from")
@@ -93,7 +90,7 @@ def create_reward(
         if companies is not None and set(companies) != {actor.org}:
             raise PermissionDenied("a company admin offers rewards to its own company only")
         companies, owner_org = (actor.org,), actor.org
-    digest = _request_hash(request)
+    digest = idempotency.request_hash(request)
     try:
         with db.write_sessions() as session, session.begin():
             if idempotency_key is not None:
@@ -139,8 +136,7 @@ def _reward_by_key(session: Session, creator: str, key: str) -> RewardRow | None
 
 
 def _replay_reward(row: RewardRow, digest: str) -> RewardRow:
-    if row.request_hash != digest:
-        raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+    idempotency.check_replay(row.request_hash, digest)
     return row
 
 
@@ -254,8 +250,7 @@ def _by_key(session: Session, subject_id: str, key: str) -> RedemptionRow | None
 
 
 def _replay(session: Session, row: RedemptionRow, digest: str, account: str) -> Redeemed:
-    if row.request_hash != digest:
-        raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+    idempotency.check_replay(row.request_hash, digest)
     reward = session.get(RewardRow, row.reward_id)
     assert reward is not None
     return Redeemed(row, reward, created=False, balance=balance_of(session, account).points)
@@ -270,7 +265,7 @@ def redeem(
     now: datetime,
 ) -> Redeemed:
     """Redeems one unit of a reward for the calling employee; a replay returns the original voucher."""
-    digest = _request_hash({"reward_id": reward_id})
+    digest = idempotency.request_hash({"reward_id": reward_id})
     account = ledger.employee_account(caller.subject)
     _refuse_early(db, caller, reward_id, idempotency_key, now)
     try:

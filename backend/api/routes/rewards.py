@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi import APIRouter, Body, Depends, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.adapters.orm_points import RewardRow
-from backend.api.deps import RuntimeDep, require_roles
+from backend.api.deps import OptionalIdempotencyKeyDep, RuntimeDep, require_roles
 from backend.domain import rewards as reward_rules
-from backend.domain.errors import InvalidInput
 from backend.services import rewards
 from backend.services.tokens import Principal
 
@@ -122,10 +121,8 @@ def create_reward(
     principal: ManagerDep,
     body: Annotated[RewardCreate, Body()],
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: OptionalIdempotencyKeyDep,
 ) -> RewardAdmin:
-    if idempotency_key is not None and not 8 <= len(idempotency_key) <= 128:
-        raise InvalidInput("Idempotency-Key", "must be 8–128 characters")
     spec = rewards.RewardSpec(
         name=body.name,
         name_zh=body.name_zh,
