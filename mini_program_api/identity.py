@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Response
 
 from backend.adapters.orm_identity import BindingRow
-from backend.api.deps import EmployeeDep, RuntimeDep
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.routes.staff_access import token_public
 from backend.api.schemas_identity import (
     BindingCreate,
@@ -59,12 +59,12 @@ def logout(runtime: RuntimeDep, body: RefreshRequest) -> Response:
 
 
 @router.get("/me", response_model=MePublic, summary="Who I am / 我的身份")
-def me(principal: EmployeeDep) -> MePublic:
+def me(principal: PrincipalDep) -> MePublic:
     return MePublic(employee_id=principal.subject, company_id=principal.org, department_id=principal.dept)
 
 
 @router.get("/bindings", response_model=list[BindingPublic], summary="My bound accounts / 我绑定的账户")
-def list_bindings(runtime: RuntimeDep, principal: EmployeeDep) -> list[BindingPublic]:
+def list_bindings(runtime: RuntimeDep, principal: PrincipalDep) -> list[BindingPublic]:
     return [_binding(b) for b in integrations.list_bindings(runtime.db, principal.subject)]
 
 
@@ -76,7 +76,7 @@ def list_bindings(runtime: RuntimeDep, principal: EmployeeDep) -> list[BindingPu
     summary="Bind an account, with consent / 授权绑定账户",
 )
 def add_binding(
-    runtime: RuntimeDep, principal: EmployeeDep, body: BindingCreate, response: Response
+    runtime: RuntimeDep, principal: PrincipalDep, body: BindingCreate, response: Response
 ) -> BindingPublic:
     row, created = integrations.add_binding(
         runtime.db,
@@ -93,5 +93,5 @@ def add_binding(
 
 
 @router.delete("/bindings/{binding_id}", response_model=BindingPublic, summary="Withdraw consent / 解除绑定")
-def revoke_binding(runtime: RuntimeDep, principal: EmployeeDep, binding_id: str) -> BindingPublic:
+def revoke_binding(runtime: RuntimeDep, principal: PrincipalDep, binding_id: str) -> BindingPublic:
     return _binding(integrations.revoke_binding(runtime.db, principal.subject, binding_id, datetime.now(UTC)))

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from backend.adapters.orm_points import RedemptionRow, RewardRow
-from backend.api.deps import EmployeeDep, IdempotencyKeyDep, RuntimeDep
+from backend.api.deps import IdempotencyKeyDep, PrincipalDep, RuntimeDep
 from backend.bootstrap.runtime import Runtime
 from backend.domain.points_rules import IssuanceRules
 from backend.services import leaderboards, points, points_rules, rewards
@@ -48,7 +48,7 @@ def _park_rules(runtime: Runtime) -> IssuanceRules:
 
 
 @router.get("/points", response_model=PointsBalance, summary="My carbon points balance / 我的碳积分")
-def get_points(runtime: RuntimeDep, principal: EmployeeDep) -> PointsBalance:
+def get_points(runtime: RuntimeDep, principal: PrincipalDep) -> PointsBalance:
     expiry_months = _park_rules(runtime).expiry_months
     now = datetime.now(UTC)
     summary = points.summary(runtime.db, principal.subject, expiry_months, now, EXPIRY_LOOK_AHEAD_DAYS)
@@ -100,7 +100,7 @@ def _history_item(line: HistoryLine) -> HistoryItem:
 )
 def get_history(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=points.MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HistoryPage:
@@ -131,7 +131,7 @@ def _reward_public(row: RewardRow, mine: int) -> RewardPublic:
 
 
 @router.get("/rewards", response_model=RewardList, summary="Rewards I can redeem now / 积分商城")
-def get_rewards(runtime: RuntimeDep, principal: EmployeeDep) -> RewardList:
+def get_rewards(runtime: RuntimeDep, principal: PrincipalDep) -> RewardList:
     rows = rewards.catalogue(runtime.db, principal.subject, principal.org, datetime.now(UTC))
     return RewardList(items=[_reward_public(row, mine) for row, mine in rows])
 
@@ -166,7 +166,7 @@ def _redemption_public(row: RedemptionRow, reward: RewardRow, balance: int | Non
 )
 def create_redemption(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     body: Annotated[RedemptionCreate, Body()],
     response: Response,
     idempotency_key: IdempotencyKeyDep,
@@ -182,7 +182,7 @@ def create_redemption(
 @router.get("/redemptions", response_model=RedemptionPage, summary="My redemptions, newest first / 我的兑换")
 def list_redemptions(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=rewards.MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> RedemptionPage:
@@ -193,7 +193,7 @@ def list_redemptions(
 
 
 @router.get("/redemptions/{redemption_id}", response_model=RedemptionPublic, summary="One of my redemptions")
-def get_redemption(runtime: RuntimeDep, principal: EmployeeDep, redemption_id: str) -> RedemptionPublic:
+def get_redemption(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: str) -> RedemptionPublic:
     row, reward = rewards.get_redemption(runtime.db, principal.subject, redemption_id)
     return _redemption_public(row, reward)
 
@@ -204,7 +204,7 @@ def get_redemption(runtime: RuntimeDep, principal: EmployeeDep, redemption_id: s
     responses={409: {"description": "The cancellation window has passed"}},
     summary="Cancel my redemption for a refund / 取消兑换并退还积分",
 )
-def cancel_redemption(runtime: RuntimeDep, principal: EmployeeDep, redemption_id: str) -> RedemptionPublic:
+def cancel_redemption(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: str) -> RedemptionPublic:
     result = rewards.cancel(runtime.db, runtime.subject_key, principal, redemption_id, datetime.now(UTC))
     return _redemption_public(result.row, result.reward, result.balance)
 
@@ -212,7 +212,7 @@ def cancel_redemption(runtime: RuntimeDep, principal: EmployeeDep, redemption_id
 # --- Leaderboards ----------------------------------------------------------------------------------
 
 
-def _status(runtime: Runtime, principal: EmployeeDep) -> LeaderboardStatus:
+def _status(runtime: Runtime, principal: PrincipalDep) -> LeaderboardStatus:
     row = leaderboards.opted_in(runtime.db, principal)
     if row is None:
         return LeaderboardStatus(opted_in=False, alias=None, display_name=None, company=None, department=None)
@@ -223,7 +223,7 @@ def _status(runtime: Runtime, principal: EmployeeDep) -> LeaderboardStatus:
 
 
 @router.get("/leaderboards/opt-in", response_model=LeaderboardStatus, summary="Am I on the leaderboards?")
-def get_opt_in(runtime: RuntimeDep, principal: EmployeeDep) -> LeaderboardStatus:
+def get_opt_in(runtime: RuntimeDep, principal: PrincipalDep) -> LeaderboardStatus:
     return _status(runtime, principal)
 
 
@@ -233,19 +233,19 @@ def get_opt_in(runtime: RuntimeDep, principal: EmployeeDep) -> LeaderboardStatus
     summary="Appear on leaderboards under a pseudonym / 加入排行榜",
 )
 def put_opt_in(
-    runtime: RuntimeDep, principal: EmployeeDep, body: Annotated[LeaderboardOptIn, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, body: Annotated[LeaderboardOptIn, Body()]
 ) -> LeaderboardStatus:
     leaderboards.opt_in(runtime.db, principal, body.alias, datetime.now(UTC))
     return _status(runtime, principal)
 
 
 @router.delete("/leaderboards/opt-in", status_code=204, summary="Leave the leaderboards / 退出排行榜")
-def delete_opt_in(runtime: RuntimeDep, principal: EmployeeDep) -> Response:
+def delete_opt_in(runtime: RuntimeDep, principal: PrincipalDep) -> Response:
     leaderboards.opt_out(runtime.db, principal)
     return Response(status_code=204)
 
 
-def _board(runtime: Runtime, principal: EmployeeDep, scope: str, period: str | None) -> LeaderboardPublic:
+def _board(runtime: Runtime, principal: PrincipalDep, scope: str, period: str | None) -> LeaderboardPublic:
     settings = runtime.settings
     label, since, until = leaderboards.period_window(
         period, datetime.now(UTC), _park_rules(runtime).utc_offset_min
@@ -278,7 +278,7 @@ def _board(runtime: Runtime, principal: EmployeeDep, scope: str, period: str | N
 
 @router.get("/leaderboards/company", response_model=LeaderboardPublic, summary="My company's leaderboard")
 def company_board(
-    runtime: RuntimeDep, principal: EmployeeDep, period: PeriodQuery = None
+    runtime: RuntimeDep, principal: PrincipalDep, period: PeriodQuery = None
 ) -> LeaderboardPublic:
     return _board(runtime, principal, "company", period)
 
@@ -287,7 +287,7 @@ def company_board(
     "/leaderboards/department", response_model=LeaderboardPublic, summary="My department's leaderboard"
 )
 def department_board(
-    runtime: RuntimeDep, principal: EmployeeDep, period: PeriodQuery = None
+    runtime: RuntimeDep, principal: PrincipalDep, period: PeriodQuery = None
 ) -> LeaderboardPublic:
     return _board(runtime, principal, "department", period)
 
@@ -298,7 +298,7 @@ def department_board(
     summary="Departments of my company, by points per member / 部门排行",
 )
 def departments_board(
-    runtime: RuntimeDep, principal: EmployeeDep, period: PeriodQuery = None
+    runtime: RuntimeDep, principal: PrincipalDep, period: PeriodQuery = None
 ) -> DepartmentBoardPublic:
     label, since, until = leaderboards.period_window(
         period, datetime.now(UTC), _park_rules(runtime).utc_offset_min

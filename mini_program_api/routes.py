@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
 
 from backend.adapters.orm import ActivityRow
-from backend.api.deps import EmployeeDep, IdempotencyKeyDep, RuntimeDep, TargetDep
+from backend.api.deps import IdempotencyKeyDep, PrincipalDep, RuntimeDep, TargetDep
 from backend.domain.activity_names import names_of
 from backend.domain.errors import ConfigurationError
 from backend.services import activities, receipts
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/mp/v1", tags=["mini-program"])
 RECEIPT_RETRY_AFTER_S = 3
 
 
-def _caller(principal: EmployeeDep) -> activities.Caller:
+def _caller(principal: PrincipalDep) -> activities.Caller:
     return activities.Caller(subject_id=principal.subject, org_id=principal.org, dept_id=principal.dept)
 
 
@@ -63,7 +63,7 @@ def activity_public(row: ActivityRow) -> ActivityPublic:
 )
 def create_activity(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     body: Annotated[ActivityCreate, Body()],
     response: Response,
     idempotency_key: IdempotencyKeyDep,
@@ -80,7 +80,7 @@ def create_activity(
 @router.get("/activities", response_model=ActivityPage, summary="My activities, newest first / 我的低碳行为")
 def list_activities(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=activities.MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ActivityPage:
@@ -89,7 +89,7 @@ def list_activities(
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityPublic, summary="One of my activities")
-def get_activity(runtime: RuntimeDep, principal: EmployeeDep, activity_id: str) -> ActivityPublic:
+def get_activity(runtime: RuntimeDep, principal: PrincipalDep, activity_id: str) -> ActivityPublic:
     return activity_public(activities.get_activity(runtime.db, _caller(principal), activity_id))
 
 
@@ -102,7 +102,7 @@ def get_activity(runtime: RuntimeDep, principal: EmployeeDep, activity_id: str) 
     summary="Receipt of my activity / 我的上链凭证",
 )
 def get_receipt(
-    runtime: RuntimeDep, principal: EmployeeDep, target: TargetDep, activity_id: str
+    runtime: RuntimeDep, principal: PrincipalDep, target: TargetDep, activity_id: str
 ) -> JSONResponse:
     row = activities.get_activity(runtime.db, _caller(principal), activity_id)
     result = receipts.receipt_for_leaf(runtime.db, target, row.leaf_index)

@@ -7,15 +7,14 @@ back for each of five small checks cost more than the checks. The one that may t
 :func:`authorize` runs for every route (installed application-wide by ``create_app``): it looks
 the route up in the role matrix (:mod:`backend.api.permissions`), authenticates the caller with a
 bearer token or an API key unless the route is public, and refuses a role or API-key scope the
-matrix does not allow. Routes then take the caller from :data:`PrincipalDep` (or a narrower alias)
-and scope the data to it.
+matrix does not allow. Routes then take the caller from :data:`PrincipalDep` (the one caller
+dependency: no route restates its roles) and scope the data to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -80,6 +79,8 @@ async def get_principal(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller, as :func:`authorize` admitted them under the route's one rule in
+    :data:`backend.api.permissions.RULES`; routes take it to scope their data, never to check roles."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -89,30 +90,15 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-def require_roles(*roles: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    async def check(principal: PrincipalDep) -> Principal:
-        if principal.role not in roles:
-            raise PermissionDenied(f"role {principal.role} may not do this; allowed: {', '.join(roles)}")
-        return principal
-
-    return check
-
-
-EmployeeDep = Annotated[Principal, Depends(require_roles("employee"))]
-AuditorDep = Annotated[Principal, Depends(require_roles("auditor", "operator"))]
-StaffDep = Annotated[Principal, Depends(require_roles(*permissions.STAFF))]
-OperatorDep = Annotated[Principal, Depends(require_roles("operator"))]
-ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
+"""The one caller dependency: who may call a route is its ``Rule``, enforced before the route runs."""
 
 
 async def company_admin_of(
-    principal: Annotated[Principal, Depends(require_roles("company_admin"))],
+    principal: PrincipalDep,
     company_id: Annotated[str, Path(max_length=64)],
 ) -> Principal:
     """A company admin acting on their own company (the ``{company_id}`` of the path), never another."""
-    if principal.org != company_id:
+    if principal.role != "company_admin" or principal.org != company_id:
         raise PermissionDenied(f"company admins act only on their own company, not {company_id}")
     return principal
 

@@ -23,9 +23,15 @@ class Rule:
     public: bool = False
     signed: bool = False
     """Authenticated by the body's HMAC signature of an integration source, not by a bearer token."""
+    note: str = ""
+    """Why a public route is public (shown in docs/permissions.md)."""
 
 
-PUBLIC = Rule(frozenset(), None, public=True)
+def public(note: str = "") -> Rule:
+    return Rule(frozenset(), None, public=True, note=note)
+
+
+PUBLIC = public()
 SIGNED_SOURCE = Rule(frozenset(), None, signed=True)
 STAFF = ("company_admin", "park_manager", "auditor", "operator")
 
@@ -52,15 +58,15 @@ SCOPE3_ADMIN = allow("scope3:admin", "park_manager", "operator")
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): PUBLIC,  # check names and reasons only, no data
+    ("GET", "/readyz"): public("check names and reasons, no data"),
     # Public to the matrix: the route checks its own bearer, CARBON_METRICS_TOKEN, when it is set.
-    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/metrics"): public("the route checks `CARBON_METRICS_TOKEN` itself when it is set"),
     # Employees (mini-program): their own data only.
     ("POST", "/mp/v1/auth/login"): PUBLIC,
     ("POST", "/mp/v1/auth/refresh"): PUBLIC,
     ("POST", "/mp/v1/auth/logout"): PUBLIC,
-    ("GET", "/mp/v1/activity-types"): PUBLIC,  # names of the types, no data
-    ("GET", "/mp/v1/chain"): PUBLIC,  # chain id, contract and RPC URL: what a verifier needs
+    ("GET", "/mp/v1/activity-types"): public("the types' names in Chinese and English"),
+    ("GET", "/mp/v1/chain"): public("chain id, contract and JSON-RPC URL for verifiers"),
     ("GET", "/mp/v1/me"): EMPLOYEE,
     ("POST", "/mp/v1/activities"): EMPLOYEE,
     ("GET", "/mp/v1/activities"): EMPLOYEE,
@@ -160,13 +166,44 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/scope3/targets/{year}"): SCOPE3_ADMIN,
     # The dashboard's page and its static files hold no data: it calls the APIs above with the
     # user's own token. The two static routes are hidden from the OpenAPI schema but still ruled.
-    ("GET", "/dashboard"): PUBLIC,
-    ("GET", "/dashboard/static/{name}"): PUBLIC,
-    ("GET", "/dashboard/vendor/chart.umd.min.js"): PUBLIC,
+    ("GET", "/dashboard"): public("the page shell, its data comes from the APIs with the user's token"),
+    ("GET", "/dashboard/static/{name}"): public("fixed list of static files, hidden from OpenAPI"),
+    ("GET", "/dashboard/vendor/chart.umd.min.js"): public("pinned Chart.js, hidden from OpenAPI"),
     # The employee's phone page: static files; it calls /mp/v1 with the employee's own token.
-    ("GET", "/h5"): PUBLIC,
-    ("GET", "/h5/static/{name}"): PUBLIC,
+    ("GET", "/h5"): public(
+        "the employee's phone page, its data comes from `/mp/v1` with the employee's token"
+    ),
+    ("GET", "/h5/static/{name}"): public("fixed list of static files, hidden from OpenAPI"),
 }
+
+
+MATRIX_START = "<!-- the matrix is generated from RULES: python -m backend.api.permissions -->"
+MATRIX_END = "<!-- end of the generated matrix -->"
+_COLUMNS = {"employee": "emp", "company_admin": "co-admin", "park_manager": "park-mgr"}
+
+
+def matrix_markdown() -> str:
+    """The matrix of docs/permissions.md, one row per rule, in the table's order."""
+    head = " | ".join(_COLUMNS.get(role, role) for role in ROLES)
+    lines = [f"| method | path | {head} | scope |", "| --- | --- |" + " :-: |" * len(ROLES) + " --- |"]
+    for (method, path), rule in RULES.items():
+        if rule.public or rule.signed:
+            who = "source HMAC signature" if rule.signed else "public"
+            cell = f"{who} (no token{'; ' + rule.note if rule.note else ''})"
+            lines.append(f"| {method} | `{path}` | {cell} |" + " |" * (len(ROLES) - 1) + " — |")
+        else:
+            marks = " | ".join("✓" if role in rule.roles else "" for role in ROLES)
+            lines.append(f"| {method} | `{path}` | {marks} | `{rule.scope}` |")
+    return "\n".join(lines) + "\n"
+
+
+def with_matrix(document: str) -> str:
+    """``document`` (docs/permissions.md) with the generated matrix between its two markers."""
+    before, start, rest = document.partition(MATRIX_START)
+    _, end, after = rest.partition(MATRIX_END)
+    if not start or not end:
+        raise ValueError("docs/permissions.md lacks the generated matrix's markers")
+    return f"{before}{MATRIX_START}\n{matrix_markdown()}{MATRIX_END}{after}"
 
 
 def rule_for(method: str, path: str) -> Rule | None:
@@ -194,3 +231,12 @@ def check_table() -> None:
 
 
 check_table()
+
+
+if __name__ == "__main__":  # python -m backend.api.permissions: rewrite the matrix of docs/permissions.md
+    import sys
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
+    doc.write_text(with_matrix(doc.read_text(encoding="utf-8")), encoding="utf-8")
+    sys.stdout.write(f"wrote {doc}\n")

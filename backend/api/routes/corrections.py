@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.deps import RuntimeDep, require_roles
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.services import corrections
-from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["corrections"])
 
-CorrectorDep = Annotated[Principal, Depends(require_roles(*corrections.CORRECTING_ROLES))]
 ReasonCode = Literal[
     "duplicate",
     "data_entry_error",
@@ -65,7 +63,7 @@ class CorrectionPublic(BaseModel):
 )
 def reverse_activity(
     runtime: RuntimeDep,
-    principal: CorrectorDep,
+    principal: PrincipalDep,
     activity_id: str,
     body: Annotated[ReversalCreate, Body()],
     response: Response,

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from backend.adapters.orm_identity import CompanyRow, DepartmentRow, EmployeeRow
-from backend.api.deps import CompanyAdminDep, OperatorDep, PrincipalDep, RuntimeDep
+from backend.api.deps import CompanyAdminDep, PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
     CompanyCreate,
     CompanyPublic,
@@ -63,7 +63,7 @@ def _enrolled(result: enrollment.Enrolled, now: datetime) -> EnrolledPublic:
 
 
 @router.post("/companies", status_code=201, response_model=CompanyPublic, summary="Add a company to the park")
-def create_company(runtime: RuntimeDep, _operator: OperatorDep, body: CompanyCreate) -> CompanyPublic:
+def create_company(runtime: RuntimeDep, _operator: PrincipalDep, body: CompanyCreate) -> CompanyPublic:
     return _company(
         enrollment.create_company(runtime.db, body.id, body.name, datetime.now(UTC), body.name_zh)
     )

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from backend.adapters.orm_integrations import IntegrationSourceRow
-from backend.api.deps import OperatorDep, RuntimeDep
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
     DeliveryResult,
     RecordOutcomePublic,
@@ -67,12 +67,12 @@ def _source(row: IntegrationSourceRow) -> SourcePublic:
 
 
 @admin_router.get("/sources", response_model=list[SourcePublic], summary="Registered data sources")
-def list_sources(runtime: RuntimeDep, _operator: OperatorDep) -> list[SourcePublic]:
+def list_sources(runtime: RuntimeDep, _operator: PrincipalDep) -> list[SourcePublic]:
     return [_source(s) for s in integrations.list_sources(runtime.db)]
 
 
 @admin_router.post("/sources", status_code=201, response_model=SourceWithSecret, summary="Register a source")
-def register_source(runtime: RuntimeDep, _operator: OperatorDep, body: SourceCreate) -> SourceWithSecret:
+def register_source(runtime: RuntimeDep, _operator: PrincipalDep, body: SourceCreate) -> SourceWithSecret:
     row, secret = integrations.register_source(
         runtime.db,
         body.id,
@@ -90,14 +90,14 @@ def register_source(runtime: RuntimeDep, _operator: OperatorDep, body: SourceCre
     response_model=SourceWithSecret,
     summary="New secret; the old one verifies for 24 h more",
 )
-def rotate_secret(runtime: RuntimeDep, _operator: OperatorDep, source_id: str) -> SourceWithSecret:
+def rotate_secret(runtime: RuntimeDep, _operator: PrincipalDep, source_id: str) -> SourceWithSecret:
     row, secret = integrations.rotate_secret(runtime.db, source_id, datetime.now(UTC))
     return SourceWithSecret(**_source(row).model_dump(), secret=secret)
 
 
 @admin_router.patch("/sources/{source_id}", response_model=SourcePublic, summary="Enable or disable a source")
 def update_source(
-    runtime: RuntimeDep, _operator: OperatorDep, source_id: str, body: SourceUpdate
+    runtime: RuntimeDep, _operator: PrincipalDep, source_id: str, body: SourceUpdate
 ) -> SourcePublic:
     return _source(integrations.set_source_enabled(runtime.db, source_id, body.enabled, datetime.now(UTC)))
 

@@ -6,11 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.adapters.orm_points import PointsRulesRow, PointsTransferRow
-from backend.api.deps import RuntimeDep, require_roles
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.domain.errors import PermissionDenied
 from backend.domain.points import MAX_TRANSFER_POINTS, ReasonCode, TransferKind
 from backend.domain.points_rules import (
@@ -20,14 +20,8 @@ from backend.domain.points_rules import (
     MAX_RATE_POINTS_PER_KG,
 )
 from backend.services import points, points_rules
-from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/points", tags=["points administration"])
-
-ManagerDep = Annotated[Principal, Depends(require_roles("operator", "company_admin"))]
-OperatorDep = Annotated[Principal, Depends(require_roles("operator"))]
-ReaderDep = Annotated[Principal, Depends(require_roles("operator", "company_admin", "park_manager"))]
-AuditDep = Annotated[Principal, Depends(require_roles("operator", "auditor", "park_manager"))]
 
 
 class TypeRuleIn(BaseModel):
@@ -79,7 +73,7 @@ def _document_public(row: PointsRulesRow) -> RulesDocumentPublic:
 
 
 @router.get("/rules", response_model=RulesPublic, summary="Issuance rules in force / 积分发放规则")
-def get_rules(runtime: RuntimeDep, principal: ReaderDep) -> RulesPublic:
+def get_rules(runtime: RuntimeDep, principal: PrincipalDep) -> RulesPublic:
     d = runtime.issuance.rules_defaults
     org = principal.org if principal.role == "company_admin" else None
     return RulesPublic(
@@ -101,7 +95,7 @@ def _document(body: RulesIn) -> dict[str, Any]:
 
 @router.put("/rules/park", response_model=RulesDocumentPublic, summary="Replace the park's issuance rules")
 def put_park_rules(
-    runtime: RuntimeDep, principal: OperatorDep, body: Annotated[RulesIn, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, body: Annotated[RulesIn, Body()]
 ) -> RulesDocumentPublic:
     row = points_rules.put_document(
         runtime.db, points_rules.PARK_SCOPE, _document(body), principal.subject, datetime.now(UTC)
@@ -115,7 +109,7 @@ def put_park_rules(
     summary="Replace a company's overrides (caps can only be tightened)",
 )
 def put_company_rules(
-    runtime: RuntimeDep, principal: ManagerDep, org_id: str, body: Annotated[RulesIn, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, org_id: str, body: Annotated[RulesIn, Body()]
 ) -> RulesDocumentPublic:
     if principal.role == "company_admin" and principal.org != org_id:
         raise PermissionDenied("a company admin sets its own company's rules only")
@@ -186,7 +180,10 @@ def _created(response: Response, posted: points.PostedTransfer) -> TransferPubli
     summary="Reverse a transfer with a reason code / 冲正",
 )
 def create_correction(
-    runtime: RuntimeDep, principal: ManagerDep, body: Annotated[CorrectionCreate, Body()], response: Response
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    body: Annotated[CorrectionCreate, Body()],
+    response: Response,
 ) -> TransferPublic:
     posted = points.correct(
         runtime.db,
@@ -224,7 +221,7 @@ class GrantCreate(BaseModel):
     summary="Fund a company pool, or award points from it / 企业积分池",
 )
 def create_grant(
-    runtime: RuntimeDep, principal: ManagerDep, body: Annotated[GrantCreate, Body()], response: Response
+    runtime: RuntimeDep, principal: PrincipalDep, body: Annotated[GrantCreate, Body()], response: Response
 ) -> TransferPublic:
     posted = points.grant(
         runtime.db,
@@ -250,7 +247,7 @@ class TransferList(BaseModel):
 )
 def list_transfers(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     activity_id: Annotated[str | None, Query(max_length=36)] = None,
     redemption_id: Annotated[str | None, Query(max_length=36)] = None,
     employee: Annotated[str | None, Query(max_length=128)] = None,
@@ -285,7 +282,7 @@ def _masked(account_id: str) -> str:
 @router.get(
     "/ledger", response_model=LedgerPublic, summary="Ledger audit: conservation and totals / 账本核对"
 )
-def get_ledger(runtime: RuntimeDep, _principal: AuditDep) -> LedgerPublic:
+def get_ledger(runtime: RuntimeDep, _principal: PrincipalDep) -> LedgerPublic:
     audit = points.audit_ledger(runtime.db)
     with runtime.db.read_sessions() as session:
         totals = points.totals(session)

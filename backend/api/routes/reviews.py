@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from backend.adapters.orm_integrations import ReviewRow
-from backend.api.deps import CompanyAdminDep, ManagerDep, RuntimeDep
+from backend.api.deps import CompanyAdminDep, PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
     AggregateGroup,
     AggregatesPublic,
@@ -107,7 +107,7 @@ def _group(group: Group) -> AggregateGroup:
 @router.get("/aggregates", response_model=AggregatesPublic, summary="Credited activities in aggregate / 汇总")
 def activity_aggregates(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     group_by: Literal["company", "department"] = "company",
     company: Annotated[str | None, Query(max_length=64)] = None,
     since: AwareDatetime | None = None,

@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.adapters.orm_points import RewardRow
-from backend.api.deps import OptionalIdempotencyKeyDep, RuntimeDep, require_roles
+from backend.api.deps import OptionalIdempotencyKeyDep, PrincipalDep, RuntimeDep
 from backend.domain import rewards as reward_rules
 from backend.services import rewards
-from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/rewards", tags=["rewards"])
 
-ManagerDep = Annotated[Principal, Depends(require_roles("operator", "company_admin"))]
 MAX_COMPANIES = 100
 
 
@@ -118,7 +116,7 @@ def reward_admin(row: RewardRow) -> RewardAdmin:
 )
 def create_reward(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     body: Annotated[RewardCreate, Body()],
     response: Response,
     idempotency_key: OptionalIdempotencyKeyDep,
@@ -151,13 +149,13 @@ def create_reward(
 
 
 @router.get("", response_model=RewardAdminList, summary="Rewards I manage / 奖品管理")
-def list_rewards(runtime: RuntimeDep, principal: ManagerDep) -> RewardAdminList:
+def list_rewards(runtime: RuntimeDep, principal: PrincipalDep) -> RewardAdminList:
     return RewardAdminList(items=[reward_admin(r) for r in rewards.list_managed(runtime.db, principal)])
 
 
 @router.patch("/{reward_id}", response_model=RewardAdmin, summary="Restock, withdraw or change a reward")
 def update_reward(
-    runtime: RuntimeDep, principal: ManagerDep, reward_id: str, body: Annotated[RewardUpdate, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, reward_id: str, body: Annotated[RewardUpdate, Body()]
 ) -> RewardAdmin:
     changes = rewards.RewardChanges(
         add_stock=body.add_stock,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from backend.api.deps import RuntimeDep, require_roles
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import PermissionDenied
 from backend.domain.records import canonical_json
@@ -23,9 +23,6 @@ from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/scope3", tags=["scope3"])
 
-ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
-ParkDep = Annotated[Principal, Depends(require_roles("park_manager", "operator"))]
-HeadcountEditorDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin", "operator"))]
 
 PeriodQuery = Annotated[
     str,
@@ -72,7 +69,7 @@ def _summary(
 @router.get("/summary", summary="Scope 3 totals per category, avoided emissions apart / 范围三汇总")
 def get_summary(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     category: CategoryQuery = None,
@@ -91,7 +88,7 @@ def get_summary(
 )
 def export_summary(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     category: CategoryQuery = None,
@@ -118,7 +115,7 @@ def export_summary(
 @router.get("/report", response_class=HTMLResponse, summary="Printable report in Chinese and English / 报告")
 def get_report(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     extrapolate: ExtrapolateQuery = True,
@@ -136,7 +133,7 @@ def get_report(
 )
 def get_disclosure(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     format: Annotated[Literal["html", "pdf", "json"], Query()] = "html",
@@ -163,7 +160,7 @@ def get_disclosure(
 @router.get("/explain", summary="How a total was computed / 计算说明")
 def get_explanation(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     category: CategoryQuery = None,
@@ -190,7 +187,7 @@ class HeadcountUpdate(BaseModel):
 
 
 @router.get("/headcounts", summary="Configured headcounts / 员工人数")
-def get_headcounts(runtime: RuntimeDep, principal: HeadcountEditorDep) -> dict[str, Any]:
+def get_headcounts(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     company = principal.org if principal.role == "company_admin" else None
     if principal.role == "company_admin" and company is None:
         raise PermissionDenied("this company admin token names no company")
@@ -199,7 +196,7 @@ def get_headcounts(runtime: RuntimeDep, principal: HeadcountEditorDep) -> dict[s
 
 @router.put("/headcounts/{company}", summary="Set a company's headcount / 设置员工人数")
 def put_headcount(
-    runtime: RuntimeDep, principal: HeadcountEditorDep, company: str, body: Annotated[HeadcountUpdate, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, company: str, body: Annotated[HeadcountUpdate, Body()]
 ) -> dict[str, Any]:
     """The denominator of the share of employees reporting and of the category 7 extrapolation."""
     scope3.authorize_company(principal.role, principal.org, company)
@@ -212,12 +209,12 @@ class RestatementCreate(BaseModel):
 
 
 @router.get("/periods", summary="Closed periods and restatements / 已关账期间")
-def get_closes(runtime: RuntimeDep, _principal: ManagerDep) -> dict[str, Any]:
+def get_closes(runtime: RuntimeDep, _principal: PrincipalDep) -> dict[str, Any]:
     return {"closes": scope3_close.list_closes(runtime.db)}
 
 
 @router.post("/periods/{period}/close", status_code=201, summary="Close a period: freeze its totals / 关账")
-def close_period(runtime: RuntimeDep, principal: ParkDep, period: str) -> dict[str, Any]:
+def close_period(runtime: RuntimeDep, principal: PrincipalDep, period: str) -> dict[str, Any]:
     """Freezes the park's totals for an ended period, logs them (anchored with the next checkpoint)
     and queues the push to the park platform. Closing twice is a 409; restate instead."""
     return scope3_close.close_period(
@@ -232,7 +229,7 @@ def close_period(runtime: RuntimeDep, principal: ParkDep, period: str) -> dict[s
 
 @router.post("/periods/{period}/restatements", status_code=201, summary="Restate a closed period / 重述")
 def restate_period(
-    runtime: RuntimeDep, principal: ParkDep, period: str, body: Annotated[RestatementCreate, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, period: str, body: Annotated[RestatementCreate, Body()]
 ) -> dict[str, Any]:
     return scope3_close.restate_period(
         runtime.db,
@@ -246,11 +243,11 @@ def restate_period(
 
 
 @router.get("/feed", summary="Park-platform outbox status / 推送状态")
-def get_feed(runtime: RuntimeDep, _principal: ParkDep) -> dict[str, Any]:
+def get_feed(runtime: RuntimeDep, _principal: PrincipalDep) -> dict[str, Any]:
     return feed.outbox_status(runtime.db, configured=bool(runtime.settings.park_platform_url))
 
 
 @router.post("/feed/snapshots", status_code=202, summary="Queue a push of an open period's totals / 推送快照")
-def post_snapshot(runtime: RuntimeDep, _principal: ParkDep, period: PeriodQuery) -> JSONResponse:
+def post_snapshot(runtime: RuntimeDep, _principal: PrincipalDep, period: PeriodQuery) -> JSONResponse:
     delivery_id = feed.enqueue_snapshot(runtime.db, parse_period(period), scope3_config(runtime))
     return JSONResponse({"delivery_id": delivery_id, "status": "queued"}, status_code=202)
