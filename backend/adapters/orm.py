@@ -21,6 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from backend.adapters.orm_types import EnumText
+from backend.domain.states import CheckpointState
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes stored as UTC; SQLite keeps no offset, so it is re-attached on read."""
@@ -123,7 +126,7 @@ class CheckpointRow(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     meta: Mapped[bytes] = mapped_column(LargeBinary)
     meta_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[CheckpointState] = mapped_column(EnumText(CheckpointState, 16))
     signer: Mapped[str | None] = mapped_column(String(42))
     nonce: Mapped[int | None] = mapped_column(BigInteger)
     tx_hash: Mapped[str | None] = mapped_column(String(66))

@@ -31,11 +31,11 @@ from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
 from backend.adapters.orm_corrections import CorrectionRow
 from backend.domain.errors import ChainError
 from backend.domain.records import canonical_json
+from backend.domain.states import IN_FLIGHT, CheckpointState
 from backend.services import points
 from backend.services.chain_port import LedgerChainPort
 from backend.services.factor_sets import all_sets
 
-IN_FLIGHT = ("prepared", "sent")
 CONFIRM_POLL_S = 0.05
 CONFIRM_WAIT_S = 5.0
 """How long one tick waits for its transaction to be mined before leaving it to the next tick."""
@@ -127,7 +127,12 @@ def _confirm(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> bool:
     if on_chain == _ZERO:
         return False
     if on_chain != row.root:
-        _update(db, row.id, state="failed", error="the chain holds a different root for this tree size")
+        _update(
+            db,
+            row.id,
+            state=CheckpointState.FAILED,
+            error="the chain holds a different root for this tree size",
+        )
         return False
     tx_hash, block, gas = row.tx_hash, row.block_number, row.gas_used
     mined = chain.mined(tx_hash) if tx_hash else None
@@ -149,7 +154,7 @@ def _confirm(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> bool:
     _update(
         db,
         row.id,
-        state="confirmed",
+        state=CheckpointState.CONFIRMED,
         tx_hash=tx_hash,
         block_number=block,
         gas_used=gas,
@@ -166,7 +171,9 @@ def _send(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> None:
     with nonce_lock(chain.signer):
         seq, latest_size, _ = chain.latest_checkpoint()
         if row.tree_size <= latest_size:
-            _update(db, row.id, state="failed", error=f"chain already at tree size {latest_size}")
+            _update(
+                db, row.id, state=CheckpointState.FAILED, error=f"chain already at tree size {latest_size}"
+            )
             return
         proof = consistency_proof(db, latest_size, row.tree_size)
         signed = chain.sign_anchor(
@@ -175,7 +182,7 @@ def _send(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> None:
         _update(
             db,
             row.id,
-            state="sent",
+            state=CheckpointState.SENT,
             seq=seq + 1,
             tx_hash=signed.tx_hash,
             raw_tx=signed.raw,
@@ -220,7 +227,7 @@ def send_prepared(
         rows = list(
             session.execute(
                 select(CheckpointRow)
-                .where(*_target_filter(target), CheckpointRow.state == "prepared")
+                .where(*_target_filter(target), CheckpointRow.state == CheckpointState.PREPARED)
                 .order_by(CheckpointRow.tree_size)
                 .limit(depth)
             ).scalars()
@@ -234,7 +241,12 @@ def send_prepared(
         first: tuple[int, int] | None = None  # (gas limit, proof length) of the estimated one
         for row in rows:
             if row.tree_size <= latest_size:
-                _update(db, row.id, state="failed", error=f"chain already at tree size {latest_size}")
+                _update(
+                    db,
+                    row.id,
+                    state=CheckpointState.FAILED,
+                    error=f"chain already at tree size {latest_size}",
+                )
                 break
             proof = consistency_proof(db, latest_size, row.tree_size)
             gas_limit = None
@@ -247,7 +259,7 @@ def send_prepared(
             _update(
                 db,
                 row.id,
-                state="sent",
+                state=CheckpointState.SENT,
                 seq=seq + 1 + sent,
                 tx_hash=signed.tx_hash,
                 raw_tx=signed.raw,
@@ -267,7 +279,7 @@ def _wait_mined(db: Database, chain: LedgerChainPort, checkpoint_id: int) -> boo
         with db.read_sessions() as session:
             row = session.get(CheckpointRow, checkpoint_id)
         assert row is not None
-        if row.state != "sent" or row.tx_hash is None:
+        if row.state != CheckpointState.SENT or row.tx_hash is None:
             return False  # settled meanwhile (failed, or already confirmed)
         mined = chain.mined(row.tx_hash)
         if mined is not None:
@@ -275,7 +287,7 @@ def _wait_mined(db: Database, chain: LedgerChainPort, checkpoint_id: int) -> boo
                 _update(
                     db,
                     row.id,
-                    state="failed",
+                    state=CheckpointState.FAILED,
                     error="anchor transaction reverted",
                     block_number=mined.block_number,
                     gas_used=mined.gas_used,
@@ -308,18 +320,18 @@ def reconcile(
         if _confirm(db, chain, row):
             confirmed.append(row.tree_size)
             continue
-        if row.state == "prepared":
+        if row.state == CheckpointState.PREPARED:
             _send(db, chain, row)
         elif row.tx_hash and row.raw_tx is not None:
             mined = chain.mined(row.tx_hash)
             if mined is not None and mined.status != 1:
-                _update(db, row.id, state="failed", error="anchor transaction reverted")
+                _update(db, row.id, state=CheckpointState.FAILED, error="anchor transaction reverted")
                 continue
             if mined is None and not chain.transaction_known(row.tx_hash):
                 if chain.pending_nonce() <= (row.nonce or 0):
                     chain.send_raw(row.raw_tx)  # dropped (node restarted): the same bytes again
                 else:
-                    _update(db, row.id, state="prepared", tx_hash=None, raw_tx=None, nonce=None)
+                    _update(db, row.id, state=CheckpointState.PREPARED, tx_hash=None, raw_tx=None, nonce=None)
                     with db.read_sessions() as session:
                         fresh = session.get(CheckpointRow, row.id)
                     assert fresh is not None
@@ -339,7 +351,7 @@ def prepare(
     db: Database, chain: LedgerChainPort, target: AnchorTarget, policy: AnchorPolicy
 ) -> CheckpointRow | None:
     """Fixes a new checkpoint over every waiting leaf, if the policy says it is time."""
-    last = last_checkpoint(db, target, ("confirmed", *IN_FLIGHT))
+    last = last_checkpoint(db, target, (CheckpointState.CONFIRMED, *IN_FLIGHT))
     anchored = last.tree_size if last else 0
     now = datetime.now(UTC)
     with db.read_sessions() as session:
@@ -362,7 +374,7 @@ def prepare(
             root=root,
             meta=meta,
             meta_hash=hashlib.sha256(meta).digest(),
-            state="prepared",
+            state=CheckpointState.PREPARED,
             created_at=now,
         )
         session.add(row)

@@ -29,6 +29,7 @@ from backend.adapters.deployment import DeploymentManifest, load_manifest
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError
+from backend.domain.states import ANCHORED, IN_FLIGHT, CheckpointState
 from backend.services.anchoring import AnchorTarget
 from backend.services.chain_port import LedgerChainPort
 
@@ -47,7 +48,7 @@ OK, UNAVAILABLE, MISMATCH, HISTORY_MISSING, MOVING, NOT_CONFIGURED = (
     "moving",
     "not_configured",
 )
-ANCHORED_STATES = ("confirmed", "lost")
+ANCHORED_STATES = ANCHORED
 """Checkpoint states that were once confirmed on some chain: together they are the ledger's history."""
 REFUSING_STATES = frozenset({MISMATCH, HISTORY_MISSING, MOVING})
 """States in which no receipt or checkpoint is served as "anchored": the chain does not back them."""
@@ -161,7 +162,7 @@ def _rows_to_check(db: Database, chain_id: int, contract: str, full: bool) -> li
     mine = (
         CheckpointRow.chain_id == chain_id,
         CheckpointRow.contract == contract,
-        CheckpointRow.state == "confirmed",
+        CheckpointRow.state == CheckpointState.CONFIRMED,
     )
     with db.read_sessions() as session:
         newest_first = select(CheckpointRow).where(*mine).order_by(CheckpointRow.tree_size.desc())
@@ -261,7 +262,7 @@ def _history_problems(
         db,
         CheckpointRow.chain_id == chain_id,
         CheckpointRow.contract == chain.address,
-        CheckpointRow.state.in_(("confirmed", "prepared", "sent")),
+        CheckpointRow.state.in_((CheckpointState.CONFIRMED, *IN_FLIGHT)),
     )
     if chain_size > max(known, rows[0].tree_size if rows else 0):
         problems.append(

@@ -34,6 +34,7 @@ from backend.adapters.deployment import (
     write_manifest,
 )
 from backend.domain.errors import ChainError
+from backend.domain.states import CheckpointState
 from backend.services import anchoring, reanchoring
 from backend.services.chain_identity import (
     HISTORY_MISSING,
@@ -234,7 +235,7 @@ def _settle(runtime: ChainRuntime, history: list[reanchoring.HistoricCheckpoint]
     remaining = len(history) + 1
     while True:
         anchoring.send_prepared(runtime.db, runtime.chain, runtime.target)
-        anchoring.reconcile(runtime.db, runtime.chain, runtime.target, states=("sent",))
+        anchoring.reconcile(runtime.db, runtime.chain, runtime.target, states=(CheckpointState.SENT,))
         missing = reanchoring.missing_on_target(runtime.db, runtime.target, history)
         say(f"{len(history) - len(missing)}/{len(history)} historic checkpoints on chain")
         if not missing:
@@ -262,7 +263,7 @@ def _report(
     leaf_index: int | None,
 ) -> ReanchorReport:
     assert runtime.target is not None
-    latest = anchoring.last_checkpoint(runtime.db, runtime.target, ("confirmed",))
+    latest = anchoring.last_checkpoint(runtime.db, runtime.target, (CheckpointState.CONFIRMED,))
     return ReanchorReport(
         mode=mode,
         move_id=move_id,

@@ -28,7 +28,8 @@ from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError, ProofError
 from backend.domain.records import canonical_json, leaf_bytes, new_salt
-from backend.services.anchoring import IN_FLIGHT, AnchorTarget
+from backend.domain.states import IN_FLIGHT, CheckpointState
+from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import ANCHORED_STATES
 from backend.services.chain_port import LedgerChainPort
 
@@ -124,7 +125,9 @@ def begin_move(
         session.execute(
             update(CheckpointRow)
             .where(CheckpointRow.state.in_(IN_FLIGHT))
-            .values(state="failed", error=f"abandoned: the ledger was re-anchored (move {move_id})")
+            .values(
+                state=CheckpointState.FAILED, error=f"abandoned: the ledger was re-anchored (move {move_id})"
+            )
         )
         if lost_sizes:
             session.execute(
@@ -132,10 +135,12 @@ def begin_move(
                 .where(
                     CheckpointRow.chain_id == destination.chain_id,
                     CheckpointRow.contract == destination.contract,
-                    CheckpointRow.state == "confirmed",
+                    CheckpointRow.state == CheckpointState.CONFIRMED,
                     CheckpointRow.tree_size.in_(lost_sizes),
                 )
-                .values(state="lost", error=f"no longer on chain; re-anchored by move {move_id}")
+                .values(
+                    state=CheckpointState.LOST, error=f"no longer on chain; re-anchored by move {move_id}"
+                )
             )
         session.add(
             ChainMoveRow(
@@ -176,7 +181,7 @@ def queue_history(
                 select(CheckpointRow.tree_size).where(
                     CheckpointRow.chain_id == target.chain_id,
                     CheckpointRow.contract == target.contract,
-                    CheckpointRow.state.in_(("confirmed", *IN_FLIGHT)),
+                    CheckpointRow.state.in_((CheckpointState.CONFIRMED, *IN_FLIGHT)),
                 )
             ).scalars()
         )
@@ -194,7 +199,7 @@ def queue_history(
                     root=checkpoint.root,
                     meta=checkpoint.meta,
                     meta_hash=checkpoint.meta_hash,
-                    state="prepared",
+                    state=CheckpointState.PREPARED,
                     created_at=now,
                 )
             )
@@ -209,7 +214,7 @@ def prepared_count(db: Database, target: AnchorTarget) -> int:
                 select(func.count(CheckpointRow.id)).where(
                     CheckpointRow.chain_id == target.chain_id,
                     CheckpointRow.contract == target.contract,
-                    CheckpointRow.state == "prepared",
+                    CheckpointRow.state == CheckpointState.PREPARED,
                 )
             ).scalar_one()
         )
@@ -222,7 +227,7 @@ def confirmed_sizes(db: Database, target: AnchorTarget) -> set[int]:
                 select(CheckpointRow.tree_size).where(
                     CheckpointRow.chain_id == target.chain_id,
                     CheckpointRow.contract == target.contract,
-                    CheckpointRow.state == "confirmed",
+                    CheckpointRow.state == CheckpointState.CONFIRMED,
                 )
             ).scalars()
         )
