@@ -220,3 +220,83 @@ class RecordAudit:
             self.problems.append(f"activity {activity} is marked reversed but no correction was logged")
         for activity in sorted(self._reversed_logged - self._reversed_rows):
             self.problems.append(f"activity {activity} was reversed in the log but its stored status is not")
+
+
+def _digest(value: Any) -> str | None:
+    """A logged or anchored SHA-256 as bare lowercase hex, or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    digest = value.removeprefix("0x").lower()
+    return digest if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) else None
+
+
+@dataclass
+class FactorSetAudit:
+    """Checks every factor-set hash the log and its checkpoints state (issue: verify-log checks
+    factor set hashes). One version has one content hash everywhere: in its publication leaf, in
+    every activity computed with it and in every anchored checkpoint's meta; a built-in version's
+    hash is the one its release pinned (``emission_factors/sets/SHA256SUMS``), so a server running
+    an edited built-in set is caught even when its log and chain are consistent. An activity must
+    name a set that is built in, published in the log, or anchored. Pure: feed leaves in order."""
+
+    pins: dict[str, str]
+    """Released built-in sets: version → hex SHA-256 (the auditor's own copy of the pins)."""
+    problems: list[str] = field(default_factory=list)
+    checked: int = 0
+    _claims: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _published: set[str] = field(default_factory=set)
+    _anchored: set[str] = field(default_factory=set)
+    _unpublished_use: dict[str, str] = field(default_factory=dict)
+
+    def _claim(self, version: str, value: Any, where: str) -> None:
+        digest = _digest(value)
+        if digest is None:
+            self.problems.append(f"{where}: factor set {version} is named without a SHA-256")
+            return
+        self.checked += 1
+        pinned = self.pins.get(version)
+        if pinned is not None and digest != pinned:
+            self.problems.append(
+                f"{where}: factor set {version} has SHA-256 {digest}, but the released built-in set "
+                f"is pinned at {pinned} (an edited built-in set)"
+            )
+            return
+        first = self._claims.setdefault(version, (digest, where))
+        if first[0] != digest:
+            self.problems.append(
+                f"{where}: factor set {version} has SHA-256 {digest}, but {first[1]} gave {first[0]}"
+            )
+
+    def leaf(self, index: int, record: dict[str, Any] | None) -> None:
+        if record is None:
+            return
+        body = record.get("body") or {}
+        if record.get("kind") == "factor_set":
+            version = str(body.get("version") or record.get("id"))
+            self._claim(version, body.get("sha256"), describe(index, record))
+            self._published.add(version)
+        elif record.get("kind") == "activity" and isinstance(body.get("factor_set"), dict):
+            version = str(body["factor_set"].get("version"))
+            if "sha256" in body["factor_set"]:
+                self._claim(version, body["factor_set"]["sha256"], describe(index, record))
+            if version not in self.pins and version not in self._published:
+                self._unpublished_use.setdefault(version, describe(index, record))
+
+    def checkpoint(self, seq: Any, size: int, meta: str | None) -> None:
+        try:
+            document = json.loads(meta) if meta else None
+        except ValueError:
+            return
+        if not isinstance(document, dict) or not isinstance(document.get("factor_sets"), dict):
+            return
+        for version, value in sorted(document["factor_sets"].items()):
+            self._claim(str(version), value, f"checkpoint {seq} (tree size {size})")
+            self._anchored.add(str(version))
+
+    def finish(self) -> None:
+        for version, where in sorted(self._unpublished_use.items()):
+            if version not in self._published and version not in self._anchored:
+                self.problems.append(
+                    f"{where}: computed with factor set {version}, which is neither a released "
+                    "built-in set this tool knows nor published in the log nor anchored"
+                )

@@ -38,8 +38,9 @@ from backend.entrypoints.cli.audit_client import (
     unverified,
 )
 from backend.entrypoints.cli.common import bi
-from backend.services.record_audit import RecordAudit
+from backend.services.record_audit import FactorSetAudit, RecordAudit
 from backend.services.verification import parse_receipt, verify_log, verify_receipt
+from emission_factors.loader import pinned_hashes
 
 LEAVES_PAGE = 1000
 RECORDS_PAGE = 1000
@@ -194,12 +195,14 @@ def _check_log(target: Target, with_records: bool, quiet: bool, client: httpx.Cl
             _Progress(total, quiet),
             proofs=proofs,
             records=records,
+            factor_sets=FactorSetAudit(dict(pinned_hashes())),
             leaves_between=lambda start, stop: [
                 bytes.fromhex(item["leaf"][2:])
                 for item in api.get("/audit/v1/leaves", start=start, limit=stop - start)["leaves"]
             ],
         )
     compared = f", {report.records_compared} stored records compared" if records is not None else ""
+    compared += f", {report.factor_set_hashes_checked} factor-set hashes checked"
     if report.ok:
         checkpoints = f"{report.checkpoints} checkpoint{'s' if report.checkpoints != 1 else ''}"
         match = "matches" if report.checkpoints == 1 else "match"
