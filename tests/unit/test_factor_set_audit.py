@@ -4,6 +4,7 @@ versions at their released pins; activities only on sets built in, published or 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from backend.services.record_audit import FactorSetAudit
@@ -26,7 +27,7 @@ def meta(**sets: str) -> str:
     return json.dumps({"v": 2, "factor_sets": {v.replace("_", "-"): "0x" + d for v, d in sets.items()}})
 
 
-def run(leaves: list[dict[str, Any] | None], checkpoints: dict[int, str]) -> FactorSetAudit:
+def run(leaves: Sequence[dict[str, Any] | None], checkpoints: dict[int, str]) -> FactorSetAudit:
     audit = FactorSetAudit({"builtin-1": PIN})
     for index, record in enumerate(leaves):
         audit.leaf(index, record)
