@@ -241,6 +241,9 @@ class FactorSetAudit:
 
     pins: dict[str, str]
     """Released built-in sets: version → hex SHA-256 (the auditor's own copy of the pins)."""
+    superseded: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Earlier content of built-in sets revised before they took effect: accepted in anchored
+    metas (the set was scheduled then), never on an activity."""
     problems: list[str] = field(default_factory=list)
     checked: int = 0
     _claims: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -248,12 +251,19 @@ class FactorSetAudit:
     _anchored: set[str] = field(default_factory=set)
     _unpublished_use: dict[str, str] = field(default_factory=dict)
 
-    def _claim(self, version: str, value: Any, where: str) -> None:
+    def _claim(self, version: str, value: Any, where: str, *, scheduled: bool = False) -> None:
         digest = _digest(value)
         if digest is None:
             self.problems.append(f"{where}: factor set {version} is named without a SHA-256")
             return
         self.checked += 1
+        if digest in self.superseded.get(version, ()):
+            if not scheduled:
+                self.problems.append(
+                    f"{where}: factor set {version} has SHA-256 {digest}, content that was revised "
+                    "before it took effect, so nothing may have been computed with it"
+                )
+            return
         pinned = self.pins.get(version)
         if pinned is not None and digest != pinned:
             self.problems.append(
@@ -290,7 +300,7 @@ class FactorSetAudit:
         if not isinstance(document, dict) or not isinstance(document.get("factor_sets"), dict):
             return
         for version, value in sorted(document["factor_sets"].items()):
-            self._claim(str(version), value, f"checkpoint {seq} (tree size {size})")
+            self._claim(str(version), value, f"checkpoint {seq} (tree size {size})", scheduled=True)
             self._anchored.add(str(version))
 
     def finish(self) -> None:

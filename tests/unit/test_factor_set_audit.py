@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from backend.services.record_audit import FactorSetAudit
+from emission_factors.loader import pinned_hashes, superseded_hashes
 
 PIN = "11" * 32
 OTHER = "22" * 32
@@ -86,3 +87,22 @@ def test_a_hash_that_is_not_one_is_named() -> None:
         [{"kind": "activity", "id": "a1", "body": {"factor_set": {"version": "builtin-1", "sha256": 7}}}], {}
     )
     assert audit.problems == ["leaf 0 (activity record a1): factor set builtin-1 is named without a SHA-256"]
+
+
+def test_content_revised_before_effect_is_accepted_in_checkpoints_only() -> None:
+    audit = FactorSetAudit({"builtin-1": PIN}, {"builtin-1": frozenset({OTHER})})
+    audit.checkpoint(1, 1, meta(builtin_1=OTHER))  # anchored while the earlier content was scheduled
+    audit.checkpoint(2, 2, meta(builtin_1=PIN))
+    assert audit.problems == []
+    audit.leaf(2, activity("a1", "builtin-1", OTHER))
+    assert audit.problems == [
+        f"leaf 2 (activity record a1): factor set builtin-1 has SHA-256 {OTHER}, content that was "
+        "revised before it took effect, so nothing may have been computed with it"
+    ]
+
+
+def test_the_shipped_pins_read_and_park_default_2027_1_was_revised_before_effect() -> None:
+    pins, superseded = pinned_hashes(), superseded_hashes()
+    assert set(pins) == {"park-default-2026.1", "park-default-2027.1"}
+    assert pins["park-default-2027.1"] not in superseded["park-default-2027.1"]
+    assert "park-default-2026.1" not in superseded

@@ -40,7 +40,7 @@ from backend.entrypoints.cli.audit_client import (
 from backend.entrypoints.cli.common import bi
 from backend.services.record_audit import FactorSetAudit, RecordAudit
 from backend.services.verification import parse_receipt, verify_log, verify_receipt
-from emission_factors.loader import pinned_hashes
+from emission_factors.loader import pinned_hashes, superseded_hashes
 
 LEAVES_PAGE = 1000
 RECORDS_PAGE = 1000
@@ -195,7 +195,7 @@ def _check_log(target: Target, with_records: bool, quiet: bool, client: httpx.Cl
             _Progress(total, quiet),
             proofs=proofs,
             records=records,
-            factor_sets=FactorSetAudit(dict(pinned_hashes())),
+            factor_sets=FactorSetAudit(pinned_hashes(), superseded_hashes()),
             leaves_between=lambda start, stop: [
                 bytes.fromhex(item["leaf"][2:])
                 for item in api.get("/audit/v1/leaves", start=start, limit=stop - start)["leaves"]
