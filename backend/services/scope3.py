@@ -28,7 +28,7 @@ from backend.adapters.orm_scope3 import HeadcountRow, PeriodCloseRow
 from backend.domain import scope3
 from backend.domain.activities import choose_baseline
 from backend.domain.errors import ConfigurationError, InvalidInput, NotFound, PermissionDenied
-from backend.domain.factors import QUALITY_INDICATORS
+from backend.domain.factors import QUALITY_INDICATORS, QUALITY_LABELS
 from backend.domain.scope3 import Group, Period, Reporters
 from backend.services.factor_sets import all_sets
 
@@ -260,13 +260,25 @@ def _inventory_factors(fs: Any, activity_type: str, rules: dict[str, Any]) -> li
     return [fs.factor(i) for i in sorted(ids) if i in fs.factors]
 
 
+def _provisional_parameter(fs: Any, rules: dict[str, Any]) -> bool:
+    """Whether a provisional parameter (an e-bike's kWh/km) shapes the type's Scope 3 figure."""
+    name = rules.get("consumption_parameter")
+    return name is not None and name in fs.parameters and fs.parameters[name].status == "provisional"
+
+
+UNSCORED_UNCERTAINTY_PCT = Decimal(50)
+"""Uncertainty of emissions computed with a set that scores no factors (park-default-2026.1): the
+percentage of the poorest score, so the range covers the whole inventory without understating it."""
+
+
 def data_quality(groups: list[Group], park_baseline: str | None = None) -> dict[str, Any]:
     """Per category: the emission-weighted data quality scores of the factors behind the
     inventory, the share computed on proxies (fair or poor geography or technology, e.g. UK factors
     in China) or provisional values, and an uncertainty range (GHG Protocol Scope 3 Standard ch. 7).
 
     Each group is scored by the worst of the factors its activity type may use (conservative).
-    Sets without scores (park-default-2026.1) count as unscored."""
+    Sets without scores (park-default-2026.1) count as unscored, and their emissions enter the
+    uncertainty range at the poorest score's percentage."""
     del park_baseline
     sets = {s.version: s for s in all_sets()}
     by_cat: dict[int, dict[str, Any]] = {}
@@ -291,14 +303,18 @@ def data_quality(groups: list[Group], park_baseline: str | None = None) -> dict[
         scored = [f for f in factors if f.quality is not None]
         if not scored or fs is None:
             acc["uns"] += g.scope3_g
+            acc["unc"] += Decimal(g.scope3_g) * UNSCORED_UNCERTAINTY_PCT / 100
             continue
         worst = {name: max(f.quality[name] for f in scored) for name in QUALITY_INDICATORS}
+        provisional_parameter = _provisional_parameter(fs, fs.rules(g.type))
+        if provisional_parameter:  # an unverified assumption: poor reliability
+            worst["reliability"] = max(QUALITY_LABELS)
         acc["scored"] += g.scope3_g
         for name, score in worst.items():
             acc["sums"][name] += score * g.scope3_g
         if any(f.is_proxy for f in scored):
             acc["proxy"] += g.scope3_g
-        if any(f.status == "provisional" for f in scored):
+        if any(f.status == "provisional" for f in scored) or provisional_parameter:
             acc["provisional"] += g.scope3_g
         table = fs.methodology.get("data_quality", {}).get("uncertainty_pct_by_worst_score", {})
         pct = Decimal(str(table.get(str(max(worst.values())), "50")))
@@ -325,10 +341,10 @@ def data_quality(groups: list[Group], park_baseline: str | None = None) -> dict[
                 "share_on_proxies": scope3.share(acc["proxy"], acc["mass"]),
                 "share_on_provisional": scope3.share(acc["provisional"], acc["mass"]),
                 "share_unscored": scope3.share(acc["uns"], acc["mass"]),
-                "uncertainty_g": {"low": max(0, acc["scored"] - half), "high": acc["scored"] + half}
-                if acc["scored"]
-                else None,
-                "uncertainty_basis": "range of the scored part; parts added linearly (systematic errors)",
+                "uncertainty_g": {"low": max(0, acc["mass"] - half), "high": acc["mass"] + half},
+                "uncertainty_basis": "each part ± the percentage of its factors' worst score, "
+                f"unscored parts ± {UNSCORED_UNCERTAINTY_PCT} % (the poorest); "
+                "parts added linearly (systematic errors)",
             }
         )
     return {
