@@ -129,6 +129,12 @@ def test_exports_and_report(client: Client) -> None:
         and "rail.metro.cn-beijing" in report.text
         and "1.842" in report.text
     )
+    # every report states its boundary: category 5 is logged employee waste only
+    assert "Category 5 holds only the office waste employees logged" in report.text
+    assert "类别5仅包含员工记录的办公废弃物" in report.text and "company-owned vehicles" in report.text
+    # the factors' data quality: 2026.1 scores nothing, so its 1,842 g are unscored at ± 50 %:
+    # 1,842 × 0.5 = 921 → 0.921–2.763 kg
+    assert "Data quality of the factors" in report.text and "0.921–2.763" in report.text
 
 
 def test_headcount_close_and_explain(client: Client) -> None:
