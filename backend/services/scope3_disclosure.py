@@ -104,6 +104,16 @@ def build(doc: dict[str, Any], closes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _provenance(factor: dict[str, Any]) -> str:
+    """Whether the factor's primary document is archived (its SHA-256) or where the value was read."""
+    status = factor.get("document_status")
+    if status is None:
+        return "not stated (set without provenance columns)"
+    if factor.get("document_sha256"):
+        return f"{status}, sha256 {factor['document_sha256']}"
+    return f"{status}: {factor['read_from']}" if factor.get("read_from") else str(status)
+
+
 def _table(head: list[str], rows: list[list[Any]]) -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
@@ -198,7 +208,7 @@ def sections(d: dict[str, Any]) -> list[tuple[str, list[str | tuple[list[str], l
                     ],
                 ),
                 (
-                    ["factor", "value", "unit", "source", "year", "status", "used for"],
+                    ["factor", "value", "unit", "source", "year", "status", "document", "used for"],
                     [
                         [
                             f["id"],
@@ -207,6 +217,7 @@ def sections(d: dict[str, Any]) -> list[tuple[str, list[str | tuple[list[str], l
                             f["source"],
                             f["year"],
                             f["status"],
+                            _provenance(f),
                             ", ".join(f["used_for"]),
                         ]
                         for f in d["factors"]

@@ -214,6 +214,8 @@ def test_disclosure_as_html_pdf_and_json_shows_the_summary_figures(client: Clien
     html = client.get("/api/v1/scope3/disclosure", params=params, headers=_auth("park_manager"))
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
     assert "GRI 305-3-a" in html.text and f"<td>{4 * 614}</td>" in html.text and "范围三排放总量" in html.text
+    # 2026.1 has no provenance columns, and the disclosure says so rather than leave a blank
+    assert "not stated (set without provenance columns)" in html.text
 
     pdf = client.get(
         "/api/v1/scope3/disclosure",
