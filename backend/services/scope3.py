@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -74,6 +74,71 @@ def activity_filters(
     if company is not None:
         where.append(ActivityRow.org_id == company)
     return where
+
+
+def gases_by_category(
+    session: Session,
+    period: Period,
+    tz: tzinfo,
+    cutoff: int,
+    company: str | None = None,
+    versions: set[str] | None = None,
+) -> dict[str, Any]:
+    """Per category, the inventory split by gas as the records logged it (``scope3_by_gas``,
+    kept in the rows' per-gas columns: each gas in CO2e on the record's GWP set, rounded per gas):
+    CO2, CH4, N2O, the part whose source gives no split (records saying ``unsplit_g`` and records
+    of sets without a split), and the grams by which the per-gas roundings differ from the totals."""
+    no_split = and_(ActivityRow.scope3_co2_g.is_(None), ActivityRow.scope3_unsplit_g.is_(None))
+    columns = (
+        ActivityRow.scope3_co2_g,
+        ActivityRow.scope3_ch4_g,
+        ActivityRow.scope3_n2o_g,
+        ActivityRow.scope3_unsplit_g,
+    )
+    stmt = (
+        select(
+            ActivityRow.scope3_category,
+            func.sum(ActivityRow.co2e_scope3_g),
+            *(func.coalesce(func.sum(c), 0) for c in columns),
+            func.coalesce(func.sum(case((no_split, ActivityRow.co2e_scope3_g), else_=0)), 0),
+        )
+        .where(*activity_filters(period, tz, cutoff, company), ActivityRow.scope3_category.is_not(None))
+        .group_by(ActivityRow.scope3_category)
+        .order_by(ActivityRow.scope3_category)
+    )
+    rows = []
+    for category, total, co2, ch4, n2o, unsplit, without_split in session.execute(stmt).all():
+        total = int(total or 0)
+        if total == 0:
+            continue
+        unsplit_g = int(unsplit) + int(without_split)
+        rows.append(
+            {
+                "category": int(category),
+                "co2e_g": total,
+                "co2_g": int(co2),
+                "ch4_g": int(ch4),
+                "n2o_g": int(n2o),
+                "unsplit_g": unsplit_g,
+                "rounding_g": total - int(co2) - int(ch4) - int(n2o) - unsplit_g,
+            }
+        )
+    sets = {s.version: s for s in all_sets()}
+    gwp = sorted(
+        {f.gwp for v in versions or () if v in sets for f in sets[v].factors.values() if f.gwp != "-"}
+    )
+    return {
+        "by_category": rows,
+        "gwp_sets": gwp,
+        "note_en": "CH4 and N2O in CO2e on the GWP set of the factors "
+        f"({', '.join(gwp) or '-'}; AR5: CH4 28, N2O 265, as DEFRA 2025); MEE grid and city "
+        "factors are CO2 only; unsplit: sources that give no split (DEFRA waste rows) and records "
+        "of sets without a split (park-default-2026.1); rounding: each gas is rounded per record "
+        "on its own.",
+        "note_zh": f"CH4 与 N2O 按因子所用全球变暖潜势（{'、'.join(gwp) or '-'}；AR5：CH4 28，N2O 265，"
+        "与 DEFRA 2025 一致）折算为 CO2e；电网与城市因子仅含 CO2；未拆分：来源未按气体拆分（DEFRA 废弃物）"
+        "及未拆分的因子集（park-default-2026.1）的记录；取整差：每条记录各气体分别取整。",
+    }
 
 
 def _month_index(period: Period, tz: tzinfo) -> ColumnElement[int]:
@@ -392,6 +457,9 @@ def compute(
         "boundary": BOUNDARY,
         "methodology": methodology(groups, config.baseline),
         "data_quality_factors": data_quality(groups, config.baseline),
+        "gases_by_category": gases_by_category(
+            session, period, tz, cutoff, company, {g.factor_set for g in groups}
+        ),
         "privacy": {"min_group_size": config.min_group_size},
         **scope3.summarize(period, groups, reporters, counts, policy),
     }
