@@ -76,53 +76,61 @@ def activity_filters(
     return where
 
 
-def gases_by_category(
-    session: Session,
-    period: Period,
-    tz: tzinfo,
-    cutoff: int,
-    company: str | None = None,
-    versions: set[str] | None = None,
-) -> dict[str, Any]:
-    """Per category, the inventory split by gas as the records logged it (``scope3_by_gas``,
-    kept in the rows' per-gas columns: each gas in CO2e on the record's GWP set, rounded per gas):
-    CO2, CH4, N2O, the part whose source gives no split (records saying ``unsplit_g`` and records
-    of sets without a split), and the grams by which the per-gas roundings differ from the totals."""
+GasSums = dict[str, dict[int, list[int]]]
+"""Per company and category: [total, CO2, CH4, N2O, unsplit] grams (see :func:`gas_sums`)."""
+
+
+def gas_sums(
+    session: Session, period: Period, tz: tzinfo, cutoff: int, company: str | None = None
+) -> GasSums:
+    """The inventory's grams by gas per company and category, as the records logged them
+    (``scope3_by_gas``, kept in the rows' per-gas columns: each gas in CO2e on the record's GWP
+    set, rounded per gas). Records of sets without a split count as unsplit."""
     no_split = and_(ActivityRow.scope3_co2_g.is_(None), ActivityRow.scope3_unsplit_g.is_(None))
-    columns = (
-        ActivityRow.scope3_co2_g,
-        ActivityRow.scope3_ch4_g,
-        ActivityRow.scope3_n2o_g,
-        ActivityRow.scope3_unsplit_g,
-    )
+    org = func.coalesce(ActivityRow.org_id, NO_ORG)
     stmt = (
         select(
+            org,
             ActivityRow.scope3_category,
-            func.sum(ActivityRow.co2e_scope3_g),
-            *(func.coalesce(func.sum(c), 0) for c in columns),
-            func.coalesce(func.sum(case((no_split, ActivityRow.co2e_scope3_g), else_=0)), 0),
+            func.coalesce(func.sum(ActivityRow.co2e_scope3_g), 0),
+            *(
+                func.coalesce(func.sum(c), 0)
+                for c in (ActivityRow.scope3_co2_g, ActivityRow.scope3_ch4_g, ActivityRow.scope3_n2o_g)
+            ),
+            func.coalesce(func.sum(ActivityRow.scope3_unsplit_g), 0)
+            + func.coalesce(func.sum(case((no_split, ActivityRow.co2e_scope3_g), else_=0)), 0),
         )
         .where(*activity_filters(period, tz, cutoff, company), ActivityRow.scope3_category.is_not(None))
-        .group_by(ActivityRow.scope3_category)
-        .order_by(ActivityRow.scope3_category)
+        .group_by(org, ActivityRow.scope3_category)
     )
-    rows = []
-    for category, total, co2, ch4, n2o, unsplit, without_split in session.execute(stmt).all():
-        total = int(total or 0)
-        if total == 0:
-            continue
-        unsplit_g = int(unsplit) + int(without_split)
-        rows.append(
-            {
-                "category": int(category),
-                "co2e_g": total,
-                "co2_g": int(co2),
-                "ch4_g": int(ch4),
-                "n2o_g": int(n2o),
-                "unsplit_g": unsplit_g,
-                "rounding_g": total - int(co2) - int(ch4) - int(n2o) - unsplit_g,
-            }
-        )
+    out: GasSums = {}
+    for name, category, *sums in session.execute(stmt).all():
+        out.setdefault(str(name), {})[int(category)] = [int(v) for v in sums]
+    return out
+
+
+def gases_by_category(sums: GasSums, versions: set[str], company: str | None = None) -> dict[str, Any]:
+    """Per category (of one company, or of all): CO2, CH4 and N2O in CO2e, the part whose source
+    gives no split (records saying ``unsplit_g`` and records of sets without a split), and the
+    grams by which the per-gas roundings differ from the totals."""
+    totals: dict[int, list[int]] = defaultdict(lambda: [0] * 5)
+    for name, by_cat in sums.items():
+        if company is None or name == company:
+            for category, values in by_cat.items():
+                totals[category] = [a + b for a, b in zip(totals[category], values, strict=True)]
+    rows = [
+        {
+            "category": category,
+            "co2e_g": total,
+            "co2_g": co2,
+            "ch4_g": ch4,
+            "n2o_g": n2o,
+            "unsplit_g": unsplit,
+            "rounding_g": total - co2 - ch4 - n2o - unsplit,
+        }
+        for category, (total, co2, ch4, n2o, unsplit) in sorted(totals.items())
+        if total
+    ]
     sets = {s.version: s for s in all_sets()}
     gwp = sorted(
         {f.gwp for v in versions or () if v in sets for f in sets[v].factors.values() if f.gwp != "-"}
@@ -436,6 +444,15 @@ def compute(
     counts = headcounts(session, company)
     policy = scope3.Policy(min_group_size=config.min_group_size, extrapolate=extrapolate)
     start, end = period.bounds(tz)
+    gases = gas_sums(session, period, tz, cutoff, company)
+    blocks = scope3.summarize(period, groups, reporters, counts, policy)
+    for block in blocks["companies"]:
+        # Per company too, so a company's view of a closed (frozen, park-wide) period shows its own.
+        org_groups = [g for g in groups if g.org == block["company"]]
+        block["gases_by_category"] = gases_by_category(
+            gases, {g.factor_set for g in org_groups}, block["company"]
+        )
+        block["data_quality_factors"] = data_quality(org_groups, config.baseline)
     return {
         "period": {
             "label": period.label,
@@ -457,11 +474,9 @@ def compute(
         "boundary": BOUNDARY,
         "methodology": methodology(groups, config.baseline),
         "data_quality_factors": data_quality(groups, config.baseline),
-        "gases_by_category": gases_by_category(
-            session, period, tz, cutoff, company, {g.factor_set for g in groups}
-        ),
+        "gases_by_category": gases_by_category(gases, {g.factor_set for g in groups}, company),
         "privacy": {"min_group_size": config.min_group_size},
-        **scope3.summarize(period, groups, reporters, counts, policy),
+        **blocks,
     }
 
 
@@ -547,6 +562,10 @@ def view(doc: dict[str, Any], company: str | None, category: int | None) -> dict
         out["scope"] = {"level": "company", "company": company, "category": category}
         out["totals"] = blocks[0]
         out["companies"] = blocks
+        # a park-wide document (a closed period) keeps each company's own figures in its block;
+        # never show one company the park's (a block closed before these existed has none)
+        for key in ("gases_by_category", "data_quality_factors"):
+            out[key] = blocks[0].get(key)
     out = scope3.narrow_to_category(out, category) if category is not None else out
     _add_links(out, company, out["totals"])
     for block in out["companies"]:

@@ -84,7 +84,7 @@ def build(doc: dict[str, Any], closes: list[dict[str, Any]]) -> dict[str, Any]:
         "methods": methodology["methods"],
         "factor_sets": methodology["factor_sets"],
         "factors": methodology["factors"],
-        "data_quality": doc.get("data_quality_factors", {"by_category": []}),
+        "data_quality": doc.get("data_quality_factors") or {"by_category": []},
         "gases_by_category": doc.get("gases_by_category"),
         "primary_data": totals["data_quality"],
         "boundary": doc.get("boundary", {}),
