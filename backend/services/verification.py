@@ -18,7 +18,7 @@ from typing import Any
 from backend.adapters.chain import LedgerChain
 from backend.domain import merkle
 from backend.domain.errors import ProofError
-from backend.services.record_audit import FactorSetAudit, RecordAudit, decode_leaf, describe
+from backend.services.record_audit import FactorSetAudit, RecomputeAudit, RecordAudit, decode_leaf, describe
 
 HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 HEX = re.compile(r"^0x(?:[0-9a-f]{2})*$")
@@ -135,6 +135,8 @@ class LogReport:
     checkpoints: int = 0
     records_compared: int = 0
     factor_set_hashes_checked: int = 0
+    recomputed: int = 0
+    not_recomputed: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -165,6 +167,7 @@ def verify_log(
     records: RecordAudit | None = None,
     leaves_between: LeavesBetween | None = None,
     factor_sets: FactorSetAudit | None = None,
+    recompute: RecomputeAudit | None = None,
 ) -> LogReport:
     """Replays the log leaf by leaf and checks every checkpoint against the chain.
 
@@ -173,7 +176,8 @@ def verify_log(
     name the altered records. With ``records``, each stored record is compared with its leaf and
     each checkpoint's anchored totals with the records logged before it. With ``factor_sets``,
     every factor-set hash in the leaves and the anchored metas is checked against the released
-    pins and against every other mention of the same version.
+    pins and against every other mention of the same version. With ``recompute``, every activity
+    is recomputed from its logged quantities with the set it names (where the auditor holds it).
     """
     report = LogReport()
     wanted = sorted(checkpoints, key=lambda c: int(c["tree_size"]))
@@ -196,6 +200,8 @@ def verify_log(
             records.leaf(index, record)
         if factor_sets is not None:
             factor_sets.leaf(index, record)
+        if recompute is not None:
+            recompute.leaf(index, record)
         report.leaves += 1
         if progress is not None:
             progress(report.leaves)
@@ -221,6 +227,9 @@ def verify_log(
         factor_sets.finish()
         report.factor_set_hashes_checked = factor_sets.checked
         report.problems.extend(factor_sets.problems)
+    if recompute is not None:
+        report.recomputed, report.not_recomputed = recompute.recomputed, recompute.not_recomputed
+        report.problems.extend(recompute.problems)
     _check_consistency(report, wanted, consistency)
     return report
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -213,3 +214,24 @@ def test_factor_set_hashes_are_checked_against_the_released_pins(
     )
     assert f"checkpoint 1 (tree size {ledger.first_size}): factor set park-default-2026.1" in out
     assert "park-default-2027.1" not in out
+
+
+def test_recompute_reproduces_every_activity_and_names_a_server_s_wrong_figure(
+    ledger: Ledger, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = _target(ledger.runtime, anvil)
+    code = audit_cli.check_log(target, quiet=True, client=chainkit.client(ledger.runtime), recompute=True)
+    out = capsys.readouterr().out
+    assert code == 0 and out.rstrip().endswith("44 factor-set hashes checked, 40 activities recomputed"), out
+    # An auditor whose released set gives other figures than the server logged (here: the auditor's
+    # copy of 2026.1 with the metro factor doubled stands for a server that computed wrongly)
+    released = audit_cli._released_sets()
+    old = released["park-default-2026.1"]
+    doubled = dataclasses.replace(
+        old.factors["rail.metro.cn-beijing"], value_kg=old.factors["rail.metro.cn-beijing"].value_kg * 2
+    )
+    wrong = dataclasses.replace(old, factors={**old.factors, "rail.metro.cn-beijing": doubled})
+    monkeypatch.setattr(audit_cli, "_released_sets", lambda: {**released, "park-default-2026.1": wrong})
+    code = audit_cli.check_log(target, quiet=True, client=chainkit.client(ledger.runtime), recompute=True)
+    out = capsys.readouterr().out
+    assert code == 1 and "recomputed with park-default-2026.1 (baseline city_mode_mix) it gives" in out
