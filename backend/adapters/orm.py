@@ -75,6 +75,12 @@ class ActivityRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     created_at: Mapped[datetime] = mapped_column()
+    # The Scope 3 grams by gas, as calculation.scope3_by_gas logged them (CO2e per gas, each
+    # rounded on its own); all null for a set without the split (park-default-2026.1).
+    scope3_co2_g: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    scope3_ch4_g: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    scope3_n2o_g: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    scope3_unsplit_g: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class LogHeadRow(Base):

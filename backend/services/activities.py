@@ -259,6 +259,7 @@ class _Batch:
             calculation=calc.public(),
             status=status,
             created_at=now,
+            **_gas_columns(calc.scope3_by_gas),
         )
         footprint = screening.remember(row, screened) if screening and screened else None
         return _Accepted(
@@ -330,6 +331,17 @@ class _Batch:
                     corrections.supersede(
                         self.session, replaced, item.row.id, item.row.source, self.policy.subject_key, now
                     )
+
+
+def _gas_columns(by_gas: dict[str, Any] | None) -> dict[str, int | None]:
+    """The row's per-gas columns from the calculation's ``scope3_by_gas`` (None where not given)."""
+    by_gas = by_gas or {}
+    return {
+        "scope3_co2_g": by_gas.get("CO2"),
+        "scope3_ch4_g": by_gas.get("CH4"),
+        "scope3_n2o_g": by_gas.get("N2O"),
+        "scope3_unsplit_g": by_gas.get("unsplit_g"),
+    }
 
 
 def _insert(session: Session, rows: Sequence[Base]) -> None:

@@ -85,7 +85,8 @@ def build(doc: dict[str, Any], closes: list[dict[str, Any]]) -> dict[str, Any]:
         "methods": methodology["methods"],
         "factor_sets": methodology["factor_sets"],
         "factors": methodology["factors"],
-        "data_quality": doc.get("data_quality_factors", {"by_category": []}),
+        "data_quality": doc.get("data_quality_factors") or {"by_category": []},
+        "gases_by_category": doc.get("gases_by_category"),
         "primary_data": totals["data_quality"],
         "boundary": doc.get("boundary", {}),
         "exclusions_en": "Categories 1–4 and 8–15 are outside this ledger and are not reported here. "
@@ -103,6 +104,36 @@ def build(doc: dict[str, Any], closes: list[dict[str, Any]]) -> dict[str, Any]:
         "rounding_en": scope3.ROUNDING_NOTE,
         "rounding_zh": scope3.ROUNDING_NOTE_ZH,
     }
+
+
+def _gas_table(gases: dict[str, Any] | None) -> list[str | tuple[list[str], list[list[Any]]]]:
+    """Per category, grams of CO2e of each gas (a summary closed before the split has none)."""
+    if not gases or not gases.get("by_category"):
+        return []
+    head = [
+        "category 类别",
+        "g CO2e",
+        "CO2 g",
+        "CH4 g CO2e",
+        "N2O g CO2e",
+        "unsplit 未拆分 g",
+        "rounding 取整差 g",
+    ]
+    rows = [
+        [c["category"], c["co2e_g"], c["co2_g"], c["ch4_g"], c["n2o_g"], c["unsplit_g"], c["rounding_g"]]
+        for c in gases["by_category"]
+    ]
+    return [(head, rows), gases.get("note_en", ""), gases.get("note_zh", "")]
+
+
+def _provenance(factor: dict[str, Any]) -> str:
+    """Whether the factor's primary document is archived (its SHA-256) or where the value was read."""
+    status = factor.get("document_status")
+    if status is None:
+        return "not stated (set without provenance columns)"
+    if factor.get("document_sha256"):
+        return f"{status}, sha256 {factor['document_sha256']}"
+    return f"{status}: {factor['read_from']}" if factor.get("read_from") else str(status)
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
@@ -181,7 +212,10 @@ def sections(d: dict[str, Any]) -> disclosure_pdf.Sections:
                 "emissions and points wait for the review. 待审核记录的排放已计入（见待审核列）。",
             ],
         ),
-        ("GRI 305-3-b · Gases and GWP · 气体与全球变暖潜势", [d["gases_en"], d["gases_zh"]]),
+        (
+            "GRI 305-3-b · Gases and GWP · 气体与全球变暖潜势",
+            [d["gases_en"], d["gases_zh"], *_gas_table(d.get("gases_by_category"))],
+        ),
         ("GRI 305-3-c · Biogenic CO2 · 生物源二氧化碳", [d["biogenic_en"], d["biogenic_zh"]]),
         (
             "GRI 305-3-d · Categories, methods and boundary · 类别、方法与边界",
@@ -206,7 +240,7 @@ def sections(d: dict[str, Any]) -> disclosure_pdf.Sections:
                     ],
                 ),
                 (
-                    ["factor", "value", "unit", "source", "year", "status", "used for"],
+                    ["factor", "value", "unit", "source", "year", "status", "document", "used for"],
                     [
                         [
                             f["id"],
@@ -215,6 +249,7 @@ def sections(d: dict[str, Any]) -> disclosure_pdf.Sections:
                             f["source"],
                             f["year"],
                             f["status"],
+                            _provenance(f),
                             ", ".join(f["used_for"]),
                         ]
                         for f in d["factors"]

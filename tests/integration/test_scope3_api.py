@@ -129,6 +129,12 @@ def test_exports_and_report(client: Client) -> None:
         and "rail.metro.cn-beijing" in report.text
         and "1.842" in report.text
     )
+    # every report states its boundary: category 5 is logged employee waste only
+    assert "Category 5 holds only the office waste employees logged" in report.text
+    assert "类别5仅包含员工记录的办公废弃物" in report.text and "company-owned vehicles" in report.text
+    # the factors' data quality: 2026.1 scores nothing, so its 1,842 g are unscored at ± 50 %:
+    # 1,842 × 0.5 = 921 → 0.921–2.763 kg
+    assert "Data quality of the factors" in report.text and "0.921–2.763" in report.text
 
 
 def test_headcount_close_and_explain(client: Client) -> None:
@@ -208,6 +214,8 @@ def test_disclosure_as_html_pdf_and_json_shows_the_summary_figures(client: Clien
     html = client.get("/api/v1/scope3/disclosure", params=params, headers=_auth("park_manager"))
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
     assert "GRI 305-3-a" in html.text and f"<td>{4 * 614}</td>" in html.text and "范围三排放总量" in html.text
+    # 2026.1 has no provenance columns, and the disclosure says so rather than leave a blank
+    assert "not stated (set without provenance columns)" in html.text
 
     pdf = client.get(
         "/api/v1/scope3/disclosure",

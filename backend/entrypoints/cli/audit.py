@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from backend.domain.factors import FactorSet
 from backend.entrypoints.cli import audit_sample
 from backend.entrypoints.cli.audit_client import (
     INVALID_WORDS,
@@ -38,8 +39,9 @@ from backend.entrypoints.cli.audit_client import (
     unverified,
 )
 from backend.entrypoints.cli.common import bi
-from backend.services.record_audit import RecordAudit
+from backend.services.record_audit import FactorSetAudit, RecomputeAudit, RecordAudit
 from backend.services.verification import parse_receipt, verify_log, verify_receipt
+from emission_factors.loader import load_builtin_set, pinned_hashes, superseded_hashes
 
 LEAVES_PAGE = 1000
 RECORDS_PAGE = 1000
@@ -157,18 +159,43 @@ def verify_log_command(
     quiet: Annotated[
         bool, typer.Option("--quiet", help=bi("no progress lines on stderr", "不显示进度"))
     ] = False,
+    recompute: Annotated[
+        bool,
+        typer.Option(
+            "--recompute",
+            help=bi(
+                "recompute every activity from its logged quantities with the released factor set it "
+                "names, and check that set was the one in force",
+                "用记录所用的已发布内置因子集按日志中的数量重新计算每条行为，并核对该因子集当时有效",
+            ),
+        ),
+    ] = False,
 ) -> None:
-    _exit(check_log(Target(api, rpc, profile, token), records=not no_records, quiet=quiet))
+    _exit(
+        check_log(Target(api, rpc, profile, token), records=not no_records, quiet=quiet, recompute=recompute)
+    )
 
 
 def check_log(
-    target: Target, *, records: bool = True, quiet: bool = False, client: httpx.Client | None = None
+    target: Target,
+    *,
+    records: bool = True,
+    quiet: bool = False,
+    client: httpx.Client | None = None,
+    recompute: bool = False,
 ) -> Outcome:
     """``verify-log``; ``client`` lets tests call an in-process app."""
-    return guarded(lambda: _check_log(target, records, quiet, client), target.rpc)
+    return guarded(lambda: _check_log(target, records, quiet, client, recompute), target.rpc)
 
 
-def _check_log(target: Target, with_records: bool, quiet: bool, client: httpx.Client | None) -> Outcome:
+def _released_sets() -> dict[str, FactorSet]:
+    """The built-in sets whose pins this tool ships (loading checks each against its pin)."""
+    return {version: load_builtin_set(version) for version in pinned_hashes()}
+
+
+def _check_log(
+    target: Target, with_records: bool, quiet: bool, client: httpx.Client | None, recompute: bool = False
+) -> Outcome:
     with open_api(target, client) as api:
         listing = api.get("/audit/v1/checkpoints")
         chain = chain_for(target, listing["contract"], int(listing["chain_id"]))
@@ -194,12 +221,19 @@ def _check_log(target: Target, with_records: bool, quiet: bool, client: httpx.Cl
             _Progress(total, quiet),
             proofs=proofs,
             records=records,
+            factor_sets=FactorSetAudit(pinned_hashes(), superseded_hashes()),
+            recompute=RecomputeAudit(_released_sets()) if recompute else None,
             leaves_between=lambda start, stop: [
                 bytes.fromhex(item["leaf"][2:])
                 for item in api.get("/audit/v1/leaves", start=start, limit=stop - start)["leaves"]
             ],
         )
     compared = f", {report.records_compared} stored records compared" if records is not None else ""
+    compared += f", {report.factor_set_hashes_checked} factor-set hashes checked"
+    if recompute:
+        compared += f", {report.recomputed} activities recomputed"
+        if report.not_recomputed:
+            compared += f" ({report.not_recomputed} on factor sets this tool does not hold)"
     if report.ok:
         checkpoints = f"{report.checkpoints} checkpoint{'s' if report.checkpoints != 1 else ''}"
         match = "matches" if report.checkpoints == 1 else "match"
