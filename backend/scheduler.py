@@ -36,7 +36,7 @@ def anchoring_job(runtime: Runtime) -> None:
     """
     if runtime.chain is None or runtime.target is None:
         return
-    check = watch_chain(runtime)
+    check = watch_chain(runtime, full=False)
     if check is not None and not check.ok:
         if not _repair(runtime, check):
             return
@@ -44,6 +44,8 @@ def anchoring_job(runtime: Runtime) -> None:
         if check is not None and not check.ok:
             return
     result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
+    if result.confirmed or result.prepared is not None:
+        runtime.chain_guard.saw(runtime.chain.latest_checkpoint())
     if result.confirmed:
         logger.info("anchored checkpoints up to tree size %d", max(result.confirmed))
 
