@@ -2,7 +2,7 @@
 
 Every worker process builds its own runtime (the database is already migrated and the contract
 deployed by the parent, so this only connects) and its own scheduler, whose jobs run only where
-their role's lease is held (:mod:`backend.elector`).
+their role's lease is held (:mod:`backend.entrypoints.worker.elector`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
 def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn's factory), configured from the environment."""
     from backend.api.app import create_app
-    from backend.bootstrap import build_runtime
+    from backend.bootstrap.settings import Settings
+    from backend.bootstrap.startup import build_runtime
     from backend.entrypoints.cli import ops
-    from backend.settings import Settings
 
     config = Settings()
     ops.configure_serve_logging(config)

@@ -1,11 +1,11 @@
-"""Role leases (backend/services/roles.py, backend/elector.py) on SQLite and PostgreSQL."""
+"""Role leases (backend/services/roles.py, backend/entrypoints/worker/elector.py) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import time
 
 from backend.adapters.database import Database
-from backend.elector import Elector
+from backend.entrypoints.worker.elector import Elector
 from backend.services import roles
 
 

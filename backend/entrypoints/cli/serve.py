@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
+from backend.bootstrap.settings import Settings
 from backend.entrypoints.cli import ops, reanchor
 from backend.entrypoints.cli.common import bi, fail, runtime, settings
-from backend.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -82,9 +82,9 @@ def serve(
 def _start_anvil(config: Settings) -> tuple[object | None, object | None]:
     """The managed Anvil of the ``anvil`` profile, shared with any ledger process already running on
     this data directory (started and supervised here otherwise); (None, None) for other profiles."""
-    from deploy.anvil import AnvilProcess
-    from deploy.shared_anvil import SharedAnvil
-    from deploy.supervise import AnvilSupervisor
+    from backend.adapters.anvil import AnvilProcess
+    from backend.adapters.anvil_supervisor import AnvilSupervisor
+    from backend.adapters.shared_anvil import SharedAnvil
 
     if config.chain_profile != "anvil" or config.chain_rpc_url:
         return None, None
@@ -111,8 +111,8 @@ def _start_anvil(config: Settings) -> tuple[object | None, object | None]:
 
 
 def _stop_anvil(anvil: object | None, supervisor: object | None) -> None:
-    from deploy.shared_anvil import SharedAnvil
-    from deploy.supervise import AnvilSupervisor
+    from backend.adapters.anvil_supervisor import AnvilSupervisor
+    from backend.adapters.shared_anvil import SharedAnvil
 
     if isinstance(supervisor, AnvilSupervisor):
         supervisor.stop()
@@ -124,7 +124,7 @@ def _serve(config: Settings, workers: int = 1) -> None:
     import uvicorn
 
     from backend.api.app import create_app
-    from backend.bootstrap import build_runtime
+    from backend.bootstrap.startup import build_runtime
     from backend.entrypoints.asgi import NoDelayHttpToolsProtocol
 
     config.check_production_safety()
@@ -186,8 +186,8 @@ def _serve(config: Settings, workers: int = 1) -> None:
 def worker() -> None:
     """Runs the scheduler's jobs without HTTP until SIGTERM or Ctrl-C (each job only while this
     process holds its role's lease)."""
-    from backend.bootstrap import build_runtime
-    from backend.scheduler import start_scheduler
+    from backend.bootstrap.startup import build_runtime
+    from backend.entrypoints.worker.scheduler import start_scheduler
 
     config = settings()
     config.check_production_safety()

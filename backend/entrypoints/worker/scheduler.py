@@ -2,8 +2,8 @@
 
 Every process that runs a scheduler (``carbon-ledger serve`` with the scheduler enabled, each of
 its ``--workers``, ``carbon-ledger worker``) schedules every job, but a job runs only in the
-process holding its role's lease (:mod:`backend.elector`): one anchorer — the only sender of
-chain transactions —, one feed, one expiry per deployment. Each job runs at most once at a time
+process holding its role's lease (:mod:`backend.entrypoints.worker.elector`): one anchorer — the
+only sender of chain transactions —, one feed, one expiry per deployment. Each job runs at most once at a time
 and missed runs coalesce.
 """
 
@@ -18,19 +18,19 @@ from typing import Any
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from backend import feed_jobs
-from backend.bootstrap import watch_chain
+from backend.adapters.deployment import load_manifest
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.startup import watch_chain
 from backend.domain.errors import CarbonLedgerError
-from backend.elector import Elector
+from backend.entrypoints.worker import feed_jobs
+from backend.entrypoints.worker.elector import Elector
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
-from backend.runtime import Runtime
 from backend.services import chain_repair
 from backend.services.anchoring import anchor_tick
 from backend.services.chain_identity import ChainCheck
 from backend.services.points import expire_due
 from backend.services.points_rules import park_rules
-from deploy.deploy import load_manifest
 
 logger = logging.getLogger(__name__)
 

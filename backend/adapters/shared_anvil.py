@@ -16,7 +16,7 @@ import signal
 import time
 from pathlib import Path
 
-from deploy.anvil import STOP_TIMEOUT_S, AnvilError, AnvilProcess, _alive, _is_our_anvil, rpc_call
+from backend.adapters.anvil import STOP_TIMEOUT_S, AnvilError, AnvilProcess, _alive, _is_our_anvil, rpc_call
 
 
 def _users_dir(anvil: AnvilProcess) -> Path:
