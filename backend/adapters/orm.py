@@ -153,5 +153,6 @@ from backend.adapters import (  # noqa: E402, F401
     orm_identity,
     orm_integrations,
     orm_points,
+    orm_roles,
     orm_scope3,
 )

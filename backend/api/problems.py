@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,6 +22,14 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://carbon-ledger.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemResponse(JSONResponse):
+    """A problem document encoded by orjson (the same compact UTF-8 JSON, a few times faster)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
 
 STATUS_BY_ERROR: list[tuple[type[errors.CarbonLedgerError], int, str]] = [
     (errors.TransferConflict, 409, "transfer-conflict"),
@@ -79,7 +88,7 @@ def problem(
     }
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+    return ProblemResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def _classify(exc: errors.CarbonLedgerError) -> tuple[int, str]:

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     anchor_batch_leaves: int = Field(default=1000, ge=1, le=10_000_000)
     """Anchor at once when this many leaves are waiting, whatever the wait."""
     scheduler_enabled: bool = True
+    """Whether this process runs background jobs; each runs only in the process holding its role's
+    lease (an API process beside a ``carbon-ledger worker`` may turn them off)."""
+    role_lease_s: float = Field(default=15.0, ge=1.0, le=600.0)
+    """How long a role's lease lasts without renewal: a dead holder's roles move after at most this."""
 
     token_secret: str = DEV_TOKEN_SECRET
     token_ttl_s: int = Field(default=3600, ge=60, le=30 * 86_400)

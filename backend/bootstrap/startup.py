@@ -111,8 +111,11 @@ def adopt_current_deployment(runtime: Runtime) -> bool:
     return True
 
 
-def watch_chain(runtime: Runtime) -> ChainCheck | None:
+def watch_chain(runtime: Runtime, *, full: bool = True) -> ChainCheck | None:
     """The anchoring job's gate: a fresh verdict on the chain, logged when it changes.
+
+    ``full=False`` (each anchoring tick) reuses a recent passed verdict while one read of the
+    chain's latest checkpoint shows nothing changed (:meth:`ChainGuard.still_ok`).
 
     When the chain fails the check, a deployment written meanwhile by ``carbon-ledger chain
     reanchor`` (in another process) is adopted and checked instead.
@@ -120,6 +123,10 @@ def watch_chain(runtime: Runtime) -> ChainCheck | None:
     if runtime.chain is None or runtime.expected is None:
         return None
     previous = runtime.chain_guard.last
+    if not full:
+        unchanged = runtime.chain_guard.still_ok(runtime.db, runtime.chain)
+        if unchanged is not None:
+            return unchanged
     if previous is not None and not previous.ok and adopt_current_deployment(runtime):
         check = runtime.chain_guard.last or previous
     else:

@@ -34,6 +34,9 @@ from backend.services.anchoring import AnchorTarget
 from backend.services.chain_port import LedgerChainPort
 
 STATUS_TTL_S = 5.0
+FULL_CHECK_INTERVAL_S = 30.0
+"""Longest the anchoring job relies on a passed check while the chain's latest checkpoint stays the
+one it saw (a node reset or another chain changes that at once, and forces a full check)."""
 """How long a verdict is reused by ``/readyz`` and metrics: a probe every second costs no RPC storm."""
 HISTORY_SAMPLE = 3
 """Earlier checkpoints re-read at random on each routine check, besides the latest one (a contract
@@ -322,8 +325,11 @@ class ChainGuard:
     """The latest verdict, shared by the anchoring job, ``/readyz`` and metrics (thread-safe)."""
 
     ttl_s: float = STATUS_TTL_S
+    full_check_s: float = FULL_CHECK_INTERVAL_S
     _last: ChainCheck | None = None
     _taken_at: float = 0.0
+    _seen: tuple[int, int, bytes] | None = None
+    """The chain's latest checkpoint when the last passed check was taken (or since anchored)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -334,10 +340,37 @@ class ChainGuard:
         self, db: Database, chain: LedgerChainPort, expected: ExpectedChain, *, full: bool = False
     ) -> ChainCheck:
         check = check_chain(db, chain, expected, full=full)
+        seen = None
+        if check.ok:
+            try:
+                seen = chain.latest_checkpoint()
+            except ChainError:
+                seen = None
         with self._lock:
-            self._last, self._taken_at = check, time.monotonic()
+            self._last, self._taken_at, self._seen = check, time.monotonic(), seen
         record_incident(db, check)
         return check
+
+    def still_ok(self, db: Database, chain: LedgerChainPort) -> ChainCheck | None:
+        """The last verdict, if it passed less than ``full_check_s`` ago and a cheap look (the
+        chain's latest checkpoint is unchanged, no move in progress) finds nothing new; else None."""
+        with self._lock:
+            last, seen = self._last, self._seen
+            fresh = time.monotonic() - self._taken_at < self.full_check_s
+        if last is None or not last.ok or not fresh or seen is None:
+            return None
+        try:
+            if chain.latest_checkpoint() != seen:
+                return None
+        except ChainError:
+            return None
+        return None if move_in_progress(db) is not None else last
+
+    def saw(self, latest: tuple[int, int, bytes]) -> None:
+        """The chain's latest checkpoint after the ledger itself anchored one (not a change to check)."""
+        with self._lock:
+            if self._last is not None and self._last.ok:
+                self._seen = latest
 
     def status(self, db: Database, chain: LedgerChainPort, expected: ExpectedChain) -> ChainCheck:
         with self._lock:

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
 
 def configure_serve_logging(settings: Settings) -> None:
     """JSON (or text) logs at the configured level, redacting every secret known before start-up."""
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, queued=True)
     from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
 
     register_secret(DEV_TOKEN_SECRET, ANVIL_DEFAULT_KEY_0, settings.token_secret, settings.subject_key)

@@ -1,15 +1,21 @@
 """Background jobs (APScheduler): anchoring checkpoints of the log on the chain; points expiry.
 
-One scheduler per deployment: ``carbon-ledger serve`` runs the API in one process with the
-scheduler inside it. Each job runs at most once at a time and missed runs coalesce.
+Every process that runs a scheduler (``carbon-ledger serve`` with the scheduler enabled, each of
+its ``--workers``, ``carbon-ledger worker``) schedules every job, but a job runs only in the
+process holding its role's lease (:mod:`backend.entrypoints.worker.elector`): one anchorer — the
+only sender of chain transactions —, one feed, one expiry per deployment. Each job runs at most once at a time
+and missed runs coalesce.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend.adapters.deployment import load_manifest
@@ -17,6 +23,7 @@ from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.startup import watch_chain
 from backend.domain.errors import CarbonLedgerError
 from backend.entrypoints.worker import feed_jobs
+from backend.entrypoints.worker.elector import Elector
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
 from backend.services import chain_repair
@@ -36,7 +43,7 @@ def anchoring_job(runtime: Runtime) -> None:
     """
     if runtime.chain is None or runtime.target is None:
         return
-    check = watch_chain(runtime)
+    check = watch_chain(runtime, full=False)
     if check is not None and not check.ok:
         if not _repair(runtime, check):
             return
@@ -44,6 +51,8 @@ def anchoring_job(runtime: Runtime) -> None:
         if check is not None and not check.ok:
             return
     result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
+    if result.confirmed or result.prepared is not None:
+        runtime.chain_guard.saw(runtime.chain.latest_checkpoint())
     if result.confirmed:
         logger.info("anchored checkpoints up to tree size %d", max(result.confirmed))
 
@@ -72,11 +81,18 @@ def points_expiry_job(runtime: Runtime) -> None:
         logger.info("expired %d points in %d accounts", run.points, run.accounts)
 
 
-def build_scheduler(runtime: Runtime, monitor: JobMonitor = MONITOR) -> BackgroundScheduler:
-    """Every job of a deployment, each on its own schedule, observed by ``monitor``; not started."""
+def build_scheduler(
+    runtime: Runtime, monitor: JobMonitor = MONITOR, elector: Elector | None = None
+) -> BackgroundScheduler:
+    """Every job of a deployment, each on its own schedule, observed by ``monitor`` and, with an
+    ``elector``, run only while this process holds the job's role; not started."""
+
+    def role(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return fn if elector is None else elector.guarded(name, fn)
+
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        monitor.instrumented("anchor", anchoring_job),
+        monitor.instrumented("anchor", role("anchor", anchoring_job)),
         "interval",
         args=[runtime],
         seconds=runtime.settings.anchor_interval_s,
@@ -84,9 +100,9 @@ def build_scheduler(runtime: Runtime, monitor: JobMonitor = MONITOR) -> Backgrou
         max_instances=1,
         coalesce=True,
     )
-    feed_jobs.register(scheduler, runtime, monitor)
+    feed_jobs.register(scheduler, runtime, monitor, lambda fn: role("feed", fn))
     scheduler.add_job(
-        monitor.instrumented("points-expiry", points_expiry_job),
+        monitor.instrumented("points-expiry", role("expiry", points_expiry_job)),
         "interval",
         args=[runtime],
         seconds=runtime.settings.points_expiry_interval_s,
@@ -98,6 +114,10 @@ def build_scheduler(runtime: Runtime, monitor: JobMonitor = MONITOR) -> Backgrou
 
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
-    scheduler = build_scheduler(runtime)
+    """The scheduler, started, with its roles elected; shutting it down releases the roles."""
+    elector = Elector(runtime.db, runtime.settings.role_lease_s)
+    scheduler = build_scheduler(runtime, elector=elector)
+    scheduler.add_listener(lambda _event: elector.stop(), EVENT_SCHEDULER_SHUTDOWN)
+    elector.start()
     scheduler.start()
     return scheduler
