@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 
 from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.identity_providers import IdentityProvider, build_provider
+from backend.adapters.log_keys import LogKeyStore
 from backend.domain.recognition import RateLimit, RecognitionRules
 from backend.services.activities import IssuancePolicy
 from backend.services.anchoring import AnchorPolicy, AnchorTarget
@@ -32,6 +34,11 @@ class Runtime:
     expected: ExpectedChain | None = None
     """What the deployment manifest promises about the chain (None without a chain)."""
     chain_guard: ChainGuard = field(default_factory=ChainGuard)
+
+    @cached_property
+    def log_keys(self) -> LogKeyStore:
+        """The log's checkpoint-signing keys (created on first use, like the subject key)."""
+        return log_key_store(self.settings)
 
     @property
     def issuance(self) -> IssuancePolicy:
@@ -80,6 +87,10 @@ class Runtime:
         return AnchorPolicy(
             batch_leaves=self.settings.anchor_batch_leaves, max_wait_s=self.settings.anchor_max_wait_s
         )
+
+
+def log_key_store(settings: Settings) -> LogKeyStore:
+    return LogKeyStore(settings.resolved_log_key_file, settings.log_origin)
 
 
 def load_subject_key(settings: Settings) -> bytes:

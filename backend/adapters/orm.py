@@ -145,4 +145,5 @@ from backend.adapters import (  # noqa: E402, F401
     orm_integrations,
     orm_points,
     orm_scope3,
+    orm_witness,
 )

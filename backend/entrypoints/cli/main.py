@@ -22,6 +22,7 @@ from backend.entrypoints.cli import (
     demo,
     factors,
     identity,
+    log_keys,
     ops,
     scope3,
     serve,
@@ -32,7 +33,7 @@ from backend.observability.logging import configure_logging
 from backend.settings import Settings
 
 PROG = "carbon-ledger"
-GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, ops)
+GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, log_keys, ops)
 """Command groups in the order ``--help`` lists them."""
 
 app = typer.Typer(
