@@ -10,6 +10,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
+import httpx
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend import feed_jobs
@@ -18,7 +19,7 @@ from backend.domain.errors import CarbonLedgerError
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
 from backend.runtime import Runtime
-from backend.services import chain_repair
+from backend.services import chain_repair, witnessing
 from backend.services.anchoring import anchor_tick
 from backend.services.chain_identity import ChainCheck
 from backend.services.points import expire_due
@@ -60,6 +61,20 @@ def _repair(runtime: Runtime, check: ChainCheck) -> bool:
     return progress is not None and progress.complete
 
 
+def witness_job(runtime: Runtime, http: httpx.Client) -> None:
+    """Sends the latest anchored checkpoint to the witnesses that have not cosigned it."""
+    if runtime.target is None:
+        return
+    witnessing.submit_latest(
+        runtime.db,
+        runtime.target,
+        runtime.log_keys,
+        witnessing.endpoints(runtime.settings.witnesses),
+        http,
+        datetime.now(UTC),
+    )
+
+
 def points_expiry_job(runtime: Runtime) -> None:
     try:
         months = park_rules(runtime.db, runtime.issuance.rules_defaults).expiry_months
@@ -85,6 +100,17 @@ def build_scheduler(runtime: Runtime, monitor: JobMonitor = MONITOR) -> Backgrou
         coalesce=True,
     )
     feed_jobs.register(scheduler, runtime, monitor)
+    if runtime.settings.witnesses:
+        witnessing.endpoints(runtime.settings.witnesses)  # a bad vkey fails at start, not in the job
+        scheduler.add_job(
+            monitor.instrumented("witness", witness_job),
+            "interval",
+            args=[runtime, httpx.Client(timeout=runtime.settings.witness_timeout_s)],
+            seconds=runtime.settings.anchor_interval_s,
+            id="witness",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.add_job(
         monitor.instrumented("points-expiry", points_expiry_job),
         "interval",
