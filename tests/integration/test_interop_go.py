@@ -24,11 +24,11 @@ import httpx
 import pytest
 import uvicorn
 
+from backend.adapters.anvil import free_port
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.domain import notes
 from backend.services import witnessing
-from deploy.anvil import free_port
 from tests.integration.api_harness import TARGET, Api
 from tests.integration.tlog_support import grow
 from tests.witnesskit import WitnessServer

@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
+from backend.bootstrap.runtime import log_key_store
 from backend.entrypoints.cli import common
 from backend.entrypoints.cli.common import bi
-from backend.runtime import log_key_store
 
 app = typer.Typer(
     help=bi("the log's checkpoint-signing keys (C2SP signed notes)", "日志检查点签名密钥（C2SP 签名笔记）"),
