@@ -155,4 +155,5 @@ from backend.adapters import (  # noqa: E402, F401
     orm_points,
     orm_roles,
     orm_scope3,
+    orm_witness,
 )

@@ -18,6 +18,7 @@ from backend.api.routes import metrics as metrics_route
 from backend.api.routes import points as points_admin
 from backend.api.routes import rewards as rewards_admin
 from backend.api.routes import scope3 as scope3_routes
+from backend.api.routes import tlog as tlog_routes
 from backend.bootstrap.runtime import Runtime
 from backend.entrypoints.worker.scheduler import start_scheduler
 from backend.observability.middleware import ObservabilityMiddleware
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(mini_program.router)
     app.include_router(audit.router)
+    app.include_router(tlog_routes.router)
     app.include_router(scope3_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(h5_routes.router)

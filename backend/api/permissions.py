@@ -128,6 +128,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/audit/v1/records"): AUDIT,
     ("GET", "/audit/v1/records/{leaf_index}"): AUDIT,
     ("GET", "/audit/v1/chain"): AUDIT,
+    # The log in C2SP formats for any verifier: signed checkpoints (roots the chain holds anyway),
+    # hash tiles (hashes of salted records) and the verifier key. Entry bundles share the tile
+    # path template: that route itself asks for an auditor unless CARBON_LOG_ENTRIES_PUBLIC.
+    ("GET", "/checkpoint"): PUBLIC,
+    ("GET", "/audit/v1/checkpoints/{tree_size}/note"): PUBLIC,
+    ("GET", "/log/v1/vkey"): PUBLIC,
+    ("GET", "/tile/{level}/{rest:path}"): PUBLIC,
+    ("GET", "/tile/{level}/{rest}"): PUBLIC,  # the same route as the OpenAPI schema names it
     # Corrections never edit: a logged reversal (company admins for their company, operators).
     ("POST", "/api/v1/activities/{activity_id}/reversal"): allow("corrections", "company_admin", "operator"),
     # Emission factor sets: every signed-in role reads them (each figure cites one); operators

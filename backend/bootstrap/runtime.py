@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 
 from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.identity_providers import IdentityProvider, build_provider
+from backend.adapters.log_keys import LogKeyStore
 from backend.bootstrap.settings import Settings
 from backend.domain.points_rules import IssuanceRules, TypeRule
 from backend.domain.recognition import RateLimit, RecognitionRules
@@ -32,6 +34,11 @@ class Runtime:
     expected: ExpectedChain | None = None
     """What the deployment manifest promises about the chain (None without a chain)."""
     chain_guard: ChainGuard = field(default_factory=ChainGuard)
+
+    @cached_property
+    def log_keys(self) -> LogKeyStore:
+        """The log's checkpoint-signing keys (created on first use, like the subject key)."""
+        return log_key_store(self.settings)
 
     @property
     def issuance(self) -> IssuancePolicy:
@@ -94,6 +101,10 @@ def points_defaults(settings: Settings) -> IssuanceRules:
         expiry_months=settings.points_expiry_months,
         utc_offset_min=settings.points_utc_offset_min,
     )
+
+
+def log_key_store(settings: Settings) -> LogKeyStore:
+    return LogKeyStore(settings.resolved_log_key_file, settings.log_origin)
 
 
 def load_subject_key(settings: Settings) -> bytes:

@@ -154,6 +154,22 @@ class Settings(BaseSettings):
     evidenced_auto_max_g: int = Field(default=10_000, ge=0)
     self_report_daily_auto: int = Field(default=4, ge=0)
 
+    # --- Standard verification formats (issue 16): C2SP checkpoints, tiles, witnesses ---
+    log_origin: str | None = Field(default=None, pattern=r"^[^\s+]{1,255}$")
+    """The log's identity in its C2SP checkpoints (first line, and the signing key's name): a
+    schema-less URL such as ``ledger.park.example/log``, ideally where ``/checkpoint`` is served.
+    Unset: ``carbon-ledger.local/<random>``, chosen once and kept in the log key file."""
+    log_key_file: Path | None = None
+    """The log's checkpoint-signing keys (Ed25519); unset: ``log-signing.json`` in the data dir."""
+    log_entries_public: bool = False
+    """Serve the tiles' entry bundles (``/tile/entries/…``) without a token. Entries carry no
+    personal data by design, but like the other audit routes they need an auditor's token unless
+    the park opens them here. Hash tiles, checkpoints and the verifier key are always public."""
+    witnesses: list[dict[str, str]] = Field(default_factory=list, max_length=32)
+    """Witnesses the log submits each new checkpoint to, JSON: ``[{"url": "http://…",
+    "vkey": "<name>+<id>+<key>"}]`` (the URL is the witness's submission prefix)."""
+    witness_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         self.data_dir = self.data_dir.resolve()
@@ -178,6 +194,10 @@ class Settings(BaseSettings):
         return f"http://127.0.0.1:{self.anvil_port}"
 
     @property
+    def resolved_log_key_file(self) -> Path:
+        return self.log_key_file or self.data_dir / "log-signing.json"
+
+    @property
     def manifest_path(self) -> Path:
         return self.data_dir / "deployment.json"
 
@@ -191,6 +211,8 @@ class Settings(BaseSettings):
         if not (self.anchoring_key or self.anchoring_key_file):
             problems.append("CARBON_ANCHORING_KEY or CARBON_ANCHORING_KEY_FILE must be set")
         problems += key_safety.anchoring_key_problems(self.anchoring_key, self.anchoring_key_file)
+        if self.resolved_log_key_file.exists():
+            problems += key_safety.key_file_problems(self.resolved_log_key_file, "the log signing key file")
         if self.identity_provider == "dev":
             problems.append("CARBON_IDENTITY_PROVIDER=dev signs anyone in; use wechat")
         elif not (self.wechat_app_id and self.wechat_app_secret):

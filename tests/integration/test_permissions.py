@@ -362,6 +362,11 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/audit/v1/records"): Probe("/audit/v1/records"),
     ("GET", "/audit/v1/records/{leaf_index}"): Probe("/audit/v1/records/0"),
     ("GET", "/audit/v1/chain"): Probe("/audit/v1/chain"),
+    ("GET", "/checkpoint"): Probe("/checkpoint", ok=(200, 404)),  # 404: nothing anchored here
+    ("GET", "/audit/v1/checkpoints/{tree_size}/note"): Probe("/audit/v1/checkpoints/1/note", ok=(200, 404)),
+    ("GET", "/log/v1/vkey"): Probe("/log/v1/vkey"),
+    ("GET", "/tile/{level}/{rest:path}"): Probe("/tile/0/000", ok=(200, 404)),
+    ("GET", "/tile/{level}/{rest}"): Probe("/tile/0/000.p/1", ok=(200, 404)),
     ("POST", "/api/v1/activities/{activity_id}/reversal"): Probe(
         lambda w, r: f"/api/v1/activities/{w.activity_id}/reversal", {"reason_code": "data_entry_error"}
     ),

@@ -15,7 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+<<<<<<< HEAD
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+=======
+import httpx
+>>>>>>> tlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend.adapters.deployment import load_manifest
@@ -26,7 +30,7 @@ from backend.entrypoints.worker import feed_jobs
 from backend.entrypoints.worker.elector import Elector
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
-from backend.services import chain_repair
+from backend.services import chain_repair, witnessing
 from backend.services.anchoring import anchor_tick
 from backend.services.chain_identity import ChainCheck
 from backend.services.points import expire_due
@@ -69,6 +73,20 @@ def _repair(runtime: Runtime, check: ChainCheck) -> bool:
     return progress is not None and progress.complete
 
 
+def witness_job(runtime: Runtime, http: httpx.Client) -> None:
+    """Sends the latest anchored checkpoint to the witnesses that have not cosigned it."""
+    if runtime.target is None:
+        return
+    witnessing.submit_latest(
+        runtime.db,
+        runtime.target,
+        runtime.log_keys,
+        witnessing.endpoints(runtime.settings.witnesses),
+        http,
+        datetime.now(UTC),
+    )
+
+
 def points_expiry_job(runtime: Runtime) -> None:
     try:
         months = park_rules(runtime.db, runtime.issuance.rules_defaults).expiry_months
@@ -100,7 +118,22 @@ def build_scheduler(
         max_instances=1,
         coalesce=True,
     )
+<<<<<<< HEAD
     feed_jobs.register(scheduler, runtime, monitor, lambda fn: role("feed", fn))
+=======
+    feed_jobs.register(scheduler, runtime, monitor)
+    if runtime.settings.witnesses:
+        witnessing.endpoints(runtime.settings.witnesses)  # a bad vkey fails at start, not in the job
+        scheduler.add_job(
+            monitor.instrumented("witness", witness_job),
+            "interval",
+            args=[runtime, httpx.Client(timeout=runtime.settings.witness_timeout_s)],
+            seconds=runtime.settings.anchor_interval_s,
+            id="witness",
+            max_instances=1,
+            coalesce=True,
+        )
+>>>>>>> tlog
     scheduler.add_job(
         monitor.instrumented("points-expiry", role("expiry", points_expiry_job)),
         "interval",
