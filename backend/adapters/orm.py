@@ -144,5 +144,6 @@ from backend.adapters import (  # noqa: E402, F401
     orm_identity,
     orm_integrations,
     orm_points,
+    orm_privacy,
     orm_scope3,
 )

@@ -303,7 +303,7 @@ def redeem(
                 subject=subject_commitment(subject_key, caller.subject),
                 now=now,
                 org_id=caller.org,
-                details={"reward": reward.id, "reward_name": reward.name},
+                details={"reward": reward.id},
             )
             reward.stock -= 1
             reward.updated_at = now
@@ -394,7 +394,7 @@ def cancel(
             subject=subject_commitment(subject_key, caller.subject),
             now=now,
             org_id=row.org_id,
-            details={"reward": reward.id, "reward_name": reward.name},
+            details={"reward": reward.id},
         )
         reward.stock += 1
         reward.updated_at = now
