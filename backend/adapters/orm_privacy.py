@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import BigInteger, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.adapters.orm import Base
@@ -21,3 +21,6 @@ class SubjectKeyRow(Base):
     key: Mapped[bytes | None] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column()
     erased_at: Mapped[datetime | None] = mapped_column()
+    erasure_id: Mapped[str | None] = mapped_column(String(36))
+    """The logged ``erasure`` record (its leaf holds nothing personal: no subject, no counts)."""
+    erasure_leaf_index: Mapped[int | None] = mapped_column(BigInteger)

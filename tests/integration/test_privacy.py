@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_corrections import CorrectionRow
+from backend.adapters.orm_identity import BindingRow, EmployeeRow
 from backend.adapters.orm_integrations import ReviewRow
 from backend.adapters.orm_privacy import SubjectKeyRow
 from backend.domain.commitments import commit_text, is_commitment
@@ -23,6 +24,7 @@ from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli.audit_client import Target
 from backend.runtime import Runtime
 from backend.scheduler import anchoring_job
+from backend.services import enrollment, integrations
 from backend.services.corrections import Actor, reverse_activity
 from deploy.anvil import AnvilProcess
 from deploy.compile import ContractArtifact
@@ -36,7 +38,10 @@ REASON = f"checked with 王芳 by phone {PHONE}, ID card {ID_CARD}"
 EVIDENCE = f"photo of ticket, call me on {PHONE}"
 SOURCE_RECORD = f"PNR-{ID_CARD}"
 NOTE = f"double entry, confirmed with {PHONE}"
-SECRETS = (PHONE, ID_CARD, "王芳", EVIDENCE, SOURCE_RECORD)
+NAME = "王芳"
+EMPLOYEE_NO = "E-20931"
+CARD = "31-0000-1234-5678"
+SECRETS = (PHONE, ID_CARD, NAME, EVIDENCE, SOURCE_RECORD)
 
 
 @dataclass
@@ -63,7 +68,15 @@ def park(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path)
     runtime = chainkit.runtime_for(
         chainkit.settings_for(tmp_path / "var", url, anvil.rpc_url, 100), ledger_artifact
     )
-    park = Park(runtime, chainkit.client(runtime), "emp-privacy-1", {})
+    now = datetime.now(UTC)
+    enrollment.create_company(runtime.db, "acme", "Acme", now)
+    enrolled = enrollment.enroll_employee(
+        runtime.db, "acme", EMPLOYEE_NO, None, NAME, timedelta(days=7), "adm-1", now
+    )
+    integrations.add_binding(
+        runtime.db, enrolled.employee.id, "transit_card", CARD, f"{NAME}的公交卡", runtime.subject_key, now
+    )
+    park = Park(runtime, chainkit.client(runtime), enrolled.employee.id, {})
     when = datetime.now(UTC) - timedelta(hours=3)
     evidenced = _post(
         park,
@@ -159,3 +172,75 @@ def test_a_changed_stored_text_is_named_by_verify_log(
     code, out = verify_log(park, anvil, capsys)
     assert code == 1
     assert f"activity record {park.ids['evidenced']}): stored record differs" in out and "quantities" in out
+
+
+def _erase(park: Park, subject: str, basis: str = "employee_request") -> Any:
+    return park.http.post(
+        "/api/v1/privacy/erasures",
+        json={"subject": subject, "basis": basis},
+        headers=chainkit.auth(park.runtime, "operator", "ops-1"),
+    )
+
+
+def test_erasure_removes_the_person_and_their_key_and_everything_still_verifies(
+    park: Park, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    auditor = chainkit.auth(park.runtime)
+    before = _leaves(park)
+    totals = park.http.get("/api/v1/points/ledger", headers=auditor).json()
+    receipt_index = park.http.get("/audit/v1/records", headers=auditor).json()["records"][0]["leaf_index"]
+    receipt = park.http.get(f"/audit/v1/receipts/{receipt_index}", headers=auditor).json()
+    with park.runtime.db.read_sessions() as session:
+        key = session.get(SubjectKeyRow, park.employee)
+        assert key is not None and key.key is not None
+        commitments = {
+            "reason": commit_text(key.key, "reason", REASON),
+            "note": commit_text(key.key, "note", NOTE),
+            "evidence_ref": commit_text(key.key, "evidence_ref", EVIDENCE),
+        }
+
+    # only operators erase; the basis is one of PIPL art. 47's
+    refused = park.http.post(
+        "/api/v1/privacy/erasures",
+        json={"subject": park.employee, "basis": "employee_request"},
+        headers=chainkit.auth(park.runtime, "company_admin", "adm-1", "acme"),
+    )
+    assert refused.status_code == 403
+    bad = _erase(park, park.employee, basis="because")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"].endswith("basis")
+    assert _erase(park, "nobody-at-all").status_code == 404
+
+    erased = _erase(park, park.employee)
+    assert erased.status_code == 201, erased.text
+    result = erased.json()
+    assert result["erased"]["texts"] == 4 and result["erased"]["bindings"] == 1  # 2 quantities, reason, note
+    again = _erase(park, park.employee)
+    assert again.status_code == 200 and again.json()["id"] == result["id"]
+
+    after = _leaves(park)
+    assert after[: len(before)] == before and len(after) == len(before) + 1  # nothing rewritten
+    erasure_leaf = after[result["leaf_index"]].decode()
+    assert '"kind":"erasure"' in erasure_leaf and '"subject":null' in erasure_leaf
+    for personal in (park.employee, EMPLOYEE_NO, *SECRETS, *commitments.values()):
+        assert personal not in erasure_leaf
+
+    with park.runtime.db.read_sessions() as session:
+        key = session.get(SubjectKeyRow, park.employee)
+        employee = session.get(EmployeeRow, park.employee)
+        binding = session.execute(select(BindingRow)).scalar_one()
+        review = session.get(ReviewRow, park.ids["flagged"])
+        correction = session.execute(select(CorrectionRow)).scalar_one()
+        evidenced = session.get(ActivityRow, park.ids["evidenced"])
+    assert key is not None and key.key is None and key.erased_at is not None
+    assert employee is not None and employee.status == "erased" and employee.display_name is None
+    assert employee.employee_no != EMPLOYEE_NO and binding.label is None and binding.active_hash is None
+    assert review is not None and review.reason == commitments["reason"]
+    assert correction.note == commitments["note"]
+    assert evidenced is not None and evidenced.quantities["evidence_ref"] == commitments["evidence_ref"]
+
+    # receipts, totals, checkpoints and the stored records still verify
+    anchoring_job(park.runtime)
+    assert park.http.get(f"/audit/v1/receipts/{receipt_index}", headers=auditor).json() == receipt
+    assert park.http.get("/api/v1/points/ledger", headers=auditor).json()["totals"] == totals["totals"]
+    code, out = verify_log(park, anvil, capsys)
+    assert_valid_but_for_reviews(code, out)

@@ -23,6 +23,7 @@ from backend.entrypoints.cli import (
     factors,
     identity,
     ops,
+    privacy,
     scope3,
     serve,
     tokens,
@@ -32,7 +33,7 @@ from backend.observability.logging import configure_logging
 from backend.settings import Settings
 
 PROG = "carbon-ledger"
-GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, ops)
+GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, ops, privacy)
 """Command groups in the order ``--help`` lists them."""
 
 app = typer.Typer(

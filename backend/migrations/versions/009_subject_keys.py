@@ -1,4 +1,4 @@
-"""Privacy: per-person keys of the commitments leaves carry instead of free text.
+"""Privacy: per-person keys of the commitments leaves carry instead of free text, and erasures.
 
 Revision ID: 009
 Revises: 007
@@ -23,6 +23,8 @@ def upgrade() -> None:
         sa.Column("key", sa.LargeBinary(64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("erasure_id", sa.String(36), nullable=True),
+        sa.Column("erasure_leaf_index", sa.BigInteger(), nullable=True),
     )
 
 
