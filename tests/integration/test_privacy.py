@@ -14,20 +14,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from backend.adapters.anvil import AnvilProcess
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_corrections import CorrectionRow
 from backend.adapters.orm_identity import BindingRow, EmployeeRow
 from backend.adapters.orm_integrations import ReviewRow
 from backend.adapters.orm_privacy import SubjectKeyRow
+from backend.bootstrap.runtime import Runtime
 from backend.domain.commitments import commit_text, is_commitment
 from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli.audit_client import Target
-from backend.runtime import Runtime
-from backend.scheduler import anchoring_job
+from backend.entrypoints.worker.scheduler import anchoring_job
 from backend.services import enrollment, integrations
 from backend.services.corrections import Actor, reverse_activity
-from deploy.anvil import AnvilProcess
-from deploy.compile import ContractArtifact
 from tests.integration import chainkit
 
 pytestmark = pytest.mark.anvil

@@ -27,11 +27,11 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import ActivityRejected, CarbonLedgerError, Conflict, InvalidInput, RateLimited
 from backend.domain.scope3 import Period, period_containing
 from backend.entrypoints.cli import common, demo_park
 from backend.entrypoints.cli.common import bi
-from backend.runtime import Runtime
 from backend.services import enrollment, factor_sets, integrations, rewards, scope3, scope3_close
 from backend.services.activities import Caller, Draft, RecordedActivity, record_many
 from backend.services.factor_sets import set_in_force
