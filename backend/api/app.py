@@ -16,6 +16,7 @@ from backend.api.routes import factor_sets as factor_set_routes
 from backend.api.routes import h5 as h5_routes
 from backend.api.routes import metrics as metrics_route
 from backend.api.routes import points as points_admin
+from backend.api.routes import privacy as privacy_routes
 from backend.api.routes import rewards as rewards_admin
 from backend.api.routes import scope3 as scope3_routes
 from backend.api.routes import tlog as tlog_routes
@@ -74,6 +75,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(staff_access.router)
     app.include_router(enrollment.router)
     app.include_router(reviews.router)
+    app.include_router(privacy_routes.router)
     app.include_router(integrations.admin_router)
     app.include_router(integrations.webhook_router)
     # Outermost last: observability sees every answer, including the limits' 413 and 400.

@@ -101,6 +101,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/companies"): allow("enrollment:read", "operator", "park_manager"),
     ("POST", "/api/v1/staff"): PARK_ADMIN,
     ("GET", "/api/v1/staff"): PARK_ADMIN,
+    # Erasure of a person's personal data and key (logged, nothing personal in the record).
+    ("POST", "/api/v1/privacy/erasures"): allow("privacy:erase", "operator"),
     ("POST", "/api/v1/staff/{staff_id}/disable"): PARK_ADMIN,
     ("GET", "/api/v1/integrations/sources"): SOURCES_ADMIN,
     ("POST", "/api/v1/integrations/sources"): SOURCES_ADMIN,

@@ -33,6 +33,7 @@ SCOPES: Mapping[str, str] = {
     "scope3:read": "read Scope 3 summaries, exports, reports, explanations, closed periods, dashboard status",
     "scope3:config": "read and set companies' headcounts (the Scope 3 denominators)",
     "scope3:admin": "close and restate periods; inspect and queue pushes to the park platform",
+    "privacy:erase": "erase a person's personal data and commitment key (logged, never undone)",
 }
 
 ROLE_SCOPES: Mapping[str, frozenset[str]] = {
@@ -83,6 +84,7 @@ ROLE_SCOPES: Mapping[str, frozenset[str]] = {
             "points:audit",
             "scope3:config",
             "scope3:admin",
+            "privacy:erase",
         }
     ),
 }

@@ -29,13 +29,14 @@ from backend.adapters.orm_integrations import FootprintRow
 from backend.domain import idempotency
 from backend.domain import points as ledger
 from backend.domain.activities import normalize
+from backend.domain.commitments import FREE_TEXT_QUANTITIES, committed_quantities
 from backend.domain.errors import CarbonLedgerError, IdempotencyConflict, InvalidInput, NotFound, RateLimited
 from backend.domain.points import Transfer
 from backend.domain.points_rules import IssuanceRules
 from backend.domain.recognition import MAGNITUDE_FIELDS
 from backend.domain.records import leaf_bytes, new_salt, subject_commitment
 from backend.observability import metrics
-from backend.services import corrections, recognition
+from backend.services import corrections, recognition, subject_keys
 from backend.services.factor_sets import SetsInForce
 from backend.services.issuance import (
     ISSUABLE_STATUS,
@@ -204,6 +205,12 @@ class _Batch:
             self._write(accepted)
         return outcomes
 
+    def _in_leaf(self, subject_id: str, quantities: dict[str, Any]) -> dict[str, Any]:
+        """The quantities as the leaf carries them: free text only as its commitment."""
+        if not any(isinstance(quantities.get(name), str) for name in FREE_TEXT_QUANTITIES):
+            return quantities
+        return committed_quantities(subject_keys.key_for(self.session, subject_id, self.now), quantities)
+
     def _decide(self, draft: Draft, screening: recognition.ScreeningFacts | None) -> _Accepted:
         caller, payload, now, policy = draft.caller, draft.payload, self.now, self.policy
         _check_time(draft.occurred_at, now, policy)
@@ -231,7 +238,7 @@ class _Batch:
             "org": caller.org_id,
             "dept": caller.dept_id,
             "source": caller.source,
-            "quantities": quantities,
+            "quantities": self._in_leaf(caller.subject_id, quantities),
             "status": status,
             "co2e_avoided_g": calc.co2e_avoided_g,
             "co2e_scope3_g": calc.co2e_scope3_g,

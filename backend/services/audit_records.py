@@ -17,9 +17,11 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_corrections import CorrectionRow
+from backend.adapters.orm_privacy import SubjectKeyRow
+from backend.domain.commitments import FREE_TEXT_QUANTITIES
 from backend.domain.errors import InvalidInput, NotFound
 from backend.domain.records import subject_commitment
-from backend.services import receipts
+from backend.services import receipts, subject_keys
 from backend.services.anchoring import AnchorTarget
 from backend.services.factor_sets import all_sets
 from backend.services.record_audit import decode_leaf
@@ -27,7 +29,12 @@ from backend.services.record_audit import decode_leaf
 MAX_RECORDS_PAGE = 1000
 
 
-def activity_record(row: ActivityRow, subject_key: bytes) -> dict[str, Any]:
+def activity_record(row: ActivityRow, subject_key: bytes, key_row: SubjectKeyRow | None) -> dict[str, Any]:
+    """The stored activity as its leaf shows it: free text only as its commitment."""
+    quantities = dict(row.quantities)
+    for name in FREE_TEXT_QUANTITIES:
+        if isinstance(quantities.get(name), str):
+            quantities[name] = subject_keys.in_leaf(key_row, row.created_at, name, quantities[name])
     return {
         "leaf_index": row.leaf_index,
         "kind": "activity",
@@ -40,7 +47,7 @@ def activity_record(row: ActivityRow, subject_key: bytes) -> dict[str, Any]:
         "org": row.org_id,
         "dept": row.department_id,
         "source": row.source,
-        "quantities": row.quantities,
+        "quantities": quantities,
         "co2e_avoided_g": row.co2e_avoided_g,
         "co2e_scope3_g": row.co2e_scope3_g,
         "scope3_category": row.scope3_category,
@@ -50,18 +57,28 @@ def activity_record(row: ActivityRow, subject_key: bytes) -> dict[str, Any]:
     }
 
 
-def correction_record(row: CorrectionRow) -> dict[str, Any]:
+def correction_record(row: CorrectionRow, key_row: SubjectKeyRow | None) -> dict[str, Any]:
+    """The stored correction; its note as its leaf shows it (``key_row``: the owner's of the
+    corrected activity)."""
     return {
         "leaf_index": row.leaf_index,
         "kind": "correction",
         "id": row.id,
         "activity_id": row.activity_id,
         "reason_code": row.reason_code,
-        "note": row.note,
+        "note": subject_keys.in_leaf(key_row, row.created_at, "note", row.note),
         "actor_role": row.actor_role,
         "org": row.org_id,
         "recorded_at": row.created_at.astimezone(UTC).isoformat(),
     }
+
+
+def _owners(session: Session, activity_ids: list[str]) -> dict[str, str]:
+    """The subject of each of ``activity_ids``."""
+    if not activity_ids:
+        return {}
+    query = select(ActivityRow.id, ActivityRow.subject_id).where(ActivityRow.id.in_(activity_ids))
+    return {str(a): str(s) for a, s in session.execute(query)}
 
 
 def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
@@ -71,20 +88,30 @@ def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> li
     if not 1 <= limit <= MAX_RECORDS_PAGE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_RECORDS_PAGE}")
     with db.read_sessions() as session:
-        activities = session.execute(
-            select(ActivityRow)
-            .where(ActivityRow.leaf_index >= start)
-            .order_by(ActivityRow.leaf_index)
-            .limit(limit)
-        ).scalars()
-        corrections = session.execute(
-            select(CorrectionRow)
-            .where(CorrectionRow.leaf_index >= start)
-            .order_by(CorrectionRow.leaf_index)
-            .limit(limit)
-        ).scalars()
-        merged = [activity_record(a, subject_key) for a in activities] + [
-            correction_record(c) for c in corrections
+        activities = (
+            session.execute(
+                select(ActivityRow)
+                .where(ActivityRow.leaf_index >= start)
+                .order_by(ActivityRow.leaf_index)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        corrections = (
+            session.execute(
+                select(CorrectionRow)
+                .where(CorrectionRow.leaf_index >= start)
+                .order_by(CorrectionRow.leaf_index)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        owners = _owners(session, [c.activity_id for c in corrections])
+        keys = subject_keys.keys_of(session, [a.subject_id for a in activities] + list(owners.values()))
+        merged = [activity_record(a, subject_key, keys.get(a.subject_id)) for a in activities] + [
+            correction_record(c, keys.get(owners.get(c.activity_id, ""))) for c in corrections
         ]
     merged.sort(key=lambda record: int(record["leaf_index"]))
     return merged[:limit]
@@ -130,6 +157,10 @@ def record_detail(db: Database, target: AnchorTarget, subject_key: bytes, leaf_i
                 select(CorrectionRow).where(CorrectionRow.activity_id == activity.id)
             ).scalar_one_or_none()
         )
+        owner = activity.subject_id if activity is not None else None
+        if correction is not None:
+            owner = _owners(session, [correction.activity_id]).get(correction.activity_id)
+        key_row = None if owner is None else subject_keys.keys_of(session, [owner]).get(owner)
         factors = (
             None if activity is None else _factor_details(session, activity.calculation, activity.factor_set)
         )
@@ -145,11 +176,11 @@ def record_detail(db: Database, target: AnchorTarget, subject_key: bytes, leaf_i
         "reversed_by": None if reversal is None else {"id": reversal.id, "leaf_index": reversal.leaf_index},
     }
     if activity is not None:
-        detail["stored"] = activity_record(activity, subject_key)
+        detail["stored"] = activity_record(activity, subject_key, key_row)
         detail["factors"] = factors
         detail["evidence"] = _evidence(activity)
     elif correction is not None:
-        detail["stored"] = correction_record(correction)
+        detail["stored"] = correction_record(correction, key_row)
     receipt = receipts.receipt_for_leaf(db, target, leaf_index)
     detail["receipt"] = (
         {"status": "pending", "anchored_tree_size": receipt.anchored_tree_size}

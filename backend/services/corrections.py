@@ -3,13 +3,14 @@
 The activity's own leaf is never touched. A ``correction`` leaf references it (id, leaf index and
 leaf hash), carries the reversing amounts (the negated CO2e and points, as a reversing transfer
 would) and a reason code; the read model marks the activity ``reversed`` so that totals exclude
-it from then on. The operator's free-text note stays in the database and only its SHA-256 enters
-the log: the log is permanent and a note may name a person.
+it from then on. The operator's free-text note stays in the database (where it can be erased) and
+only its salted commitment, under the key of the person the record is about, enters the log: the
+log is permanent and a note may name a person (records logged before commitments carry the note's
+plain SHA-256, ``note_sha256``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,8 @@ from backend.adapters.orm_points import PointsTransferRow
 from backend.domain import idempotency
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import derived_id, reversal
-from backend.domain.records import leaf_bytes, new_salt, subject_commitment
+from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.services import subject_keys
 from backend.services.issuance import issuance_transfer_id
 from backend.services.points import post_transfer, to_transfer
 
@@ -120,7 +122,7 @@ def reverse_activity(
                 "leaf_hash": "0x" + bytes(corrected.leaf_hash).hex(),
             },
             "reason_code": reason_code,
-            "note_sha256": None if note is None else "0x" + hashlib.sha256(note.encode()).hexdigest(),
+            "note": subject_keys.commit_for(session, activity.subject_id, "note", note, now),
             "actor": {"role": actor.role, "id": subject_commitment(subject_key, actor.subject)},
             "org": activity.org_id,
             "reversed": {
@@ -186,7 +188,7 @@ def supersede(
         },
         "reason_code": "superseded_by_primary",
         "superseded_by": by_activity_id,
-        "note_sha256": None,
+        "note": None,
         "actor": {"role": SYSTEM_ROLE, "id": subject_commitment(subject_key, source)},
         "org": activity.org_id,
         "reversed": {

@@ -18,6 +18,7 @@ from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_integrations import FootprintRow, ReviewRow
 from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.records import leaf_bytes, new_salt, subject_commitment
+from backend.services import subject_keys
 from backend.services.activities import IssuancePolicy, on_activity_accepted
 
 DECISIONS = {"approve": "accepted", "reject": "rejected"}
@@ -93,7 +94,7 @@ def decide(
             "activity_leaf": row.leaf_index,
             "decision": decision,
             "status": row.status,
-            "reason": reason,
+            "reason": subject_keys.commit_for(session, row.subject_id, "reason", reason, now),
             "org": company_id,
             "reviewer": subject_commitment(policy.subject_key, reviewer),
             "points": row.points,

@@ -298,7 +298,7 @@ def redeem(
                 subject=subject_commitment(subject_key, caller.subject),
                 now=now,
                 org_id=caller.org,
-                details={"reward": reward.id, "reward_name": reward.name},
+                details={"reward": reward.id},
             )
             reward.stock -= 1
             reward.updated_at = now
@@ -389,7 +389,7 @@ def cancel(
             subject=subject_commitment(subject_key, caller.subject),
             now=now,
             org_id=row.org_id,
-            details={"reward": reward.id, "reward_name": reward.name},
+            details={"reward": reward.id},
         )
         reward.stock += 1
         reward.updated_at = now

@@ -306,6 +306,12 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda w, r: {"username": fresh("aud-"), "password": "another long password", "role": "auditor"},
     ),
     ("GET", "/api/v1/staff"): Probe("/api/v1/staff"),
+    # An unknown subject: past the matrix, nothing to erase (the world's people stay for the others).
+    ("POST", "/api/v1/privacy/erasures"): Probe(
+        "/api/v1/privacy/erasures",
+        lambda w, r: {"subject": fresh("gone-"), "basis": "employee_request"},
+        ok=(404,),
+    ),
     ("POST", "/api/v1/staff/{staff_id}/disable"): Probe(
         lambda w, r: f"/api/v1/staff/{w.disposable_staff()}/disable"
     ),

@@ -31,7 +31,7 @@ class ReversalCreate(BaseModel):
     note: str | None = Field(
         default=None,
         max_length=corrections.MAX_NOTE_CHARS,
-        description="Free text (required for 'other'); kept in the database, only its SHA-256 is logged.",
+        description="Free text (required for 'other'); kept in the database, only a commitment is logged.",
     )
 
 

@@ -25,6 +25,7 @@ from backend.entrypoints.cli import (
     identity,
     log_keys,
     ops,
+    privacy,
     scope3,
     serve,
     tokens,
@@ -34,7 +35,11 @@ from backend.entrypoints.cli.common import EXIT_FAILED, CommandFailed, bi, given
 from backend.observability.logging import configure_logging
 
 PROG = "carbon-ledger"
+<<<<<<< HEAD
 GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, log_keys, witness, ops)
+=======
+GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, ops, privacy)
+>>>>>>> privacy
 """Command groups in the order ``--help`` lists them."""
 
 app = typer.Typer(
