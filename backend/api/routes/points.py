@@ -30,6 +30,15 @@ ReaderDep = Annotated[Principal, Depends(require_roles("operator", "company_admi
 AuditDep = Annotated[Principal, Depends(require_roles("operator", "auditor", "park_manager"))]
 
 
+def company_of(principal: Principal) -> str | None:
+    """The company a company admin is limited to (None for park-wide roles); never "none"."""
+    if principal.role != "company_admin":
+        return None
+    if not principal.org:
+        raise PermissionDenied("this company admin token names no company")
+    return principal.org
+
+
 class TypeRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -197,7 +206,7 @@ def create_correction(
         amount=body.amount,
         note=body.note,
         actor=principal.subject,
-        actor_org=principal.org if principal.role == "company_admin" else None,
+        actor_org=company_of(principal),
         now=datetime.now(UTC),
     )
     return _created(response, posted)
@@ -257,7 +266,7 @@ def list_transfers(
 ) -> TransferList:
     rows = points.find_transfers(
         runtime.db,
-        org_id=principal.org if principal.role == "company_admin" else None,
+        org_id=company_of(principal),
         activity_id=activity_id,
         redemption_id=redemption_id,
         employee=employee,
