@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     """Key file of the ledger contract's admin, used only by ``carbon-ledger chain grant-anchorer`` /
     ``revoke-anchorer``; unset, the anchoring key (which deployed the contract) is used."""
     # --- Carbon points (issue 5): defaults under the park's rules document, expiry, rewards ---------
+    points_company_max_per_kg: int = Field(default=1_000, ge=0, le=1_000_000)
+    """The highest points-per-kg rate a company's overrides may set, unless the park's rules
+    document sets ``company_max_points_per_kg``."""
     points_employee_daily_cap: int | None = Field(default=None, ge=0, le=10**9)
     """Points one employee may earn per day (park calendar); unset: no cap unless the park sets one."""
     points_employee_monthly_cap: int | None = Field(default=None, ge=0, le=10**9)

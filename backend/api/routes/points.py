@@ -60,6 +60,12 @@ class RulesIn(BaseModel):
     employee_monthly_points_cap: int | None = Field(default=None, ge=0, le=MAX_CAP_POINTS)
     expiry_months: int | None = Field(default=None, ge=0, le=MAX_EXPIRY_MONTHS, description="Park only")
     utc_offset_min: int | None = Field(default=None, ge=-720, le=840, description="Park only")
+    company_max_points_per_kg: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_RATE_POINTS_PER_KG,
+        description="Park only: the highest rate a company may set (its general, default or per-type rate)",
+    )
 
 
 class RulesDocumentPublic(BaseModel):
@@ -99,6 +105,7 @@ def get_rules(runtime: RuntimeDep, principal: ReaderDep) -> RulesPublic:
             "employee_monthly_points_cap": d.employee_monthly_points_cap,
             "expiry_months": d.expiry_months,
             "utc_offset_min": d.utc_offset_min,
+            "company_max_points_per_kg": d.company_max_points_per_kg,
         },
         documents=[_document_public(r) for r in points_rules.list_documents(runtime.db, org)],
     )
@@ -129,7 +136,14 @@ def put_company_rules(
     if principal.role == "company_admin" and principal.org != org_id:
         raise PermissionDenied("a company admin sets its own company's rules only")
     scope = points_rules.company_scope(org_id)
-    row = points_rules.put_document(runtime.db, scope, _document(body), principal.subject, datetime.now(UTC))
+    row = points_rules.put_document(
+        runtime.db,
+        scope,
+        _document(body),
+        principal.subject,
+        datetime.now(UTC),
+        runtime.issuance.rules_defaults,
+    )
     return _document_public(row)
 
 
