@@ -17,6 +17,7 @@ from backend.services.chain_identity import ChainGuard, ExpectedChain
 from backend.services.identity import TokenPolicy
 from backend.services.points_rules import points_defaults
 from backend.services.recognition import Screening
+from backend.services.revocation import RevocationList
 from backend.settings import Settings
 
 SUBJECT_KEY_FILE = "subject-commitment.key"
@@ -32,6 +33,15 @@ class Runtime:
     expected: ExpectedChain | None = None
     """What the deployment manifest promises about the chain (None without a chain)."""
     chain_guard: ChainGuard = field(default_factory=ChainGuard)
+    revocations: RevocationList = field(default_factory=RevocationList)
+    """Sign-ins ended within the last access-token lifetime: checked on every request."""
+
+    def __post_init__(self) -> None:
+        self.revocations.refresh_interval_s = self.settings.revocation_refresh_s
+
+    def sign_ins_ended(self) -> None:
+        """Applies sign-ins just ended in the database (logout, a disabled account) at once."""
+        self.revocations.reload(self.db, self.settings.access_token_ttl_s)
 
     @property
     def issuance(self) -> IssuancePolicy:

@@ -55,6 +55,7 @@ def refresh(runtime: RuntimeDep, body: RefreshRequest) -> TokenPublic:
 @router.post("/auth/logout", status_code=204, summary="Sign out / 退出登录")
 def logout(runtime: RuntimeDep, body: RefreshRequest) -> Response:
     identity.logout(runtime.db, body.refresh_token, datetime.now(UTC))
+    runtime.sign_ins_ended()
     return Response(status_code=204)
 
 

@@ -27,9 +27,9 @@ from backend.services.identity import (
     IssuedTokens,
     TokenPolicy,
     open_session,
-    revoke_all_sessions,
     staff_principal,
 )
+from backend.services.revocation import revoke_all_sessions
 from backend.services.tokens import Principal, new_api_key, parse_api_key, secret_hash
 
 MIN_PASSWORD_LENGTH = 12

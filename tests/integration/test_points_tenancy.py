@@ -110,4 +110,6 @@ def test_another_companys_transfers_are_neither_listed_nor_reversed(
     assert done.status_code == 201, done.text
     # A company admin whose token names no company is refused, not treated as the whole park.
     orgless = api.token("company_admin", "hr-3", None)
-    _problem(api.request("GET", f"/api/v1/points/transfers?employee={globex}", orgless), 403, "forbidden")
+    _problem(
+        api.request("GET", f"/api/v1/points/transfers?employee={globex}", orgless), 401, "unauthenticated"
+    )
