@@ -19,9 +19,9 @@ from backend.adapters.database import create_database
 from backend.adapters.migrations import upgrade
 from backend.adapters.orm_identity import AuthSessionRow
 from backend.api.deps import authenticate
-from backend.runtime import Runtime
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
 from backend.services.tokens import decode_token, issue_token
-from backend.settings import Settings
 from bench.common import Row
 
 ROUNDS = 20_000

@@ -13,9 +13,9 @@ import pytest
 
 from backend.adapters.database import Database
 from backend.adapters.identity_providers import DevProvider
+from backend.bootstrap.settings import Settings
 from backend.domain.errors import ConfigurationError
 from backend.services import enrollment, identity, staff
-from backend.settings import Settings
 from tests.integration.api_harness import Api, fast_password_hashing
 
 PASSWORD = "correct horse battery"

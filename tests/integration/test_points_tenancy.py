@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from backend.adapters.database import Database
 from backend.adapters.orm_points import PointsAccountRow
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
 from backend.domain import points as ledger
-from backend.runtime import Runtime
 from backend.services import enrollment
-from backend.settings import Settings
 from tests.integration.points_support import fund
 from tests.integration.test_points_api import Api, _problem
 
