@@ -87,6 +87,7 @@ def add_binding(
         body.label,
         runtime.subject_key,
         datetime.now(UTC),
+        code=body.code,
     )
     if not created:
         response.status_code = 200
