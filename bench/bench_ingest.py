@@ -24,8 +24,9 @@ import httpx
 
 from backend.bootstrap.settings import Settings
 from backend.bootstrap.startup import build_runtime
+from backend.services.binding_codes import issue_code
 from backend.services.enrollment import create_company, enroll_employee
-from backend.services.integrations import add_binding
+from backend.services.integrations import add_binding, binding_hash, register_source
 from backend.services.tokens import issue_token
 from bench.bench_log import postgres_url
 from bench.common import Row
@@ -168,6 +169,8 @@ def _enroll_and_bind(data_dir: Path) -> None:
     runtime = build_runtime(settings, with_chain=False)
     now = datetime.now(UTC)
     create_company(runtime.db, "acme", "Acme", now)
+    cards, _ = register_source(runtime.db, "bench-cards", "Bench cards", "transit_gate", ["metro"], 10, now)
+    bound_at = now - timedelta(days=30)
     for employee in range(BULK_EMPLOYEES):
         enrolled = enroll_employee(
             runtime.db, "acme", f"B{employee:05d}", None, None, timedelta(days=7), "bench", now
@@ -179,7 +182,13 @@ def _enroll_and_bind(data_dir: Path) -> None:
             f"card-{employee:05d}",
             None,
             runtime.subject_key,
-            now - timedelta(days=30),
+            bound_at,
+            code=issue_code(
+                runtime.db,
+                cards,
+                binding_hash(runtime.subject_key, "transit_card", f"card-{employee:05d}"),
+                bound_at,
+            ).code,
         )
     runtime.db.dispose()
 

@@ -55,6 +55,7 @@ def refresh(runtime: RuntimeDep, body: RefreshRequest) -> TokenPublic:
 @router.post("/auth/logout", status_code=204, summary="Sign out / 退出登录")
 def logout(runtime: RuntimeDep, body: RefreshRequest) -> Response:
     identity.logout(runtime.db, body.refresh_token, datetime.now(UTC))
+    runtime.sign_ins_ended()
     return Response(status_code=204)
 
 
@@ -86,6 +87,7 @@ def add_binding(
         body.label,
         runtime.subject_key,
         datetime.now(UTC),
+        code=body.code,
     )
     if not created:
         response.status_code = 200

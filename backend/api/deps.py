@@ -50,9 +50,21 @@ def _bearer_value(request: Request) -> str:
 
 async def authenticate(runtime: Runtime, presented: str) -> Principal:
     if parse_api_key(presented) is not None:
-        return await run_in_threadpool(staff.authenticate_api_key, runtime.db, presented, datetime.now(UTC))
-    settings = runtime.settings
-    return decode_token(settings.token_secret, presented, allow_dev=settings.is_local)
+        principal = await run_in_threadpool(
+            staff.authenticate_api_key, runtime.db, presented, datetime.now(UTC)
+        )
+    else:
+        settings = runtime.settings
+        principal = decode_token(settings.token_secret, presented, allow_dev=settings.is_local)
+        if principal.session is not None:
+            revocations = runtime.revocations
+            if revocations.due():  # at most once per CARBON_REVOCATION_REFRESH_S
+                await run_in_threadpool(revocations.reload, runtime.db, settings.access_token_ttl_s)
+            if revocations.is_revoked(principal.session):
+                raise Unauthenticated("this sign-in was ended (signed out or disabled); sign in again")
+    if principal.role == "company_admin" and not principal.org:
+        raise Unauthenticated("a company admin's credentials must name their company (org)")
+    return principal
 
 
 async def authorize(request: Request, runtime: RuntimeDep) -> None:

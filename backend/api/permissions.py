@@ -109,6 +109,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/integrations/sources/{source_id}/rotate-secret"): SOURCES_ADMIN,
     ("PATCH", "/api/v1/integrations/sources/{source_id}"): SOURCES_ADMIN,
     ("POST", "/integrations/v1/{source_id}/records"): SIGNED_SOURCE,
+    ("POST", "/integrations/v1/{source_id}/binding-codes"): SIGNED_SOURCE,
     # Company admins: their own company only (checked against the token's company).
     ("POST", "/api/v1/companies/{company_id}/departments"): COMPANY_WRITE,
     ("GET", "/api/v1/companies/{company_id}/departments"): COMPANY_READ,

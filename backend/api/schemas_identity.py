@@ -225,9 +225,31 @@ class BindingCreate(_Strict):
         min_length=1, max_length=128, description="Card number or account id; stored hashed."
     )
     label: str | None = Field(default=None, max_length=40, description="Your own name for it.")
+    code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The one-time binding code the card's or account's operator gave its holder "
+        "(required: proof that the account is yours; see docs/integrations.md).",
+    )
     consent: Literal[True] = Field(
         description="I agree that records of this account are used to credit my low-carbon trips."
     )
+
+
+class BindingCodeRequest(_Strict):
+    account: str = Field(min_length=1, max_length=128, description="The card or account id the source knows.")
+    nonce: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Any unique value: two requests for one account within a second are otherwise "
+        "the same signed request, and the second is refused as a replay.",
+    )
+
+
+class BindingCodeIssued(BaseModel):
+    code: str = Field(description="One-time code for the account's holder; shown once.")
+    kind: str = Field(description="The kind of binding the code is for.")
+    expires_at: datetime
 
 
 class BindingPublic(BaseModel):

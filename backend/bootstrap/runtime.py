@@ -20,6 +20,7 @@ from backend.services.anchoring import AnchorPolicy, AnchorTarget
 from backend.services.chain_identity import ChainGuard, ExpectedChain
 from backend.services.identity import TokenPolicy
 from backend.services.recognition import Screening
+from backend.services.revocation import RevocationList
 
 SUBJECT_KEY_FILE = "subject-commitment.key"
 
@@ -34,6 +35,15 @@ class Runtime:
     expected: ExpectedChain | None = None
     """What the deployment manifest promises about the chain (None without a chain)."""
     chain_guard: ChainGuard = field(default_factory=ChainGuard)
+    revocations: RevocationList = field(default_factory=RevocationList)
+    """Sign-ins ended within the last access-token lifetime: checked on every request."""
+
+    def __post_init__(self) -> None:
+        self.revocations.refresh_interval_s = self.settings.revocation_refresh_s
+
+    def sign_ins_ended(self) -> None:
+        """Applies sign-ins just ended in the database (logout, a disabled account) at once."""
+        self.revocations.reload(self.db, self.settings.access_token_ttl_s)
 
     @cached_property
     def log_keys(self) -> LogKeyStore:
@@ -100,6 +110,7 @@ def points_defaults(settings: Settings) -> IssuanceRules:
         employee_monthly_points_cap=settings.points_employee_monthly_cap,
         expiry_months=settings.points_expiry_months,
         utc_offset_min=settings.points_utc_offset_min,
+        company_max_points_per_kg=settings.points_company_max_per_kg,
     )
 
 

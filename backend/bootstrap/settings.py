@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     """Key file of the ledger contract's admin, used only by ``carbon-ledger chain grant-anchorer`` /
     ``revoke-anchorer``; unset, the anchoring key (which deployed the contract) is used."""
     # --- Carbon points (issue 5): defaults under the park's rules document, expiry, rewards ---------
+    points_company_max_per_kg: int = Field(default=1_000, ge=0, le=1_000_000)
+    """The highest points-per-kg rate a company's overrides may set, unless the park's rules
+    document sets ``company_max_points_per_kg``."""
     points_employee_daily_cap: int | None = Field(default=None, ge=0, le=10**9)
     """Points one employee may earn per day (park calendar); unset: no cap unless the park sets one."""
     points_employee_monthly_cap: int | None = Field(default=None, ge=0, le=10**9)
@@ -132,6 +135,9 @@ class Settings(BaseSettings):
     ``shenzhen,city_mode_mix``. Unset: each factor set's default."""
     # --- identity, permissions, integrations and recognition (issue 6) ---
     access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    revocation_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    """How often each process reloads the list of ended sign-ins (signed out, disabled) from the
+    database; the process that ends a sign-in applies it at once."""
     """Lifetime of access tokens from sign-in; short, because they are not revocable."""
     refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3600, le=366 * 86_400)
     """Lifetime of a sign-in (its refresh tokens rotate on each use within it)."""
@@ -208,6 +214,14 @@ class Settings(BaseSettings):
         problems = []
         if self.token_secret == DEV_TOKEN_SECRET or len(self.token_secret) < 32:
             problems.append("CARBON_TOKEN_SECRET must be set to a private value of at least 32 characters")
+        elif (
+            bits := key_safety.estimated_entropy_bits(self.token_secret)
+        ) < key_safety.MIN_SECRET_ENTROPY_BITS:
+            problems.append(
+                f"CARBON_TOKEN_SECRET has too little entropy (about {bits:.0f} bits, at least "
+                f"{key_safety.MIN_SECRET_ENTROPY_BITS} needed): generate one, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
         if not (self.anchoring_key or self.anchoring_key_file):
             problems.append("CARBON_ANCHORING_KEY or CARBON_ANCHORING_KEY_FILE must be set")
         problems += key_safety.anchoring_key_problems(self.anchoring_key, self.anchoring_key_file)

@@ -15,7 +15,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,7 @@ from backend.adapters.orm_identity import (
     InvitationRow,
 )
 from backend.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from backend.services.revocation import revoke_all_sessions
 from backend.services.tokens import secret_hash
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -255,8 +256,15 @@ def list_employees(db: Database, company_id: str, limit: int, offset: int) -> tu
 
 
 def update_employee(
-    db: Database, company_id: str, employee_id: str, department_id: str | None, status: str | None
+    db: Database,
+    company_id: str,
+    employee_id: str,
+    department_id: str | None,
+    status: str | None,
+    now: datetime | None = None,
 ) -> EmployeeRow:
+    """Moves an employee to another department or changes their status; disabling ends their
+    sign-ins at once."""
     with db.write_sessions() as session, session.begin():
         employee = session.get(EmployeeRow, employee_id)
         if employee is None or employee.company_id != company_id:
@@ -267,6 +275,10 @@ def update_employee(
         if status is not None:
             if status not in EMPLOYEE_STATUSES:
                 raise InvalidInput("status", f"must be one of {', '.join(EMPLOYEE_STATUSES)}")
+            if status == "disabled" and employee.status != "disabled":
+                revoke_all_sessions(
+                    session, "employee", employee.id, "account_disabled", now or datetime.now(UTC)
+                )
             employee.status = status
     return employee
 

@@ -41,6 +41,7 @@ from backend.domain.errors import (
     SignatureInvalid,
 )
 from backend.domain.records import canonical_json, sha256_hex
+from backend.services import binding_codes
 from backend.services.activities import (
     Caller,
     Draft,
@@ -195,8 +196,28 @@ def add_binding(
     label: str | None,
     subject_key: bytes,
     now: datetime,
+    code: str | None = None,
 ) -> tuple[BindingRow, bool]:
-    """Binds an account the employee consented to link; (row, created)."""
+    """Binds an account the employee consented to link and proved to hold with a one-time code
+    its source issued (:mod:`backend.services.binding_codes`); (row, created). An account bound to
+    someone else is a conflict whatever the code."""
+    try:
+        return _add_binding(db, employee_id, kind, identifier, label, subject_key, now, code)
+    except InvalidInput as error:
+        binding_codes.count_wrong(db, error)
+        raise
+
+
+def _add_binding(
+    db: Database,
+    employee_id: str,
+    kind: str,
+    identifier: str,
+    label: str | None,
+    subject_key: bytes,
+    now: datetime,
+    code: str | None,
+) -> tuple[BindingRow, bool]:
     if kind not in BINDING_KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(sorted(BINDING_KINDS))}")
     identifier = identifier.strip()
@@ -213,6 +234,7 @@ def add_binding(
             if active.employee_id == employee_id:
                 return active, False
             raise Conflict("this account is already bound to someone else; contact your administrator")
+        binding_codes.redeem_code(session, kind, digest, code, now)
         row = BindingRow(
             id=secrets.token_hex(16),
             employee_id=employee_id,
@@ -244,6 +266,25 @@ def revoke_binding(db: Database, employee_id: str, binding_id: str, now: datetim
             raise NotFound(f"binding {binding_id} not found")
         row.revoked_at, row.active_hash = row.revoked_at or now, None
     return row
+
+
+def issue_binding_code(
+    db: Database,
+    source: IntegrationSourceRow,
+    match: str,
+    account: str,
+    subject_key: bytes,
+    tolerance_s: int,
+    now: datetime,
+) -> binding_codes.IssuedCode:
+    """A one-time code for one of the verified source's accounts (``match``: the request's
+    signature), for its holder to bind it; a replayed request is refused, each counts as a record
+    against the source's rate."""
+    account = account.strip()
+    if not 1 <= len(account) <= MAX_IDENTIFIER_LENGTH:
+        raise InvalidInput("account", f"must be 1 to {MAX_IDENTIFIER_LENGTH} characters")
+    _admit(db, source, match, 1, tolerance_s, now)
+    return binding_codes.issue_code(db, source, binding_hash(subject_key, source.binding_kind, account), now)
 
 
 # --- deliveries (sources) ---

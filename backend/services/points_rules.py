@@ -17,7 +17,12 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_points import PointsRulesRow
 from backend.domain.points import derived_id
-from backend.domain.points_rules import IssuanceRules, RulesDocument, parse_document
+from backend.domain.points_rules import (
+    IssuanceRules,
+    RulesDocument,
+    check_company_bounds,
+    parse_document,
+)
 from backend.domain.records import leaf_bytes, new_salt
 
 PARK_SCOPE = "park"
@@ -67,14 +72,23 @@ def list_documents(db: Database, org_id: str | None = None) -> list[PointsRulesR
 
 
 def put_document(
-    db: Database, scope: str, document: dict[str, Any], actor: str, now: datetime
+    db: Database,
+    scope: str,
+    document: dict[str, Any],
+    actor: str,
+    now: datetime,
+    defaults: IssuanceRules | None = None,
 ) -> PointsRulesRow:
-    """Replaces a rules document (a new version, logged); the same document again changes nothing."""
+    """Replaces a rules document (a new version, logged); the same document again changes nothing.
+
+    A company's document must keep its rates within the park's bounds (``defaults`` under the
+    park's document in force)."""
     parsed: RulesDocument = parse_document(document, company=scope != PARK_SCOPE)
-    del parsed  # validated; the document is stored as given so it reads back as written
     with db.write_sessions() as session, session.begin():
         log = SqlLogStore(session)
         log.lock_head()
+        if scope != PARK_SCOPE:
+            check_company_bounds(parsed, rules_in_force(session, None, defaults or IssuanceRules()).rules)
         row = session.get(PointsRulesRow, scope, populate_existing=True)
         if row is not None and row.document == document:
             return row

@@ -54,8 +54,6 @@ def test_enrolled_employee_gets_a_verified_receipt_for_a_signed_gate_record(
     login = httpx.post(f"{url}/mp/v1/auth/login", json={"code": "dev:wx-e1", "invitation_code": code})
     assert login.status_code == 200, login.text
     employee = _auth(login.json()["access_token"])
-    card = {"kind": "transit_card", "identifier": "3104887011229", "consent": True}
-    assert httpx.post(f"{url}/mp/v1/bindings", json=card, headers=employee).status_code == 201
     source = httpx.post(
         f"{url}/api/v1/integrations/sources",
         json={
@@ -68,6 +66,22 @@ def test_enrolled_employee_gets_a_verified_receipt_for_a_signed_gate_record(
     )
     assert source.status_code == 201, source.text
     secret = source.json()["secret"]
+    # The gates' operator issues a one-time code for the card to its holder, who binds it with it.
+    request = json.dumps({"account": "3104887011229"}).encode()
+    stamp, signature = signature_header(secret, request)
+    issued = httpx.post(
+        f"{url}/integrations/v1/metro-gates/binding-codes",
+        content=request,
+        headers={"X-Carbon-Timestamp": stamp, "X-Carbon-Signature": signature},
+    )
+    assert issued.status_code == 201, issued.text
+    card = {
+        "kind": "transit_card",
+        "identifier": "3104887011229",
+        "consent": True,
+        "code": issued.json()["code"],
+    }
+    assert httpx.post(f"{url}/mp/v1/bindings", json=card, headers=employee).status_code == 201
 
     when = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
     record = {

@@ -93,13 +93,20 @@ class World:
                 db, row.username, "correct horse battery", rt.tokens, NOW
             ).access_token
         self.activity_id = self.record(self.employee_id, "acme", hours_ago=30).row.id
+        self.source, self.source_secret = integrations.register_source(
+            db, "gates", "Gates", "transit_gate", ["metro"], 10_000, NOW
+        )
         binding, _ = integrations.add_binding(
-            db, self.employee_id, "transit_card", "card-1", None, rt.subject_key, NOW
+            db,
+            self.employee_id,
+            "transit_card",
+            "card-1",
+            None,
+            rt.subject_key,
+            NOW,
+            self.binding_code("card-1"),
         )
         self.binding_id = binding.id
-        self.source_secret = integrations.register_source(
-            db, "gates", "Gates", "transit_gate", ["metro"], 10_000, NOW
-        )[1]
         self._points_and_scope3()
 
     def _points_and_scope3(self) -> None:
@@ -143,6 +150,13 @@ class World:
             self.staff_ids["operator"],
             self.rt.subject_key,
         )
+
+    def binding_code(self, account: str) -> str:
+        """A one-time code the gates' operator issued for one of its cards."""
+        now = datetime.now(UTC)
+        return integrations.issue_binding_code(
+            self.db, self.source, fresh("setup-"), account, self.rt.subject_key, 300, now
+        ).code
 
     def principal(self, role: str) -> Principal:
         if role == "employee":
@@ -279,7 +293,13 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/mp/v1/bindings"): Probe("/mp/v1/bindings"),
     ("POST", "/mp/v1/bindings"): Probe(
-        "/mp/v1/bindings", {"kind": "bike_account", "identifier": "bike-7", "consent": True}
+        "/mp/v1/bindings",
+        lambda w, r: {
+            "kind": "transit_card",
+            "identifier": "card-7",
+            "consent": True,
+            "code": w.binding_code("card-7"),
+        },
     ),
     ("DELETE", "/mp/v1/bindings/{binding_id}"): Probe(lambda w, r: f"/mp/v1/bindings/{w.binding_id}"),
     ("POST", "/api/v1/auth/token"): Probe(
@@ -333,6 +353,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("POST", "/integrations/v1/{source_id}/records"): Probe(
         "/integrations/v1/gates/records", headers=_signed
+    ),
+    ("POST", "/integrations/v1/{source_id}/binding-codes"): Probe(
+        "/integrations/v1/gates/binding-codes", ok=(201,)
     ),
     ("POST", "/api/v1/companies/{company_id}/departments"): Probe(
         "/api/v1/companies/acme/departments", lambda w, r: {"id": fresh("d-"), "name": "D"}
@@ -493,6 +516,14 @@ def test_a_route_without_a_rule_is_named_and_refused(world: World) -> None:
     assert response.status_code == 403 and "no permission rule" in response.json()["detail"]
 
 
+SIGNED_BODIES = {
+    ("POST", "/integrations/v1/{source_id}/records"): _delivery_body,
+    ("POST", "/integrations/v1/{source_id}/binding-codes"): lambda: json.dumps(
+        {"account": "card-9", "nonce": str(next(_delivery_nonce))}
+    ).encode(),
+}
+
+
 def _call(world: World, key: tuple[str, str], role: str) -> Any:
     probe = PROBES[key]
     method = key[0]
@@ -500,8 +531,8 @@ def _call(world: World, key: tuple[str, str], role: str) -> Any:
     headers = {**world.headers(role), **(probe.headers(world, role) if probe.headers else {})}
     if probe.content is not None:
         return world.api.client.request(method, path, content=probe.content(world, role), headers=headers)
-    if key == ("POST", "/integrations/v1/{source_id}/records"):
-        body = _delivery_body()
+    if key in SIGNED_BODIES:
+        body = SIGNED_BODIES[key]()
         stamp, signature = integrations.signature_header(world.source_secret, body)
         headers.update({"X-Carbon-Timestamp": stamp, "X-Carbon-Signature": signature})
         return world.api.client.request(method, path, content=body, headers=headers)

@@ -140,6 +140,8 @@ def update_employee(
     runtime: RuntimeDep, _admin: CompanyAdminDep, company_id: str, employee_id: str, body: EmployeeUpdate
 ) -> EmployeePublic:
     row = enrollment.update_employee(runtime.db, company_id, employee_id, body.department_id, body.status)
+    if body.status == "disabled":
+        runtime.sign_ins_ended()
     return _employee(row)
 
 

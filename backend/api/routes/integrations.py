@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from backend.adapters.orm_integrations import IntegrationSourceRow
 from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
+    BindingCodeIssued,
+    BindingCodeRequest,
     DeliveryResult,
     RecordOutcomePublic,
     SourceCreate,
@@ -26,13 +28,14 @@ from backend.api.schemas_identity import (
 )
 from backend.domain.errors import InvalidInput
 from backend.domain.recognition import straight_line_km
-from backend.services import integrations
+from backend.services import binding_codes, integrations
 from mini_program_api.schemas import ACTIVITY_TYPES, ActivityCreate
 
 admin_router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 webhook_router = APIRouter(prefix="/integrations/v1", tags=["integrations"])
 
 _activity = TypeAdapter(ActivityCreate)
+MAX_CODE_REQUEST_BYTES = 4_096
 
 
 class Point(BaseModel):
@@ -183,3 +186,47 @@ def deliver(
         received=len(records),
         results=[RecordOutcomePublic(**vars(o)) for o in outcomes],
     )
+
+
+@webhook_router.post(
+    "/{source_id}/binding-codes",
+    status_code=201,
+    response_model=BindingCodeIssued,
+    summary="A one-time binding code for one of the source's accounts / 绑定码",
+    description=(
+        "Signed like deliveries (`X-Carbon-Timestamp`, `X-Carbon-Signature: v1=<hex>` over "
+        'timestamp + \'.\' + raw body). Body: `{"account": "<card or account id>"}`. The source '
+        "passes the code to the account's holder through its own channel; the employee enters it on "
+        "`POST /mp/v1/bindings`. Single use, valid "
+        f"{int(binding_codes.CODE_TTL.total_seconds() // 60)} minutes."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": BindingCodeRequest.model_json_schema()}},
+            "required": True,
+        }
+    },
+)
+def issue_binding_code(
+    runtime: RuntimeDep,
+    body: Annotated[bytes, Depends(raw_body)],
+    source_id: str,
+    timestamp: Annotated[str | None, Header(alias="X-Carbon-Timestamp")] = None,
+    signature: Annotated[str | None, Header(alias="X-Carbon-Signature")] = None,
+) -> BindingCodeIssued:
+    if len(body) > MAX_CODE_REQUEST_BYTES:
+        raise InvalidInput("body", f"at most {MAX_CODE_REQUEST_BYTES} bytes")
+    now = datetime.now(UTC)
+    tolerance = runtime.settings.webhook_tolerance_s
+    source, match = integrations.verify_delivery(
+        runtime.db, source_id, timestamp, signature, body, tolerance, now
+    )
+    try:
+        request = BindingCodeRequest.model_validate_json(body)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidInput(_field(tuple(error["loc"])) if error["loc"] else "body", error["msg"]) from None
+    issued = integrations.issue_binding_code(
+        runtime.db, source, match, request.account, runtime.subject_key, tolerance, now
+    )
+    return BindingCodeIssued(code=issued.code, kind=issued.kind, expires_at=issued.expires_at)

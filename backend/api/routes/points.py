@@ -24,6 +24,15 @@ from backend.services import points, points_rules
 router = APIRouter(prefix="/api/v1/points", tags=["points administration"])
 
 
+def company_of(principal: Principal) -> str | None:
+    """The company a company admin is limited to (None for park-wide roles); never "none"."""
+    if principal.role != "company_admin":
+        return None
+    if not principal.org:
+        raise PermissionDenied("this company admin token names no company")
+    return principal.org
+
+
 class TypeRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +54,12 @@ class RulesIn(BaseModel):
     employee_monthly_points_cap: int | None = Field(default=None, ge=0, le=MAX_CAP_POINTS)
     expiry_months: int | None = Field(default=None, ge=0, le=MAX_EXPIRY_MONTHS, description="Park only")
     utc_offset_min: int | None = Field(default=None, ge=-720, le=840, description="Park only")
+    company_max_points_per_kg: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_RATE_POINTS_PER_KG,
+        description="Park only: the highest rate a company may set (its general, default or per-type rate)",
+    )
 
 
 class RulesDocumentPublic(BaseModel):
@@ -84,6 +99,7 @@ def get_rules(runtime: RuntimeDep, principal: PrincipalDep) -> RulesPublic:
             "employee_monthly_points_cap": d.employee_monthly_points_cap,
             "expiry_months": d.expiry_months,
             "utc_offset_min": d.utc_offset_min,
+            "company_max_points_per_kg": d.company_max_points_per_kg,
         },
         documents=[_document_public(r) for r in points_rules.list_documents(runtime.db, org)],
     )
@@ -114,7 +130,14 @@ def put_company_rules(
     if principal.role == "company_admin" and principal.org != org_id:
         raise PermissionDenied("a company admin sets its own company's rules only")
     scope = points_rules.company_scope(org_id)
-    row = points_rules.put_document(runtime.db, scope, _document(body), principal.subject, datetime.now(UTC))
+    row = points_rules.put_document(
+        runtime.db,
+        scope,
+        _document(body),
+        principal.subject,
+        datetime.now(UTC),
+        runtime.issuance.rules_defaults,
+    )
     return _document_public(row)
 
 
@@ -194,7 +217,7 @@ def create_correction(
         amount=body.amount,
         note=body.note,
         actor=principal.subject,
-        actor_org=principal.org if principal.role == "company_admin" else None,
+        actor_org=company_of(principal),
         now=datetime.now(UTC),
     )
     return _created(response, posted)
@@ -254,7 +277,7 @@ def list_transfers(
 ) -> TransferList:
     rows = points.find_transfers(
         runtime.db,
-        org_id=principal.org if principal.role == "company_admin" else None,
+        org_id=company_of(principal),
         activity_id=activity_id,
         redemption_id=redemption_id,
         employee=employee,

@@ -79,6 +79,7 @@ def refresh(runtime: RuntimeDep, body: RefreshRequest) -> TokenPublic:
 @router.post("/auth/logout", status_code=204, summary="End the sign-in / 退出登录")
 def logout(runtime: RuntimeDep, body: RefreshRequest) -> Response:
     identity.logout(runtime.db, body.refresh_token, datetime.now(UTC))
+    runtime.sign_ins_ended()
     return Response(status_code=204)
 
 
@@ -118,4 +119,6 @@ def list_staff(runtime: RuntimeDep, _operator: PrincipalDep) -> list[StaffPublic
 
 @router.post("/staff/{staff_id}/disable", response_model=StaffPublic, summary="Disable a staff account")
 def disable_staff(runtime: RuntimeDep, _operator: PrincipalDep, staff_id: str) -> StaffPublic:
-    return _staff(staff.disable_staff(runtime.db, staff_id, datetime.now(UTC)))
+    disabled = staff.disable_staff(runtime.db, staff_id, datetime.now(UTC))
+    runtime.sign_ins_ended()
+    return _staff(disabled)

@@ -52,6 +52,7 @@ const WORDS = {
   "bindings.kind": ["类型", "Kind"],
   "bindings.identifier": ["卡号/账号", "Card or account number"],
   "bindings.label": ["备注", "Label"],
+  "bindings.code": ["绑定码（向卡或账户的运营方获取）", "Binding code (from the card's or account's operator)"],
   "bindings.consent": [
     "我同意用该账户的出行记录为我记录低碳出行。",
     "I agree that this account's records are used to credit my low-carbon trips.",
@@ -610,9 +611,11 @@ function wire() {
     event.preventDefault();
     const body = { kind: $("binding-kind").value, identifier: $("binding-identifier").value.trim(), consent: $("binding-consent").checked };
     if ($("binding-label").value.trim()) body.label = $("binding-label").value.trim();
+    if ($("binding-code").value.trim()) body.code = $("binding-code").value.trim();
     await api("POST", "/mp/v1/bindings", body)
       .then(() => {
         $("binding-identifier").value = "";
+        $("binding-code").value = "";
         return loadBindings();
       })
       .catch(fail);
