@@ -55,6 +55,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/readyz"): PUBLIC,  # check names and reasons only, no data
     # Public to the matrix: the route checks its own bearer, CARBON_METRICS_TOKEN, when it is set.
     ("GET", "/metrics"): PUBLIC,
+    # The API's documentation: no data (the OpenAPI document is FastAPI's own route, not ruled).
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    ("GET", "/docs/vendor/{name}"): PUBLIC,
+    ("GET", "/problems"): PUBLIC,
     # Employees (mini-program): their own data only.
     ("POST", "/mp/v1/auth/login"): PUBLIC,
     ("POST", "/mp/v1/auth/refresh"): PUBLIC,
