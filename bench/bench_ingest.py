@@ -22,11 +22,11 @@ from pathlib import Path
 
 import httpx
 
-from backend.bootstrap import build_runtime
+from backend.bootstrap.settings import Settings
+from backend.bootstrap.startup import build_runtime
 from backend.services.enrollment import create_company, enroll_employee
 from backend.services.integrations import add_binding
 from backend.services.tokens import issue_token
-from backend.settings import Settings
 from bench.bench_log import postgres_url
 from bench.common import Row
 from bench.server import BenchServer

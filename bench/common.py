@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess, free_port
 from backend.adapters.chain import PROFILES, LedgerChain, connect
-from deploy.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess, free_port
-from deploy.compile import compile_ledger
-from deploy.deploy import ensure_deployed
+from backend.adapters.contract_compiler import compile_ledger
+from backend.adapters.deployment import ensure_deployed
 
 
 @dataclass

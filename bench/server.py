@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from deploy.anvil import free_port
+from backend.adapters.anvil import free_port
 
 BIN = Path(sys.executable).parent
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
+from backend.adapters.contract_compiler import compile_ledger
+from backend.adapters.deployment import DeploymentManifest, check_manifest, ensure_deployed
 from backend.domain.errors import CarbonLedgerError
-from deploy.compile import compile_ledger
-from deploy.deploy import DeploymentManifest, check_manifest, ensure_deployed
 
 DEFAULT_CACHE = Path("var/build")
 DEFAULT_MANIFEST = Path("var/deployment.json")

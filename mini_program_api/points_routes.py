@@ -9,9 +9,9 @@ from fastapi import APIRouter, Body, Header, Query, Response
 
 from backend.adapters.orm_points import RedemptionRow, RewardRow
 from backend.api.deps import EmployeeDep, RuntimeDep
+from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import InvalidInput
 from backend.domain.points_rules import IssuanceRules
-from backend.runtime import Runtime
 from backend.services import leaderboards, points, points_rules, rewards
 from backend.services.points import HistoryLine
 from mini_program_api.points_schemas import (

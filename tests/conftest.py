@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from backend.adapters import migrations
+from backend.adapters.anvil import free_port
 from backend.adapters.database import Database, create_database
-from deploy.anvil import free_port
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from backend.settings import DEV_TOKEN_SECRET
-from deploy.anvil import ANVIL_DEFAULT_KEY_0
+from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
+from backend.bootstrap.settings import DEV_TOKEN_SECRET
 
 ALWAYS_SECRET = (ANVIL_DEFAULT_KEY_0, ANVIL_DEFAULT_KEY_0.removeprefix("0x"), DEV_TOKEN_SECRET)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]+")

@@ -19,9 +19,9 @@ from backend.api.routes import metrics as metrics_route
 from backend.api.routes import points as points_admin
 from backend.api.routes import rewards as rewards_admin
 from backend.api.routes import scope3 as scope3_routes
+from backend.bootstrap.runtime import Runtime
+from backend.entrypoints.worker.scheduler import start_scheduler
 from backend.observability.middleware import ObservabilityMiddleware
-from backend.runtime import Runtime
-from backend.scheduler import start_scheduler
 from mini_program_api import identity as mini_program_identity
 from mini_program_api import points_routes as mini_program_points
 from mini_program_api import routes as mini_program

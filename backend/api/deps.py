@@ -22,9 +22,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from backend.api import permissions
+from backend.bootstrap.runtime import Runtime
 from backend.domain.access import may
 from backend.domain.errors import ChainError, ChainMismatch, PermissionDenied, Unauthenticated
-from backend.runtime import Runtime
 from backend.services import staff
 from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import REFUSING_STATES

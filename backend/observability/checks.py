@@ -25,11 +25,11 @@ from backend.adapters import migrations
 from backend.adapters.chain import AUDIT_ABI
 from backend.adapters.chain_admin import ANCHORER_ROLE, LedgerRoles
 from backend.adapters.database import Database
+from backend.adapters.deployment import DeploymentManifest, check_manifest
 from backend.adapters.log_store import SqlLogStore
+from backend.bootstrap.runtime import Runtime
 from backend.observability import jobs
 from backend.observability.rpc import InstrumentedHTTPProvider
-from backend.runtime import Runtime
-from deploy.deploy import DeploymentManifest, check_manifest
 
 PROBE_TIMEOUT_S = 3.0
 """Per-request timeout of health probes: well inside a load balancer's or Prometheus' timeout."""

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from backend.adapters import migrations
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow, LogLeafRow
+from backend.bootstrap.runtime import Runtime
 from backend.observability.checks import CachedChainProbe
-from backend.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

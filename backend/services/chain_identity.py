@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from backend.adapters.database import Database
+from backend.adapters.deployment import DeploymentManifest, load_manifest
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError
 from backend.services.chain_port import LedgerChainPort
-from deploy.deploy import DeploymentManifest, load_manifest
 
 if TYPE_CHECKING:
-    from backend.runtime import Runtime
+    from backend.bootstrap.runtime import Runtime
 
 STATUS_TTL_S = 5.0
 """How long a verdict is reused by ``/readyz`` and metrics: a probe every second costs no RPC storm."""

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_points import PointsRulesRow
+from backend.bootstrap.settings import Settings
 from backend.domain.points import derived_id
 from backend.domain.points_rules import IssuanceRules, RulesDocument, TypeRule, parse_document
 from backend.domain.records import leaf_bytes, new_salt
-from backend.settings import Settings
 
 PARK_SCOPE = "park"
 

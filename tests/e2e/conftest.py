@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.anvil import free_port
+from backend.adapters.anvil import free_port
 from tests.log_scan import leaks
 
 BIN = Path(sys.executable).parent

@@ -16,7 +16,8 @@ import pytest
 
 from emission_factors.loader import SETS_DIR
 from tests.e2e.conftest import LedgerServer
-from tests.integration.test_factor_set_api import EVERY_TYPE
+from tests.figures import figures, in_force
+from tests.integration.test_factor_set_api import EVERY_TYPE, SCHEDULED
 
 pytestmark = pytest.mark.anvil
 
@@ -69,10 +70,12 @@ def test_every_type_then_a_published_set_takes_effect(ledger_server: LedgerServe
     token = ledger_server.token(subject="emp-types")
     for n, (body, avoided, scope3, category) in enumerate(EVERY_TYPE):
         # An hour apart: the recognition screen refuses one trip reported twice.
-        activity = _post(ledger_server, token, body, datetime.now(UTC) - timedelta(hours=n + 1))
-        figures = (activity["co2e_avoided_g"], activity["co2e_scope3_g"], activity["scope3_category"])
-        assert figures == (avoided, scope3, category), body
-        assert activity["factor_set"] == BUILTIN
+        at = datetime.now(UTC) - timedelta(hours=n + 1)
+        activity = _post(ledger_server, token, body, at)
+        got = (activity["co2e_avoided_g"], activity["co2e_scope3_g"], activity["scope3_category"])
+        # the table holds 2026.1's figures; from 2027-01-01 the built-in set then in force decides
+        assert got == figures(body, at, (avoided, scope3, category)), body
+        assert activity["factor_set"] == in_force(at)
 
     effective = datetime.now(UTC) + timedelta(seconds=2)
     published = ledger_server.cli(
@@ -86,15 +89,21 @@ def test_every_type_then_a_published_set_takes_effect(ledger_server: LedgerServe
     )
     assert published.stdout.startswith(f"published: {NEW}"), published.stdout + published.stderr
     listing = httpx.get(f"{ledger_server.url}/api/v1/factor-sets", headers=_headers(token)).json()
-    assert [(i["version"], i["origin"]) for i in listing["items"]] == [(BUILTIN, "builtin"), (NEW, "cli")]
-    assert datetime.fromisoformat(listing["items"][1]["effective_from"]) == effective
+    # every published set, in order of its date: both built-in sets (2027.1 ships ahead of its
+    # date) and the one just published
+    items = listing["items"]
+    dates = [datetime.fromisoformat(i["effective_from"]) for i in items]
+    assert dates == sorted(dates)
+    expected = {(BUILTIN, "builtin"), (SCHEDULED, "builtin"), (NEW, "cli")}
+    assert {(i["version"], i["origin"]) for i in items} == expected
+    assert next(d for i, d in zip(items, dates, strict=True) if i["version"] == NEW) == effective
 
     time.sleep(max(0.0, (effective - datetime.now(UTC)).total_seconds()) + 0.2)
     metro = _post(ledger_server, token, {"type": "metro", "distance_km": 12.4}, datetime.now(UTC))
     # metro 0.08334 kg/pkm: avoided 12.4 × (0.1081 − 0.08334) = 0.307024 kg → 307 g; Scope 3 1033 g
     assert (metro["factor_set"], metro["co2e_avoided_g"], metro["co2e_scope3_g"]) == (NEW, 307, 1033)
-    in_force = ledger_server.cli("factors", "list").stdout
-    assert f"* {NEW}" in in_force and f"  {BUILTIN}" in in_force
+    listed = ledger_server.cli("factors", "list").stdout
+    assert f"* {NEW}" in listed and f"  {BUILTIN}" in listed
 
     preview = json.loads(ledger_server.cli("factors", "recompute", "--with", BUILTIN, "--json").stdout)
     assert preview["applied"] is False

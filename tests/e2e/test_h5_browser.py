@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from backend.adapters.anvil import free_port
 from backend.api.permissions import RULES
 from backend.domain import merkle
-from deploy.anvil import free_port
 from tests.e2e.browserkit import PHONE, by_testid, chromium, overflowing, page_width, screenshot, wait_for
 from tests.e2e.conftest import LedgerServer
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend.bootstrap.settings import DEV_TOKEN_SECRET
 from backend.services.tokens import issue_token
-from backend.settings import DEV_TOKEN_SECRET
 from tests.e2e.conftest import LedgerServer
 
 pytestmark = pytest.mark.anvil

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
 from backend.adapters.chain import PROFILES, LedgerChain, connect
 from backend.adapters.database import create_database
 from backend.services import anchoring
-from deploy.anvil import ANVIL_DEFAULT_KEY_0
 
 
 def _die(*_args: Any, **_kwargs: Any) -> Any:

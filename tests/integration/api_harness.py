@@ -13,11 +13,11 @@ from argon2 import PasswordHasher
 
 from backend.adapters.database import Database
 from backend.api.app import create_app
-from backend.runtime import Runtime
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
 from backend.services import staff
 from backend.services.anchoring import AnchorTarget
 from backend.services.tokens import issue_token
-from backend.settings import Settings
 
 with warnings.catch_warnings():
     # Starlette asks for its httpx fork; plain httpx (already a dependency) still works.

@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from backend.adapters.anvil import AnvilProcess
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.log_store import SqlLogStore
 from backend.api.app import create_app
-from backend.bootstrap import build_runtime
-from backend.runtime import Runtime
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
+from backend.bootstrap.startup import build_runtime
 from backend.services.activities import Caller, record_activity
 from backend.services.tokens import issue_token
-from backend.settings import Settings
-from deploy.anvil import AnvilProcess
-from deploy.compile import ContractArtifact
 
 with warnings.catch_warnings():
     # Starlette asks for its httpx fork; the pinned httpx works the same for in-process calls.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.anvil import AnvilProcess, free_port
-from deploy.compile import ContractArtifact, compile_ledger
+from backend.adapters.anvil import AnvilProcess, free_port
+from backend.adapters.contract_compiler import ContractArtifact, compile_ledger
 
 
 @pytest.fixture(scope="session")

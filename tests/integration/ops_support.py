@@ -14,14 +14,14 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess, free_port
 from backend.adapters.chain import PROFILES, LedgerChain, connect
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database
-from backend.runtime import Runtime, load_subject_key
+from backend.adapters.deployment import ensure_deployed
+from backend.bootstrap.runtime import Runtime, load_subject_key
+from backend.bootstrap.settings import Settings
 from backend.services.anchoring import AnchorTarget
-from backend.settings import Settings
-from deploy.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess, free_port
-from deploy.compile import ContractArtifact
-from deploy.deploy import ensure_deployed
 
 
 def deployed_runtime(

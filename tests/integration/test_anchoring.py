@@ -8,16 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess
 from backend.adapters.chain import PROFILES, LedgerChain, connect
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database
+from backend.adapters.deployment import ensure_deployed
 from backend.adapters.orm import CheckpointRow, LogLeafRow
 from backend.domain.errors import ChainError
 from backend.services import anchoring, receipts
 from backend.services.activities import Caller, IssuancePolicy, record_activity
 from backend.services.verification import verify_receipt
-from deploy.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess
-from deploy.compile import ContractArtifact
-from deploy.deploy import ensure_deployed
 
 pytestmark = pytest.mark.anvil
 

@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import select
 
 from backend.adapters import migrations
+from backend.adapters.anvil import ANVIL_DEFAULT_ADDRESS_0, ANVIL_DEFAULT_KEY_0, AnvilProcess, rpc_call
 from backend.adapters.chain import PROFILES, LedgerChain, connect
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database, create_database
+from backend.adapters.deployment import deploy_contract
 from backend.adapters.orm import CheckpointRow
 from backend.services import anchoring, receipts
 from backend.services.activities import Caller, IssuancePolicy, record_activity
 from backend.services.verification import verify_receipt
-from deploy.anvil import ANVIL_DEFAULT_ADDRESS_0, ANVIL_DEFAULT_KEY_0, AnvilProcess, rpc_call
-from deploy.compile import ContractArtifact
-from deploy.deploy import deploy_contract
 
 pytestmark = pytest.mark.anvil
 

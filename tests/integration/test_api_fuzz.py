@@ -25,13 +25,13 @@ from schemathesis.checks import (
 )
 from schemathesis.core.failures import FailureGroup
 
+from backend.adapters.anvil import AnvilProcess
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database
 from backend.api.app import create_app
 from backend.api.permissions import RULES
+from backend.bootstrap.settings import DEV_TOKEN_SECRET
 from backend.services.tokens import issue_token
-from backend.settings import DEV_TOKEN_SECRET
-from deploy.anvil import AnvilProcess
-from deploy.compile import ContractArtifact
 from tests.integration.ops_support import deployed_runtime, serving
 
 pytestmark = pytest.mark.anvil

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from backend.adapters.anvil import AnvilProcess, free_port
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.api.app import create_app
+from backend.bootstrap.runtime import Runtime
 from backend.domain.records import canonical_json
 from backend.entrypoints.cli.main import main
-from backend.runtime import Runtime
-from backend.scheduler import anchoring_job
+from backend.entrypoints.worker.scheduler import anchoring_job
 from backend.services.receipts import receipt_for_leaf
-from deploy.anvil import AnvilProcess, free_port
-from deploy.compile import ContractArtifact
 from tests.integration import chainkit
 from tests.integration.ops_support import serving
 

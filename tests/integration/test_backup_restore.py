@@ -15,11 +15,11 @@ from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
+from backend.bootstrap.settings import Settings
 from backend.domain.errors import InvalidInput
 from backend.domain.merkle import leaf_hash, node_hash
 from backend.entrypoints.cli.main import main
 from backend.services.activities import Caller, IssuancePolicy, record_activity
-from backend.settings import Settings
 
 POLICY = IssuancePolicy(100, b"k" * 32, timedelta(days=366), timedelta(minutes=5))
 MIN_BEFORE_BACKUP = 30

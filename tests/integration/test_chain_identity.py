@@ -9,22 +9,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select
 
-from backend import chain_recovery
+from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess, free_port, rpc_call
 from backend.adapters.chain import LedgerChain
+from backend.adapters.contract_compiler import ContractArtifact
+from backend.adapters.deployment import DeploymentManifest
 from backend.adapters.orm import CheckpointRow, LogLeafRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
-from backend.bootstrap import resolve_deployment, watch_chain
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.startup import resolve_deployment, watch_chain
 from backend.domain.errors import ConfigurationError
+from backend.entrypoints.worker.scheduler import anchoring_job
 from backend.observability.collector import LedgerCollector
-from backend.runtime import Runtime
-from backend.scheduler import anchoring_job
-from backend.services import receipts
+from backend.services import chain_recovery, receipts
 from backend.services.chain_identity import HISTORY_MISSING, MISMATCH, OK, chain_status
 from backend.services.reanchoring import LogIntegrityError
 from backend.services.verification import verify_receipt
-from deploy.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess, free_port, rpc_call
-from deploy.compile import ContractArtifact
-from deploy.deploy import DeploymentManifest
 from tests.integration import chainkit
 
 pytestmark = pytest.mark.anvil

@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from backend.adapters.anvil import AnvilProcess, free_port
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.node_state import AnvilStateFile
 from backend.adapters.orm import CheckpointRow, LogLeafRow
 from backend.adapters.orm_chain import ChainMoveRow
-from backend.bootstrap import watch_chain
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
+from backend.bootstrap.startup import watch_chain
+from backend.entrypoints.worker.scheduler import anchoring_job
 from backend.observability import metrics
-from backend.runtime import Runtime
-from backend.scheduler import anchoring_job
 from backend.services import receipts
 from backend.services.chain_identity import HISTORY_MISSING, OK
 from backend.services.verification import verify_receipt
-from backend.settings import Settings
-from deploy.anvil import AnvilProcess, free_port
-from deploy.compile import ContractArtifact
 from tests.integration import chainkit
 
 pytestmark = pytest.mark.anvil

@@ -17,8 +17,8 @@ import pytest
 import typer
 from typer.main import get_command
 
+from backend.adapters.anvil import free_port
 from backend.entrypoints.cli.main import app, main, version
-from deploy.anvil import free_port
 
 BIN = Path(sys.executable).parent / "carbon-ledger"
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
-from backend.bootstrap import build_runtime
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.startup import build_runtime
 from backend.domain import merkle
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from backend.runtime import Runtime
 from backend.services.anchoring import checkpoint_meta
 from backend.services.corrections import Actor, reverse_activity
 from tests.integration import chainkit

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from backend.adapters.database import create_database
 from backend.adapters.orm import ActivityRow
+from backend.bootstrap.settings import Settings
 from backend.domain.scope3 import Period
 from backend.entrypoints.cli import demo_park
 from backend.entrypoints.cli.demo import _closable
 from backend.entrypoints.cli.main import main
-from backend.settings import Settings
 
 ARGS = ["demo", "seed", "--months", "1", "--scale", "0.1"]
 

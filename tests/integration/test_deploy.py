@@ -15,10 +15,16 @@ from eth_typing import HexStr
 from web3 import Web3
 from web3.contract import Contract
 
-from deploy.anvil import ANVIL_DEFAULT_ADDRESS_0, ANVIL_DEFAULT_KEY_0, AnvilError, AnvilProcess, free_port
-from deploy.compile import ContractArtifact, compile_ledger
-from deploy.deploy import DeploymentManifest, check_manifest, ensure_deployed, runtime_code_hash
-from deploy.toolchain import (
+from backend.adapters.anvil import (
+    ANVIL_DEFAULT_ADDRESS_0,
+    ANVIL_DEFAULT_KEY_0,
+    AnvilError,
+    AnvilProcess,
+    free_port,
+)
+from backend.adapters.contract_compiler import ContractArtifact, compile_ledger
+from backend.adapters.deployment import DeploymentManifest, check_manifest, ensure_deployed, runtime_code_hash
+from backend.adapters.toolchain import (
     ToolchainError,
     anvil_binary,
     pinned_solc_version,

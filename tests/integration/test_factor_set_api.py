@@ -21,11 +21,11 @@ with warnings.catch_warnings():
 
 from backend.adapters.database import Database
 from backend.api.app import create_app
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
 from backend.domain import activities as domain_activities
 from backend.domain.recognition import RecognitionRules
-from backend.runtime import Runtime
 from backend.services.tokens import issue_token
-from backend.settings import Settings
 from emission_factors.loader import SETS_DIR, load_builtin_set
 from mini_program_api import schemas
 from tests.figures import figures as expected_figures

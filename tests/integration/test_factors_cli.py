@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from backend.bootstrap.settings import get_settings
 from backend.entrypoints.cli.main import main
-from backend.settings import get_settings
 from emission_factors.loader import SETS_DIR, load_builtin_set
 
 BUILTIN = "park-default-2026.1"

@@ -11,13 +11,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
+from backend.adapters.anvil import free_port
 from backend.adapters.database import Database
 from backend.adapters.orm_scope3 import FeedDeliveryRow
 from backend.domain.errors import ConfigurationError
 from backend.domain.scope3 import parse_period
 from backend.services import feed, scope3, scope3_close
 from backend.services.activities import Caller, IssuancePolicy, record_activity
-from deploy.anvil import free_port
 
 SECRET = b"platform-shared-secret"
 POLICY = IssuancePolicy(100, b"k" * 32, timedelta(days=366), timedelta(minutes=5))

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from backend.adapters.database import Database
 from backend.adapters.orm_identity import EmployeeRow, IdentityLinkRow, InvitationRow
+from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
 from backend.domain.errors import ConfigurationError, Unauthenticated
 from backend.services import enrollment, staff
 from backend.services.tokens import decode_token, issue_token
-from backend.settings import DEV_TOKEN_SECRET, Settings
 from tests.integration.api_harness import Api, fast_password_hashing
 
 PASSWORD = "correct horse battery"
@@ -280,8 +280,8 @@ def test_outside_local_mode_dev_tokens_and_default_secrets_are_refused(db: Datab
 def test_cli_creates_the_first_company_and_operator_and_dev_tokens_stay_local(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from backend.bootstrap.settings import get_settings
     from backend.entrypoints.cli import main as cli
-    from backend.settings import get_settings
 
     monkeypatch.setenv("CARBON_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CARBON_NEW_STAFF_PASSWORD", PASSWORD)

@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from backend.adapters.anvil import free_port
 from backend.adapters.identity_providers import DevProvider, WeChatProvider, build_provider
 from backend.domain.errors import ConfigurationError, InvalidInput, Unauthenticated, UpstreamError
-from deploy.anvil import free_port
 
 
 class FakeWeChat(BaseHTTPRequestHandler):

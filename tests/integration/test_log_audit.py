@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from backend.adapters.anvil import AnvilProcess
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
+from backend.bootstrap.runtime import Runtime
 from backend.domain import merkle
 from backend.domain.records import canonical_json
 from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli import audit_sample
 from backend.entrypoints.cli.audit_client import Target
-from backend.runtime import Runtime
-from backend.scheduler import anchoring_job
+from backend.entrypoints.worker.scheduler import anchoring_job
 from backend.services.corrections import Actor, reverse_activity
-from deploy.anvil import AnvilProcess
-from deploy.compile import ContractArtifact
 from tests.integration import chainkit
 
 pytestmark = pytest.mark.anvil

@@ -16,21 +16,21 @@ import pytest
 from sqlalchemy import func, select
 from web3 import Web3
 
+from backend.adapters.anvil import AnvilProcess, free_port
 from backend.adapters.chain import LedgerChain
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_scope3 import FeedDeliveryRow
 from backend.api.app import create_app
+from backend.bootstrap.runtime import Runtime
 from backend.entrypoints.cli import ops as cli_ops
+from backend.entrypoints.worker.scheduler import anchoring_job
 from backend.observability.jobs import instrumented
 from backend.observability.logging import build_handler
 from backend.observability.rpc import InstrumentedHTTPProvider
-from backend.runtime import Runtime
-from backend.scheduler import anchoring_job
 from backend.services import feed
 from backend.services.tokens import issue_token
-from deploy.anvil import AnvilProcess, free_port
-from deploy.compile import ContractArtifact
 from tests.integration.ops_support import Samples, deployed_runtime, parse_metrics, serving, value
 from tests.log_scan import leaks
 from tests.unit.test_monitoring_config import referenced_metrics

@@ -14,9 +14,9 @@ import pytest
 
 from backend.adapters.database import Database
 from backend.api.app import create_app
-from backend.runtime import Runtime
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
 from backend.services.tokens import issue_token
-from backend.settings import Settings
 
 METRO = {"type": "metro", "occurred_at": "2026-11-20T08:10:00+08:00", "distance_km": 12.4}
 

@@ -11,19 +11,19 @@ import pytest
 from eth_account import Account
 from sqlalchemy import text
 
+from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess, free_port, rpc_call
 from backend.adapters.chain import LedgerChain
 from backend.adapters.chain_admin import ANCHORER_ROLE, LedgerRoles
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database, create_database
 from backend.api.app import create_app
+from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import ChainError
 from backend.entrypoints.cli.main import main
 from backend.observability import checks
-from backend.runtime import Runtime
 from backend.services import anchoring
 from backend.services.activities import Caller, record_activity
 from backend.services.anchoring import AnchorTarget
-from deploy.anvil import ANVIL_DEFAULT_KEY_0, AnvilProcess, free_port, rpc_call
-from deploy.compile import ContractArtifact
 from tests.integration.ops_support import deployed_runtime, serving
 
 pytestmark = pytest.mark.anvil

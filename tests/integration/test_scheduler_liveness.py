@@ -16,11 +16,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from backend.adapters.database import Database
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
+from backend.entrypoints.worker.scheduler import build_scheduler
 from backend.observability import checks
 from backend.observability.jobs import JobMonitor
-from backend.runtime import Runtime
-from backend.scheduler import build_scheduler
-from backend.settings import Settings
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -16,13 +16,13 @@ import httpx
 import pytest
 import uvicorn
 
+from backend.adapters.anvil import free_port
 from backend.adapters.database import Database
 from backend.api.app import create_app
-from backend.runtime import Runtime
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
 from backend.services.activities import Caller, record_activity
 from backend.services.tokens import issue_token
-from backend.settings import DEV_TOKEN_SECRET, Settings
-from deploy.anvil import free_port
 
 SUMMARY = "/api/v1/scope3/summary"
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from backend import feed_jobs
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.settings import Settings
 from backend.domain.errors import ConfigurationError
-from backend.runtime import Runtime
-from backend.settings import Settings
+from backend.entrypoints.worker import feed_jobs
 
 
 class Recorder:

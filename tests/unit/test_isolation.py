@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.settings import Settings
-from deploy.anvil import port_in_use
+from backend.adapters.anvil import port_in_use
+from backend.bootstrap.settings import Settings
 
 
 def test_default_settings_use_ports_of_their_own(tmp_path: Path) -> None:

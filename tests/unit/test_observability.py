@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from backend import key_safety
+from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
+from backend.bootstrap import key_safety
+from backend.bootstrap.settings import Settings
 from backend.domain.errors import ChainError
 from backend.observability import jobs, metrics
 from backend.observability.context import acceptable_request_id, bound_request_id, current_request_id
 from backend.observability.logging import REDACTED, build_handler, redact, register_secret
-from backend.settings import Settings
-from deploy.anvil import ANVIL_DEFAULT_KEY_0
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 

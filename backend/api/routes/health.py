@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import RuntimeDep
+from backend.bootstrap.runtime import Runtime
 from backend.observability import checks
-from backend.runtime import Runtime
 from backend.services.chain_identity import chain_status
 
 router = APIRouter(tags=["operations"])

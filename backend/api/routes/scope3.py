@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 
 from backend.adapters import disclosure_pdf
 from backend.api.deps import RuntimeDep, require_roles
+from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import PermissionDenied
 from backend.domain.records import canonical_json
 from backend.domain.scope3 import parse_category, parse_period
-from backend.runtime import Runtime
 from backend.services import feed, scope3, scope3_close, scope3_disclosure, scope3_explain, scope3_report
 from backend.services.tokens import Principal
 

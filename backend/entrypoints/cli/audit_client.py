@@ -99,7 +99,7 @@ TokenOption = Annotated[
 def rpc_url(target: Target) -> str:
     if target.rpc:
         return target.rpc
-    from backend.settings import get_settings
+    from backend.bootstrap.settings import get_settings
 
     return get_settings().resolved_rpc_url
 

@@ -143,7 +143,7 @@ def _paths(out: Path | None, seed: int) -> tuple[Path, Path]:
         base = out.with_suffix("")
     else:
         if out is None:
-            from backend.settings import get_settings
+            from backend.bootstrap.settings import get_settings
 
             out = get_settings().data_dir / "exports"
         base = out / f"sample-{seed}"

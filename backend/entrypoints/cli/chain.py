@@ -14,16 +14,16 @@ import typer
 from eth_account import Account
 from web3 import Web3
 
-from backend import key_safety
 from backend.adapters.chain import PROFILES, connect
 from backend.adapters.chain_admin import ANCHORER_ROLE, LedgerRoles
-from backend.bootstrap import anchoring_key
+from backend.adapters.deployment import DeploymentManifest, check_manifest
+from backend.bootstrap import key_safety
+from backend.bootstrap.settings import Settings
+from backend.bootstrap.startup import anchoring_key
 from backend.domain.errors import ChainMismatch, ConfigurationError, Conflict, InvalidInput
 from backend.entrypoints.cli import common, reanchor
 from backend.entrypoints.cli.common import bi
 from backend.entrypoints.cli.ops import private_file
-from backend.settings import Settings
-from deploy.deploy import DeploymentManifest, check_manifest
 
 app = typer.Typer(
     help=bi(

@@ -19,8 +19,8 @@ import typer
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
-    from backend.runtime import Runtime
-    from backend.settings import Settings
+    from backend.bootstrap.runtime import Runtime
+    from backend.bootstrap.settings import Settings
 
 EXIT_FAILED = 2
 """Exit status of an expected failure (the one argparse and click also use for usage errors)."""
@@ -50,7 +50,7 @@ given_settings: ContextVar[Settings | None] = ContextVar("given_settings", defau
 
 def settings() -> Settings:
     """The settings from the environment; a bad ``CARBON_*`` value is a one-line failure."""
-    from backend.settings import get_settings
+    from backend.bootstrap.settings import get_settings
 
     given = given_settings.get()
     if given is not None:
@@ -68,7 +68,7 @@ def settings() -> Settings:
 @contextlib.contextmanager
 def runtime(config: Settings | None = None) -> Iterator[Runtime]:
     """The database (migrated) without the chain, disposed of when the command ends."""
-    from backend.bootstrap import build_runtime
+    from backend.bootstrap.startup import build_runtime
 
     built = build_runtime(config or settings(), with_chain=False)
     try:

@@ -27,11 +27,11 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import ActivityRejected, CarbonLedgerError, Conflict, InvalidInput, RateLimited
 from backend.domain.scope3 import Period, period_containing
 from backend.entrypoints.cli import common, demo_park
 from backend.entrypoints.cli.common import bi
-from backend.runtime import Runtime
 from backend.services import enrollment, factor_sets, integrations, rewards, scope3, scope3_close
 from backend.services.activities import Caller, Draft, RecordedActivity, record_many
 from backend.services.factor_sets import set_in_force
@@ -127,9 +127,9 @@ def _start(runtime: Runtime, months: int, now: datetime) -> datetime:
 
 def _setup(runtime: Runtime, now: datetime) -> dict[str, str]:
     """Companies, integration sources and rewards (each once); returns reward key → id."""
-    for company, name_zh, _ in demo_park.COMPANIES:
+    for company, name, name_zh, _ in demo_park.COMPANIES:
         with contextlib.suppress(Conflict):
-            enrollment.create_company(runtime.db, company, name_zh, now)
+            enrollment.create_company(runtime.db, company, name, now, name_zh=name_zh)
     for source_id, (name, kind, types) in demo_park.SOURCES.items():
         with contextlib.suppress(Conflict):
             integrations.register_source(runtime.db, source_id, name, kind, types, 600, now)
@@ -256,7 +256,7 @@ def seed(runtime: Runtime, months: int, scale: float, seed_value: int, close: bo
                 recorded=tally.created + tally.replayed,
                 refused=sum(tally.refused.values()),
             )
-    for company, _, _ in demo_park.COMPANIES:
+    for company, _, _, _ in demo_park.COMPANIES:
         headcount = sum(1 for p in persons if p.org_id == company)
         scope3.set_headcount(runtime.db, company, headcount, "operator")
     _report(runtime, persons, tally, start, now, time.monotonic() - began)

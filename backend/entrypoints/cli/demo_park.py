@@ -32,13 +32,23 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-COMPANIES: tuple[tuple[str, str, tuple[tuple[str, int], ...]], ...] = (
-    ("sunrise-electronics", "旭日电子", (("rd", 40), ("production", 45), ("sales", 12), ("admin", 3))),
-    ("green-logistics", "绿色物流", (("operations", 35), ("fleet", 20), ("office", 8), ("legal", 2))),
-    ("harbor-foods", "海港食品", (("kitchen", 30), ("packaging", 25), ("quality", 6))),
-    ("nova-materials", "新星材料", (("lab", 28), ("plant", 40), ("finance", 4))),
+COMPANIES: tuple[tuple[str, str, str, tuple[tuple[str, int], ...]], ...] = (
+    (
+        "sunrise-electronics",
+        "Sunrise Electronics",
+        "旭日电子",
+        (("rd", 40), ("production", 45), ("sales", 12), ("admin", 3)),
+    ),
+    (
+        "green-logistics",
+        "Green Logistics",
+        "绿色物流",
+        (("operations", 35), ("fleet", 20), ("office", 8), ("legal", 2)),
+    ),
+    ("harbor-foods", "Harbor Foods", "海港食品", (("kitchen", 30), ("packaging", 25), ("quality", 6))),
+    ("nova-materials", "Nova Materials", "新星材料", (("lab", 28), ("plant", 40), ("finance", 4))),
 )
-"""Company id, Chinese name, (department, employees); some departments are deliberately under the
+"""Company id, English and Chinese names, (department, employees); some departments are deliberately under the
 privacy minimum, so the dashboard shows them combined."""
 TRAVELLING_DEPARTMENTS = frozenset({"sales", "legal", "fleet", "finance", "rd", "lab"})
 
@@ -135,7 +145,7 @@ def _pick_mode(rng: random.Random) -> tuple[str, tuple[float, float], float]:
 def people(seed: int, scale: float, start: date, available: set[str]) -> list[Person]:
     """Everyone in the park (a person's draws depend on the seed and their id only)."""
     out = []
-    for company, _, departments in COMPANIES:
+    for company, _, _, departments in COMPANIES:
         for department, size in departments:
             for i in range(max(1, round(size * scale))):
                 subject = f"demo-{company}-{department}-{i:03d}"

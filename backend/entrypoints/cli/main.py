@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from typer.main import get_command
 
+from backend.bootstrap.settings import Settings
 from backend.domain.errors import CarbonLedgerError
 from backend.entrypoints.cli import (
     audit,
@@ -29,7 +30,6 @@ from backend.entrypoints.cli import (
 )
 from backend.entrypoints.cli.common import EXIT_FAILED, CommandFailed, bi, given_settings
 from backend.observability.logging import configure_logging
-from backend.settings import Settings
 
 PROG = "carbon-ledger"
 GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, ops)

@@ -16,12 +16,12 @@ import typer
 from sqlalchemy.engine import make_url
 
 from backend.adapters import backup as backups
+from backend.bootstrap.runtime import SUBJECT_KEY_FILE, Runtime
+from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
 from backend.domain.errors import ConfigurationError, InvalidInput
 from backend.entrypoints.cli import common
 from backend.entrypoints.cli.common import bi, fail
 from backend.observability.logging import configure_logging, register_secret
-from backend.runtime import SUBJECT_KEY_FILE, Runtime
-from backend.settings import DEV_TOKEN_SECRET, Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
 def configure_serve_logging(settings: Settings) -> None:
     """JSON (or text) logs at the configured level, redacting every secret known before start-up."""
     configure_logging(settings.log_level, settings.log_format)
-    from deploy.anvil import ANVIL_DEFAULT_KEY_0
+    from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
 
     register_secret(DEV_TOKEN_SECRET, ANVIL_DEFAULT_KEY_0, settings.token_secret, settings.subject_key)
     register_secret(settings.anchoring_key, settings.metrics_token)
@@ -48,7 +48,7 @@ def configure_serve_logging(settings: Settings) -> None:
 
 def register_runtime_secrets(runtime: Runtime) -> None:
     """Secrets the runtime loaded from files: the subject-commitment key and the anchoring key."""
-    from backend.bootstrap import anchoring_key
+    from backend.bootstrap.startup import anchoring_key
 
     register_secret(runtime.subject_key.hex())
     if runtime.chain is not None:
@@ -78,7 +78,7 @@ def _local_chain_rpc(settings: Settings) -> Any | None:
     """A caller of the managed local Anvil, if the ledger runs one and it answers; else None."""
     if settings.chain_profile != "anvil" or settings.chain_rpc_url:
         return None
-    from deploy.anvil import rpc_call
+    from backend.adapters.anvil import rpc_call
 
     url = settings.resolved_rpc_url
     try:

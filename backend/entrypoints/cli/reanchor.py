@@ -1,5 +1,5 @@
 """``carbon-ledger chain status`` and ``chain reanchor``: is the chain still the anchored one,
-and putting the history back on it (see :mod:`backend.chain_recovery`).
+and putting the history back on it (see :mod:`backend.services.chain_recovery`).
 
 They hang under the ``chain`` command group of :mod:`backend.entrypoints.cli.chain`. With the
 ``anvil`` profile both use the node ``carbon-ledger serve`` runs, or start one on its state file
@@ -13,8 +13,8 @@ import json
 import sys
 from collections.abc import Iterator
 
+from backend.bootstrap.settings import Settings
 from backend.services.chain_identity import REANCHOR_HINT, ChainCheck, check_chain
-from backend.settings import Settings
 
 RULE = "=" * 78
 
@@ -48,7 +48,7 @@ def startup_warning(check: ChainCheck, settings: Settings) -> str:
 @contextlib.contextmanager
 def _chain_node(settings: Settings) -> Iterator[None]:
     """The managed Anvil for the ``anvil`` profile, unless a server already runs it."""
-    from deploy.anvil import AnvilProcess, port_in_use
+    from backend.adapters.anvil import AnvilProcess, port_in_use
 
     if settings.chain_profile != "anvil" or settings.chain_rpc_url or port_in_use(settings.anvil_port):
         yield
@@ -68,7 +68,7 @@ def _chain_node(settings: Settings) -> Iterator[None]:
 
 
 def status(settings: Settings, full: bool, as_json: bool) -> int:
-    from backend.bootstrap import build_runtime
+    from backend.bootstrap.startup import build_runtime
 
     with _chain_node(settings):
         runtime = build_runtime(settings)
@@ -96,9 +96,9 @@ def status(settings: Settings, full: bool, as_json: bool) -> int:
 
 
 def reanchor(settings: Settings, dry_run: bool) -> int:
-    from backend import chain_recovery
-    from backend.bootstrap import anchoring_key, build_runtime
-    from deploy.compile import compile_ledger
+    from backend.adapters.contract_compiler import compile_ledger
+    from backend.bootstrap.startup import anchoring_key, build_runtime
+    from backend.services import chain_recovery
 
     with _chain_node(settings):
         artifact = compile_ledger(settings.data_dir / "build")

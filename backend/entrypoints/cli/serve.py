@@ -10,9 +10,9 @@ from types import FrameType
 
 import typer
 
+from backend.bootstrap.settings import Settings
 from backend.entrypoints.cli import ops, reanchor
 from backend.entrypoints.cli.common import bi, fail, runtime, settings
-from backend.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -57,10 +57,10 @@ def serve() -> None:
 def _serve(config: Settings) -> None:
     import uvicorn
 
+    from backend.adapters.anvil import AnvilProcess
+    from backend.adapters.anvil_supervisor import AnvilSupervisor
     from backend.api.app import create_app
-    from backend.bootstrap import build_runtime
-    from deploy.anvil import AnvilProcess
-    from deploy.supervise import AnvilSupervisor
+    from backend.bootstrap.startup import build_runtime
 
     config.check_production_safety()
     problem = port_problem(config.api_host, config.api_port)

@@ -8,11 +8,11 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
+from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import CarbonLedgerError, ConfigurationError
 from backend.domain.scope3 import period_containing
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
-from backend.runtime import Runtime
 from backend.services import feed, scope3
 
 logger = logging.getLogger(__name__)

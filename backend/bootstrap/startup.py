@@ -18,18 +18,18 @@ from sqlalchemy import select
 from web3 import Web3
 
 from backend.adapters import migrations
+from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
 from backend.adapters.chain import PROFILES, LedgerChain, connect
+from backend.adapters.contract_compiler import ContractArtifact, compile_ledger
 from backend.adapters.database import Database, create_database
+from backend.adapters.deployment import DeploymentManifest, load_manifest, manifest_problems, redeploy
 from backend.adapters.node_state import ANVIL_STATE_FILE, AnvilStateFile
 from backend.adapters.orm import CheckpointRow
+from backend.bootstrap.runtime import Runtime, load_subject_key
+from backend.bootstrap.settings import Settings
 from backend.domain.errors import ConfigurationError
-from backend.runtime import Runtime, load_subject_key
 from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import ANCHORED_STATES, REANCHOR_HINT, ChainCheck, expected_chain
-from backend.settings import Settings
-from deploy.anvil import ANVIL_DEFAULT_KEY_0
-from deploy.compile import ContractArtifact, compile_ledger
-from deploy.deploy import DeploymentManifest, load_manifest, manifest_problems, redeploy
 
 logger = logging.getLogger(__name__)
 

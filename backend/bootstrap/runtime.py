@@ -10,6 +10,7 @@ from pathlib import Path
 from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.identity_providers import IdentityProvider, build_provider
+from backend.bootstrap.settings import Settings
 from backend.domain.recognition import RateLimit, RecognitionRules
 from backend.services.activities import IssuancePolicy
 from backend.services.anchoring import AnchorPolicy, AnchorTarget
@@ -17,7 +18,6 @@ from backend.services.chain_identity import ChainGuard, ExpectedChain
 from backend.services.identity import TokenPolicy
 from backend.services.points_rules import points_defaults
 from backend.services.recognition import Screening
-from backend.settings import Settings
 
 SUBJECT_KEY_FILE = "subject-commitment.key"
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from backend import key_safety
+from backend.bootstrap import key_safety
 from backend.domain.errors import ConfigurationError
 
 DEV_TOKEN_SECRET = "carbon-ledger-local-development-secret-do-not-use"  # noqa: S105 (public on purpose)

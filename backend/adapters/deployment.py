@@ -5,7 +5,7 @@ hash, since chain ids are reused, e.g. every fresh Anvil is 31337), which addres
 On start-up the app reuses the deployment only when the connected chain still holds exactly
 that code at that address; anything else (a fresh Anvil without its state, another network, a
 changed contract) is reported by :func:`check_manifest` / :func:`manifest_problems`. Whether that
-may be answered with a new deployment is the caller's decision (``backend.bootstrap``: only while
+may be answered with a new deployment is the caller's decision (``backend.bootstrap.startup``: only while
 nothing is anchored; otherwise the operator moves the ledger with ``carbon-ledger chain
 reanchor``). A replaced manifest is kept beside the new one, because it names the contract that
 holds the earlier anchors.
@@ -29,8 +29,8 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 from web3.types import TxParams
 
+from backend.adapters.contract_compiler import ContractArtifact
 from backend.domain.errors import ChainError
-from deploy.compile import ContractArtifact
 
 logger = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def ensure_deployed(
 
     Returns ``(manifest, deployed)``; ``deployed`` is True when a new contract was deployed. Only
     for a ledger with nothing anchored yet: with history, a new deployment must go through
-    ``carbon-ledger chain reanchor``, which re-anchors that history (see ``backend.bootstrap``).
+    ``carbon-ledger chain reanchor``, which re-anchors that history (see ``backend.bootstrap.startup``).
     """
     existing, problems = load_manifest(manifest_path)
     if existing is not None:

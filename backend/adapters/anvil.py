@@ -24,8 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from backend.adapters.toolchain import anvil_binary
 from backend.domain.errors import ChainError
-from deploy.toolchain import anvil_binary
 
 ANVIL_DEFAULT_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 """Private key of Anvil's first dev account (from the well-known ``test test ... junk`` mnemonic).

@@ -23,13 +23,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from backend.bootstrap import attach_deployment
-from backend.domain.errors import ChainError
-from backend.runtime import Runtime
-from backend.services import anchoring, reanchoring
-from backend.services.chain_identity import HISTORY_MISSING, UNAVAILABLE, check_chain, move_in_progress
-from deploy.compile import ContractArtifact
-from deploy.deploy import (
+from backend.adapters.contract_compiler import ContractArtifact
+from backend.adapters.deployment import (
     DeploymentManifest,
     check_manifest,
     deploy_contract,
@@ -38,6 +33,11 @@ from deploy.deploy import (
     manifest_problems,
     write_manifest,
 )
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.startup import attach_deployment
+from backend.domain.errors import ChainError
+from backend.services import anchoring, reanchoring
+from backend.services.chain_identity import HISTORY_MISSING, UNAVAILABLE, check_chain, move_in_progress
 
 LEDGER_VERSION = 2
 """The contract version this release deploys: a healthy older one is upgraded by a ``move``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from deploy.anvil import AnvilError, AnvilProcess
+from backend.adapters.anvil import AnvilError, AnvilProcess
 
 logger = logging.getLogger(__name__)
 

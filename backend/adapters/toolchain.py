@@ -51,7 +51,7 @@ def repo_root() -> Path:
     The deploy package only works from a source checkout (an editable install), because the
     contract sources and the npm toolchain live beside it, not inside a wheel.
     """
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / "contracts" / "CarbonLedger.sol").is_file() or not (root / "package.json").is_file():
         raise ToolchainError(
             f"{root} is not a Carbon Ledger checkout (no contracts/CarbonLedger.sol or package.json); "

@@ -27,7 +27,7 @@ import rfc8785
 import solcx
 from solcx.exceptions import SolcError
 
-from deploy.toolchain import SolcTool, ToolchainError, repo_root, solc_tool
+from backend.adapters.toolchain import SolcTool, ToolchainError, repo_root, solc_tool
 
 CONTRACT_SOURCE = "contracts/CarbonLedger.sol"
 CONTRACT_NAME = "CarbonLedger"

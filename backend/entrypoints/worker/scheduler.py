@@ -12,18 +12,18 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from backend import feed_jobs
-from backend.bootstrap import watch_chain
+from backend.adapters.deployment import load_manifest
+from backend.bootstrap.runtime import Runtime
+from backend.bootstrap.startup import watch_chain
 from backend.domain.errors import CarbonLedgerError
+from backend.entrypoints.worker import feed_jobs
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
-from backend.runtime import Runtime
 from backend.services import chain_repair
 from backend.services.anchoring import anchor_tick
 from backend.services.chain_identity import ChainCheck
 from backend.services.points import expire_due
 from backend.services.points_rules import park_rules
-from deploy.deploy import load_manifest
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Composition root: settings, the runtime's collaborators, and start-up wiring."""

@@ -1,0 +1,1 @@
+"""Background jobs (the scheduler), started in the API process by its lifespan."""
