@@ -61,6 +61,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/readyz"): public("check names and reasons, no data"),
     # Public to the matrix: the route checks its own bearer, CARBON_METRICS_TOKEN, when it is set.
     ("GET", "/metrics"): public("the route checks `CARBON_METRICS_TOKEN` itself when it is set"),
+    # The API's documentation: no data (the OpenAPI document is FastAPI's own route, not ruled).
+    ("GET", "/docs"): public("the API's documentation, no data"),
+    ("GET", "/redoc"): public("the API's documentation, no data"),
+    ("GET", "/docs/vendor/{name}"): public("the documentation's pinned assets"),
+    ("GET", "/problems"): public("the problem types, no data"),
     # Employees (mini-program): their own data only.
     ("POST", "/mp/v1/auth/login"): PUBLIC,
     ("POST", "/mp/v1/auth/refresh"): PUBLIC,

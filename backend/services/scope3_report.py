@@ -27,7 +27,7 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     base = {"period": doc["period"]["label"], "status": doc["status"]}
     rows: list[dict[str, Any]] = []
 
@@ -77,7 +77,7 @@ def to_csv(doc: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    for row in _csv_rows(doc):
+    for row in csv_rows(doc):
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return out.getvalue()
 

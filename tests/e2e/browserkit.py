@@ -49,9 +49,10 @@ def require_browser() -> None:
 
 
 @contextmanager
-def chromium(size: tuple[int, int] = DESKTOP, mobile: bool = False) -> Iterator[Any]:
+def chromium(size: tuple[int, int] = DESKTOP, mobile: bool = False, offline: bool = False) -> Iterator[Any]:
     """A headless Chromium whose *viewport* is ``size`` CSS pixels (with ``mobile``: emulating a
-    phone, touch and a narrow layout viewport, as Chrome's device mode does)."""
+    phone, touch and a narrow layout viewport, as Chrome's device mode does; with ``offline``: no
+    host name resolves, so only pages and files at 127.0.0.1 load)."""
     require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -61,6 +62,8 @@ def chromium(size: tuple[int, int] = DESKTOP, mobile: bool = False) -> Iterator[
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--window-size={size[0]},{size[1]}")
+    if offline:
+        options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
         width, height = size

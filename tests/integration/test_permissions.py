@@ -481,6 +481,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/dashboard/vendor/chart.umd.min.js"): Probe("/dashboard/vendor/chart.umd.min.js"),
     ("GET", "/h5"): Probe("/h5"),
     ("GET", "/h5/static/{name}"): Probe("/h5/static/verify.js"),
+    ("GET", "/docs"): Probe("/docs"),
+    ("GET", "/redoc"): Probe("/redoc"),
+    ("GET", "/docs/vendor/{name}"): Probe("/docs/vendor/swagger-ui.css"),
+    ("GET", "/problems"): Probe("/problems"),
 }
 
 

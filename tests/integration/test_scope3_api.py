@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import openpyxl
 import pytest
 import uvicorn
 
@@ -21,6 +22,7 @@ from backend.adapters.database import Database
 from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
+from backend.entrypoints.cli.main import main
 from backend.services.activities import Caller, record_activity
 from backend.services.tokens import issue_token
 
@@ -104,6 +106,69 @@ def test_bad_input_names_the_field(client: Client, params: dict[str, object], fi
     response = client.get(SUMMARY, params=params, headers=_auth("park_manager"))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == field
+
+
+def _sheet_rows(workbook: openpyxl.Workbook, title: str) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in workbook[title].iter_rows(values_only=True)]
+
+
+def test_xlsx_export_over_the_api_and_the_cli(client: Client, tmp_path: Path) -> None:
+    period = client.period
+    headers = _auth("park_manager")
+    params = {"period": period, "format": "xlsx"}
+    as_xlsx = client.get("/api/v1/scope3/export", params=params, headers=headers)
+    assert as_xlsx.status_code == 200, as_xlsx.text
+    assert as_xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert f'filename="scope3-{period}.xlsx"' in as_xlsx.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(as_xlsx.content))
+    assert book.sheetnames == ["汇总 Summary", "明细 Rows", "因子 Factors"]
+    summary = _sheet_rows(book, "汇总 Summary")
+    assert ("期间 Period", period) in [r[:2] for r in summary]
+    shown = client.get(SUMMARY, params={"period": period}, headers=headers).json()
+    for c in shown["totals"]["inventory"]["categories"]:
+        row = next(r for r in summary if r[0] == c["category"])
+        assert row[1:7] == (c["name_zh"], c["name_en"], c["records"], c["co2e_g"], c["co2e_kg"], c["co2e_t"])
+    assert next(r for r in summary if r[0] == 7)[3:5] == (4, 4 * 614)
+    total = next(r for r in summary if r[0] == "合计 Total")
+    assert total[4] == 4 * 614 and total[5] == 2.456  # g exact; kg the API's own value
+    rows = _sheet_rows(book, "明细 Rows")
+    header, body = rows[0], rows[1:]
+    park_total = next(
+        dict(zip(header, r, strict=True))
+        for r in body
+        if r[header.index("level")] == "park"
+        and r[header.index("category")] == "total"
+        and r[header.index("measure")] == "inventory"
+    )
+    assert park_total["co2e_g"] == 4 * 614 and isinstance(park_total["co2e_g"], int)
+    company, category, grams = (header.index(name) for name in ("company", "category", "co2e_g"))
+    acme = [r for r in body if r[company] == "acme" and r[category] == "total"]
+    assert acme and acme[0][grams] == 3 * 614
+    factors = _sheet_rows(book, "因子 Factors")
+    assert any(r[1] == "rail.metro.cn-beijing" for r in factors[1:])
+
+    # The CLI writes the same workbook into the folder it is given, named as the API names it.
+    folder = tmp_path / "exports-here"
+    token = _auth("company_admin", "acme")["Authorization"].removeprefix("Bearer ")
+    code = main(["scope3", "export", "--api", str(client.base_url), "--token", token, "--period", period,
+                 "--out", str(folder)])  # fmt: skip
+    assert code == 0
+    written = folder / f"scope3-{period}-acme.xlsx"
+    company_book = openpyxl.load_workbook(written)
+    company_total = next(r for r in _sheet_rows(company_book, "汇总 Summary") if r[0] == "合计 Total")
+    assert company_total[4] == 3 * 614
+    assert main(["scope3", "export", "--api", str(client.base_url), "--token", "bad", "--period", period,
+                 "--out", str(folder)]) == 2  # fmt: skip
+    assert sorted(p.name for p in folder.iterdir()) == [written.name]
+
+
+def test_csv_export_starts_with_a_bom(client: Client) -> None:
+    as_csv = client.get(
+        "/api/v1/scope3/export",
+        params={"period": client.period, "format": "csv"},
+        headers=_auth("park_manager"),
+    )
+    assert as_csv.content.startswith(b"\xef\xbb\xbf")
 
 
 def test_exports_and_report(client: Client) -> None:

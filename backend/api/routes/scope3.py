@@ -7,12 +7,14 @@ are never shown separately.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from backend.adapters import scope3_xlsx
 from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import PermissionDenied
@@ -83,8 +85,16 @@ def get_summary(
 
 @router.get(
     "/export",
-    summary="Export a summary as CSV or JSON / 导出汇总",
-    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    summary="Export a summary as CSV, XLSX or JSON / 导出汇总",
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                scope3_xlsx.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {},
+            }
+        }
+    },
 )
 def export_summary(
     runtime: RuntimeDep,
@@ -93,12 +103,21 @@ def export_summary(
     company: CompanyQuery = None,
     category: CategoryQuery = None,
     extrapolate: ExtrapolateQuery = False,
-    format: Annotated[Literal["csv", "json"], Query()] = "csv",
+    format: Annotated[
+        Literal["csv", "xlsx", "json"],
+        Query(description="csv (UTF-8 with a BOM), xlsx (Excel: summary, rows, factors) or json"),
+    ] = "csv",
 ) -> Response:
     doc = _summary(runtime, principal, period, company, category, extrapolate)
     name = f"scope3-{doc['period']['label']}" + (
         f"-{doc['scope']['company']}" if doc["scope"]["company"] else ""
     )
+    if format == "xlsx":
+        return Response(
+            scope3_xlsx.to_xlsx(doc, datetime.now(UTC)),
+            media_type=scope3_xlsx.MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
     if format == "json":
         return Response(
             canonical_json(doc),
