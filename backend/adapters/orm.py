@@ -153,11 +153,8 @@ from backend.adapters import (  # noqa: E402, F401
     orm_identity,
     orm_integrations,
     orm_points,
-<<<<<<< HEAD
-    orm_roles,
-=======
     orm_privacy,
->>>>>>> privacy
+    orm_roles,
     orm_scope3,
     orm_witness,
 )

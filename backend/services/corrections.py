@@ -27,7 +27,7 @@ from backend.adapters.orm_points import PointsTransferRow
 from backend.domain import idempotency
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import derived_id, reversal
-from backend.domain.records import canonical_json, leaf_bytes, new_salt, sha256_hex, subject_commitment
+from backend.domain.records import leaf_bytes, new_salt, subject_commitment
 from backend.services import subject_keys
 from backend.services.issuance import issuance_transfer_id
 from backend.services.points import post_transfer, to_transfer

@@ -20,6 +20,7 @@ from backend.domain.points_rules import (
     MAX_RATE_POINTS_PER_KG,
 )
 from backend.services import points, points_rules
+from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/points", tags=["points administration"])
 

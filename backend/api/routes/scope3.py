@@ -14,13 +14,20 @@ from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from backend.adapters import scope3_xlsx
 from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import PermissionDenied
 from backend.domain.records import canonical_json
 from backend.domain.scope3 import parse_category, parse_period
-from backend.services import feed, scope3, scope3_close, scope3_disclosure, scope3_explain, scope3_report
+from backend.services import (
+    feed,
+    scope3,
+    scope3_close,
+    scope3_disclosure,
+    scope3_explain,
+    scope3_report,
+    scope3_xlsx,
+)
 from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/scope3", tags=["scope3"])

@@ -35,11 +35,7 @@ from backend.entrypoints.cli.common import EXIT_FAILED, CommandFailed, bi, given
 from backend.observability.logging import configure_logging
 
 PROG = "carbon-ledger"
-<<<<<<< HEAD
-GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, log_keys, witness, ops)
-=======
-GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, ops, privacy)
->>>>>>> privacy
+GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, log_keys, witness, privacy, ops)
 """Command groups in the order ``--help`` lists them."""
 
 app = typer.Typer(

@@ -15,11 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-<<<<<<< HEAD
-from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
-=======
 import httpx
->>>>>>> tlog
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from backend.adapters.deployment import load_manifest
@@ -118,14 +115,11 @@ def build_scheduler(
         max_instances=1,
         coalesce=True,
     )
-<<<<<<< HEAD
     feed_jobs.register(scheduler, runtime, monitor, lambda fn: role("feed", fn))
-=======
-    feed_jobs.register(scheduler, runtime, monitor)
     if runtime.settings.witnesses:
         witnessing.endpoints(runtime.settings.witnesses)  # a bad vkey fails at start, not in the job
         scheduler.add_job(
-            monitor.instrumented("witness", witness_job),
+            monitor.instrumented("witness", role("anchor", witness_job)),
             "interval",
             args=[runtime, httpx.Client(timeout=runtime.settings.witness_timeout_s)],
             seconds=runtime.settings.anchor_interval_s,
@@ -133,7 +127,6 @@ def build_scheduler(
             max_instances=1,
             coalesce=True,
         )
->>>>>>> tlog
     scheduler.add_job(
         monitor.instrumented("points-expiry", role("expiry", points_expiry_job)),
         "interval",

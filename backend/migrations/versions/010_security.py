@@ -2,7 +2,7 @@
 the employee holds the card or bike account they bind).
 
 Revision ID: 010
-Revises: 007
+Revises: 009
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "010"
-down_revision = "007"
+down_revision = "009"
 branch_labels = None
 depends_on = None
 

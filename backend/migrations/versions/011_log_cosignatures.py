@@ -1,7 +1,7 @@
 """Witness cosignatures of the log's checkpoints (C2SP tlog-witness, client side).
 
 Revision ID: 011
-Revises: 007
+Revises: 010
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "011"
-down_revision = "007"
+down_revision = "010"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 summary adds them up per category without reading the calculation documents.
 
 Revision ID: 015
-Revises: 007
+Revises: 014
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "015"
-down_revision = "007"
+down_revision = "014"
 branch_labels = None
 depends_on = None
 
