@@ -39,7 +39,7 @@ from backend.domain import points as ledger
 from backend.domain.commitments import FREE_TEXT_QUANTITIES
 from backend.domain.errors import InvalidInput, NotFound
 from backend.domain.records import leaf_bytes, new_salt, sha256_hex
-from backend.services import identity
+from backend.services import revocation
 from backend.services.subject_keys import in_leaf
 
 BASES: dict[str, str] = {
@@ -152,7 +152,7 @@ def _person(session: Session, subject_id: str, now: datetime, counts: dict[str, 
         .where(InvitationRow.employee_id == subject_id, InvitationRow.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    identity.revoke_all_sessions(session, "employee", subject_id, "erased", now)
+    revocation.revoke_all_sessions(session, "employee", subject_id, "erased", now)
     return True
 
 

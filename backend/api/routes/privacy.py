@@ -8,7 +8,7 @@ from typing import Annotated, Literal, get_args
 from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.deps import OperatorDep, RuntimeDep
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.services import erasure
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
@@ -46,7 +46,7 @@ class ErasurePublic(BaseModel):
     summary="Erase a person's personal data and key / 删除个人信息及其密钥",
 )
 def create_erasure(
-    runtime: RuntimeDep, principal: OperatorDep, body: Annotated[ErasureCreate, Body()], response: Response
+    runtime: RuntimeDep, principal: PrincipalDep, body: Annotated[ErasureCreate, Body()], response: Response
 ) -> ErasurePublic:
     result = erasure.erase_subject(runtime.db, body.subject, body.basis, principal.role, datetime.now(UTC))
     if not result.created:
