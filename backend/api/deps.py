@@ -130,13 +130,19 @@ async def get_target(runtime: RuntimeDep) -> AnchorTarget:
 TargetDep = Annotated[AnchorTarget, Depends(get_target)]
 
 
+KEY_MARK = "x-idempotency-key"
+"""Marks the header's schema ``required`` or ``optional``; the OpenAPI document takes ``required``
+from it (a missing key is refused by the dependency, with the field named, not by FastAPI)."""
+_KEY_DESCRIPTION = f"Client-chosen key of this request ({idempotency.KEY_RULE}); a retry sends the same key."
+_REQUIRED_KEY_HEADER = Header(
+    alias=idempotency.HEADER, description=_KEY_DESCRIPTION, json_schema_extra={KEY_MARK: "required"}
+)
 _KEY_HEADER = Header(
-    alias=idempotency.HEADER,
-    description=f"Client-chosen key of this request ({idempotency.KEY_RULE}); a retry sends the same key.",
+    alias=idempotency.HEADER, description=_KEY_DESCRIPTION, json_schema_extra={KEY_MARK: "optional"}
 )
 
 
-async def required_idempotency_key(key: Annotated[str | None, _KEY_HEADER] = None) -> str:
+async def required_idempotency_key(key: Annotated[str | None, _REQUIRED_KEY_HEADER] = None) -> str:
     checked = idempotency.check_key(key, required=True)
     assert checked is not None
     return checked

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from backend.api import openapi_examples
+from backend.api.deps import KEY_MARK
 from backend.api.permissions import rule_for
 from backend.api.problems import MEDIA_TYPE, Problem
 
@@ -41,14 +42,18 @@ TAG_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "reviews and aggregates": ("待审核行为与汇总。", "Review queue and aggregates (small groups hidden)."),
     "operations": ("健康检查与指标。", "Health, readiness and metrics."),
     "docs": ("API 文档与问题类型。", "API documentation and problem types."),
+    "privacy": (
+        "个人信息删除（记入日志，不含个人信息）。",
+        "Erasure of personal data (logged, nothing personal).",
+    ),
+    "transparency log (C2SP)": (
+        "C2SP 标准检查点、瓦片与见证联署。",
+        "C2SP checkpoints, tiles and witness cosignatures.",
+    ),
 }
 """Every tag, described in Chinese and English (Swagger UI and ReDoc group operations by tag)."""
 TAGS = [{"name": name, "description": f"{zh} {en}"} for name, (zh, en) in TAG_DESCRIPTIONS.items()]
 
-IDEMPOTENCY_REQUIRED: frozenset[tuple[str, str]] = frozenset(
-    {("POST", "/mp/v1/activities"), ("POST", "/mp/v1/redemptions")}
-)
-"""Operations refused (422) without an ``Idempotency-Key``; elsewhere the key is optional."""
 IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 8, "maxLength": 128, "pattern": "^[A-Za-z0-9._:-]+$"}
 
 EXTRA_STATUSES: dict[tuple[str, str], frozenset[int]] = {
@@ -130,14 +135,9 @@ def _complete(method: str, path: str, operation: dict[str, Any]) -> None:
             responses[str(status)]["description"] = described + " — problem types: /problems"
     for parameter in operation.get("parameters", []):
         if parameter.get("name") == "Idempotency-Key":
-            required = (method.upper(), path) in IDEMPOTENCY_REQUIRED
-            parameter["required"] = required
+            # the dependency says whether the route refuses a request without a key
+            parameter["required"] = parameter.get("schema", {}).get(KEY_MARK) == "required"
             parameter["schema"] = dict(IDEMPOTENCY_KEY_SCHEMA)
-            parameter["description"] = (
-                "客户端生成的唯一键（如 UUID）；相同键+相同内容返回原结果。"
-                "A client-chosen unique key (e.g. a UUID): the same key and body return the first "
-                "result, the same key with another body 409." + ("" if required else " Optional here.")
-            )
     openapi_examples.attach(method.upper(), path, operation)
 
 

@@ -182,9 +182,13 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
             "identifier": "3104887011229",
             "label": "Yikatong card",
             "consent": True,
+            "code": "K7Q2MX9P",
         }
     },
     ("POST", "/integrations/v1/{source_id}/records"): {"one metro trip": INTEGRATION_REQUEST},
+    ("POST", "/integrations/v1/{source_id}/binding-codes"): {
+        "a card": {"account": "3104887011229", "nonce": "7f3c2a9e"}
+    },
 }
 """Request bodies, by operation and example name."""
 
@@ -370,6 +374,9 @@ RESPONSES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("POST", "/mp/v1/bindings"): {"201": {"bound": BINDING}, "200": {"already bound": BINDING}},
     ("DELETE", "/mp/v1/bindings/{binding_id}"): {
         "200": {"revoked": {**BINDING, "revoked_at": "2026-11-25T09:00:00Z"}}
+    },
+    ("POST", "/integrations/v1/{source_id}/binding-codes"): {
+        "201": {"issued": {"code": "K7Q2MX9P", "kind": "transit_card", "expires_at": "2026-11-25T09:15:00Z"}}
     },
     ("POST", "/integrations/v1/{source_id}/records"): {
         "200": {

@@ -15,7 +15,6 @@ import pytest
 
 from backend.adapters.database import Database
 from backend.api import openapi_examples
-from backend.api.openapi import IDEMPOTENCY_REQUIRED
 from backend.api.problems import PROBLEM_BASE, STATUS_BY_ERROR, problem_types
 from backend.api.routes.docs import problems_markdown
 from tests.integration.api_harness import Api
@@ -78,6 +77,10 @@ def test_a_real_problem_matches_the_schema(api: Api, document: dict[str, Any]) -
     validator = _validator(document, {"$ref": "#/components/schemas/Problem"})
     assert validator.is_valid(answer.json()), answer.json()
     assert not validator.is_valid({"type": "x", "title": "t"})  # the schema can refuse
+
+
+IDEMPOTENCY_REQUIRED = frozenset({("POST", "/mp/v1/activities"), ("POST", "/mp/v1/redemptions")})
+"""The operations refused without an ``Idempotency-Key``."""
 
 
 def test_idempotency_key_required_exactly_where_the_route_requires_it(
