@@ -112,7 +112,9 @@ def test_a_revocation_made_by_another_process_is_seen_within_the_refresh_interva
     signed_in = staff.login_staff(db, "aud.cli", PASSWORD, api.runtime.tokens, NOW)
     headers = _bearer(signed_in.access_token)
     assert api.client.get("/audit/v1/checkpoints", headers=headers).status_code == 200
-    identity.logout(db, signed_in.refresh_token, NOW)  # as another worker or the CLI would: the database only
+    # as another worker or the CLI would (the database only), at the real time: the list looks back
+    # only LOOKBACK_S before its previous reload, and NOW was taken when the module was imported
+    identity.logout(db, signed_in.refresh_token, datetime.now(UTC))
     api.runtime.revocations.clock = lambda: 10**9  # the list's refresh interval has passed
     assert api.client.get("/audit/v1/checkpoints", headers=headers).status_code == 401
 

@@ -26,7 +26,7 @@ from backend.domain.commitments import commit_text, is_commitment
 from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli.audit_client import Target
 from backend.entrypoints.worker.scheduler import anchoring_job
-from backend.services import enrollment, integrations
+from backend.services import binding_codes, enrollment, integrations
 from backend.services.corrections import Actor, reverse_activity
 from tests.integration import chainkit
 
@@ -73,8 +73,21 @@ def park(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path)
     enrolled = enrollment.enroll_employee(
         runtime.db, "acme", EMPLOYEE_NO, None, NAME, timedelta(days=7), "adm-1", now
     )
+    # the card's source issues the one-time code that proves the employee holds it
+    source, _secret = integrations.register_source(
+        runtime.db, "metro-gates", "Metro", "transit_gate", ["metro"], 60, now
+    )
+    hashed = integrations.binding_hash(runtime.subject_key, "transit_card", CARD)
+    code = binding_codes.issue_code(runtime.db, source, hashed, now).code
     integrations.add_binding(
-        runtime.db, enrolled.employee.id, "transit_card", CARD, f"{NAME}的公交卡", runtime.subject_key, now
+        runtime.db,
+        enrolled.employee.id,
+        "transit_card",
+        CARD,
+        f"{NAME}的公交卡",
+        runtime.subject_key,
+        now,
+        code=code,
     )
     park = Park(runtime, chainkit.client(runtime), enrolled.employee.id, {})
     when = datetime.now(UTC) - timedelta(hours=3)
