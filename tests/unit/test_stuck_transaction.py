@@ -28,9 +28,9 @@ def _checkpoint(db: Database) -> CheckpointRow:
         return session.execute(select(CheckpointRow)).scalar_one()
 
 
-def test_a_stuck_anchor_is_replaced_after_n_blocks_and_confirmed(
+def _one_leaf_and_a_costly_chain(
     db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[FakeLedgerChain, AnchorTarget]:
     monkeypatch.setattr(anchoring, "CONFIRM_WAIT_S", 0.0)
     when = datetime.now(UTC) - timedelta(hours=1)
     body = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": "5"}
@@ -38,7 +38,13 @@ def test_a_stuck_anchor_is_replaced_after_n_blocks_and_confirmed(
     chain = FakeLedgerChain()
     chain.auto_mine = False  # blocks come when the test mines them
     chain.base_fee = 5  # above the fee the transaction is signed with: it stays in the mempool
-    target = AnchorTarget(chain.chain_id(), chain.address)
+    return chain, AnchorTarget(chain.chain_id(), chain.address)
+
+
+def test_a_stuck_anchor_is_replaced_after_n_blocks_and_confirmed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain, target = _one_leaf_and_a_costly_chain(db, monkeypatch)
 
     anchoring.anchor_tick(db, chain, target, ANCHOR_NOW)
     first = _checkpoint(db)
@@ -66,14 +72,7 @@ def test_a_stuck_anchor_is_replaced_after_n_blocks_and_confirmed(
 def test_without_a_limit_a_stuck_anchor_is_only_waited_for(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(anchoring, "CONFIRM_WAIT_S", 0.0)
-    when = datetime.now(UTC) - timedelta(hours=1)
-    body = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": "5"}
-    record_activity(db, Caller("e1", "acme"), "key-0000000001", body, when, POLICY)
-    chain = FakeLedgerChain()
-    chain.auto_mine = False
-    chain.base_fee = 5
-    target = AnchorTarget(chain.chain_id(), chain.address)
+    chain, target = _one_leaf_and_a_costly_chain(db, monkeypatch)
     never = anchoring.AnchorPolicy(batch_leaves=1, max_wait_s=0)
     for _ in range(REPLACE_AFTER * 3):
         anchoring.anchor_tick(db, chain, target, never)
