@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from backend.domain.access import SCOPES
 
@@ -182,6 +182,8 @@ class ReviewDecision(_Strict):
 
 
 class ReviewPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     activity_id: str
     decision: str
     reason: str
@@ -257,6 +259,8 @@ class SourceUpdate(_Strict):
 
 
 class SourcePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     kind: str
@@ -265,7 +269,9 @@ class SourcePublic(BaseModel):
     max_records_per_min: int
     created_at: datetime
     disabled_at: datetime | None
-    previous_secret_valid_until: datetime | None
+    previous_secret_valid_until: datetime | None = Field(
+        validation_alias=AliasChoices("previous_secret_valid_until", "previous_valid_until")
+    )
 
 
 class SourceWithSecret(SourcePublic):
