@@ -62,6 +62,8 @@ class StaffCreate(_Strict):
 
 
 class StaffPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     username: str
     role: str
@@ -77,6 +79,8 @@ class ApiKeyCreate(_Strict):
 
 
 class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     scopes: list[str]
@@ -100,6 +104,8 @@ class CompanyCreate(_Strict):
 
 
 class CompanyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     name_zh: str | None = None
@@ -112,6 +118,8 @@ class DepartmentCreate(_Strict):
 
 
 class DepartmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     company_id: str
     name: str
@@ -129,6 +137,8 @@ class EmployeeUpdate(_Strict):
 
 
 class EmployeePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     employee_no: str
     department_id: str | None
