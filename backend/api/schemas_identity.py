@@ -243,6 +243,8 @@ class BindingCreate(_Strict):
 
 
 class BindingPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     kind: str
     label: str | None

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.api.deps import OptionalIdempotencyKeyDep, PrincipalDep, RuntimeDep
+from backend.api.types import UtcDatetime
 from backend.domain import rewards as reward_rules
 from backend.services import rewards
 
@@ -57,9 +58,6 @@ class RewardUpdate(BaseModel):
     price_points: int | None = Field(default=None, gt=0, le=10**9)
     per_employee_limit: int | None = Field(default=None, ge=1, le=reward_rules.MAX_PER_EMPLOYEE_LIMIT)
     valid_until: AwareDatetime | None = None
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(lambda value: value.astimezone(UTC))]
 
 
 class RewardAdmin(BaseModel):
