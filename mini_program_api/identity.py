@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
-from backend.adapters.orm_identity import BindingRow
 from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.routes.staff_access import token_public
 from backend.api.schemas_identity import (
@@ -21,17 +20,6 @@ from backend.api.schemas_identity import (
 from backend.services import identity, integrations
 
 router = APIRouter(prefix="/mp/v1", tags=["mini-program"])
-
-
-def _binding(row: BindingRow) -> BindingPublic:
-    return BindingPublic(
-        id=row.id,
-        kind=row.kind,
-        label=row.label,
-        consent_version=row.consent_version,
-        consented_at=row.consented_at,
-        revoked_at=row.revoked_at,
-    )
 
 
 @router.post("/auth/login", response_model=TokenPublic, summary="Sign in with a wx.login code / 登录")
@@ -66,7 +54,9 @@ def me(principal: PrincipalDep) -> MePublic:
 
 @router.get("/bindings", response_model=list[BindingPublic], summary="My bound accounts / 我绑定的账户")
 def list_bindings(runtime: RuntimeDep, principal: PrincipalDep) -> list[BindingPublic]:
-    return [_binding(b) for b in integrations.list_bindings(runtime.db, principal.subject)]
+    return [
+        BindingPublic.model_validate(b) for b in integrations.list_bindings(runtime.db, principal.subject)
+    ]
 
 
 @router.post(
@@ -91,9 +81,11 @@ def add_binding(
     )
     if not created:
         response.status_code = 200
-    return _binding(row)
+    return BindingPublic.model_validate(row)
 
 
 @router.delete("/bindings/{binding_id}", response_model=BindingPublic, summary="Withdraw consent / 解除绑定")
 def revoke_binding(runtime: RuntimeDep, principal: PrincipalDep, binding_id: str) -> BindingPublic:
-    return _binding(integrations.revoke_binding(runtime.db, principal.subject, binding_id, datetime.now(UTC)))
+    return BindingPublic.model_validate(
+        integrations.revoke_binding(runtime.db, principal.subject, binding_id, datetime.now(UTC))
+    )

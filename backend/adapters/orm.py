@@ -142,6 +142,8 @@ class CheckpointRow(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+    sent_block: Mapped[int | None] = mapped_column(BigInteger)
+    """Chain height when the current transaction was broadcast: a stuck one is re-priced later."""
     confirmed_at: Mapped[datetime | None] = mapped_column()
 
 

@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.adapters.orm import Base
+from backend.adapters.orm_types import EnumText
+from backend.domain.states import RedemptionStatus
 
 
 class PointsAccountRow(Base):
@@ -139,7 +141,7 @@ class RedemptionRow(Base):
     request_hash: Mapped[str] = mapped_column(String(66))
     price_points: Mapped[int] = mapped_column(BigInteger)
     voucher_code: Mapped[str] = mapped_column(String(32), unique=True)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[RedemptionStatus] = mapped_column(EnumText(RedemptionStatus, 16))
     transfer_id: Mapped[str] = mapped_column(String(36))
     refund_transfer_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column()

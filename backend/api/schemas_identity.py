@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from backend.domain.access import SCOPES
 
@@ -62,6 +62,8 @@ class StaffCreate(_Strict):
 
 
 class StaffPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     username: str
     role: str
@@ -77,6 +79,8 @@ class ApiKeyCreate(_Strict):
 
 
 class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     scopes: list[str]
@@ -100,6 +104,8 @@ class CompanyCreate(_Strict):
 
 
 class CompanyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     name_zh: str | None = None
@@ -112,6 +118,8 @@ class DepartmentCreate(_Strict):
 
 
 class DepartmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     company_id: str
     name: str
@@ -129,6 +137,8 @@ class EmployeeUpdate(_Strict):
 
 
 class EmployeePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     employee_no: str
     department_id: str | None
@@ -182,6 +192,8 @@ class ReviewDecision(_Strict):
 
 
 class ReviewPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     activity_id: str
     decision: str
     reason: str
@@ -253,6 +265,8 @@ class BindingCodeIssued(BaseModel):
 
 
 class BindingPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     kind: str
     label: str | None
@@ -279,6 +293,8 @@ class SourceUpdate(_Strict):
 
 
 class SourcePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     kind: str
@@ -287,7 +303,9 @@ class SourcePublic(BaseModel):
     max_records_per_min: int
     created_at: datetime
     disabled_at: datetime | None
-    previous_secret_valid_until: datetime | None
+    previous_secret_valid_until: datetime | None = Field(
+        validation_alias=AliasChoices("previous_secret_valid_until", "previous_valid_until")
+    )
 
 
 class SourceWithSecret(SourcePublic):

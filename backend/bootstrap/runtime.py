@@ -95,7 +95,9 @@ class Runtime:
     @property
     def anchor_policy(self) -> AnchorPolicy:
         return AnchorPolicy(
-            batch_leaves=self.settings.anchor_batch_leaves, max_wait_s=self.settings.anchor_max_wait_s
+            batch_leaves=self.settings.anchor_batch_leaves,
+            max_wait_s=self.settings.anchor_max_wait_s,
+            replace_after_blocks=self.settings.anchor_replace_after_blocks,
         )
 
 

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     """Anchor once the oldest unanchored leaf has waited this long (0: at every tick)."""
     anchor_batch_leaves: int = Field(default=1000, ge=1, le=10_000_000)
     """Anchor at once when this many leaves are waiting, whatever the wait."""
+    anchor_replace_after_blocks: int = Field(default=10, ge=1, le=10_000)
+    """An anchor transaction still pending after this many blocks (fees below an EIP-1559 chain's
+    base fee) is replaced by the same one with higher fees."""
     scheduler_enabled: bool = True
     """Whether this process runs background jobs; each runs only in the process holding its role's
     lease (an API process beside a ``carbon-ledger worker`` may turn them off)."""

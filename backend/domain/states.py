@@ -26,3 +26,25 @@ IN_FLIGHT: tuple[CheckpointState, ...] = (CheckpointState.PREPARED, CheckpointSt
 """Checkpoints whose transaction may still land."""
 ANCHORED: tuple[CheckpointState, ...] = (CheckpointState.CONFIRMED, CheckpointState.LOST)
 """Checkpoints that were on the chain (history a re-anchoring must carry over)."""
+
+
+class ChainMoveState(StrEnum):
+    """A re-anchoring of the history: ``started`` → ``completed``, or ``abandoned``."""
+
+    STARTED = "started"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+
+class RedemptionStatus(StrEnum):
+    """A voucher: ``issued``, then possibly ``cancelled`` (points refunded)."""
+
+    ISSUED = "issued"
+    CANCELLED = "cancelled"
+
+
+class FeedDeliveryStatus(StrEnum):
+    """A snapshot for the park platform: ``pending`` (retried with backoff) → ``delivered``."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"

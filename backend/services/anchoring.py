@@ -16,6 +16,7 @@ the same checkpoint twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ from backend.services import points
 from backend.services.chain_port import LedgerChainPort
 from backend.services.factor_sets import all_sets
 
+logger = logging.getLogger(__name__)
+
 CONFIRM_POLL_S = 0.05
 CONFIRM_WAIT_S = 5.0
 """How long one tick waits for its transaction to be mined before leaving it to the next tick."""
@@ -53,6 +56,8 @@ class AnchorTarget:
 class AnchorPolicy:
     batch_leaves: int
     max_wait_s: float
+    replace_after_blocks: int | None = None
+    """Re-price a transaction still pending after this many blocks (None: never)."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,7 @@ def _send(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> None:
             nonce=signed.nonce,
             signer=signed.signer,
             sent_at=datetime.now(UTC),
+            sent_block=chain.block_number(),
         )
         chain.send_raw(signed.raw)
 
@@ -238,6 +244,7 @@ def send_prepared(
     with nonce_lock(chain.signer):
         seq, latest_size, _ = chain.latest_checkpoint()
         nonce = chain.pending_nonce()
+        height = chain.block_number()
         first: tuple[int, int] | None = None  # (gas limit, proof length) of the estimated one
         for row in rows:
             if row.tree_size <= latest_size:
@@ -266,6 +273,7 @@ def send_prepared(
                 nonce=signed.nonce,
                 signer=signed.signer,
                 sent_at=datetime.now(UTC),
+                sent_block=height,
             )
             chain.send_raw(signed.raw)
             latest_size = row.tree_size
@@ -302,11 +310,63 @@ def _wait_mined(db: Database, chain: LedgerChainPort, checkpoint_id: int) -> boo
     return False
 
 
+def _rebroadcast(chain: LedgerChainPort, row: CheckpointRow) -> None:
+    """The same bytes again, for a transaction the node no longer knows (it restarted, or evicted a
+    transaction priced under the base fee, which it then refuses until it is re-priced)."""
+    assert row.raw_tx is not None
+    try:
+        chain.send_raw(row.raw_tx)
+    except ChainError as exc:
+        logger.warning(
+            "checkpoint at tree size %d: resending %s refused: %s", row.tree_size, row.tx_hash, exc
+        )
+
+
+def _replace_if_stuck(db: Database, chain: LedgerChainPort, row: CheckpointRow, after_blocks: int) -> bool:
+    """Re-prices a transaction not mined ``after_blocks`` blocks after it was sent (its fees below
+    an EIP-1559 chain's base fee): the same call and nonce with higher fees, recorded before it is
+    broadcast like the first. Whichever of the two is mined, :func:`_confirm` finds the root.
+    Returns whether it replaced the transaction."""
+    assert row.raw_tx is not None and chain.signer is not None
+    height = chain.block_number()
+    if row.sent_block is None:  # sent before heights were recorded: count from now
+        _update(db, row.id, sent_block=height)
+        return False
+    if height - row.sent_block < after_blocks:
+        return False
+    with nonce_lock(chain.signer):
+        signed = chain.sign_replacement(row.raw_tx)
+        if signed is None:
+            return False
+        _update(
+            db,
+            row.id,
+            tx_hash=signed.tx_hash,
+            raw_tx=signed.raw,
+            sent_at=datetime.now(UTC),
+            sent_block=height,
+        )
+        chain.send_raw(signed.raw)
+    logger.warning(
+        "checkpoint at tree size %d: transaction %s pending for %d blocks, replaced by %s with higher fees",
+        row.tree_size,
+        row.tx_hash,
+        height - row.sent_block,
+        signed.tx_hash,
+    )
+    return True
+
+
 def reconcile(
-    db: Database, chain: LedgerChainPort, target: AnchorTarget, states: tuple[str, ...] = IN_FLIGHT
+    db: Database,
+    chain: LedgerChainPort,
+    target: AnchorTarget,
+    states: tuple[str, ...] = IN_FLIGHT,
+    replace_after_blocks: int | None = None,
 ) -> tuple[int, ...]:
     """Brings every in-flight checkpoint (in ``states``) to a settled state; returns the tree sizes
-    confirmed. Prepared ones are sent one at a time; :func:`send_prepared` sends them in bulk."""
+    confirmed. Prepared ones are sent one at a time; :func:`send_prepared` sends them in bulk. A
+    transaction pending ``replace_after_blocks`` blocks is re-priced (:func:`_replace_if_stuck`)."""
     with db.read_sessions() as session:
         rows = list(
             session.execute(
@@ -327,15 +387,21 @@ def reconcile(
             if mined is not None and mined.status != 1:
                 _update(db, row.id, state=CheckpointState.FAILED, error="anchor transaction reverted")
                 continue
-            if mined is None and not chain.transaction_known(row.tx_hash):
-                if chain.pending_nonce() <= (row.nonce or 0):
-                    chain.send_raw(row.raw_tx)  # dropped (node restarted): the same bytes again
-                else:
+            if mined is None:
+                known = chain.transaction_known(row.tx_hash)
+                if not known and chain.pending_nonce() > (row.nonce or 0):
+                    # Its nonce went to another transaction: sign the checkpoint afresh.
                     _update(db, row.id, state=CheckpointState.PREPARED, tx_hash=None, raw_tx=None, nonce=None)
                     with db.read_sessions() as session:
                         fresh = session.get(CheckpointRow, row.id)
                     assert fresh is not None
                     _send(db, chain, fresh)
+                elif replace_after_blocks is not None and _replace_if_stuck(
+                    db, chain, row, replace_after_blocks
+                ):
+                    pass
+                elif not known:
+                    _rebroadcast(chain, row)
         if _wait_mined(db, chain, row.id):
             confirmed.append(row.tree_size)
     return tuple(confirmed)
@@ -385,9 +451,9 @@ def anchor_tick(
     db: Database, chain: LedgerChainPort, target: AnchorTarget, policy: AnchorPolicy
 ) -> TickResult:
     """One scheduler run: settle in-flight checkpoints, then anchor waiting leaves if due."""
-    confirmed = list(reconcile(db, chain, target))
+    confirmed = list(reconcile(db, chain, target, replace_after_blocks=policy.replace_after_blocks))
     row = prepare(db, chain, target, policy)
     if row is None:
         return TickResult(confirmed=tuple(confirmed))
-    confirmed.extend(reconcile(db, chain, target))
+    confirmed.extend(reconcile(db, chain, target, replace_after_blocks=policy.replace_after_blocks))
     return TickResult(prepared=row.tree_size, confirmed=tuple(confirmed))

@@ -29,7 +29,7 @@ from backend.adapters.deployment import DeploymentManifest, load_manifest
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError
-from backend.domain.states import ANCHORED, IN_FLIGHT, CheckpointState
+from backend.domain.states import ANCHORED, IN_FLIGHT, ChainMoveState, CheckpointState
 from backend.services.anchoring import AnchorTarget
 from backend.services.chain_port import LedgerChainPort
 
@@ -185,7 +185,11 @@ def _rows_to_check(db: Database, chain_id: int, contract: str, full: bool) -> li
 
 def move_in_progress(db: Database) -> ChainMoveRow | None:
     with db.read_sessions() as session:
-        stmt = select(ChainMoveRow).where(ChainMoveRow.state == "started").order_by(ChainMoveRow.started_at)
+        stmt = (
+            select(ChainMoveRow)
+            .where(ChainMoveRow.state == ChainMoveState.STARTED)
+            .order_by(ChainMoveRow.started_at)
+        )
         return session.execute(stmt.limit(1)).scalar_one_or_none()
 
 

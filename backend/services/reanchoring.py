@@ -28,7 +28,7 @@ from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError, ProofError
 from backend.domain.records import canonical_json, leaf_bytes, new_salt
-from backend.domain.states import IN_FLIGHT, CheckpointState
+from backend.domain.states import IN_FLIGHT, ChainMoveState, CheckpointState
 from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import ANCHORED_STATES
 from backend.services.chain_port import LedgerChainPort
@@ -145,7 +145,7 @@ def begin_move(
         session.add(
             ChainMoveRow(
                 id=move_id,
-                state="started",
+                state=ChainMoveState.STARTED,
                 mode=mode,
                 reasons=reasons,
                 from_chain_id=source.chain_id if source else None,
@@ -164,8 +164,8 @@ def begin_move(
 def abandon_move(db: Database, move_id: str, reason: str) -> None:
     with db.write_sessions() as session, session.begin():
         row = session.get(ChainMoveRow, move_id)
-        if row is not None and row.state == "started":
-            row.state = "abandoned"
+        if row is not None and row.state == ChainMoveState.STARTED:
+            row.state = ChainMoveState.ABANDONED
             row.reasons = [*row.reasons, f"abandoned: {reason}"]
             row.completed_at = datetime.now(UTC)
 
@@ -251,7 +251,7 @@ def complete_move(
         log = SqlLogStore(session)
         log.lock_head()
         row = session.get(ChainMoveRow, move_id)
-        if row is None or row.state != "started":
+        if row is None or row.state != ChainMoveState.STARTED:
             raise ChainError(f"move {move_id} is not in progress")
         body = {
             "mode": row.mode,
@@ -269,7 +269,7 @@ def complete_move(
         }
         leaf = leaf_bytes("chain_move", move_id, new_salt(), None, body)
         (leaf_index,) = log.append([PendingLeaf("chain_move", move_id, leaf)], now)
-        row.state = "completed"
+        row.state = ChainMoveState.COMPLETED
         row.checkpoints = len(history)
         row.tree_size = history[-1].tree_size if history else None
         row.leaf_index = leaf_index

@@ -27,6 +27,7 @@ from backend.domain import rewards as rules
 from backend.domain.errors import InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import Balance, Transfer, TransferKind
 from backend.domain.records import subject_commitment
+from backend.domain.states import RedemptionStatus
 from backend.observability import metrics
 from backend.services.points import balance_of, is_postgres, lock_accounts, post_transfer
 from backend.services.tokens import Principal
@@ -201,7 +202,7 @@ def _redeemed_count(session: Session, subject_id: str, reward_ids: list[str]) ->
         .where(
             RedemptionRow.subject_id == subject_id,
             RedemptionRow.reward_id.in_(reward_ids),
-            RedemptionRow.status != "cancelled",
+            RedemptionRow.status != RedemptionStatus.CANCELLED,
         )
         .group_by(RedemptionRow.reward_id)
     )
@@ -311,7 +312,7 @@ def redeem(
                 request_hash=digest,
                 price_points=int(reward.price_points),
                 voucher_code=rules.new_voucher_code(),
-                status="issued",
+                status=RedemptionStatus.ISSUED,
                 transfer_id=transfer.id,
                 created_at=now,
                 cancel_deadline=rules.cancel_deadline(now, reward.cancel_window_s),
@@ -371,7 +372,7 @@ def cancel(
         reward = session.execute(
             _locked(session, select(RewardRow).where(RewardRow.id == row.reward_id))
         ).scalar_one()
-        if row.status == "cancelled":
+        if row.status == RedemptionStatus.CANCELLED:
             return Redeemed(row, reward, created=False, balance=balance_of(session, account).points)
         rules.check_cancellable(row.id, row.status, row.cancel_deadline, now)
         refund = Transfer(
@@ -393,7 +394,7 @@ def cancel(
         )
         reward.stock += 1
         reward.updated_at = now
-        row.status, row.cancelled_at, row.refund_transfer_id = "cancelled", now, refund.id
+        row.status, row.cancelled_at, row.refund_transfer_id = RedemptionStatus.CANCELLED, now, refund.id
         return Redeemed(row, reward, created=True, balance=balance_of(session, account).points)
 
 

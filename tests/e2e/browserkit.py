@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from tests import waiting
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -81,17 +82,9 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S
     not there yet, or replaced while being read (the page re-renders lists), counts as not yet."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = probe()
-        except (NoSuchElementException, StaleElementReferenceException):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.1)
+    return waiting.wait_for(
+        what, probe, timeout_s, not_yet=(NoSuchElementException, StaleElementReferenceException)
+    )
 
 
 def by_testid(driver: Any, testid: str) -> Any:

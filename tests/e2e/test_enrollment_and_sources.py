@@ -4,7 +4,6 @@ delivery from a transit source that ends in an anchored, verifiable receipt, and
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from backend.services.integrations import signature_header
 from tests.e2e.conftest import LedgerServer
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anvil
 
@@ -103,13 +103,11 @@ def test_enrolled_employee_gets_a_verified_receipt_for_a_signed_gate_record(
     )
     assert duplicate.status_code == 422 and duplicate.json()["rule"] == "duplicate"
 
-    deadline = time.monotonic() + 30
-    while True:
-        receipt = httpx.get(f"{url}/mp/v1/activities/{result['activity_id']}/receipt", headers=employee)
-        if receipt.status_code == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
-    assert receipt.status_code == 200, receipt.text
+    def anchored() -> httpx.Response | None:
+        response = httpx.get(f"{url}/mp/v1/activities/{result['activity_id']}/receipt", headers=employee)
+        return response if response.status_code == 200 else None
+
+    receipt = wait_for("the integration record's receipt", anchored, interval_s=0.3)
     assert b"3104887011229" not in bytes.fromhex(receipt.json()["leaf"].removeprefix("0x"))
     path = tmp_path / "receipt.json"
     path.write_text(receipt.text)

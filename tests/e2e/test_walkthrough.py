@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import LedgerServer
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anvil
 
@@ -27,16 +27,16 @@ def _headers(token: str, key: str | None = None) -> dict[str, str]:
 
 
 def _wait_receipt(server: LedgerServer, token: str, activity_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def receipt() -> dict[str, Any] | None:
         response = httpx.get(f"{server.url}/mp/v1/activities/{activity_id}/receipt", headers=_headers(token))
         if response.status_code == 200:
-            receipt: dict[str, Any] = response.json()
-            return receipt
+            body: dict[str, Any] = response.json()
+            return body
         assert response.status_code == 202, response.text
         assert response.json()["status"] == "pending"
-        time.sleep(0.3)
-    raise AssertionError("no receipt within 30 s")
+        return None
+
+    return wait_for(f"the receipt of activity {activity_id}", receipt, interval_s=0.3)
 
 
 def _port_open(port: int) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from backend.domain.errors import InvalidInput
 from backend.domain.merkle import leaf_hash, node_hash
 from backend.entrypoints.cli.main import main
 from backend.services.activities import Caller, IssuancePolicy, record_activity
+from tests.waiting import wait_for
 
 POLICY = IssuancePolicy(100, b"k" * 32, timedelta(days=366), timedelta(minutes=5))
 MIN_BEFORE_BACKUP = 30
@@ -57,10 +57,11 @@ class Writer(threading.Thread):
             self.error = exc
 
     def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + 30
-        while len(self.acked) < count:
-            assert self.error is None and time.monotonic() < deadline, self.error
-            time.sleep(0.01)
+        def enough() -> bool:
+            assert self.error is None, self.error
+            return len(self.acked) >= count
+
+        wait_for(f"{count} acknowledged activities", enough, interval_s=0.01)
 
 
 def _data_dir(root: Path) -> tuple[Path, Path, list[Path]]:

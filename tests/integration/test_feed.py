@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +17,7 @@ from backend.domain.errors import ConfigurationError
 from backend.domain.scope3 import parse_period
 from backend.services import feed, scope3, scope3_close
 from backend.services.activities import Caller, IssuancePolicy, record_activity
+from tests.waiting import wait_for
 
 SECRET = b"platform-shared-secret"
 POLICY = IssuancePolicy(100, b"k" * 32, timedelta(days=366), timedelta(minutes=5))
@@ -89,10 +89,12 @@ def test_push_survives_platform_down_then_failing_then_recovering(closed_october
     first_retry = row.next_attempt_at
 
     with Platform(failures=2) as platform:
-        deadline = time.monotonic() + 20
-        while _rows(db)[0].status != "delivered" and time.monotonic() < deadline:
+
+        def delivered() -> bool:
             feed.deliver_due(db, _config(platform.url))
-            time.sleep(0.05)
+            return bool(_rows(db)[0].status == "delivered")
+
+        wait_for("the snapshot to be delivered", delivered, 20, 0.05)
         (row,) = _rows(db)
         assert row.status == "delivered" and row.attempts == 4 and row.last_status_code == 200
         assert row.next_attempt_at > first_retry  # backoff grew between failures

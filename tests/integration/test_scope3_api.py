@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
 from backend.entrypoints.cli.main import main
 from backend.services.activities import Caller, record_activity
 from backend.services.tokens import issue_token
+from tests.waiting import wait_for
 
 SUMMARY = "/api/v1/scope3/summary"
 
@@ -56,9 +56,7 @@ def client(db: Database, tmp_path: Path) -> Iterator[Client]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for("uvicorn to start", lambda: server.started, 20, 0.02)
     try:
         with Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             http.period = str(when.astimezone(ZoneInfo(settings.scope3_timezone)).year)

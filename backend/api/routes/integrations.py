@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from backend.adapters.orm_integrations import IntegrationSourceRow
 from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
     BindingCodeIssued,
@@ -55,23 +54,9 @@ class Envelope(BaseModel):
     end: Point | None = None
 
 
-def _source(row: IntegrationSourceRow) -> SourcePublic:
-    return SourcePublic(
-        id=row.id,
-        name=row.name,
-        kind=row.kind,
-        binding_kind=row.binding_kind,
-        activity_types=list(row.activity_types),
-        max_records_per_min=row.max_records_per_min,
-        created_at=row.created_at,
-        disabled_at=row.disabled_at,
-        previous_secret_valid_until=row.previous_valid_until,
-    )
-
-
 @admin_router.get("/sources", response_model=list[SourcePublic], summary="Registered data sources")
 def list_sources(runtime: RuntimeDep, _operator: PrincipalDep) -> list[SourcePublic]:
-    return [_source(s) for s in integrations.list_sources(runtime.db)]
+    return [SourcePublic.model_validate(s) for s in integrations.list_sources(runtime.db)]
 
 
 @admin_router.post("/sources", status_code=201, response_model=SourceWithSecret, summary="Register a source")
@@ -85,7 +70,7 @@ def register_source(runtime: RuntimeDep, _operator: PrincipalDep, body: SourceCr
         body.max_records_per_min,
         datetime.now(UTC),
     )
-    return SourceWithSecret(**_source(row).model_dump(), secret=secret)
+    return SourceWithSecret(**SourcePublic.model_validate(row).model_dump(), secret=secret)
 
 
 @admin_router.post(
@@ -95,14 +80,16 @@ def register_source(runtime: RuntimeDep, _operator: PrincipalDep, body: SourceCr
 )
 def rotate_secret(runtime: RuntimeDep, _operator: PrincipalDep, source_id: str) -> SourceWithSecret:
     row, secret = integrations.rotate_secret(runtime.db, source_id, datetime.now(UTC))
-    return SourceWithSecret(**_source(row).model_dump(), secret=secret)
+    return SourceWithSecret(**SourcePublic.model_validate(row).model_dump(), secret=secret)
 
 
 @admin_router.patch("/sources/{source_id}", response_model=SourcePublic, summary="Enable or disable a source")
 def update_source(
     runtime: RuntimeDep, _operator: PrincipalDep, source_id: str, body: SourceUpdate
 ) -> SourcePublic:
-    return _source(integrations.set_source_enabled(runtime.db, source_id, body.enabled, datetime.now(UTC)))
+    return SourcePublic.model_validate(
+        integrations.set_source_enabled(runtime.db, source_id, body.enabled, datetime.now(UTC))
+    )
 
 
 def _field(loc: tuple[Any, ...]) -> str:

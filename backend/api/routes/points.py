@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from backend.adapters.orm_points import PointsRulesRow, PointsTransferRow
 from backend.api.deps import PrincipalDep, RuntimeDep
+from backend.api.types import UtcDatetime
 from backend.domain.errors import PermissionDenied
 from backend.domain.points import MAX_TRANSFER_POINTS, ReasonCode, TransferKind
 from backend.domain.points_rules import (
@@ -64,28 +64,19 @@ class RulesIn(BaseModel):
 
 
 class RulesDocumentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     scope: str
     version: int
     document: dict[str, Any]
     updated_by: str
-    updated_at: datetime
+    updated_at: UtcDatetime
     leaf_index: int
 
 
 class RulesPublic(BaseModel):
     defaults: dict[str, Any] = Field(description="Settings-level defaults (CARBON_POINTS_*)")
     documents: list[RulesDocumentPublic]
-
-
-def _document_public(row: PointsRulesRow) -> RulesDocumentPublic:
-    return RulesDocumentPublic(
-        scope=row.scope,
-        version=row.version,
-        document=row.document,
-        updated_by=row.updated_by,
-        updated_at=row.updated_at.astimezone(UTC),
-        leaf_index=row.leaf_index,
-    )
 
 
 @router.get("/rules", response_model=RulesPublic, summary="Issuance rules in force / 积分发放规则")
@@ -102,7 +93,9 @@ def get_rules(runtime: RuntimeDep, principal: PrincipalDep) -> RulesPublic:
             "utc_offset_min": d.utc_offset_min,
             "company_max_points_per_kg": d.company_max_points_per_kg,
         },
-        documents=[_document_public(r) for r in points_rules.list_documents(runtime.db, org)],
+        documents=[
+            RulesDocumentPublic.model_validate(r) for r in points_rules.list_documents(runtime.db, org)
+        ],
     )
 
 
@@ -117,7 +110,7 @@ def put_park_rules(
     row = points_rules.put_document(
         runtime.db, points_rules.PARK_SCOPE, _document(body), principal.subject, datetime.now(UTC)
     )
-    return _document_public(row)
+    return RulesDocumentPublic.model_validate(row)
 
 
 @router.put(
@@ -139,41 +132,25 @@ def put_company_rules(
         datetime.now(UTC),
         runtime.issuance.rules_defaults,
     )
-    return _document_public(row)
+    return RulesDocumentPublic.model_validate(row)
 
 
 class TransferPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     kind: str
-    debit_account: str
-    credit_account: str
+    debit_account: str = Field(validation_alias=AliasChoices("debit_account", "debit_account_id"))
+    credit_account: str = Field(validation_alias=AliasChoices("credit_account", "credit_account_id"))
     amount: int
     reason_code: str | None
-    reverses: str | None
+    reverses: str | None = Field(validation_alias=AliasChoices("reverses", "reverses_id"))
     activity_id: str | None
     redemption_id: str | None
     details: dict[str, Any]
-    created_at: datetime
+    created_at: UtcDatetime
     created_by: str | None
     leaf_index: int
-
-
-def transfer_public(row: PointsTransferRow) -> TransferPublic:
-    return TransferPublic(
-        id=row.id,
-        kind=row.kind,
-        debit_account=row.debit_account_id,
-        credit_account=row.credit_account_id,
-        amount=row.amount,
-        reason_code=row.reason_code,
-        reverses=row.reverses_id,
-        activity_id=row.activity_id,
-        redemption_id=row.redemption_id,
-        details=row.details,
-        created_at=row.created_at.astimezone(UTC),
-        created_by=row.created_by,
-        leaf_index=row.leaf_index,
-    )
 
 
 class CorrectionCreate(BaseModel):
@@ -191,7 +168,7 @@ class CorrectionCreate(BaseModel):
 def _created(response: Response, posted: points.PostedTransfer) -> TransferPublic:
     if not posted.created:
         response.status_code = 200
-    return transfer_public(posted.row)
+    return TransferPublic.model_validate(posted.row)
 
 
 @router.post(
@@ -283,7 +260,7 @@ def list_transfers(
         redemption_id=redemption_id,
         employee=employee,
     )
-    return TransferList(items=[transfer_public(r) for r in rows])
+    return TransferList(items=[TransferPublic.model_validate(r) for r in rows])
 
 
 class LedgerPublic(BaseModel):

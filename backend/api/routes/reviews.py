@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from backend.adapters.orm_integrations import ReviewRow
 from backend.api.deps import CompanyAdminDep, PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
     AggregateGroup,
@@ -28,17 +27,6 @@ router = APIRouter(prefix="/api/v1", tags=["reviews and aggregates"])
 MAX_PAGE_SIZE = 200
 
 
-def _review(row: ReviewRow) -> ReviewPublic:
-    return ReviewPublic(
-        activity_id=row.activity_id,
-        decision=row.decision,
-        reason=row.reason,
-        reviewer=row.reviewer,
-        decided_at=row.decided_at,
-        leaf_index=row.leaf_index,
-    )
-
-
 def _item(item: reviews.QueueItem) -> ReviewItem:
     a, f = item.activity, item.footprint
     return ReviewItem(
@@ -54,7 +42,7 @@ def _item(item: reviews.QueueItem) -> ReviewItem:
         source=a.source,
         evidence=f.evidence if f else None,
         findings=f.findings if f else [],
-        review=_review(item.review) if item.review else None,
+        review=ReviewPublic.model_validate(item.review) if item.review else None,
     )
 
 
@@ -89,7 +77,7 @@ def decide(
         runtime.issuance,
         datetime.now(UTC),
     )
-    return _review(row)
+    return ReviewPublic.model_validate(row)
 
 
 def _group(group: Group) -> AggregateGroup:

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from backend.adapters.orm_points import RewardRow
 from backend.api.deps import OptionalIdempotencyKeyDep, PrincipalDep, RuntimeDep
+from backend.api.types import UtcDatetime
 from backend.domain import rewards as reward_rules
 from backend.services import rewards
 
@@ -61,6 +61,10 @@ class RewardUpdate(BaseModel):
 
 
 class RewardAdmin(BaseModel):
+    """A reward as the catalogue's managers see it, read straight from the service's row."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     name_zh: str | None
@@ -68,41 +72,18 @@ class RewardAdmin(BaseModel):
     price_points: int
     stock: int
     per_employee_limit: int | None
-    valid_from: datetime | None
-    valid_until: datetime | None
+    valid_from: UtcDatetime | None
+    valid_until: UtcDatetime | None
     companies: list[str] | None
     owner_org: str | None
     cancel_window_s: int
     active: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class RewardAdminList(BaseModel):
     items: list[RewardAdmin]
-
-
-def reward_admin(row: RewardRow) -> RewardAdmin:
-    def utc(value: datetime | None) -> datetime | None:
-        return value.astimezone(UTC) if value else None
-
-    return RewardAdmin(
-        id=row.id,
-        name=row.name,
-        name_zh=row.name_zh,
-        description=row.description,
-        price_points=row.price_points,
-        stock=row.stock,
-        per_employee_limit=row.per_employee_limit,
-        valid_from=utc(row.valid_from),
-        valid_until=utc(row.valid_until),
-        companies=row.companies,
-        owner_org=row.owner_org,
-        cancel_window_s=row.cancel_window_s,
-        active=row.active,
-        created_at=row.created_at.astimezone(UTC),
-        updated_at=row.updated_at.astimezone(UTC),
-    )
 
 
 @router.post(
@@ -145,12 +126,14 @@ def create_reward(
     )
     if not created:
         response.status_code = 200
-    return reward_admin(row)
+    return RewardAdmin.model_validate(row)
 
 
 @router.get("", response_model=RewardAdminList, summary="Rewards I manage / 奖品管理")
 def list_rewards(runtime: RuntimeDep, principal: PrincipalDep) -> RewardAdminList:
-    return RewardAdminList(items=[reward_admin(r) for r in rewards.list_managed(runtime.db, principal)])
+    return RewardAdminList(
+        items=[RewardAdmin.model_validate(r) for r in rewards.list_managed(runtime.db, principal)]
+    )
 
 
 @router.patch("/{reward_id}", response_model=RewardAdmin, summary="Restock, withdraw or change a reward")
@@ -165,4 +148,6 @@ def update_reward(
         valid_until=body.valid_until,
         fields_set=frozenset(body.model_fields_set),
     )
-    return reward_admin(rewards.update_reward(runtime.db, principal, reward_id, changes, datetime.now(UTC)))
+    return RewardAdmin.model_validate(
+        rewards.update_reward(runtime.db, principal, reward_id, changes, datetime.now(UTC))
+    )
