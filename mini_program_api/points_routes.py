@@ -257,7 +257,7 @@ def _board(runtime: Runtime, principal: PrincipalDep, scope: str, period: str | 
         scope,
         since,
         until,
-        settings.leaderboard_min_group,
+        settings.min_group_size,
         LEADERBOARD_TOP,
     )
 
@@ -270,7 +270,7 @@ def _board(runtime: Runtime, principal: PrincipalDep, scope: str, period: str | 
         available=result.available,
         reason=result.reason,
         members=result.members,
-        min_group=settings.leaderboard_min_group,
+        min_group=settings.min_group_size,
         entries=[entry(e) for e in result.entries],
         me=entry(result.me) if result.me else None,
     )
@@ -303,7 +303,7 @@ def departments_board(
     label, since, until = leaderboards.period_window(
         period, datetime.now(UTC), _park_rules(runtime).utc_offset_min
     )
-    min_group = runtime.settings.leaderboard_min_group
+    min_group = runtime.settings.min_group_size
     entries, too_small = leaderboards.departments(runtime.db, principal, since, until, min_group)
     return DepartmentBoardPublic(
         period=label,

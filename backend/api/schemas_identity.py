@@ -348,3 +348,5 @@ class AggregatesPublic(BaseModel):
     other: AggregateGroup | None = Field(description="Groups too small to show, pooled.")
     pooled_groups: int
     suppressed: bool = Field(description="True when the whole population is below the minimum.")
+    since: datetime | None = Field(default=None, description="The window's start, snapped to a whole day.")
+    until: datetime | None = Field(default=None, description="The window's end, snapped to a whole day.")

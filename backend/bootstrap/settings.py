@@ -81,8 +81,6 @@ class Settings(BaseSettings):
     # --- Scope 3 reporting, park-platform feed and managers' dashboard (issue 7) ---
     scope3_timezone: str = "Asia/Shanghai"
     """IANA time zone whose calendar months, quarters and years the reporting periods follow."""
-    scope3_min_group_size: int = Field(default=5, ge=1, le=10_000)
-    """Departments with fewer reporting employees are never shown separately to managers."""
     park_platform_url: str | None = None
     """Where closed periods' totals (and scheduled snapshots) are POSTed; unset: kept in the outbox."""
     park_platform_secret: str | None = None
@@ -127,8 +125,6 @@ class Settings(BaseSettings):
     """How often the scheduler looks for points to expire."""
     redemption_cancel_window_s: int = Field(default=86_400, ge=0, le=30 * 86_400)
     """Default time during which an employee may cancel a redemption for a refund."""
-    leaderboard_min_group: int = Field(default=5, ge=2, le=1000)
-    """A leaderboard is shown only when at least this many people in the group opted in."""
     # --- Emission factors and baselines (issue 3) ---
     baseline: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}(,[a-z][a-z0-9_]{0,63}){0,7}$")
     """The park's avoided-emission baseline, or comma-separated choices in order of preference
@@ -152,7 +148,8 @@ class Settings(BaseSettings):
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_timeout_s: float = Field(default=5.0, gt=0, le=60)
     min_group_size: int = Field(default=5, ge=1, le=1000)
-    """Aggregates never show a group (company, department) with fewer distinct people than this."""
+    """No aggregate (aggregates, Scope 3 summaries and exports, explanations, the dashboard, the
+    park-platform feed, closes, leaderboards) shows a group with fewer distinct people than this."""
     webhook_tolerance_s: int = Field(default=300, ge=10, le=3600)
     """Accepted age of a webhook delivery's timestamp; older (or future) deliveries are refused."""
     employee_activities_per_hour: int = Field(default=20, ge=1, le=10_000)

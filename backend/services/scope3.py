@@ -506,14 +506,19 @@ def close_public(row: PeriodCloseRow) -> dict[str, Any]:
 
 
 def _category_grams(block: dict[str, Any]) -> dict[int, tuple[int, int]]:
+    if block.get("withheld"):
+        return {}
     return {c["category"]: (c["co2e_g"], c["records"]) for c in block["inventory"]["categories"]}
 
 
 def _changes(frozen: dict[str, Any], live: dict[str, Any]) -> list[dict[str, Any]]:
     """Per company and category: what arrived (or was reversed) after the close."""
     frozen_by = {b["company"]: _category_grams(b) for b in frozen["companies"]}
+    withheld = {b["company"] for b in [*frozen["companies"], *live["companies"]] if b.get("withheld")}
     out = []
     for block in live["companies"]:
+        if block["company"] in withheld:  # a difference would give its figures away
+            continue
         before = frozen_by.get(block["company"], {})
         for category, (grams, records) in _category_grams(block).items():
             old_g, old_n = before.get(category, (0, 0))
@@ -535,6 +540,8 @@ def _explain_url(doc: dict[str, Any], **params: Any) -> str:
 
 
 def _add_links(doc: dict[str, Any], company: str | None, block: dict[str, Any]) -> None:
+    if block.get("withheld"):
+        return
     for row in block["inventory"]["categories"]:
         row["explain_url"] = _explain_url(doc, company=company, category=row["category"])
     # A view narrowed to one category explains that category's total, not the whole inventory.

@@ -32,6 +32,16 @@ def _t(grams: int) -> str:
 def build(doc: dict[str, Any], closes: list[dict[str, Any]]) -> dict[str, Any]:
     """The disclosure document for one summary view (park or company)."""
     totals = doc["totals"]
+    if totals.get("withheld"):
+        return {
+            "title_en": "Scope 3 greenhouse gas emissions disclosure: categories 5, 6 and 7",
+            "title_zh": "范围三温室气体排放披露：类别5、6、7",
+            "entity": doc["scope"]["company"] or "park (all companies)",
+            "period": doc["period"],
+            "status": doc["status"],
+            "withheld": True,
+            "privacy": totals["privacy"],
+        }
     cats = [c for c in totals["inventory"]["categories"] if c["category"] in CATEGORIES]
     total_g = sum(c["co2e_g"] for c in cats)
     methodology = doc["methodology"]
@@ -151,6 +161,11 @@ def to_pdf(d: dict[str, Any]) -> bytes:
 
 def sections(d: dict[str, Any]) -> disclosure_pdf.Sections:
     """The disclosure as (heading, [paragraph or (table head, rows)]) — shared by HTML and PDF."""
+    if d.get("withheld"):
+        note = d["privacy"]
+        return [
+            (f"{d['entity']} · {d['period']['label']}: 已隐藏 Withheld", [note["note_zh"], note["note_en"]])
+        ]
     gross = d["gross"]
     close = d["close"]
     status = f"{d['status']}" + (

@@ -11,6 +11,9 @@ import io
 from html import escape
 from typing import Any
 
+WITHHELD = "withheld"
+"""The ``measure`` of a row standing for a group the disclosure rule withholds (its figures blank)."""
+WITHHELD_HTML = "已隐藏 Withheld"
 CSV_COLUMNS = (
     "period",
     "status",
@@ -50,7 +53,13 @@ def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
+    def withheld(level: str, company: Any, month: Any) -> None:
+        rows.append(base | {"level": level, "company": company, "month": month, "measure": WITHHELD})
+
     def block_rows(level: str, company: Any, block: dict[str, Any]) -> None:
+        if block.get("withheld"):
+            withheld(level, company, None)
+            return
         for c in block["inventory"]["categories"]:
             add(level, company, None, None, "inventory", c["category"], c)
         add(level, company, None, None, "inventory", "total", block["inventory"]["total"])
@@ -59,6 +68,9 @@ def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         if block.get("extrapolation", {}).get("estimate"):
             add(level, company, None, None, "extrapolation_estimate", 7, block["extrapolation"]["estimate"])
         for month in block["months"]:
+            if month.get("withheld"):
+                withheld(level, company, month["period"])
+                continue
             for c in month["inventory"]["categories"]:
                 add(level, company, None, month["period"], "inventory", c["category"], c)
         for dept in block.get("departments", []):
@@ -160,7 +172,9 @@ def _months_table(block: dict[str, Any]) -> str:
     cats = [c["category"] for c in block["inventory"]["categories"]]
     head = "".join(f"<th>类别 Cat. {c} kg</th>" for c in cats)
     rows = "".join(
-        f"<tr><td class=l>{_e(m['period'])}</td>"
+        f"<tr><td class=l>{_e(m['period'])}</td><td colspan={len(cats) + 2}>{WITHHELD_HTML}</td></tr>"
+        if m.get("withheld")
+        else f"<tr><td class=l>{_e(m['period'])}</td>"
         + "".join(f"<td>{_kg(c)}</td>" for c in m["inventory"]["categories"])
         + f"<td>{_kg(m['inventory']['total'])}</td><td>{m['employees_reporting']}</td></tr>"
         for m in block["months"]
@@ -235,6 +249,14 @@ def to_html(doc: dict[str, Any]) -> str:
     block = doc["totals"]
     company = doc["scope"]["company"]
     subject = f"公司 Company {_e(company)}" if company else "园区 Park (all companies)"
+    if block.get("withheld"):
+        return (
+            f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>范围三排放报告 Scope 3 report '
+            f"{_e(doc['period']['label'])}</title><style>{STYLE}</style></head><body>"
+            f"<h1>范围三排放报告 · Scope 3 emissions report</h1><p>{subject} · 期间 Period "
+            f"<b>{_e(doc['period']['label'])}</b></p><p>{WITHHELD_HTML}</p>"
+            f"<p class=note>{_e(block['privacy']['note_zh'])}<br>{_e(block['privacy']['note_en'])}</p></body></html>"
+        )
     status = (
         f"已关账 Closed (revision {doc['close']['revision']}, log leaf {doc['close']['leaf_index']}, "
         f"summary sha256 {_e(doc['close']['summary_sha256'])})"

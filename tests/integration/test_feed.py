@@ -62,7 +62,10 @@ class Platform:
 def closed_october(db: Database) -> Database:
     when = datetime(2026, 10, 15, 0, 30, tzinfo=UTC)
     payload = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": "10"}
-    record_activity(db, Caller("e-1", "acme", "eng"), "key-feed-0001", payload, when, POLICY, now=NOW)
+    for i in range(5):  # the minimum group: the platform receives no figures of fewer people
+        record_activity(
+            db, Caller(f"e-{i}", "acme", "eng"), f"key-feed-{i:04d}", payload, when, POLICY, now=NOW
+        )
     scope3_close.close_period(db, parse_period("2026-10"), CONFIG, "park_manager", "pm", b"s" * 32, now=NOW)
     return db
 
@@ -109,7 +112,7 @@ def test_push_survives_platform_down_then_failing_then_recovering(closed_october
             assert not feed.verify(SECRET, timestamp, body + b" ", signature)
         document = json.loads(row.body)
         assert document["event"] == "period_close" and document["period"] == "2026-10"
-        assert document["data"]["summary"]["park"]["inventory"]["total"]["co2e_g"] == 614
+        assert document["data"]["summary"]["park"]["inventory"]["total"]["co2e_g"] == 5 * 614
         # Nothing more is due: a further tick sends nothing.
         assert feed.deliver_due(db, _config(platform.url)) == feed.TickReport(0, 0)
         assert len(platform.received) == 3

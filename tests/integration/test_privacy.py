@@ -63,8 +63,10 @@ def _post(park: Park, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def park(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path) -> Iterator[Park]:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+def park(
+    anvil: AnvilProcess, ledger_artifact: ContractArtifact, database_url: str, tmp_path: Path
+) -> Iterator[Park]:
+    url = database_url  # SQLite and PostgreSQL
     runtime = chainkit.runtime_for(
         chainkit.settings_for(tmp_path / "var", url, anvil.rpc_url, 100), ledger_artifact
     )

@@ -40,14 +40,15 @@ def client(db: Database, tmp_path: Path) -> Iterator[Client]:
     settings = Settings(
         data_dir=tmp_path,
         scheduler_enabled=False,
-        scope3_min_group_size=2,
+        min_group_size=2,
         points_per_kg_avoided=0,
         baseline="petrol_car_solo",  # the figures below are computed against the solo petrol car
     )
     runtime = Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"k" * 32)
     now = datetime.now(UTC)
     when = now - timedelta(days=40)  # last month or the one before: always a closable period
-    for i, (org, dept) in enumerate([("acme", "eng"), ("acme", "eng"), ("acme", "ops"), ("globex", "hq")]):
+    people = [("acme", "eng"), ("acme", "eng"), ("acme", "ops"), ("globex", "hq"), ("initech", "hq")]
+    for i, (org, dept) in enumerate(people):
         payload = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": "10"}
         record_activity(db, Caller(f"e-{i}", org, dept), f"key-api-{i:04d}", payload, when, runtime.issuance)
     port = free_port()
@@ -75,11 +76,15 @@ def test_park_manager_sees_every_company(client: Client) -> None:
     response = client.get(SUMMARY, params={"period": period}, headers=_auth("park_manager"))
     assert response.status_code == 200, response.text
     doc = response.json()
-    assert [b["company"] for b in doc["companies"]] == ["acme", "globex"]
-    assert doc["totals"]["inventory"]["total"]["co2e_g"] == 4 * 614
-    assert doc["totals"]["avoided"]["total"]["co2e_g"] == 4 * 1013
-    acme = doc["companies"][0]
-    assert [d["department"] for d in acme["departments"]] == ["eng"]  # ops has 1 < 2
+    assert [b["company"] for b in doc["companies"]] == ["acme", "globex", "initech"]
+    assert doc["totals"]["inventory"]["total"]["co2e_g"] == 5 * 614
+    assert doc["totals"]["avoided"]["total"]["co2e_g"] == 5 * 1013
+    acme, globex, initech = doc["companies"]
+    # one reporting employee each: withheld, both (one alone would be the park total minus acme)
+    for small in (globex, initech):
+        assert small["withheld"] is True and "inventory" not in small and "data_quality" not in small
+    # ops (1 < 2) alone would be acme minus eng: eng and ops are shown only combined
+    assert [(d["department"], d["employees_reporting"]) for d in acme["departments"]] == [(None, 3)]
 
 
 def test_company_admin_sees_only_their_company(client: Client) -> None:
@@ -178,11 +183,13 @@ def test_exports_and_report(client: Client) -> None:
     park_total = next(
         r for r in rows if r["level"] == "park" and r["measure"] == "inventory" and r["category"] == "total"
     )
-    assert int(park_total["co2e_g"]) == 4 * 614 and park_total["co2e_kg"] == "2.456"
+    assert int(park_total["co2e_g"]) == 5 * 614 and park_total["co2e_kg"] == "3.07"
+    withheld = [r for r in rows if r["measure"] == "withheld"]
+    assert [(r["company"], r["co2e_g"]) for r in withheld] == [("globex", ""), ("initech", "")]
     as_json = client.get(
         "/api/v1/scope3/export", params={"period": period, "format": "json"}, headers=headers
     )
-    assert json.loads(as_json.content)["totals"]["inventory"]["total"]["co2e_g"] == 4 * 614
+    assert json.loads(as_json.content)["totals"]["inventory"]["total"]["co2e_g"] == 5 * 614
     report = client.get(
         "/api/v1/scope3/report", params={"period": period, "company": "acme"}, headers=headers
     )
@@ -228,7 +235,7 @@ def test_headcount_close_and_explain(client: Client) -> None:
         params={"period": period, "company": "acme", "department": "ops"},
         headers=_auth("park_manager"),
     )
-    assert small.status_code == 403
+    assert small.status_code == 200 and small.json()["withheld"] is True and "figure" not in small.json()
 
     last_month = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     assert (
@@ -256,7 +263,7 @@ def test_dashboard_page_and_assets(client: Client) -> None:
     chart = client.get("/dashboard/vendor/chart.umd.min.js")
     assert chart.status_code == 200 and "Chart" in chart.text[:2000]
     status = client.get("/api/v1/dashboard/status", headers=_auth("park_manager")).json()
-    assert status["anchoring"] == {"configured": False, "log_size": 4} and "feed" in status
+    assert status["anchoring"] == {"configured": False, "log_size": 5} and "feed" in status
     assert "/api/v1/scope3/summary" in client.get("/openapi.json").json()["paths"]
 
 
@@ -270,13 +277,13 @@ def test_disclosure_as_html_pdf_and_json_shows_the_summary_figures(client: Clien
         "/api/v1/scope3/disclosure", params={**params, "format": "json"}, headers=_auth("park_manager")
     ).json()
     gross = {c["category"]: c for c in disclosure["gross"]["categories"]}
-    assert sorted(gross) == [5, 6, 7] and gross[7]["co2e_g"] == cat7["co2e_g"] == 4 * 614
+    assert sorted(gross) == [5, 6, 7] and gross[7]["co2e_g"] == cat7["co2e_g"] == 5 * 614
     assert disclosure["gross"]["total_g"] == summary["totals"]["inventory"]["total"]["co2e_g"]
     assert "Category 5 holds only" in disclosure["boundary"]["category_5_en"]
 
     html = client.get("/api/v1/scope3/disclosure", params=params, headers=_auth("park_manager"))
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
-    assert "GRI 305-3-a" in html.text and f"<td>{4 * 614}</td>" in html.text and "范围三排放总量" in html.text
+    assert "GRI 305-3-a" in html.text and f"<td>{5 * 614}</td>" in html.text and "范围三排放总量" in html.text
     # 2026.1 has no provenance columns, and the disclosure says so rather than leave a blank
     assert "not stated (set without provenance columns)" in html.text
 
@@ -301,7 +308,7 @@ def test_a_category_view_explains_that_category(client: Client) -> None:
     total_url = doc["totals"]["inventory"]["total"]["explain_url"]
     assert "category=7" in total_url
     for block in doc["companies"]:
-        assert "category=7" in block["inventory"]["total"]["explain_url"]
+        assert block.get("withheld") or "category=7" in block["inventory"]["total"]["explain_url"]
     explained = client.get(total_url, headers=_auth("park_manager")).json()
     assert explained["filters"]["category"] == 7
     assert explained["figure"]["inventory"]["co2e_g"] == doc["totals"]["inventory"]["total"]["co2e_g"]
@@ -312,7 +319,7 @@ def test_one_company_without_a_headcount_leaves_the_park_share_standing(client: 
     doc = client.get(SUMMARY, params={"period": client.period}, headers=_auth("park_manager")).json()
     quality = doc["totals"]["data_quality"]
     assert quality["reporting_share"] == 0.5  # acme: 3 of 6; globex has no headcount
-    assert quality["companies_without_headcount"] == ["globex"]
+    assert quality["companies_without_headcount"] == ["globex", "initech"]
 
 
 def test_park_targets_pro_rata_and_dashboard_names(client: Client) -> None:
@@ -363,3 +370,39 @@ def test_park_targets_pro_rata_and_dashboard_names(client: Client) -> None:
     assert status["labels"]["categories"]["7"]["name_zh"] == "员工通勤"
     own = client.get("/api/v1/dashboard/status", headers=_auth("company_admin", "globex")).json()
     assert own["labels"]["companies"] == {}  # globex has no company record; acme's is not theirs
+
+
+def test_a_company_with_one_reporting_employee_is_withheld_on_every_surface(client: Client) -> None:
+    period = client.period
+    manager = _auth("park_manager")
+    own = _auth("company_admin", "globex")
+    for params, headers in (({"period": period, "company": "globex"}, manager), ({"period": period}, own)):
+        for extra in ({}, {"category": 7}, {"extrapolate": "true"}):
+            response = client.get(SUMMARY, params={**params, **extra}, headers=headers)
+            assert response.status_code == 200, response.text
+            totals = response.json()["totals"]
+            assert totals["withheld"] is True and set(totals) == {"company", "withheld", "privacy"}
+            assert response.json()["companies"] == [totals]
+    exported = client.get(
+        "/api/v1/scope3/export", params={"period": period, "format": "csv"}, headers=own
+    ).content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [(r["company"], r["measure"], r["co2e_g"]) for r in rows] == [("globex", "withheld", "")]
+    report = client.get("/api/v1/scope3/report", params={"period": period}, headers=own)
+    assert (
+        report.status_code == 200 and "已隐藏 Withheld" in report.text and "<td>614</td>" not in report.text
+    )
+    for fmt in ("json", "html", "pdf"):
+        disclosure = client.get(
+            "/api/v1/scope3/disclosure", params={"period": period, "format": fmt}, headers=own
+        )
+        assert disclosure.status_code == 200, disclosure.text
+    assert client.get(
+        "/api/v1/scope3/disclosure", params={"period": period, "format": "json"}, headers=own
+    ).json()["withheld"]
+    for explain in ({"company": "globex"}, {"company": "acme", "category": 7, "type": "metro"}):
+        explained = client.get(
+            "/api/v1/scope3/explain", params={"period": period, **explain}, headers=manager
+        )
+        assert explained.status_code == 200
+        assert explained.json().get("withheld", False) is (explain["company"] == "globex")

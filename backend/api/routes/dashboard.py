@@ -64,7 +64,7 @@ def get_status(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     status: dict[str, Any] = {
         "role": principal.role,
         "company": principal.org if principal.role == "company_admin" else None,
-        "min_group_size": runtime.settings.scope3_min_group_size,
+        "min_group_size": runtime.settings.min_group_size,
         "timezone": runtime.settings.scope3_timezone,
         "anchoring": dashboard.anchoring_status(runtime.db, runtime.target),
         "labels": dashboard.labels(runtime.db, principal.org if principal.role == "company_admin" else None),

@@ -21,6 +21,7 @@ from backend.api.schemas_identity import (
 from backend.domain.disclosure import Group
 from backend.domain.errors import PermissionDenied
 from backend.services import aggregates, reviews
+from backend.services.scope3 import Scope3Config
 
 router = APIRouter(prefix="/api/v1", tags=["reviews and aggregates"])
 
@@ -106,7 +107,10 @@ def activity_aggregates(
             raise PermissionDenied("company admins see aggregates of their own company only")
         company, group_by = principal.org, "department"
     minimum = runtime.settings.min_group_size
-    result = aggregates.activity_aggregates(runtime.db, group_by, company, since, until, minimum)
+    tz = Scope3Config(runtime.settings.scope3_timezone, minimum).tz
+    result, since, until = aggregates.activity_aggregates(
+        runtime.db, group_by, company, since, until, minimum, tz
+    )
     return AggregatesPublic(
         group_by=group_by,
         company=company,
@@ -115,4 +119,6 @@ def activity_aggregates(
         other=_group(result.other) if result.other else None,
         pooled_groups=result.pooled,
         suppressed=result.suppressed_all,
+        since=since,
+        until=until,
     )

@@ -1,7 +1,7 @@
 """Scope 3 routes for park managers, company admins and the park platform (pull API and exports).
 
 Park managers see every company; a company admin sees only the company in their token. Figures
-are aggregates: departments with fewer reporting employees than ``CARBON_SCOPE3_MIN_GROUP_SIZE``
+are aggregates: departments with fewer reporting employees than ``CARBON_MIN_GROUP_SIZE``
 are never shown separately.
 """
 
@@ -52,7 +52,7 @@ ExtrapolateQuery = Annotated[
 
 def scope3_config(runtime: Runtime) -> scope3.Scope3Config:
     return scope3.Scope3Config(
-        runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size, runtime.settings.baseline
+        runtime.settings.scope3_timezone, runtime.settings.min_group_size, runtime.settings.baseline
     )
 
 

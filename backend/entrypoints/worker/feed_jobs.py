@@ -33,7 +33,7 @@ def _config(runtime: Runtime) -> feed.FeedConfig | None:
 
 def _scope3_config(runtime: Runtime) -> scope3.Scope3Config:
     return scope3.Scope3Config(
-        runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size, runtime.settings.baseline
+        runtime.settings.scope3_timezone, runtime.settings.min_group_size, runtime.settings.baseline
     )
 
 
