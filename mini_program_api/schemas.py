@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from backend.api.text_fields import Name
+
 MAX_DISTANCE_KM = Decimal(20_000)
 """Upper bound of any single trip's distance (a long-haul flight); modes have tighter bands."""
 MAX_DISTANCE_ANY_UNIT = Decimal(20_000_000)
@@ -40,7 +42,7 @@ class _ActivityBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with a UTC offset.")
-    evidence_ref: str | None = Field(
+    evidence_ref: Name | None = Field(
         default=None,
         min_length=1,
         max_length=200,

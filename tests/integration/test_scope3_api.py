@@ -21,6 +21,7 @@ from backend.adapters.database import Database
 from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
+from backend.services import enrollment
 from backend.services.activities import Caller, record_activity
 from backend.services.tokens import issue_token
 
@@ -45,6 +46,7 @@ def client(db: Database, tmp_path: Path) -> Iterator[Client]:
     runtime = Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"k" * 32)
     now = datetime.now(UTC)
     when = now - timedelta(days=40)  # last month or the one before: always a closable period
+    enrollment.create_company(db, "acme", "Acme Tools", now, name_zh="艾克米工具")  # headcounts need it
     for i, (org, dept) in enumerate([("acme", "eng"), ("acme", "eng"), ("acme", "ops"), ("globex", "hq")]):
         payload = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": "10"}
         record_activity(db, Caller(f"e-{i}", org, dept), f"key-api-{i:04d}", payload, when, runtime.issuance)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import RuntimeDep, require_roles
+from backend.api.text_fields import Text
 from backend.services import corrections
 from backend.services.tokens import Principal
 
@@ -30,7 +31,7 @@ class ReversalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason_code: ReasonCode = Field(description="Why the record is reversed / 冲正原因代码.")
-    note: str | None = Field(
+    note: Text | None = Field(
         default=None,
         max_length=corrections.MAX_NOTE_CHARS,
         description="Free text (required for 'other'); kept in the database, only its SHA-256 is logged.",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.adapters.orm_points import PointsRulesRow, PointsTransferRow
 from backend.api.deps import RuntimeDep, require_roles
+from backend.api.text_fields import Text
 from backend.domain.errors import PermissionDenied
 from backend.domain.points import MAX_TRANSFER_POINTS, ReasonCode, TransferKind
 from backend.domain.points_rules import (
@@ -19,7 +20,7 @@ from backend.domain.points_rules import (
     MAX_EXPIRY_MONTHS,
     MAX_RATE_POINTS_PER_KG,
 )
-from backend.services import points, points_rules
+from backend.services import enrollment, points, points_rules
 from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/points", tags=["points administration"])
@@ -135,6 +136,7 @@ def put_company_rules(
 ) -> RulesDocumentPublic:
     if principal.role == "company_admin" and principal.org != org_id:
         raise PermissionDenied("a company admin sets its own company's rules only")
+    enrollment.require_companies(runtime.db, [org_id])
     scope = points_rules.company_scope(org_id)
     row = points_rules.put_document(
         runtime.db,
@@ -190,7 +192,7 @@ class CorrectionCreate(BaseModel):
     amount: int | None = Field(
         default=None, gt=0, le=MAX_TRANSFER_POINTS, description="Default: all not yet reversed."
     )
-    note: str | None = Field(default=None, max_length=500, description="Kept in the database, never logged.")
+    note: Text | None = Field(default=None, max_length=500, description="Kept in the database, never logged.")
 
 
 def _created(response: Response, posted: points.PostedTransfer) -> TransferPublic:
@@ -236,7 +238,7 @@ class GrantCreate(BaseModel):
     company: str = Field(min_length=1, max_length=128)
     employee: str | None = Field(default=None, min_length=1, max_length=128)
     amount: int = Field(gt=0, le=MAX_TRANSFER_POINTS)
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 @router.post(

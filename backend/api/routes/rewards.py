@@ -10,9 +10,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.adapters.orm_points import RewardRow
 from backend.api.deps import RuntimeDep, require_roles
+from backend.api.text_fields import Name, Text
 from backend.domain import rewards as reward_rules
 from backend.domain.errors import InvalidInput
-from backend.services import rewards
+from backend.services import enrollment, rewards
 from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/rewards", tags=["rewards"])
@@ -24,9 +25,9 @@ MAX_COMPANIES = 100
 class RewardCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=120)
-    name_zh: str | None = Field(default=None, min_length=1, max_length=120)
-    description: str | None = Field(default=None, max_length=1000)
+    name: Name = Field(min_length=1, max_length=120)
+    name_zh: Name | None = Field(default=None, min_length=1, max_length=120)
+    description: Text | None = Field(default=None, max_length=1000)
     price_points: int = Field(gt=0, le=10**9)
     stock: int = Field(ge=0, le=reward_rules.MAX_REWARD_STOCK)
     per_employee_limit: int | None = Field(default=None, ge=1, le=reward_rules.MAX_PER_EMPLOYEE_LIMIT)
@@ -126,6 +127,8 @@ def create_reward(
 ) -> RewardAdmin:
     if idempotency_key is not None and not 8 <= len(idempotency_key) <= 128:
         raise InvalidInput("Idempotency-Key", "must be 8–128 characters")
+    if body.companies:
+        enrollment.require_companies(runtime.db, body.companies, "companies")
     spec = rewards.RewardSpec(
         name=body.name,
         name_zh=body.name_zh,

@@ -15,11 +15,20 @@ from pydantic import BaseModel, Field
 
 from backend.adapters import disclosure_pdf
 from backend.api.deps import RuntimeDep, require_roles
+from backend.api.text_fields import Text
 from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import PermissionDenied
 from backend.domain.records import canonical_json
 from backend.domain.scope3 import parse_category, parse_period
-from backend.services import feed, scope3, scope3_close, scope3_disclosure, scope3_explain, scope3_report
+from backend.services import (
+    enrollment,
+    feed,
+    scope3,
+    scope3_close,
+    scope3_disclosure,
+    scope3_explain,
+    scope3_report,
+)
 from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/scope3", tags=["scope3"])
@@ -204,12 +213,13 @@ def put_headcount(
 ) -> dict[str, Any]:
     """The denominator of the share of employees reporting and of the category 7 extrapolation."""
     scope3.authorize_company(principal.role, principal.org, company)
+    enrollment.require_companies(runtime.db, [company])
     scope3.set_headcount(runtime.db, company, body.headcount, principal.role)
     return {"company": company, "headcount": body.headcount}
 
 
 class RestatementCreate(BaseModel):
-    reason: str = Field(min_length=1, max_length=scope3_close.MAX_REASON_LENGTH)
+    reason: Text = Field(min_length=1, max_length=scope3_close.MAX_REASON_LENGTH)
 
 
 @router.get("/periods", summary="Closed periods and restatements / 已关账期间")
