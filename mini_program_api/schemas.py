@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from backend.api.text_fields import Name
 from backend.domain import activities
 
 MAX_DISTANCE_KM = Decimal(20_000)
@@ -42,7 +43,7 @@ class _ActivityBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with a UTC offset.")
-    evidence_ref: str | None = Field(
+    evidence_ref: Name | None = Field(
         default=None,
         min_length=1,
         max_length=200,

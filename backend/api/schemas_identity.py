@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from backend.api.text_fields import Name, Text
 from backend.domain.access import SCOPES
 
 
@@ -25,7 +26,7 @@ class MiniProgramLogin(_Strict):
 
 
 class StaffLogin(_Strict):
-    username: str = Field(min_length=1, max_length=64)
+    username: Name = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -55,7 +56,7 @@ class MePublic(BaseModel):
 
 
 class StaffCreate(_Strict):
-    username: str = Field(min_length=3, max_length=64)
+    username: Name = Field(min_length=3, max_length=64)
     password: str = Field(min_length=1, max_length=256)
     role: Literal["company_admin", "park_manager", "auditor", "operator"]
     company_id: str | None = Field(default=None, max_length=64)
@@ -73,7 +74,7 @@ class StaffPublic(BaseModel):
 
 
 class ApiKeyCreate(_Strict):
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=len(SCOPES), description=f"Of: {', '.join(SCOPES)}")
     ttl_days: int | None = Field(default=None, ge=1, le=366)
 
@@ -99,8 +100,8 @@ class ApiKeyIssued(ApiKeyPublic):
 
 class CompanyCreate(_Strict):
     id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200, description="The company's name (English).")
-    name_zh: str | None = Field(default=None, min_length=1, max_length=200, description="公司中文名称")
+    name: Name = Field(min_length=1, max_length=200, description="The company's name (English).")
+    name_zh: Name | None = Field(default=None, min_length=1, max_length=200, description="公司中文名称")
 
 
 class CompanyPublic(BaseModel):
@@ -114,7 +115,7 @@ class CompanyPublic(BaseModel):
 
 class DepartmentCreate(_Strict):
     id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class DepartmentPublic(BaseModel):
@@ -128,7 +129,7 @@ class DepartmentPublic(BaseModel):
 class EmployeeCreate(_Strict):
     employee_no: str = Field(min_length=1, max_length=64)
     department_id: str | None = Field(default=None, max_length=64)
-    display_name: str | None = Field(default=None, max_length=100)
+    display_name: Name | None = Field(default=None, max_length=100)
 
 
 class EmployeeUpdate(_Strict):
@@ -188,7 +189,7 @@ class InvitationPublic(BaseModel):
 
 class ReviewDecision(_Strict):
     decision: Literal["approve", "reject"]
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class ReviewPublic(BaseModel):
@@ -236,7 +237,7 @@ class BindingCreate(_Strict):
     identifier: str = Field(
         min_length=1, max_length=128, description="Card number or account id; stored hashed."
     )
-    label: str | None = Field(default=None, max_length=40, description="Your own name for it.")
+    label: Name | None = Field(default=None, max_length=40, description="Your own name for it.")
     code: str | None = Field(
         default=None,
         max_length=32,
@@ -277,7 +278,7 @@ class BindingPublic(BaseModel):
 
 class SourceCreate(_Strict):
     id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: Literal["transit_gate", "bike_share", "ev_charger", "recycling_station", "waste_contractor"] = (
         Field(
             description="waste_contractor: the company's own waste contractor delivering weighed office "

@@ -89,7 +89,11 @@ class RecordedActivity:
     created: bool
 
 
-def _check_time(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> None:
+def _timely(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> bool:
+    return now - policy.max_age <= occurred_at <= now + policy.clock_skew
+
+
+def check_time(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> None:
     if occurred_at > now + policy.clock_skew:
         raise InvalidInput("occurred_at", "is in the future")
     if occurred_at < now - policy.max_age:
@@ -178,8 +182,11 @@ class _Batch:
     def run(self, drafts: Sequence[Draft]) -> list[Outcome]:
         existing = _existing_many(self.session, drafts)
         screening = None
-        if self.policy.screening is not None:
-            window = (min(d.occurred_at for d in drafts), max(d.occurred_at for d in drafts))
+        # Only times the rules accept frame the window: an absurd one (year 1 or 9999) is refused
+        # on its own by _decide, and must not take the others' window out of the calendar.
+        timely = [d.occurred_at for d in drafts if _timely(d.occurred_at, self.now, self.policy)]
+        if self.policy.screening is not None and timely:
+            window = (min(timely), max(timely))
             subjects = [d.caller.subject_id for d in drafts]
             screening = recognition.ScreeningFacts(
                 self.session, subjects, window, self.policy.screening, self.now
@@ -213,7 +220,7 @@ class _Batch:
 
     def _decide(self, draft: Draft, screening: recognition.ScreeningFacts | None) -> _Accepted:
         caller, payload, now, policy = draft.caller, draft.payload, self.now, self.policy
-        _check_time(draft.occurred_at, now, policy)
+        check_time(draft.occurred_at, now, policy)
         factor_set = self.sets.at(draft.occurred_at)
         activity_type = str(payload["type"])
         calc = normalize(activity_type, payload, factor_set, baseline=policy.baseline)

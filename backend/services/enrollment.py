@@ -30,6 +30,7 @@ from backend.adapters.orm_identity import (
     InvitationRow,
 )
 from backend.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from backend.domain.text import check_name
 from backend.services.revocation import revoke_all_sessions
 from backend.services.tokens import secret_hash
 
@@ -90,6 +91,19 @@ def create_company(
 def list_companies(db: Database) -> list[CompanyRow]:
     with db.read_sessions() as session:
         return list(session.execute(select(CompanyRow).order_by(CompanyRow.id)).scalars())
+
+
+def require_companies(db: Database, company_ids: list[str], field: str | None = None) -> None:
+    """Refuses a reference to a company the park has not enrolled: ``404`` for a path's company
+    (``field`` None), ``422`` naming ``field`` for a body's."""
+    wanted = sorted(set(company_ids))
+    with db.read_sessions() as session:
+        known = set(session.execute(select(CompanyRow.id).where(CompanyRow.id.in_(wanted))).scalars())
+    missing = [c for c in wanted if c not in known]
+    if missing and field is None:
+        raise NotFound(f"company {missing[0]} not found")
+    if missing:
+        raise InvalidInput(field or "company", f"no company {', '.join(missing)} is enrolled in the park")
 
 
 def _company(session: Session, company_id: str) -> CompanyRow:
@@ -219,6 +233,7 @@ def _parse_csv(text: str) -> list[tuple[str, str | None, str | None]]:
         if not IDENTIFIER.fullmatch(employee_no):
             raise InvalidInput(f"csv.line{line}.employee_no", "must be 1–64 letters, digits, '.', '_' or '-'")
         department = (record.get("department_id") or "").strip() or None
+        check_name(f"csv.line{line}.display_name", record.get("display_name"))
         name = (record.get("display_name") or "").strip() or None
         if name is not None and len(name) > 100:
             raise InvalidInput(f"csv.line{line}.display_name", "at most 100 characters")

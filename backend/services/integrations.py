@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -48,6 +49,7 @@ from backend.services.activities import (
     IssuancePolicy,
     Outcome,
     RecordedActivity,
+    check_time,
     observe_recorded,
     record_batch,
 )
@@ -76,6 +78,8 @@ SECRET_ROTATION_GRACE = timedelta(hours=24)
 SIGNATURE_SCHEME = "v1"
 MAX_IDENTIFIER_LENGTH = 128
 RATE_WINDOW = timedelta(minutes=1)
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+"""Unix seconds in ASCII digits (``str.isdigit`` also takes '²' and other scripts' digits)."""
 
 
 @dataclass(frozen=True)
@@ -311,8 +315,8 @@ def verify_delivery(
         source = session.get(IntegrationSourceRow, source_id)
     if source is None or source.disabled_at is not None:
         raise SignatureInvalid(f"unknown or disabled source {source_id}")
-    if not timestamp or not timestamp.isdigit():
-        raise SignatureInvalid("header X-Carbon-Timestamp (Unix seconds) is required")
+    if not timestamp or not TIMESTAMP.fullmatch(timestamp):
+        raise SignatureInvalid("header X-Carbon-Timestamp (Unix seconds, 1 to 12 ASCII digits) is required")
     if abs(now.timestamp() - int(timestamp)) > tolerance_s:
         raise SignatureInvalid(f"the timestamp is more than {tolerance_s} s from the server's clock")
     offered = [p.strip().removeprefix(f"{SIGNATURE_SCHEME}=") for p in (signature_value or "").split(",")]
@@ -426,6 +430,7 @@ class _Delivery:
                 results[record.record_id] = (outcome, None)
                 continue
             digest = sha256_hex(canonical_json(record.raw))
+            record = self._timely(record)
             early = self._before_recording(record, digest, stored.get(record.record_id), callers)
             if early is not None:
                 results[record.record_id] = early
@@ -449,6 +454,17 @@ class _Delivery:
             results[record.record_id] = self._recorded(record, digest, result, stored.get(record.record_id))
         self.session.add_all(self.saved)
         return [results[r.record_id] for r in records]
+
+    def _timely(self, record: IncomingRecord) -> IncomingRecord:
+        """A record whose time the rules refuse (in the future, too old, year 1 or 9999) is
+        refused on its own, before matching: it names ``occurred_at`` whoever holds the account."""
+        if record.occurred_at is None or record.payload is None:
+            return record
+        try:
+            check_time(record.occurred_at, self.now, self.policy)
+        except InvalidInput as refused:
+            return replace(record, payload=None, field=refused.field, reason=refused.reason)
+        return record
 
     def _stored(self, record_ids: list[str]) -> dict[str, IntegrationRecordRow]:
         stmt = select(IntegrationRecordRow).where(

@@ -16,6 +16,7 @@ from backend.adapters.database import Database
 from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import Settings
+from backend.services import enrollment
 from backend.services.tokens import issue_token
 
 METRO = {"type": "metro", "occurred_at": "2026-11-20T08:10:00+08:00", "distance_km": 12.4}
@@ -49,6 +50,8 @@ def api(db: Database, database_url: str, tmp_path: Path) -> Api:
     settings = Settings(
         data_dir=tmp_path, database_url=database_url, scheduler_enabled=False, baseline="petrol_car_solo"
     )
+    for company in ("acme", "globex"):  # rules and rewards name companies the park enrolled
+        enrollment.create_company(db, company, company.title(), datetime.now(UTC))
     return Api(Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"s" * 32))
 
 

@@ -22,6 +22,7 @@ from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
 from backend.entrypoints.cli.main import main
+from backend.services import enrollment
 from backend.services.activities import Caller, record_activity
 from backend.services.tokens import issue_token
 from tests.waiting import wait_for
@@ -47,6 +48,7 @@ def client(db: Database, tmp_path: Path) -> Iterator[Client]:
     runtime = Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"k" * 32)
     now = datetime.now(UTC)
     when = now - timedelta(days=40)  # last month or the one before: always a closable period
+    enrollment.create_company(db, "acme", "Acme Tools", now, name_zh="艾克米工具")  # headcounts need it
     people = [("acme", "eng"), ("acme", "eng"), ("acme", "ops"), ("globex", "hq"), ("initech", "hq")]
     for i, (org, dept) in enumerate(people):
         payload = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": "10"}

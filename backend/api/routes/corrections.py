@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
+from backend.api.text_fields import Text
 from backend.services import corrections
 
 router = APIRouter(prefix="/api/v1", tags=["corrections"])
@@ -28,7 +29,7 @@ class ReversalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason_code: ReasonCode = Field(description="Why the record is reversed / 冲正原因代码.")
-    note: str | None = Field(
+    note: Text | None = Field(
         default=None,
         max_length=corrections.MAX_NOTE_CHARS,
         description="Free text (required for 'other'); kept in the database, only a commitment is logged.",

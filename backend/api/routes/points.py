@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
+from backend.api.text_fields import Text
 from backend.api.types import UtcDatetime
 from backend.domain.errors import PermissionDenied
 from backend.domain.points import MAX_TRANSFER_POINTS, ReasonCode, TransferKind
@@ -19,7 +20,7 @@ from backend.domain.points_rules import (
     MAX_EXPIRY_MONTHS,
     MAX_RATE_POINTS_PER_KG,
 )
-from backend.services import points, points_rules
+from backend.services import enrollment, points, points_rules
 from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/points", tags=["points administration"])
@@ -123,6 +124,7 @@ def put_company_rules(
 ) -> RulesDocumentPublic:
     if principal.role == "company_admin" and principal.org != org_id:
         raise PermissionDenied("a company admin sets its own company's rules only")
+    enrollment.require_companies(runtime.db, [org_id])
     scope = points_rules.company_scope(org_id)
     row = points_rules.put_document(
         runtime.db,
@@ -162,7 +164,7 @@ class CorrectionCreate(BaseModel):
     amount: int | None = Field(
         default=None, gt=0, le=MAX_TRANSFER_POINTS, description="Default: all not yet reversed."
     )
-    note: str | None = Field(default=None, max_length=500, description="Kept in the database, never logged.")
+    note: Text | None = Field(default=None, max_length=500, description="Kept in the database, never logged.")
 
 
 def _created(response: Response, posted: points.PostedTransfer) -> TransferPublic:
@@ -211,7 +213,7 @@ class GrantCreate(BaseModel):
     company: str = Field(min_length=1, max_length=128)
     employee: str | None = Field(default=None, min_length=1, max_length=128)
     amount: int = Field(gt=0, le=MAX_TRANSFER_POINTS)
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 @router.post(

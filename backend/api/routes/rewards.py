@@ -9,9 +9,10 @@ from fastapi import APIRouter, Body, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.api.deps import OptionalIdempotencyKeyDep, PrincipalDep, RuntimeDep
+from backend.api.text_fields import Name, Text
 from backend.api.types import UtcDatetime
 from backend.domain import rewards as reward_rules
-from backend.services import rewards
+from backend.services import enrollment, rewards
 
 router = APIRouter(prefix="/api/v1/rewards", tags=["rewards"])
 
@@ -21,9 +22,9 @@ MAX_COMPANIES = 100
 class RewardCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=120)
-    name_zh: str | None = Field(default=None, min_length=1, max_length=120)
-    description: str | None = Field(default=None, max_length=1000)
+    name: Name = Field(min_length=1, max_length=120)
+    name_zh: Name | None = Field(default=None, min_length=1, max_length=120)
+    description: Text | None = Field(default=None, max_length=1000)
     price_points: int = Field(gt=0, le=10**9)
     stock: int = Field(ge=0, le=reward_rules.MAX_REWARD_STOCK)
     per_employee_limit: int | None = Field(default=None, ge=1, le=reward_rules.MAX_PER_EMPLOYEE_LIMIT)
@@ -102,6 +103,8 @@ def create_reward(
     response: Response,
     idempotency_key: OptionalIdempotencyKeyDep,
 ) -> RewardAdmin:
+    if body.companies:
+        enrollment.require_companies(runtime.db, body.companies, "companies")
     spec = rewards.RewardSpec(
         name=body.name,
         name_zh=body.name_zh,

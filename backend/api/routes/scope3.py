@@ -15,11 +15,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
+from backend.api.text_fields import Text
 from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import PermissionDenied
 from backend.domain.records import canonical_json
 from backend.domain.scope3 import parse_category, parse_period
 from backend.services import (
+    enrollment,
     feed,
     scope3,
     scope3_close,
@@ -226,12 +228,13 @@ def put_headcount(
 ) -> dict[str, Any]:
     """The denominator of the share of employees reporting and of the category 7 extrapolation."""
     scope3.authorize_company(principal.role, principal.org, company)
+    enrollment.require_companies(runtime.db, [company])
     scope3.set_headcount(runtime.db, company, body.headcount, principal.role)
     return {"company": company, "headcount": body.headcount}
 
 
 class RestatementCreate(BaseModel):
-    reason: str = Field(min_length=1, max_length=scope3_close.MAX_REASON_LENGTH)
+    reason: Text = Field(min_length=1, max_length=scope3_close.MAX_REASON_LENGTH)
 
 
 @router.get("/periods", summary="Closed periods and restatements / 已关账期间")
