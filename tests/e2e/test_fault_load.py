@@ -317,6 +317,18 @@ def test_witnesses_survive_a_crash_and_refuse_a_forked_checkpoint(tmp_path: Path
             witnesses[0].start()  # same directory: the state it had before the crash
             second = _wait_cosigned(ledger, witnesses, first + 1)
         assert second > first
+        # An auditor's check of the published checkpoint: log key, both witnesses, root on chain.
+        contract = json.loads((data_dir / "deployment.json").read_text())["contract_address"]
+        base = ["audit", "verify-checkpoint", "--api", ledger.url, "--vkey", log_vkey, "--contract", contract]
+        base += ["--chain-id", "31337", "--rpc", ledger.rpc_url]
+        checked = ledger.cli(
+            *base, "--witness", witnesses[0].vkey, "--witness", witnesses[1].vkey, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "cosigned by" in checked.stdout
+        stranger = WitnessServer(tmp_path / "w3", "never.example/w", [log_vkey]).vkey  # never asked
+        refused = ledger.cli(*base, "--witness", stranger, check=False)
+        assert refused.returncode == 1 and "no valid cosignature by never.example/w" in refused.stdout
         # A key holder rewrites history: same origin, same key, another root one leaf further.
         keys = LogKeyStore(data_dir / "log-signing.json", origin)
         forged = notes.signed_checkpoint(notes.Checkpoint(origin, second + 1, bytes(32)), keys.signers(), [])
