@@ -1,6 +1,6 @@
 """Runs every benchmark and prints one table; writes bench/results/latest.json.
 
-python -m bench [--quick] [--only ingest,ingest-pg,bulk,log,anchoring,audit,auth] [--json PATH]
+python -m bench [--quick] [--only ingest,ingest-pg,bulk,log,anchoring,audit,auth,tlog] [--json PATH]
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 import time
 from pathlib import Path
 
-from bench import bench_anchoring, bench_auth, bench_ingest, bench_log, bench_verify
+from bench import bench_anchoring, bench_auth, bench_ingest, bench_log, bench_tlog, bench_verify
 from bench.common import Row, machine, peak_rss_mib
 
 SUITES = {
@@ -22,6 +22,7 @@ SUITES = {
     "bulk": bench_ingest.run_bulk,
     "audit": bench_verify.run,
     "auth": bench_auth.run,
+    "tlog": bench_tlog.run,
 }
 
 

@@ -6,7 +6,7 @@ mode 600 and renamed into place; outside local mode a file other users can read 
 first; checkpoints are signed by each key that is not retired, so after ``carbon-ledger log
 rotate-key`` a checkpoint carries the new and the old signature until the old key is retired and
 verifiers (witnesses, auditors) have the new verifier key. A running server notices a rotation
-by the file's modification time.
+by the file's inode (each write renames a new file into place).
 
 The file also keeps the default origin (``carbon-ledger.local/<random>``) chosen when the file was
 created, so a park that never set ``CARBON_LOG_ORIGIN`` keeps one stable, unique log identity.
@@ -55,14 +55,15 @@ class LogKeyStore:
         self.path = path
         self._origin = check_key_name(origin) if origin else None
         self._lock = threading.Lock()
-        self._cache: tuple[float, str, list[LogKey]] | None = None
+        self._cache: tuple[tuple[int, int], str, list[LogKey]] | None = None
 
     def _load(self) -> tuple[str, list[LogKey]]:
         with self._lock:
             if not self.path.exists():
                 self._write(DEFAULT_ORIGIN_PREFIX + secrets.token_hex(6), [_new_key(datetime.now(UTC))])
-            mtime = self.path.stat().st_mtime
-            if self._cache is None or self._cache[0] != mtime:
+            info = self.path.stat()
+            version = (info.st_ino, info.st_mtime_ns)  # each write renames a new file into place
+            if self._cache is None or self._cache[0] != version:
                 data = json.loads(self.path.read_text())
                 if data.get("version") != FORMAT_VERSION:
                     raise ConfigurationError(f"{self.path}: unknown log key file version")
@@ -70,7 +71,7 @@ class LogKeyStore:
                     LogKey(bytes.fromhex(k["seed"]), k["created_at"], k.get("retired_at"))
                     for k in data["keys"]
                 ]
-                self._cache = (mtime, data["default_origin"], keys)
+                self._cache = (version, data["default_origin"], keys)
             return self._cache[1], self._cache[2]
 
     def _write(self, default_origin: str, keys: list[LogKey]) -> None:

@@ -20,6 +20,9 @@ def create_witness_app(witness: Witness) -> FastAPI:
 
     @app.post("/add-checkpoint")
     async def add_checkpoint(request: Request) -> Response:
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > protocol.MAX_REQUEST_BYTES:
+            return Response(b"request too large\n", status_code=400, media_type="text/plain")
         body = await request.body()
         if len(body) > protocol.MAX_REQUEST_BYTES:
             return Response(b"request too large\n", status_code=400, media_type="text/plain")

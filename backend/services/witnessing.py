@@ -47,6 +47,8 @@ class Outcome:
 def endpoints(config: list[dict[str, str]]) -> list[WitnessEndpoint]:
     out = []
     for i, item in enumerate(config):
+        if not str(item.get("url", "")).startswith(("http://", "https://")):
+            raise notes.NoteError("each witness has an http(s) URL", f"witnesses[{i}].url")
         verifier = notes.parse_vkey(item.get("vkey", ""))
         if verifier.sig_type != notes.SIG_COSIGNATURE_V1:
             raise notes.NoteError(

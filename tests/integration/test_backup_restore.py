@@ -12,6 +12,7 @@ from sqlalchemy import select
 from backend.adapters import backup as backups
 from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
+from backend.adapters.log_keys import LogKeyStore
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.bootstrap.settings import Settings
@@ -149,9 +150,11 @@ def test_postgresql_backup_copies_keys_only_when_asked(
 ) -> None:
     data_dir, _database, extras = _data_dir(tmp_path)
     settings = Settings(data_dir=data_dir, database_url="postgresql+psycopg://ledger@127.0.0.1:1/ledger")
+    LogKeyStore(settings.resolved_log_key_file).signers()  # the log's checkpoint key, created on use
     dest = tmp_path / "keys"
     assert main(["backup", str(dest)], settings=settings) == 2
     assert "pg_dump" in capsys.readouterr().err and not dest.exists()
     assert main(["backup", "--without-database", str(dest)], settings=settings) == 0
     manifest = backups.verify(dest)
-    assert manifest["database"] is None and set(manifest["files"]) == {path.name for path in extras}
+    assert manifest["database"] is None
+    assert set(manifest["files"]) == {path.name for path in extras} | {"log-signing.json"}

@@ -54,7 +54,15 @@ def tlogcheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"interoperability test cannot run under CI: {reason}")
         pytest.skip(reason)
     out = tmp_path_factory.mktemp("go") / "tlogcheck"
-    env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GOPATH), "GOCACHE": str(out.parent / "cache")}
+    env = {
+        **os.environ,
+        "GO111MODULE": "off",  # GOPATH mode: Debian's packages under /usr/share/gocode, no downloads
+        "GOPATH": str(GOPATH),
+        "GOCACHE": str(out.parent / "cache"),
+        "GOENV": "off",
+        "GOFLAGS": "",
+        "HOME": os.environ.get("HOME") or str(out.parent),
+    }
     subprocess.run(["go", "build", "-o", str(out), str(SOURCE)], env=env, check=True, timeout=300)
     return out
 

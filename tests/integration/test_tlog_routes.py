@@ -83,6 +83,8 @@ def test_entry_bundles_follow_the_audit_rule(api: Api, db: Database, tmp_path: P
     assert api.client.get("/tile/entries/000", headers=api.auth("employee", "e1")).status_code == 403
     bundle = api.client.get("/tile/entries/000", headers=api.auth("auditor", "a1"))
     assert bundle.status_code == 200
+    assert bundle.headers["content-encoding"] == "gzip"  # the client asked for it; httpx unpacked it
+    assert int(bundle.headers["content-length"]) < len(bundle.content) / 2
     assert tiles.split_entry_bundle(bundle.content) == [leaf_bytes(i) for i in range(256)]
     open_api = Api(db, tmp_path, log_origin="park.example/ledger", log_entries_public=True)
     partial = open_api.client.get("/tile/entries/002.p/88")

@@ -111,3 +111,19 @@ def test_a_vkey_whose_id_does_not_match_is_refused() -> None:
     vkey = EXAMPLES["signed_note"]["vkey"].replace("530d903a", "530d903b")
     with pytest.raises(notes.NoteError, match="key ID does not match"):
         notes.parse_vkey(vkey)
+
+
+def test_the_specs_add_checkpoint_request_parses_and_an_unknown_log_is_404() -> None:
+    from backend.domain import witness
+
+    submission = witness.parse_submission(EXAMPLES["add_checkpoint_request"].encode())
+    assert submission.old_size == 20852014
+    assert len(submission.proof) == 4
+    assert submission.checkpoint.tree_size == 20852163
+    assert len(submission.note.signatures) == 2
+    verdict = witness.decide(submission, None, None)
+    assert verdict.status == witness.Status.UNKNOWN_LOG
+    unrelated = _signer(9, "example.com/behind-the-sofa").verifier  # right name, wrong key
+    assert witness.decide(submission, [unrelated], None).status == witness.Status.FORBIDDEN
+    with pytest.raises(witness.BadSubmission, match="old <size>"):
+        witness.parse_submission(EXAMPLES["add_checkpoint_request"].replace("old ", "old 0", 1).encode())

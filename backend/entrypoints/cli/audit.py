@@ -39,6 +39,7 @@ from backend.entrypoints.cli.audit_client import (
     unverified,
 )
 from backend.entrypoints.cli.common import bi
+from backend.services.checkpoint_verification import verify_checkpoint
 from backend.services.record_audit import FactorSetAudit, RecomputeAudit, RecordAudit
 from backend.services.verification import parse_receipt, verify_log, verify_receipt
 from emission_factors.loader import load_builtin_set, pinned_hashes, superseded_hashes
@@ -100,6 +101,52 @@ def check_receipt(file: Path, target: Target) -> Outcome:
         return Outcome.VALID
 
     return guarded(check, target.rpc)
+
+
+@app.command(
+    "verify-checkpoint",
+    help=bi(
+        "verify the park's C2SP checkpoint: the log's signature, witnesses' cosignatures, the root on chain",
+        "校验园区的 C2SP 检查点：日志签名、见证者联署与链上根哈希",
+    ),
+)
+def verify_checkpoint_command(
+    api: ApiOption,
+    vkey: Annotated[
+        list[str], typer.Option(help=bi("the log's verifier key (repeatable)", "日志验证公钥（可重复）"))
+    ],
+    contract: Annotated[str, typer.Option(help=bi("the ledger contract's address", "账本合约地址"))],
+    chain_id: Annotated[int, typer.Option(help=bi("the chain's id", "链 ID"))],
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=bi("a witness's verifier key that must have cosigned (repeatable)", "须已联署的见证者公钥")
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(min=1, help=bi("an older anchored tree size (default: latest)", "指定树大小")),
+    ] = None,
+    rpc: RpcOption = None,
+    profile: ProfileOption = "anvil",
+) -> None:
+    target = Target(api=api, rpc=rpc, profile=profile)
+    path = "/checkpoint" if size is None else f"/audit/v1/checkpoints/{size}/note"
+
+    def check() -> Outcome:
+        try:
+            response = httpx.get(api.rstrip("/") + path, timeout=30)
+        except httpx.HTTPError as exc:
+            return unverified(f"the API at {api} is unreachable: {exc}")
+        if response.status_code != 200:
+            return unverified(f"GET {path} answered {response.status_code}")
+        verdict = verify_checkpoint(
+            response.content, vkey, witness or [], chain_for(target, contract, chain_id), chain_id
+        )
+        print(verdict.summary())
+        return Outcome.VALID
+
+    _exit(guarded(check, rpc))
 
 
 class _Progress:

@@ -71,6 +71,8 @@ def _data_files(settings: Settings) -> list[Path]:
     key_file = settings.anchoring_key_file
     if key_file is not None and key_file.resolve().parent == data_dir:
         files.append(key_file)
+    if settings.resolved_log_key_file.resolve().parent == data_dir:
+        files.append(settings.resolved_log_key_file)  # the key behind every published checkpoint
     return files
 
 
