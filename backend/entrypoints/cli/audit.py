@@ -199,11 +199,13 @@ def _check_log(target: Target, with_records: bool, quiet: bool, client: httpx.Cl
                 for item in api.get("/audit/v1/leaves", start=start, limit=stop - start)["leaves"]
             ],
         )
-    compared = f", {report.records_compared} stored records compared" if records is not None else ""
+    plural = "" if report.records_compared == 1 else "s"
+    compared = f", {report.records_compared} stored record{plural} compared" if records is not None else ""
     if report.ok:
         checkpoints = f"{report.checkpoints} checkpoint{'s' if report.checkpoints != 1 else ''}"
         match = "matches" if report.checkpoints == 1 else "match"
-        print(f"valid: {report.leaves} leaves replayed, {checkpoints} {match} the chain" + compared)
+        replayed = f"{report.leaves} lea{'ves' if report.leaves != 1 else 'f'}"
+        print(f"valid: {replayed} replayed, {checkpoints} {match} the chain" + compared)
         return Outcome.VALID
     print(
         f"{INVALID_WORDS}: {len(report.problems)} problem(s) after {report.leaves} leaves{compared} "
