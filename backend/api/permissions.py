@@ -27,7 +27,9 @@ class Rule:
 
 PUBLIC = Rule(frozenset(), None, public=True)
 SIGNED_SOURCE = Rule(frozenset(), None, signed=True)
-STAFF = ("company_admin", "park_manager", "auditor", "operator")
+STAFF = ("company_admin", "park_manager", "auditor", "operator", "merchant")
+DESK_STAFF = ("company_admin", "park_manager", "auditor", "operator")
+"""Staff who read the factor sets; merchants only accept vouchers."""
 
 
 def allow(scope: str, *roles: str) -> Rule:
@@ -45,7 +47,8 @@ SOURCES_ADMIN = allow("integrations:admin", "operator")
 POINTS = allow("points", "employee")
 REWARDS_ADMIN = allow("rewards:admin", "operator", "company_admin")
 POINTS_ADMIN = allow("points:admin", "operator", "company_admin")
-FACTORS_READ = allow("factors:read", "employee", *STAFF)
+FACTORS_READ = allow("factors:read", "employee", *DESK_STAFF)
+MERCHANT = allow("vouchers:redeem", "merchant")
 SCOPE3_READ = allow("scope3:read", "park_manager", "company_admin")
 SCOPE3_CONFIG = allow("scope3:config", "park_manager", "company_admin", "operator")
 SCOPE3_ADMIN = allow("scope3:admin", "park_manager", "operator")
@@ -168,6 +171,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/dashboard"): PUBLIC,
     ("GET", "/dashboard/static/{name}"): PUBLIC,
     ("GET", "/dashboard/vendor/chart.umd.min.js"): PUBLIC,
+    # Vouchers at the till: a merchant's own vouchers only (checked beneath); the public key that
+    # signs voucher QR codes is public, as is the merchant's page (static files, no data).
+    ("GET", "/api/v1/vouchers/key"): PUBLIC,
+    ("GET", "/api/v1/vouchers/{code}"): MERCHANT,
+    ("POST", "/api/v1/vouchers/{code}/use"): MERCHANT,
+    ("GET", "/mp/v1/redemptions/{redemption_id}/qr"): POINTS,
+    ("GET", "/merchant"): PUBLIC,
+    ("GET", "/merchant/static/{name}"): PUBLIC,
     # The employee's phone page: static files; it calls /mp/v1 with the employee's own token.
     ("GET", "/h5"): PUBLIC,
     ("GET", "/h5/static/{name}"): PUBLIC,

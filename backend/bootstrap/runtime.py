@@ -10,6 +10,7 @@ from pathlib import Path
 from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.identity_providers import IdentityProvider, build_provider
+from backend.adapters.voucher_keys import VoucherSigner
 from backend.bootstrap.settings import Settings
 from backend.domain.recognition import RateLimit, RecognitionRules
 from backend.services.activities import IssuancePolicy
@@ -32,6 +33,14 @@ class Runtime:
     expected: ExpectedChain | None = None
     """What the deployment manifest promises about the chain (None without a chain)."""
     chain_guard: ChainGuard = field(default_factory=ChainGuard)
+    _voucher_signer: VoucherSigner | None = field(default=None, repr=False)
+
+    @property
+    def voucher_signer(self) -> VoucherSigner:
+        """The voucher-signing key, loaded (or created) from the data dir on first use."""
+        if self._voucher_signer is None:
+            self._voucher_signer = VoucherSigner.load_or_create(self.settings.data_dir)
+        return self._voucher_signer
 
     @property
     def issuance(self) -> IssuancePolicy:

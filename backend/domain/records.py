@@ -32,6 +32,7 @@ RECORD_KINDS = frozenset(
         "chain_move",
         "points_rules",
         "review",
+        "voucher_use",
     }
 )
 

@@ -31,6 +31,7 @@ from backend.adapters.database import Database
 from backend.api.app import create_app
 from backend.api.permissions import RULES
 from backend.bootstrap.settings import DEV_TOKEN_SECRET
+from backend.domain.access import ROLES
 from backend.services.tokens import issue_token
 from tests.integration.ops_support import deployed_runtime, serving
 
@@ -58,9 +59,7 @@ def base_url(
 @pytest.mark.parametrize("size", ["bounded", pytest.param("full", marks=pytest.mark.slow)])
 def test_no_input_gets_a_server_error(base_url: str, size: str) -> None:
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
-    tokens = {
-        role: _token(role) for role in ("employee", "company_admin", "park_manager", "auditor", "operator")
-    }
+    tokens = {role: _token(role) for role in ROLES}
     failures: list[str] = []
     statuses: Counter[int] = Counter()
     operations = [result.ok() for result in schema.get_all_operations()]

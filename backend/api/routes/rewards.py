@@ -46,6 +46,14 @@ class RewardCreate(BaseModel):
         description="Default CARBON_REDEMPTION_CANCEL_WINDOW_S.",
     )
     active: bool = True
+    merchant: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="The merchant whose staff accept its vouchers at the till (a merchant account's "
+        "organisation, e.g. park-canteen); unset: vouchers no till accepts.",
+    )
 
 
 class RewardUpdate(BaseModel):
@@ -75,6 +83,7 @@ class RewardAdmin(BaseModel):
     valid_until: datetime | None
     companies: list[str] | None
     owner_org: str | None
+    merchant: str | None = None
     cancel_window_s: int
     active: bool
     created_at: datetime
@@ -101,6 +110,7 @@ def reward_admin(row: RewardRow) -> RewardAdmin:
         valid_until=utc(row.valid_until),
         companies=row.companies,
         owner_org=row.owner_org,
+        merchant=row.merchant,
         cancel_window_s=row.cancel_window_s,
         active=row.active,
         created_at=row.created_at.astimezone(UTC),
@@ -138,12 +148,13 @@ def create_reward(
         companies=tuple(body.companies) if body.companies is not None else None,
         cancel_window_s=body.cancel_window_s,
         active=body.active,
+        merchant=body.merchant,
     )
     row, created = rewards.create_reward(
         runtime.db,
         principal,
         spec,
-        body.model_dump(mode="json"),
+        body.model_dump(mode="json", exclude=set() if body.merchant else {"merchant"}),
         idempotency_key,
         runtime.settings.redemption_cancel_window_s,
         datetime.now(UTC),
