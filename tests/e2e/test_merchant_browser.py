@@ -1,8 +1,8 @@
 """The merchant's till page in a real headless Chromium at a 390 px phone, against a real HTTP server:
-a scanned voucher (its QR text, as the camera would read it) is checked against the park's
-signature in the browser, looked up, marked used once; a forged QR text is refused before the
-server is asked; the page switches between Chinese and English and fits the phone (the full-page
-screenshot is exactly as wide as the phone).
+a merchant account signs in, a scanned voucher (its QR text, as the camera would read it) is
+checked against the park's signature in the browser, looked up and marked used once; a forged QR
+text is refused before the server is asked; the page switches between Chinese and English and
+fits the phone (the full-page screenshot is exactly as wide as the phone).
 
 Needs the Debian packages ``chromium`` and ``chromium-driver`` (``make browser-deps``).
 """
@@ -19,9 +19,9 @@ import pytest
 
 from backend.adapters.database import Database
 from backend.domain import vouchers as rules
-from backend.services import enrollment
+from backend.services import enrollment, staff
 from tests.e2e.browserkit import PHONE, by_testid, chromium, overflowing, screenshot, wait_for
-from tests.integration.api_harness import Api
+from tests.integration.api_harness import Api, fast_password_hashing
 from tests.integration.ops_support import serving
 
 
@@ -84,14 +84,21 @@ def test_merchant_page_at_phone_size(db: Database, tmp_path: Path) -> None:
         signed = rules.signed_text(code, datetime.fromisoformat(redemption["expires_at"]))
         scanned = f"{signed}.{api.runtime.voucher_signer.sign(signed)}"  # what the QR code carries
         base = str(client.base_url).rstrip("/")
-        token = api.token("merchant", "till-1", "canteen")
+        with fast_password_hashing():
+            staff.create_staff(
+                db, "canteen-till", "correct horse battery", "merchant", "canteen", datetime.now(UTC)
+            )
 
         with chromium(PHONE, mobile=True) as driver:
-            driver.get(f"{base}/merchant?lang=zh&token={token}")
+            driver.get(f"{base}/merchant")
             driver.execute_script("localStorage.setItem('carbon-ledger.merchant.lang', 'zh')")
-            driver.get(f"{base}/merchant")  # the token stays in the tab's sessionStorage
-            wait_for("the till", lambda: driver.find_element("id", "till").is_displayed())
-            assert "token=" not in driver.current_url
+            driver.get(f"{base}/merchant")
+            wait_for("the sign-in form", lambda: by_testid(driver, "username").is_displayed())
+            by_testid(driver, "username").send_keys("canteen-till")
+            by_testid(driver, "password").send_keys("correct horse battery")
+            with fast_password_hashing():
+                by_testid(driver, "signin").click()
+                wait_for("the till", lambda: driver.find_element("id", "till").is_displayed())
 
             _look_up(driver, scanned)
             wait_for("the voucher to be usable", lambda: _state(driver) == "usable")
@@ -129,5 +136,5 @@ def test_merchant_page_at_phone_size(db: Database, tmp_path: Path) -> None:
             english = screenshot(driver, tmp_path, "merchant-phone-en.png", full_page=True)
             assert _png_size(english)[0] == PHONE[0], overflowing(driver)
 
-        fetched = client.get(f"/api/v1/vouchers/{code}", headers=api.auth("merchant", "till-1", "canteen"))
+        fetched = client.get(f"/api/v1/vouchers/{code}", headers=api.auth("merchant", "till-2", "canteen"))
         assert fetched.json()["state"] == "used" and fetched.json()["leaf_index"] is not None
