@@ -5,6 +5,7 @@ PKCS #8 PEM, mode 0600) and backed up with the other keys. Signatures are raw râ
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,15 @@ class VoucherSigner:
             pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             tmp.write_bytes(pem)
             tmp.chmod(0o600)
-            tmp.replace(path)
+            try:  # the first writer wins: API workers starting together all read the same key
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ValueError(f"{path} is not an ECDSA P-256 key")

@@ -393,7 +393,7 @@ RESPONSES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
 }
 """Response bodies, by operation, status and example name."""
 
-VOUCHER: dict[str, Any] = {
+VOUCHER_VIEW: dict[str, Any] = {
     "code": VOUCHER,
     "state": "usable",
     "reward": {
@@ -430,9 +430,9 @@ RESPONSES.update(
         },
         ("GET", "/api/v1/vouchers/{code}"): {
             "200": {
-                "usable": VOUCHER,
+                "usable": VOUCHER_VIEW,
                 "used": {
-                    **VOUCHER,
+                    **VOUCHER_VIEW,
                     "state": "used",
                     "used_at": "2026-11-22T04:30:00Z",
                     "refusal_en": f"Voucher already used: voucher {VOUCHER} was used at 2026-11-22T04:30:00Z",
@@ -442,7 +442,7 @@ RESPONSES.update(
             }
         },
         ("POST", "/api/v1/vouchers/{code}/use"): {
-            "200": {"used": {**VOUCHER, "state": "used", "used_at": "2026-11-22T04:30:00Z", "leaf_index": 41}}
+            "200": {"used": {**VOUCHER_VIEW, "state": "used", "used_at": "2026-11-22T04:30:00Z", "leaf_index": 41}}
         },
     }
 )

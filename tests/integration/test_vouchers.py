@@ -23,6 +23,7 @@ from sqlalchemy import update
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm_points import RedemptionRow
+from backend.adapters.voucher_keys import KEY_FILE, VoucherSigner
 from backend.domain import vouchers as rules
 from backend.services import enrollment
 from tests.integration.api_harness import Api
@@ -197,3 +198,14 @@ def test_the_qr_code_carries_a_signature_the_published_key_verifies(till: Till) 
     # A scanned QR text names the same voucher at the server as its code does.
     seen = till.client.get(f"/api/v1/vouchers/{text}.{signature}", headers=till.merchant)
     assert seen.status_code == 200 and seen.json()["code"] == redemption["voucher_code"]
+
+
+def test_the_signing_key_is_created_once_and_shared(tmp_path: Path) -> None:
+    first = VoucherSigner.load_or_create(tmp_path)
+    second = VoucherSigner.load_or_create(tmp_path)  # another worker, later
+    assert first.public_jwk() == second.public_jwk()
+    assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == [KEY_FILE]
+    signature = first.sign("CLV1.CL-0000-0000-0000.1")
+    assert second.verify("CLV1.CL-0000-0000-0000.1", signature)
+    assert not second.verify("CLV1.CL-0000-0000-0001.1", signature)
