@@ -393,6 +393,7 @@ RESPONSES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
 }
 """Response bodies, by operation, status and example name."""
 
+USED_AT = "2026-11-22T04:30:00Z"
 VOUCHER_VIEW: dict[str, Any] = {
     "code": VOUCHER,
     "state": "usable",
@@ -442,7 +443,7 @@ RESPONSES.update(
             }
         },
         ("POST", "/api/v1/vouchers/{code}/use"): {
-            "200": {"used": {**VOUCHER_VIEW, "state": "used", "used_at": "2026-11-22T04:30:00Z", "leaf_index": 41}}
+            "200": {"used": {**VOUCHER_VIEW, "state": "used", "used_at": USED_AT, "leaf_index": 41}}
         },
     }
 )
