@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Annotated
 
+import segno
 from fastapi import APIRouter, Body, Query, Response
 
 from backend.adapters.orm_points import RedemptionRow, RewardRow
 from backend.api.deps import IdempotencyKeyDep, PrincipalDep, RuntimeDep
 from backend.bootstrap.runtime import Runtime
+from backend.domain import vouchers as voucher_rules
 from backend.domain.points_rules import IssuanceRules
 from backend.services import leaderboards, points, points_rules, rewards
 from backend.services.points import HistoryLine
@@ -149,6 +152,9 @@ def _redemption_public(row: RedemptionRow, reward: RewardRow, balance: int | Non
         cancellable_until=row.cancel_deadline.astimezone(UTC),
         cancelled_at=row.cancelled_at.astimezone(UTC) if row.cancelled_at else None,
         balance=balance,
+        expires_at=row.expires_at.astimezone(UTC) if row.expires_at else None,
+        used_at=row.used_at.astimezone(UTC) if row.used_at else None,
+        voucher_qr_url=f"/mp/v1/redemptions/{row.id}/qr" if row.status == "issued" else None,
     )
 
 
@@ -196,6 +202,25 @@ def list_redemptions(
 def get_redemption(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: str) -> RedemptionPublic:
     row, reward = rewards.get_redemption(runtime.db, principal.subject, redemption_id)
     return _redemption_public(row, reward)
+
+
+@router.get(
+    "/redemptions/{redemption_id}/qr",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}},
+    summary="My voucher as a signed QR code / 兑换券二维码",
+)
+def get_voucher_qr(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: str) -> Response:
+    """An SVG QR code of ``CLV1.<code>.<expires>.<signature>``: the merchant's page checks the
+    park's signature (``GET /api/v1/vouchers/key``) before it asks the server."""
+    row, _reward = rewards.get_redemption(runtime.db, principal.subject, redemption_id)
+    expires_at = row.expires_at or voucher_rules.expiry(row.created_at, None)
+    text = voucher_rules.signed_text(row.voucher_code, expires_at)
+    svg = io.BytesIO()
+    segno.make_qr(f"{text}.{runtime.voucher_signer.sign(text)}", error="m").save(
+        svg, kind="svg", scale=6, border=2, title=row.voucher_code
+    )
+    return Response(svg.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @router.post(

@@ -21,6 +21,7 @@ from backend.api.routes import privacy as privacy_routes
 from backend.api.routes import rewards as rewards_admin
 from backend.api.routes import scope3 as scope3_routes
 from backend.api.routes import tlog as tlog_routes
+from backend.api.routes import vouchers as voucher_routes
 from backend.bootstrap.runtime import Runtime
 from backend.entrypoints.worker.scheduler import start_scheduler
 from backend.observability.middleware import ObservabilityMiddleware
@@ -69,6 +70,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(scope3_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(h5_routes.router)
+    app.include_router(voucher_routes.router)
     app.include_router(metrics_route.router)
     app.include_router(corrections.router)
     app.include_router(mini_program_points.router)

@@ -400,6 +400,62 @@ RESPONSES: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
 }
 """Response bodies, by operation, status and example name."""
 
+USED_AT = "2026-11-22T04:30:00Z"
+VOUCHER_VIEW: dict[str, Any] = {
+    "code": VOUCHER,
+    "state": "usable",
+    "reward": {
+        "id": REWARD_ID,
+        "name": "Canteen lunch",
+        "name_zh": "食堂午餐",
+        "description": "One set lunch at the park canteen",
+    },
+    "price_points": 50,
+    "issued_at": "2026-11-21T04:02:11.337634Z",
+    "expires_at": "2026-12-31T15:59:59Z",
+    "used_at": None,
+    "refusal_en": None,
+    "refusal_zh": None,
+    "leaf_index": None,
+}
+RESPONSES.update(
+    {
+        ("GET", "/api/v1/vouchers/key"): {
+            "200": {
+                "P-256 key": {
+                    "jwk": {
+                        "kty": "EC",
+                        "crv": "P-256",
+                        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                        "alg": "ES256",
+                        "use": "sig",
+                    },
+                    "algorithm": "ECDSA P-256 SHA-256, signature raw r||s in base64url",
+                    "format": "CLV1.<code>.<expires unix seconds>.<signature over 'CLV1.<code>.<expires>'>",
+                }
+            }
+        },
+        ("GET", "/api/v1/vouchers/{code}"): {
+            "200": {
+                "usable": VOUCHER_VIEW,
+                "used": {
+                    **VOUCHER_VIEW,
+                    "state": "used",
+                    "used_at": "2026-11-22T04:30:00Z",
+                    "refusal_en": f"Voucher already used: voucher {VOUCHER} was used at 2026-11-22T04:30:00Z",
+                    "refusal_zh": "兑换券已使用",
+                    "leaf_index": 41,
+                },
+            }
+        },
+        ("POST", "/api/v1/vouchers/{code}/use"): {
+            "200": {"used": {**VOUCHER_VIEW, "state": "used", "used_at": USED_AT, "leaf_index": 41}}
+        },
+    }
+)
+"""The merchant's till page calls these."""
+
 EXAMPLE_PROBLEM = {
     "type": "https://carbon-ledger.dev/problems/invalid-input",
     "title": "输入无效 / Invalid input",

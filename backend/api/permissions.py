@@ -33,7 +33,9 @@ def public(note: str = "") -> Rule:
 
 PUBLIC = public()
 SIGNED_SOURCE = Rule(frozenset(), None, signed=True)
-STAFF = ("company_admin", "park_manager", "auditor", "operator")
+STAFF = ("company_admin", "park_manager", "auditor", "operator", "merchant")
+DESK_STAFF = ("company_admin", "park_manager", "auditor", "operator")
+"""Staff who read the factor sets; merchants only accept vouchers."""
 
 
 def allow(scope: str, *roles: str) -> Rule:
@@ -51,7 +53,8 @@ SOURCES_ADMIN = allow("integrations:admin", "operator")
 POINTS = allow("points", "employee")
 REWARDS_ADMIN = allow("rewards:admin", "operator", "company_admin")
 POINTS_ADMIN = allow("points:admin", "operator", "company_admin")
-FACTORS_READ = allow("factors:read", "employee", *STAFF)
+FACTORS_READ = allow("factors:read", "employee", *DESK_STAFF)
+MERCHANT = allow("vouchers:redeem", "merchant")
 SCOPE3_READ = allow("scope3:read", "park_manager", "company_admin")
 SCOPE3_CONFIG = allow("scope3:config", "park_manager", "company_admin", "operator")
 SCOPE3_ADMIN = allow("scope3:admin", "park_manager", "operator")
@@ -185,6 +188,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/dashboard"): public("the page shell, its data comes from the APIs with the user's token"),
     ("GET", "/dashboard/static/{name}"): public("fixed list of static files, hidden from OpenAPI"),
     ("GET", "/dashboard/vendor/chart.umd.min.js"): public("pinned Chart.js, hidden from OpenAPI"),
+    # Vouchers at the till: a merchant's own vouchers only (checked beneath); the public key that
+    # signs voucher QR codes is public, as is the merchant's page (static files, no data).
+    ("GET", "/api/v1/vouchers/key"): public("the public key that signs voucher QR codes"),
+    ("GET", "/api/v1/vouchers/{code}"): MERCHANT,
+    ("POST", "/api/v1/vouchers/{code}/use"): MERCHANT,
+    ("GET", "/mp/v1/redemptions/{redemption_id}/qr"): POINTS,
+    ("GET", "/merchant"): public(
+        "the merchant's till page, its data comes from the APIs with the merchant's token"
+    ),
+    ("GET", "/merchant/static/{name}"): public("fixed list of static files, hidden from OpenAPI"),
     # The employee's phone page: static files; it calls /mp/v1 with the employee's own token.
     ("GET", "/h5"): public(
         "the employee's phone page, its data comes from `/mp/v1` with the employee's token"

@@ -33,6 +33,9 @@ class ProblemResponse(JSONResponse):
 
 
 STATUS_BY_ERROR: list[tuple[type[errors.CarbonLedgerError], int, str]] = [
+    (errors.VoucherUsed, 409, "voucher-used"),
+    (errors.VoucherCancelled, 409, "voucher-cancelled"),
+    (errors.VoucherExpired, 409, "voucher-expired"),
     (errors.TransferConflict, 409, "transfer-conflict"),
     (errors.OutOfStock, 409, "out-of-stock"),
     (errors.RedemptionLimitReached, 409, "redemption-limit-reached"),
@@ -76,6 +79,15 @@ ABOUT: dict[str, tuple[str, str]] = {
         "积分转账编号已用于字段不同的转账；以第一次为准。",
     ),
     "out-of-stock": ("The reward has no stock left.", "该奖品库存已空。"),
+    "voucher-used": (
+        "The voucher was marked used before (when and by which merchant is in `detail`).",
+        "该兑换券此前已核销（时间与商户见 `detail`）。",
+    ),
+    "voucher-cancelled": (
+        "The employee cancelled this redemption; the voucher is void.",
+        "员工已取消该兑换，兑换券作废。",
+    ),
+    "voucher-expired": ("The voucher's validity has ended.", "兑换券已过有效期。"),
     "redemption-limit-reached": (
         "The employee has redeemed this reward as often as its limit allows.",
         "该员工兑换此奖品的次数已达上限。",

@@ -12,6 +12,7 @@ from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.identity_providers import IdentityProvider, build_provider
 from backend.adapters.log_keys import LogKeyStore
+from backend.adapters.voucher_keys import VoucherSigner
 from backend.bootstrap.settings import Settings
 from backend.domain.points_rules import IssuanceRules, TypeRule
 from backend.domain.recognition import RateLimit, RecognitionRules
@@ -49,6 +50,15 @@ class Runtime:
     def log_keys(self) -> LogKeyStore:
         """The log's checkpoint-signing keys (created on first use, like the subject key)."""
         return log_key_store(self.settings)
+
+    _voucher_signer: VoucherSigner | None = field(default=None, repr=False)
+
+    @property
+    def voucher_signer(self) -> VoucherSigner:
+        """The voucher-signing key, loaded (or created) from the data dir on first use."""
+        if self._voucher_signer is None:
+            self._voucher_signer = VoucherSigner.load_or_create(self.settings.data_dir)
+        return self._voucher_signer
 
     @property
     def issuance(self) -> IssuancePolicy:

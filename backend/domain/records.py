@@ -33,6 +33,7 @@ RECORD_KINDS = frozenset(
         "points_rules",
         "review",
         "erasure",
+        "voucher_use",
     }
 )
 

@@ -37,10 +37,12 @@ class ChainMoveState(StrEnum):
 
 
 class RedemptionStatus(StrEnum):
-    """A voucher: ``issued``, then possibly ``cancelled`` (points refunded)."""
+    """A voucher: ``issued``, then either ``cancelled`` (points refunded) or ``used`` at a
+    merchant's till (once, logged)."""
 
     ISSUED = "issued"
     CANCELLED = "cancelled"
+    USED = "used"
 
 
 class FeedDeliveryStatus(StrEnum):

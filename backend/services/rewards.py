@@ -24,6 +24,7 @@ from backend.adapters.orm_points import RedemptionRow, RewardRow
 from backend.domain import idempotency
 from backend.domain import points as ledger
 from backend.domain import rewards as rules
+from backend.domain import vouchers as voucher_rules
 from backend.domain.errors import InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import Balance, Transfer, TransferKind
 from backend.domain.records import subject_commitment
@@ -51,6 +52,7 @@ class RewardSpec:
     companies: tuple[str, ...] | None = None
     cancel_window_s: int | None = None
     active: bool = True
+    merchant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def create_reward(
                 valid_until=spec.valid_until,
                 companies=list(companies) if companies is not None else None,
                 owner_org=owner_org,
+                merchant=spec.merchant,
                 cancel_window_s=default_cancel_window_s
                 if spec.cancel_window_s is None
                 else spec.cancel_window_s,
@@ -316,6 +319,7 @@ def redeem(
                 transfer_id=transfer.id,
                 created_at=now,
                 cancel_deadline=rules.cancel_deadline(now, reward.cancel_window_s),
+                expires_at=voucher_rules.expiry(now, reward.valid_until),
             )
             session.add(row)
             redeemed = Redeemed(row, reward, created=True, balance=balance - transfer.amount)

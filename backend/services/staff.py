@@ -58,6 +58,11 @@ class IssuedKey:
     """The full key, shown once."""
 
 
+ORG_ROLES = ("company_admin", "merchant")
+"""Staff roles that act for one organisation of the park: a company's admins, a merchant's till
+(the merchant is a company of the park, e.g. the canteen's operator)."""
+
+
 def _check_password(password: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidInput("password", f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
@@ -70,8 +75,8 @@ def create_staff(
         raise InvalidInput("username", "must be 3–64 lowercase letters, digits, '.', '_' or '-'")
     if role not in STAFF_ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(STAFF_ROLES)}")
-    if (role == "company_admin") != (company_id is not None):
-        raise InvalidInput("company_id", "is required for company_admin and only for it")
+    if (role in ORG_ROLES) != (company_id is not None):
+        raise InvalidInput("company_id", "is required for company_admin and merchant, and only for them")
     _check_password(password)
     password_hash = _hasher.hash(password)
     with db.write_sessions() as session, session.begin():

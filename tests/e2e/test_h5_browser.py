@@ -186,6 +186,11 @@ def test_an_employee_verifies_their_receipts_on_a_phone(tmp_path: Path) -> None:
             by_testid(phone, f"show-{voucher_id}").click()
             code = wait_for("the code", lambda: by_testid(phone, f"code-{voucher_id}").text)
             assert code.startswith("CL-")
+            qr_width = wait_for(
+                "the voucher's QR code",
+                lambda: int(by_testid(phone, f"qr-{voucher_id}").get_attribute("naturalWidth") or 0),
+            )
+            assert qr_width > 100  # the signed QR (an SVG) decoded and drawn
             by_testid(phone, f"cancel-{voucher_id}").click()
             wait_for(
                 "the cancellation",

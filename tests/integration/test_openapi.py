@@ -101,10 +101,12 @@ def test_idempotency_key_required_exactly_where_the_route_requires_it(
         assert answer.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
-def test_every_mini_program_and_integration_operation_has_valid_examples(document: dict[str, Any]) -> None:
+def test_every_mini_program_integration_and_till_operation_has_valid_examples(
+    document: dict[str, Any],
+) -> None:
     checked = 0
     for method, path, operation in _operations(document):
-        if not path.startswith(("/mp/", "/integrations/")):
+        if not path.startswith(("/mp/", "/integrations/", "/api/v1/vouchers/")):
             continue
         body = operation.get("requestBody", {}).get("content", {}).get("application/json")
         if body is not None:

@@ -82,8 +82,9 @@ class World:
         self.tokens: dict[str, str] = {"employee": login.access_token}
         self.passwords: dict[str, str] = {}
         self.staff_ids: dict[str, str] = {}
-        for role in ("company_admin", "park_manager", "auditor", "operator"):
-            company = "acme" if role == "company_admin" else None
+        enrollment.create_company(db, "canteen", "Park canteen", NOW)
+        for role in ("company_admin", "park_manager", "auditor", "operator", "merchant"):
+            company = {"company_admin": "acme", "merchant": "canteen"}.get(role)
             row = staff.create_staff(
                 db, f"{role.replace('_', '-')}-1", "correct horse battery", role, company, NOW
             )
@@ -118,7 +119,9 @@ class World:
             role: rewards.create_reward(
                 self.db,
                 self.principal(role),
-                rewards.RewardSpec(name=f"reward of the {role}", price_points=1, stock=1000),
+                rewards.RewardSpec(
+                    name=f"reward of the {role}", price_points=1, stock=1000, merchant="canteen"
+                ),
                 {"role": role},
                 None,
                 self.rt.settings.redemption_cancel_window_s,
@@ -127,6 +130,9 @@ class World:
             for role in ("operator", "company_admin")
         }
         self.redemption_id = self.redeem()
+        self.voucher_code = rewards.get_redemption(self.db, self.employee_id, self.redemption_id)[
+            0
+        ].voucher_code
         (issued,) = points.find_transfers(self.db, org_id=None, activity_id=str(self.activity_id))
         self.issuance_id = issued.id
         points.grant(
@@ -161,7 +167,8 @@ class World:
     def principal(self, role: str) -> Principal:
         if role == "employee":
             return Principal("employee", self.employee_id, "acme", "rd")
-        return Principal(role, self.staff_ids[role], "acme" if role == "company_admin" else None)
+        org = {"company_admin": "acme", "merchant": "canteen"}.get(role)
+        return Principal(role, self.staff_ids[role], org)
 
     def redeem(self) -> str:
         """A new redemption of the park-wide reward by the employee (who earned points for their trip)."""
@@ -481,6 +488,16 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/dashboard/vendor/chart.umd.min.js"): Probe("/dashboard/vendor/chart.umd.min.js"),
     ("GET", "/h5"): Probe("/h5"),
     ("GET", "/h5/static/{name}"): Probe("/h5/static/verify.js"),
+    ("GET", "/api/v1/vouchers/key"): Probe("/api/v1/vouchers/key"),
+    ("GET", "/api/v1/vouchers/{code}"): Probe(lambda w, _r: f"/api/v1/vouchers/{w.voucher_code}"),
+    ("POST", "/api/v1/vouchers/{code}/use"): Probe(
+        lambda w, _r: f"/api/v1/vouchers/{w.voucher_code}/use", ok=(200, 409)
+    ),
+    ("GET", "/mp/v1/redemptions/{redemption_id}/qr"): Probe(
+        lambda w, _r: f"/mp/v1/redemptions/{w.redemption_id}/qr"
+    ),
+    ("GET", "/merchant"): Probe("/merchant"),
+    ("GET", "/merchant/static/{name}"): Probe("/merchant/static/merchant.js"),
     ("GET", "/docs"): Probe("/docs"),
     ("GET", "/redoc"): Probe("/redoc"),
     ("GET", "/docs/vendor/{name}"): Probe("/docs/vendor/swagger-ui.css"),

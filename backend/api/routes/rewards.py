@@ -44,6 +44,14 @@ class RewardCreate(BaseModel):
         description="Default CARBON_REDEMPTION_CANCEL_WINDOW_S.",
     )
     active: bool = True
+    merchant: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="The merchant whose staff accept its vouchers at the till (a merchant account's "
+        "organisation, e.g. park-canteen); unset: vouchers no till accepts.",
+    )
 
 
 class RewardUpdate(BaseModel):
@@ -77,6 +85,7 @@ class RewardAdmin(BaseModel):
     valid_until: UtcDatetime | None
     companies: list[str] | None
     owner_org: str | None
+    merchant: str | None = None
     cancel_window_s: int
     active: bool
     created_at: UtcDatetime
@@ -117,12 +126,13 @@ def create_reward(
         companies=tuple(body.companies) if body.companies is not None else None,
         cancel_window_s=body.cancel_window_s,
         active=body.active,
+        merchant=body.merchant,
     )
     row, created = rewards.create_reward(
         runtime.db,
         principal,
         spec,
-        body.model_dump(mode="json"),
+        body.model_dump(mode="json", exclude=set() if body.merchant else {"merchant"}),
         idempotency_key,
         runtime.settings.redemption_cancel_window_s,
         datetime.now(UTC),

@@ -275,7 +275,8 @@ def _check_log(
                 for item in api.get("/audit/v1/leaves", start=start, limit=stop - start)["leaves"]
             ],
         )
-    compared = f", {report.records_compared} stored records compared" if records is not None else ""
+    plural = "" if report.records_compared == 1 else "s"
+    compared = f", {report.records_compared} stored record{plural} compared" if records is not None else ""
     compared += f", {report.factor_set_hashes_checked} factor-set hashes checked"
     if recompute:
         compared += f", {report.recomputed} activities recomputed"
@@ -284,7 +285,8 @@ def _check_log(
     if report.ok:
         checkpoints = f"{report.checkpoints} checkpoint{'s' if report.checkpoints != 1 else ''}"
         match = "matches" if report.checkpoints == 1 else "match"
-        print(f"valid: {report.leaves} leaves replayed, {checkpoints} {match} the chain" + compared)
+        replayed = f"{report.leaves} lea{'ves' if report.leaves != 1 else 'f'}"
+        print(f"valid: {replayed} replayed, {checkpoints} {match} the chain" + compared)
         return Outcome.VALID
     print(
         f"{INVALID_WORDS}: {len(report.problems)} problem(s) after {report.leaves} leaves{compared} "

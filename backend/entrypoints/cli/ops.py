@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from backend.adapters import backup as backups
+from backend.adapters.voucher_keys import KEY_FILE as VOUCHER_KEY_FILE
 from backend.bootstrap.runtime import SUBJECT_KEY_FILE, Runtime
 from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
 from backend.domain.errors import ConfigurationError, InvalidInput
@@ -66,7 +67,7 @@ def _sqlite_path(settings: Settings) -> Path | None:
 
 def _data_files(settings: Settings) -> list[Path]:
     data_dir = settings.data_dir
-    files = [data_dir / SUBJECT_KEY_FILE, settings.manifest_path]
+    files = [data_dir / SUBJECT_KEY_FILE, data_dir / VOUCHER_KEY_FILE, settings.manifest_path]
     files += sorted(data_dir.glob("deployment.replaced-*.json"))
     key_file = settings.anchoring_key_file
     if key_file is not None and key_file.resolve().parent == data_dir:

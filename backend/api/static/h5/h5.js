@@ -78,6 +78,7 @@ const WORDS = {
   issued: ["可使用", "issued"],
   used: ["已使用", "used"],
   cancelled: ["已取消", "cancelled"],
+  used: ["已核销", "used"],
   stock: ["库存", "stock"],
   code: ["券码", "Code"],
   until: ["可取消至", "cancellable until"],
@@ -438,6 +439,15 @@ async function showVoucher(id, box) {
   const v = await get(`/mp/v1/redemptions/${encodeURIComponent(id)}`);
   box.replaceChildren(el("p", { class: "code", "data-testid": `code-${v.id}` }, v.voucher_code));
   box.hidden = false;
+  if (v.voucher_qr_url) {
+    // The QR code carries the park's signature; the merchant's page checks it before the server.
+    const response = await send("GET", v.voucher_qr_url);
+    if (response.ok) {
+      const svg = await response.text();
+      const src = `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(svg)))}`;
+      box.append(el("img", { class: "qr", src, alt: v.voucher_code, "data-testid": `qr-${v.id}` }));
+    }
+  }
 }
 
 function voucherItem(v) {
