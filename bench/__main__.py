@@ -1,6 +1,7 @@
 """Runs every benchmark and prints one table; writes bench/results/latest.json.
 
-python -m bench [--quick] [--only ingest,ingest-pg,bulk,log,anchoring,audit,auth,tlog] [--json PATH]
+python -m bench [--quick] [--only ingest,ingest-pg,ingest-pg2,bulk,log,anchoring,audit,auth,tlog]
+                [--json PATH]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SUITES = {
     "anchoring": bench_anchoring.run,
     "ingest": bench_ingest.run,
     "ingest-pg": bench_ingest.run_postgres,
+    "ingest-pg2": bench_ingest.run_postgres_workers,
     "bulk": bench_ingest.run_bulk,
     "audit": bench_verify.run,
     "auth": bench_auth.run,

@@ -77,7 +77,9 @@ def _tokens(server: BenchServer, workdir: Path) -> None:
     (workdir / "tokens.lua").write_text("return {" + ",".join(f'"{t}"' for t in tokens) + "}\n")
 
 
-def run(quick: bool = False, database_url: str | None = None, label: str = "sqlite") -> list[Row]:
+def run(
+    quick: bool = False, database_url: str | None = None, label: str = "sqlite", workers: int = 1
+) -> list[Row]:
     if shutil.which("wrk") is None:
         print("wrk is not installed (make bench-deps): the single-POST benchmark is skipped")
         return []
@@ -85,7 +87,7 @@ def run(quick: bool = False, database_url: str | None = None, label: str = "sqli
     env = dict(LOAD_ENV)
     if database_url:
         env["CARBON_DATABASE_URL"] = database_url
-    with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp) / "var", env) as server:
+    with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp) / "var", env, workers) as server:
         _tokens(server, Path(tmp))
         warm = _wrk(server.url, Path(tmp), CONCURRENCY, 3, 0, "warm")
         naive = _wrk(server.url, Path(tmp), 1, max(3, seconds // 4), int(warm["sent"]) + 1000, "naive")
@@ -245,3 +247,9 @@ def run_postgres(quick: bool = False) -> list[Row]:
     """The single-POST benchmark with PostgreSQL as the database."""
     with postgres_url() as url:
         return run(quick, database_url=url, label="postgres")
+
+
+def run_postgres_workers(quick: bool = False) -> list[Row]:
+    """The single-POST benchmark on PostgreSQL with two API processes (``serve --workers 2``)."""
+    with postgres_url() as url:
+        return run(quick, database_url=url, label="postgres, 2 workers", workers=2)

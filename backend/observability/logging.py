@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import logging.handlers
+import multiprocessing.util
 import queue
 import re
 import sys
@@ -169,6 +170,8 @@ def configure_logging(
         _listener = logging.handlers.QueueListener(records, handler)
         _listener.start()
         atexit.register(_stop_listener)
+        # Worker processes started by multiprocessing leave through os._exit, which skips atexit.
+        multiprocessing.util.Finalize(None, _stop_listener, exitpriority=100)
         handler = DeferredQueueHandler(records)
         handler.addFilter(RequestIdFilter())  # the context variable is the caller's thread's
     root = logging.getLogger()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -65,6 +66,10 @@ class TickResult:
     prepared: int | None = None
     confirmed: tuple[int, ...] = ()
     waiting_leaves: int = 0
+
+
+Fence = Callable[[Session], bool]
+"""Whether this process may still write as the anchorer, checked inside its write transaction."""
 
 
 def _target_filter(target: AnchorTarget) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
@@ -414,9 +419,16 @@ def _oldest_waiting_age_s(db: Database, after_size: int, now: datetime) -> float
 
 
 def prepare(
-    db: Database, chain: LedgerChainPort, target: AnchorTarget, policy: AnchorPolicy
+    db: Database,
+    chain: LedgerChainPort,
+    target: AnchorTarget,
+    policy: AnchorPolicy,
+    fence: Fence | None = None,
 ) -> CheckpointRow | None:
-    """Fixes a new checkpoint over every waiting leaf, if the policy says it is time."""
+    """Fixes a new checkpoint over every waiting leaf, if the policy says it is time.
+
+    ``fence`` (the anchoring role's lease, checked with its row locked in the same transaction)
+    keeps a process that lost the role from adding a checkpoint beside the new holder's."""
     last = last_checkpoint(db, target, (CheckpointState.CONFIRMED, *IN_FLIGHT))
     anchored = last.tree_size if last else 0
     now = datetime.now(UTC)
@@ -429,6 +441,8 @@ def prepare(
         return None
     seq, _, _ = chain.latest_checkpoint()
     with db.write_sessions() as session, session.begin():
+        if fence is not None and not fence(session):
+            return None
         store = SqlLogStore(session)
         root = store.root(size)
         meta = checkpoint_meta(session, size)
@@ -448,11 +462,15 @@ def prepare(
 
 
 def anchor_tick(
-    db: Database, chain: LedgerChainPort, target: AnchorTarget, policy: AnchorPolicy
+    db: Database,
+    chain: LedgerChainPort,
+    target: AnchorTarget,
+    policy: AnchorPolicy,
+    fence: Fence | None = None,
 ) -> TickResult:
     """One scheduler run: settle in-flight checkpoints, then anchor waiting leaves if due."""
     confirmed = list(reconcile(db, chain, target, replace_after_blocks=policy.replace_after_blocks))
-    row = prepare(db, chain, target, policy)
+    row = prepare(db, chain, target, policy, fence)
     if row is None:
         return TickResult(confirmed=tuple(confirmed))
     confirmed.extend(reconcile(db, chain, target, replace_after_blocks=policy.replace_after_blocks))

@@ -73,6 +73,16 @@ def still_holds(db: Database, lease: Lease) -> bool:
         return row.holder == lease.holder and row.epoch == lease.epoch and row.expires_at > now
 
 
+def holds_in(session: Session, lease: Lease) -> bool:
+    """``still_holds`` inside the caller's write transaction, with the lease row locked: a takeover
+    cannot commit between this check and the caller's commit (the fence of what the role writes)."""
+    now = _now(session)
+    row = session.get(RoleLeaseRow, lease.role, with_for_update=True)
+    if row is None:
+        return False
+    return row.holder == lease.holder and row.epoch == lease.epoch and row.expires_at > now
+
+
 def release(db: Database, lease: Lease) -> None:
     """Gives ``lease`` up at once (a clean stop), so another process need not wait for it to expire."""
     with db.write_sessions() as session, session.begin():

@@ -21,8 +21,11 @@ START_TIMEOUT_S = 120
 
 
 class LedgerServer:
-    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ("serve",)
+    ) -> None:
         self.data_dir = data_dir
+        self.args = args
         self.api_port = free_port()
         self.anvil_port = free_port()
         self.env = {
@@ -73,7 +76,7 @@ class LedgerServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                [str(BIN / "carbon-ledger"), "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [str(BIN / "carbon-ledger"), *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         process = self.process
 

@@ -130,3 +130,40 @@ def test_worker_killed_serve_takes_over_anchoring_once(tmp_path: Path, postgres_
             server.process.kill()
         engine.dispose()
     assert not server.log_leaks(), f"serve.log gives away: {server.log_leaks()}"
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads process parents from /proc")
+def test_serve_with_two_workers_records_and_anchors_through_one_elected_anchorer(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    env = {"CARBON_DATABASE_URL": postgres_url, "CARBON_ROLE_LEASE_S": str(LEASE_S)}
+    server = LedgerServer(tmp_path / "var", env, args=("serve", "--workers", "2"))
+    server.start()
+    engine = create_engine(postgres_url)
+    try:
+        wait_for(
+            "both worker processes to start",
+            lambda: server.log_path.read_text().count("Application startup complete") >= 2,
+            180,
+        )
+        token = server.token()
+        created = [_post(server, token, seq) for seq in range(8)]
+        for activity_id in created:
+            wait_for("a receipt", lambda a=activity_id: _receipt(server, token, a), 60)
+        lease = _lease(engine, "anchor")
+        assert lease is not None
+        assert server.process is not None
+        assert _parent_of(_pid_of(lease[0])) == server.process.pid  # one of serve's workers anchors
+        with engine.connect() as conn:
+            sizes = conn.execute(text("SELECT tree_size, count(*) FROM checkpoints GROUP BY tree_size")).all()
+        assert sizes and all(count == 1 for _, count in sizes), f"a tree size anchored twice: {sizes}"
+        assert server.stop() == 0
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.process.kill()
+        engine.dispose()
+    assert not server.log_leaks(), f"serve.log gives away: {server.log_leaks()}"

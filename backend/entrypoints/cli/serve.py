@@ -60,6 +60,7 @@ def port_problem(host: str, port: int) -> str | None:
 
 
 MAX_WORKERS = 64
+WORKER_START_TIMEOUT_S = 120
 
 
 def serve(
@@ -173,6 +174,9 @@ def _serve(config: Settings, workers: int = 1) -> None:
                 "backend.entrypoints.asgi:worker_app",
                 factory=True,
                 workers=workers,
+                # A worker builds its runtime (contract, chain check) before it answers: under
+                # load that takes longer than uvicorn's 5 s, which would kill it as unresponsive.
+                timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
                 **common,  # type: ignore[arg-type]
             )
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
 from backend.services import roles
@@ -65,6 +66,16 @@ class Elector:
         elif lease is None and before is not None:
             logger.warning("this process lost the %s role to another process", role)
         return lease
+
+    def fence(self, role: str) -> Callable[[Session], bool]:
+        """A check, for the role's own write transactions, that this process still holds ``role``
+        under the lease it holds now (the row locked until the transaction ends)."""
+
+        def check(session: Session) -> bool:
+            lease = self.held().get(role)
+            return lease is not None and roles.holds_in(session, lease)
+
+        return check
 
     def guarded(self, role: str, fn: Callable[..., Any]) -> Callable[..., None]:
         """``fn`` as a job that runs only while this process holds ``role``."""

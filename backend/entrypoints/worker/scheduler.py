@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session
 
 from backend.adapters.deployment import load_manifest
 from backend.bootstrap.runtime import Runtime
@@ -36,11 +37,12 @@ from backend.services.points_rules import park_rules
 logger = logging.getLogger(__name__)
 
 
-def anchoring_job(runtime: Runtime) -> None:
+def anchoring_job(runtime: Runtime, fence: Callable[[Session], bool] | None = None) -> None:
     """One anchoring tick; a failure raises, and :func:`instrumented` logs and counts it.
 
     A chain that is not the anchored one gets nothing, except one that only lost its latest
     checkpoints: those are re-anchored on the same contract first (:mod:`chain_repair`).
+    ``fence`` (the elected anchorer's lease) is checked in the transaction that adds a checkpoint.
     """
     if runtime.chain is None or runtime.target is None:
         return
@@ -51,7 +53,7 @@ def anchoring_job(runtime: Runtime) -> None:
         check = watch_chain(runtime)
         if check is not None and not check.ok:
             return
-    result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
+    result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy, fence)
     if result.confirmed or result.prepared is not None:
         runtime.chain_guard.saw(runtime.chain.latest_checkpoint())
     if result.confirmed:
@@ -110,6 +112,7 @@ def build_scheduler(
         monitor.instrumented("anchor", role("anchor", anchoring_job)),
         "interval",
         args=[runtime],
+        kwargs={"fence": elector.fence("anchor")} if elector is not None else {},
         seconds=runtime.settings.anchor_interval_s,
         id="anchor",
         max_instances=1,

@@ -1,7 +1,7 @@
 """Vouchers at the till: the merchant that accepts a reward, and a redemption's expiry and use.
 
 Revision ID: 012
-Revises: 007
+Revises: 011
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "012"
-down_revision = "007"
+down_revision = "011"
 branch_labels = None
 depends_on = None
 

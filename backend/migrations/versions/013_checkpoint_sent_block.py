@@ -1,7 +1,7 @@
 """Checkpoints: the block height when their transaction was sent (a stuck one is re-priced later).
 
 Revision ID: 013
-Revises: 007
+Revises: 012
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "013"
-down_revision = "007"
+down_revision = "012"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Scaling: leases of the background roles (anchorer, feed, expiry), elected among processes.
 
 Revision ID: 014
-Revises: 011
+Revises: 013
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "014"
-down_revision = "011"
+down_revision = "013"
 branch_labels = None
 depends_on = None
 
