@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test install lint typecheck test-python test-contracts test-js bench bench-deps clean browser-deps monitoring-deps
+.PHONY: run test install lint typecheck test-python test-contracts test-js bench bench-deps clean browser-deps monitoring-deps interop-deps
 
 run: install
 	$(BIN)/carbon-ledger serve
@@ -72,6 +72,16 @@ monitoring-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    prometheus >/dev/null; \
 	else echo "promtool missing: the monitoring rule tests will skip"; fi
+
+# The C2SP formats (checkpoints, tiles, proofs) are checked against Go's golang.org/x/mod/sumdb
+# note and tlog packages (Debian's golang-go and golang-golang-x-mod-dev, compiled by the test).
+# Installed when missing and we may; the test skips with the reason elsewhere and fails under CI.
+interop-deps:
+	@if command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    golang-go golang-golang-x-mod-dev >/dev/null; \
+	else echo "go or golang.org/x/mod missing: the interoperability tests will skip"; fi
 
 # The single-POST benchmark drives the server with wrk (a C load generator: a Python client would
 # take a core of the two from the server it measures). Installed when missing and we may.

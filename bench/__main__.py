@@ -1,6 +1,7 @@
 """Runs every benchmark and prints one table; writes bench/results/latest.json.
 
-python -m bench [--quick] [--only ingest,ingest-pg,bulk,log,anchoring,audit,replay] [--json PATH]
+python -m bench [--quick] [--only ingest,ingest-pg,ingest-pg2,bulk,log,anchoring,audit,auth,tlog,replay]
+                [--json PATH]
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import time
 from pathlib import Path
 
-from bench import bench_anchoring, bench_ingest, bench_log, bench_replay, bench_verify
+from bench import bench_anchoring, bench_auth, bench_ingest, bench_log, bench_replay, bench_tlog, bench_verify
 from bench.common import Row, machine, peak_rss_mib
 
 SUITES = {
@@ -19,8 +20,11 @@ SUITES = {
     "anchoring": bench_anchoring.run,
     "ingest": bench_ingest.run,
     "ingest-pg": bench_ingest.run_postgres,
+    "ingest-pg2": bench_ingest.run_postgres_workers,
     "bulk": bench_ingest.run_bulk,
     "audit": bench_verify.run,
+    "auth": bench_auth.run,
+    "tlog": bench_tlog.run,
     "replay": bench_replay.run,
 }
 

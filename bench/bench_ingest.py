@@ -24,8 +24,9 @@ import httpx
 
 from backend.bootstrap.settings import Settings
 from backend.bootstrap.startup import build_runtime
+from backend.services.binding_codes import issue_code
 from backend.services.enrollment import create_company, enroll_employee
-from backend.services.integrations import add_binding
+from backend.services.integrations import add_binding, binding_hash, register_source
 from backend.services.tokens import issue_token
 from bench.bench_log import postgres_url
 from bench.common import Row
@@ -76,7 +77,9 @@ def _tokens(server: BenchServer, workdir: Path) -> None:
     (workdir / "tokens.lua").write_text("return {" + ",".join(f'"{t}"' for t in tokens) + "}\n")
 
 
-def run(quick: bool = False, database_url: str | None = None, label: str = "sqlite") -> list[Row]:
+def run(
+    quick: bool = False, database_url: str | None = None, label: str = "sqlite", workers: int = 1
+) -> list[Row]:
     if shutil.which("wrk") is None:
         print("wrk is not installed (make bench-deps): the single-POST benchmark is skipped")
         return []
@@ -84,7 +87,7 @@ def run(quick: bool = False, database_url: str | None = None, label: str = "sqli
     env = dict(LOAD_ENV)
     if database_url:
         env["CARBON_DATABASE_URL"] = database_url
-    with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp) / "var", env) as server:
+    with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp) / "var", env, workers) as server:
         _tokens(server, Path(tmp))
         warm = _wrk(server.url, Path(tmp), CONCURRENCY, 3, 0, "warm")
         naive = _wrk(server.url, Path(tmp), 1, max(3, seconds // 4), int(warm["sent"]) + 1000, "naive")
@@ -168,6 +171,8 @@ def _enroll_and_bind(data_dir: Path) -> None:
     runtime = build_runtime(settings, with_chain=False)
     now = datetime.now(UTC)
     create_company(runtime.db, "acme", "Acme", now)
+    cards, _ = register_source(runtime.db, "bench-cards", "Bench cards", "transit_gate", ["metro"], 10, now)
+    bound_at = now - timedelta(days=30)
     for employee in range(BULK_EMPLOYEES):
         enrolled = enroll_employee(
             runtime.db, "acme", f"B{employee:05d}", None, None, timedelta(days=7), "bench", now
@@ -179,7 +184,13 @@ def _enroll_and_bind(data_dir: Path) -> None:
             f"card-{employee:05d}",
             None,
             runtime.subject_key,
-            now - timedelta(days=30),
+            bound_at,
+            code=issue_code(
+                runtime.db,
+                cards,
+                binding_hash(runtime.subject_key, "transit_card", f"card-{employee:05d}"),
+                bound_at,
+            ).code,
         )
     runtime.db.dispose()
 
@@ -236,3 +247,9 @@ def run_postgres(quick: bool = False) -> list[Row]:
     """The single-POST benchmark with PostgreSQL as the database."""
     with postgres_url() as url:
         return run(quick, database_url=url, label="postgres")
+
+
+def run_postgres_workers(quick: bool = False) -> list[Row]:
+    """The single-POST benchmark on PostgreSQL with two API processes (``serve --workers 2``)."""
+    with postgres_url() as url:
+        return run(quick, database_url=url, label="postgres, 2 workers", workers=2)

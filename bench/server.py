@@ -17,8 +17,9 @@ BIN = Path(sys.executable).parent
 
 
 class BenchServer:
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, workers: int = 1) -> None:
         self.data_dir = data_dir
+        self.workers = workers
         self.api_port = free_port()
         self.anvil_port = free_port()
         self.env = {
@@ -53,16 +54,27 @@ class BenchServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with (self.data_dir / "serve.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [str(BIN / "carbon-ledger"), "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [str(BIN / "carbon-ledger"), "serve", "--workers", str(self.workers)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200 and self._all_started():
                     return self
             except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("server did not start")
+                pass
+            time.sleep(0.2)
+        self.process.kill()  # not left behind when the benchmark gives up
+        self.process.wait()
+        raise RuntimeError(f"server did not start (see {self.data_dir / 'serve.log'})")
+
+    def _all_started(self) -> bool:
+        """Whether every worker process finished its start-up (each logs it once)."""
+        log = (self.data_dir / "serve.log").read_text(errors="replace")
+        return log.count("Application startup complete") >= self.workers
 
     def __exit__(self, *exc: object) -> None:
         assert self.process is not None

@@ -27,9 +27,21 @@ FACTOR_FIELDS = (
 )
 
 
+PROVENANCE_FIELDS = ("document_status", "document_sha256", "read_from")
+"""Compared where both sets state provenance (the second file format)."""
+
+
 def _row(factor_set: FactorSet, factor_id: str) -> dict[str, str]:
     factor = factor_set.factors[factor_id]
+    provenance = {}
+    if factor.provenance is not None:
+        provenance = {
+            "document_status": factor.provenance.document_status,
+            "document_sha256": factor.provenance.document_sha256,
+            "read_from": factor.provenance.read_from,
+        }
     return {
+        **provenance,
         "activity": factor.activity,
         "unit": factor.unit,
         "value": str(factor.value_kg),
@@ -65,7 +77,8 @@ def diff_sets(before: FactorSet, after: FactorSet) -> dict[str, Any]:
     changed = []
     for factor_id in sorted(old_ids & new_ids):
         a, b = _row(before, factor_id), _row(after, factor_id)
-        fields = {f: {"before": a[f], "after": b[f]} for f in FACTOR_FIELDS if a[f] != b[f]}
+        compared = [*FACTOR_FIELDS, *(f for f in PROVENANCE_FIELDS if f in a and f in b)]
+        fields = {f: {"before": a[f], "after": b[f]} for f in compared if a[f] != b[f]}
         if fields:
             changed.append({"id": factor_id, "changes": fields})
     old_m = {k: v for k, v in _flatten(before.methodology).items() if k.split(".")[0] not in SKIPPED_KEYS}

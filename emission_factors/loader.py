@@ -23,7 +23,15 @@ from typing import Any
 
 import rfc8785
 
-from backend.domain.factors import GASES, QUALITY_INDICATORS, QUALITY_LABELS, Factor, FactorSet, Source
+from backend.domain.factors import (
+    GASES,
+    QUALITY_INDICATORS,
+    QUALITY_LABELS,
+    Factor,
+    FactorSet,
+    Provenance,
+    Source,
+)
 from emission_factors.errors import FactorSetError
 from emission_factors.validate import check_derivations, check_methodology, parse_parameters
 
@@ -40,6 +48,7 @@ __all__ = [
     "load_factor_set",
     "parse_texts",
     "pinned_hashes",
+    "superseded_hashes",
 ]
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
@@ -65,9 +74,18 @@ REQUIRED_COLUMNS = (
 )
 QUALITY_COLUMNS = tuple(f"dq_{name}" for name in QUALITY_INDICATORS)
 GAS_COLUMNS = ("co2", "ch4", "n2o")
-EXTENDED_COLUMNS = (*GAS_COLUMNS, *QUALITY_COLUMNS, "document_sha256")
+EXTENDED_COLUMNS = (*GAS_COLUMNS, *QUALITY_COLUMNS, "document_sha256", "document_status", "read_from")
 """Columns of the second file format (park-default-2027.1 on): the gases a value splits into,
-data quality scores and the primary document's hash. A set has all of them or none."""
+data quality scores, and the primary document's provenance (its hash, whether it is archived,
+and where the value was read when it is not). A set has all of them or none."""
+DOCUMENT_STATUSES = {
+    "archived": "the primary document is archived with the set: document_sha256 is its hash",
+    "not_archived": "the primary document is named but not obtainable offline: read_from says where "
+    "the value was read",
+    "not_identified": "only secondary reports were found: read_from names them",
+    "own_methodology": "the set's own methodology is the document (derivations and assumptions)",
+}
+"""``document_status`` values. A hash is never given for a document that was not archived."""
 MAX_FACTORS = 5000
 """A factor set is a curated library, not a database dump; a bigger file is a mistake."""
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
@@ -120,7 +138,7 @@ def _parse_factor(file: str, row_no: int, row: dict[str, str]) -> Factor:
         raise _row_error(file, row_no, f"year {row['year']!r} is not an integer") from None
     if year not in YEARS:
         raise _row_error(file, row_no, f"year {year} is outside {YEARS.start}–{YEARS.stop - 1}")
-    gases, quality, digest = _extended(file, row_no, row, value)
+    gases, quality, provenance = _extended(file, row_no, row, value)
     return Factor(
         id=row["id"],
         activity=row["activity"].strip(),
@@ -139,16 +157,16 @@ def _parse_factor(file: str, row_no: int, row: dict[str, str]) -> Factor:
         notes=row["notes"].strip(),
         gases=gases,
         quality=quality,
-        document_sha256=digest,
+        provenance=provenance,
     )
 
 
 def _extended(
     file: str, row_no: int, row: dict[str, str], value: Decimal
-) -> tuple[dict[str, Decimal] | None, dict[str, int] | None, str]:
-    """The second format's columns: per-gas split, data quality scores, document hash."""
+) -> tuple[dict[str, Decimal] | None, dict[str, int] | None, Provenance | None]:
+    """The second format's columns: per-gas split, data quality scores, document provenance."""
     if "co2" not in row:
-        return None, None, ""
+        return None, None, None
     raw = [row[c].strip() for c in GAS_COLUMNS]
     gases: dict[str, Decimal] | None = None
     if any(raw):
@@ -178,7 +196,18 @@ def _extended(
     digest = row["document_sha256"].strip()
     if digest and not SHA256_HEX.fullmatch(digest):
         raise _row_error(file, row_no, "document_sha256 must be 64 lowercase hex digits")
-    return gases, quality, digest
+    status, read_from = row["document_status"].strip(), row["read_from"].strip()
+    if status not in DOCUMENT_STATUSES:
+        raise _row_error(
+            file, row_no, f"document_status {status!r} is not one of {sorted(DOCUMENT_STATUSES)}"
+        )
+    if (status == "archived") != bool(digest):
+        raise _row_error(file, row_no, "document_sha256 is given exactly when document_status is 'archived'")
+    if status in ("not_archived", "not_identified") and not read_from:
+        raise _row_error(file, row_no, f"read_from must say where a {status} value was read")
+    if status == "own_methodology" and read_from:
+        raise _row_error(file, row_no, "an own_methodology value has no read_from")
+    return gases, quality, Provenance(status, digest, read_from)
 
 
 def _read_rows(text: str) -> list[dict[str, str]]:
@@ -284,22 +313,42 @@ PINS_FILE = "SHA256SUMS"
 """``<sha256>  <version>`` per built-in set: the hash each set had when it was released. A built-in
 set whose files no longer give that hash is refused at load, so an edit to a released set (which
 would silently change how its stored results were computed) cannot ship; a correction is a new
-version."""
+version. A set revised while still scheduled (before its effective date, so no result was ever
+computed with it) keeps its earlier hash on a line ``<sha256>  <version>  superseded-before-effect``:
+checkpoints anchored while the earlier content was scheduled list it, and an auditor accepts it
+there, never on an activity."""
+SUPERSEDED = "superseded-before-effect"
 
 
 @lru_cache(maxsize=1)
-def pinned_hashes() -> dict[str, str]:
-    """The released hash of every built-in set (version → hex SHA-256)."""
+def _pins() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
     pins: dict[str, str] = {}
+    superseded: dict[str, set[str]] = {}
     path = SETS_DIR / PINS_FILE
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
-        digest, _, version = line.partition("  ")
-        if not SHA256_HEX.fullmatch(digest) or not version.strip():
-            raise FactorSetError(str(path), f"line {line_no}: expected '<sha256>  <version>'")
-        pins[version.strip()] = digest
-    return pins
+        digest, _, rest = line.partition("  ")
+        version, _, mark = rest.strip().partition("  ")
+        if not SHA256_HEX.fullmatch(digest) or not version.strip() or mark not in ("", SUPERSEDED):
+            raise FactorSetError(str(path), f"line {line_no}: expected '<sha256>  <version>[  {SUPERSEDED}]'")
+        if mark:
+            superseded.setdefault(version.strip(), set()).add(digest)
+        elif version.strip() in pins:
+            raise FactorSetError(str(path), f"line {line_no}: {version.strip()} is pinned twice")
+        else:
+            pins[version.strip()] = digest
+    return pins, {v: frozenset(d) for v, d in superseded.items()}
+
+
+def pinned_hashes() -> dict[str, str]:
+    """The released hash of every built-in set (version → hex SHA-256)."""
+    return dict(_pins()[0])
+
+
+def superseded_hashes() -> dict[str, frozenset[str]]:
+    """Earlier hashes of built-in sets revised before they took effect (version → hex SHA-256s)."""
+    return dict(_pins()[1])
 
 
 def check_pinned(version: str, content_hash: str) -> str | None:

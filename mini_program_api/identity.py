@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
-from backend.adapters.orm_identity import BindingRow
-from backend.api.deps import EmployeeDep, RuntimeDep
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.routes.staff_access import token_public
 from backend.api.schemas_identity import (
     BindingCreate,
@@ -21,17 +20,6 @@ from backend.api.schemas_identity import (
 from backend.services import identity, integrations
 
 router = APIRouter(prefix="/mp/v1", tags=["mini-program"])
-
-
-def _binding(row: BindingRow) -> BindingPublic:
-    return BindingPublic(
-        id=row.id,
-        kind=row.kind,
-        label=row.label,
-        consent_version=row.consent_version,
-        consented_at=row.consented_at,
-        revoked_at=row.revoked_at,
-    )
 
 
 @router.post("/auth/login", response_model=TokenPublic, summary="Sign in with a wx.login code / 登录")
@@ -55,17 +43,20 @@ def refresh(runtime: RuntimeDep, body: RefreshRequest) -> TokenPublic:
 @router.post("/auth/logout", status_code=204, summary="Sign out / 退出登录")
 def logout(runtime: RuntimeDep, body: RefreshRequest) -> Response:
     identity.logout(runtime.db, body.refresh_token, datetime.now(UTC))
+    runtime.sign_ins_ended()
     return Response(status_code=204)
 
 
 @router.get("/me", response_model=MePublic, summary="Who I am / 我的身份")
-def me(principal: EmployeeDep) -> MePublic:
+def me(principal: PrincipalDep) -> MePublic:
     return MePublic(employee_id=principal.subject, company_id=principal.org, department_id=principal.dept)
 
 
 @router.get("/bindings", response_model=list[BindingPublic], summary="My bound accounts / 我绑定的账户")
-def list_bindings(runtime: RuntimeDep, principal: EmployeeDep) -> list[BindingPublic]:
-    return [_binding(b) for b in integrations.list_bindings(runtime.db, principal.subject)]
+def list_bindings(runtime: RuntimeDep, principal: PrincipalDep) -> list[BindingPublic]:
+    return [
+        BindingPublic.model_validate(b) for b in integrations.list_bindings(runtime.db, principal.subject)
+    ]
 
 
 @router.post(
@@ -76,7 +67,7 @@ def list_bindings(runtime: RuntimeDep, principal: EmployeeDep) -> list[BindingPu
     summary="Bind an account, with consent / 授权绑定账户",
 )
 def add_binding(
-    runtime: RuntimeDep, principal: EmployeeDep, body: BindingCreate, response: Response
+    runtime: RuntimeDep, principal: PrincipalDep, body: BindingCreate, response: Response
 ) -> BindingPublic:
     row, created = integrations.add_binding(
         runtime.db,
@@ -86,15 +77,16 @@ def add_binding(
         body.label,
         runtime.subject_key,
         datetime.now(UTC),
+        code=body.code,
     )
     if not created:
         response.status_code = 200
-    return _binding(row)
+    return BindingPublic.model_validate(row)
 
 
 @router.delete("/bindings/{binding_id}", response_model=BindingPublic, summary="Withdraw consent / 解除绑定")
-def revoke_binding(runtime: RuntimeDep, principal: EmployeeDep, binding_id: str) -> BindingPublic:
-    return _binding(
+def revoke_binding(runtime: RuntimeDep, principal: PrincipalDep, binding_id: str) -> BindingPublic:
+    return BindingPublic.model_validate(
         integrations.revoke_binding(
             runtime.db, principal.subject, binding_id, datetime.now(UTC), runtime.subject_key
         )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Response
+import segno
+from fastapi import APIRouter, Body, Query, Response
 
 from backend.adapters.orm_points import RedemptionRow, RewardRow
-from backend.api.deps import EmployeeDep, RuntimeDep
+from backend.api.deps import IdempotencyKeyDep, PrincipalDep, RuntimeDep
 from backend.bootstrap.runtime import Runtime
-from backend.domain.errors import InvalidInput
+from backend.domain import vouchers as voucher_rules
 from backend.domain.points_rules import IssuanceRules
 from backend.services import leaderboards, points, points_rules, rewards
 from backend.services.points import HistoryLine
@@ -33,7 +35,6 @@ from mini_program_api.points_schemas import (
     RewardPublic,
     RewardRef,
 )
-from mini_program_api.routes import IDEMPOTENCY_KEY
 
 router = APIRouter(prefix="/mp/v1", tags=["mini-program: points"])
 
@@ -45,22 +46,12 @@ PeriodQuery = Annotated[
 ]
 
 
-def _key(idempotency_key: str | None) -> str:
-    if idempotency_key is None:
-        raise InvalidInput("Idempotency-Key", "header is required (8–128 characters, e.g. a UUID)")
-    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise InvalidInput(
-            "Idempotency-Key", "must be 8–128 characters of A–Z, a–z, 0–9, '.', '_', ':' or '-'"
-        )
-    return idempotency_key
-
-
 def _park_rules(runtime: Runtime) -> IssuanceRules:
     return points_rules.park_rules(runtime.db, runtime.issuance.rules_defaults)
 
 
 @router.get("/points", response_model=PointsBalance, summary="My carbon points balance / 我的碳积分")
-def get_points(runtime: RuntimeDep, principal: EmployeeDep) -> PointsBalance:
+def get_points(runtime: RuntimeDep, principal: PrincipalDep) -> PointsBalance:
     expiry_months = _park_rules(runtime).expiry_months
     now = datetime.now(UTC)
     summary = points.summary(runtime.db, principal.subject, expiry_months, now, EXPIRY_LOOK_AHEAD_DAYS)
@@ -112,7 +103,7 @@ def _history_item(line: HistoryLine) -> HistoryItem:
 )
 def get_history(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=points.MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HistoryPage:
@@ -143,7 +134,7 @@ def _reward_public(row: RewardRow, mine: int) -> RewardPublic:
 
 
 @router.get("/rewards", response_model=RewardList, summary="Rewards I can redeem now / 积分商城")
-def get_rewards(runtime: RuntimeDep, principal: EmployeeDep) -> RewardList:
+def get_rewards(runtime: RuntimeDep, principal: PrincipalDep) -> RewardList:
     rows = rewards.catalogue(runtime.db, principal.subject, principal.org, datetime.now(UTC))
     return RewardList(items=[_reward_public(row, mine) for row, mine in rows])
 
@@ -161,6 +152,9 @@ def _redemption_public(row: RedemptionRow, reward: RewardRow, balance: int | Non
         cancellable_until=row.cancel_deadline.astimezone(UTC),
         cancelled_at=row.cancelled_at.astimezone(UTC) if row.cancelled_at else None,
         balance=balance,
+        expires_at=row.expires_at.astimezone(UTC) if row.expires_at else None,
+        used_at=row.used_at.astimezone(UTC) if row.used_at else None,
+        voucher_qr_url=f"/mp/v1/redemptions/{row.id}/qr" if row.status == "issued" else None,
     )
 
 
@@ -178,13 +172,13 @@ def _redemption_public(row: RedemptionRow, reward: RewardRow, balance: int | Non
 )
 def create_redemption(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     body: Annotated[RedemptionCreate, Body()],
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> RedemptionPublic:
     result = rewards.redeem(
-        runtime.db, runtime.subject_key, principal, body.reward_id, _key(idempotency_key), datetime.now(UTC)
+        runtime.db, runtime.subject_key, principal, body.reward_id, idempotency_key, datetime.now(UTC)
     )
     if not result.created:
         response.status_code = 200
@@ -194,7 +188,7 @@ def create_redemption(
 @router.get("/redemptions", response_model=RedemptionPage, summary="My redemptions, newest first / 我的兑换")
 def list_redemptions(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=rewards.MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> RedemptionPage:
@@ -205,9 +199,28 @@ def list_redemptions(
 
 
 @router.get("/redemptions/{redemption_id}", response_model=RedemptionPublic, summary="One of my redemptions")
-def get_redemption(runtime: RuntimeDep, principal: EmployeeDep, redemption_id: str) -> RedemptionPublic:
+def get_redemption(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: str) -> RedemptionPublic:
     row, reward = rewards.get_redemption(runtime.db, principal.subject, redemption_id)
     return _redemption_public(row, reward)
+
+
+@router.get(
+    "/redemptions/{redemption_id}/qr",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}},
+    summary="My voucher as a signed QR code / 兑换券二维码",
+)
+def get_voucher_qr(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: str) -> Response:
+    """An SVG QR code of ``CLV1.<code>.<expires>.<signature>``: the merchant's page checks the
+    park's signature (``GET /api/v1/vouchers/key``) before it asks the server."""
+    row, _reward = rewards.get_redemption(runtime.db, principal.subject, redemption_id)
+    expires_at = row.expires_at or voucher_rules.expiry(row.created_at, None)
+    text = voucher_rules.signed_text(row.voucher_code, expires_at)
+    svg = io.BytesIO()
+    segno.make_qr(f"{text}.{runtime.voucher_signer.sign(text)}", error="m").save(
+        svg, kind="svg", scale=6, border=2, title=row.voucher_code
+    )
+    return Response(svg.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @router.post(
@@ -216,7 +229,7 @@ def get_redemption(runtime: RuntimeDep, principal: EmployeeDep, redemption_id: s
     responses={409: {"description": "The cancellation window has passed"}},
     summary="Cancel my redemption for a refund / 取消兑换并退还积分",
 )
-def cancel_redemption(runtime: RuntimeDep, principal: EmployeeDep, redemption_id: str) -> RedemptionPublic:
+def cancel_redemption(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: str) -> RedemptionPublic:
     result = rewards.cancel(runtime.db, runtime.subject_key, principal, redemption_id, datetime.now(UTC))
     return _redemption_public(result.row, result.reward, result.balance)
 
@@ -224,7 +237,7 @@ def cancel_redemption(runtime: RuntimeDep, principal: EmployeeDep, redemption_id
 # --- Leaderboards ----------------------------------------------------------------------------------
 
 
-def _status(runtime: Runtime, principal: EmployeeDep) -> LeaderboardStatus:
+def _status(runtime: Runtime, principal: PrincipalDep) -> LeaderboardStatus:
     row = leaderboards.opted_in(runtime.db, principal)
     if row is None:
         return LeaderboardStatus(opted_in=False, alias=None, display_name=None, company=None, department=None)
@@ -235,7 +248,7 @@ def _status(runtime: Runtime, principal: EmployeeDep) -> LeaderboardStatus:
 
 
 @router.get("/leaderboards/opt-in", response_model=LeaderboardStatus, summary="Am I on the leaderboards?")
-def get_opt_in(runtime: RuntimeDep, principal: EmployeeDep) -> LeaderboardStatus:
+def get_opt_in(runtime: RuntimeDep, principal: PrincipalDep) -> LeaderboardStatus:
     return _status(runtime, principal)
 
 
@@ -245,19 +258,19 @@ def get_opt_in(runtime: RuntimeDep, principal: EmployeeDep) -> LeaderboardStatus
     summary="Appear on leaderboards under a pseudonym / 加入排行榜",
 )
 def put_opt_in(
-    runtime: RuntimeDep, principal: EmployeeDep, body: Annotated[LeaderboardOptIn, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, body: Annotated[LeaderboardOptIn, Body()]
 ) -> LeaderboardStatus:
     leaderboards.opt_in(runtime.db, principal, body.alias, datetime.now(UTC))
     return _status(runtime, principal)
 
 
 @router.delete("/leaderboards/opt-in", status_code=204, summary="Leave the leaderboards / 退出排行榜")
-def delete_opt_in(runtime: RuntimeDep, principal: EmployeeDep) -> Response:
+def delete_opt_in(runtime: RuntimeDep, principal: PrincipalDep) -> Response:
     leaderboards.opt_out(runtime.db, principal)
     return Response(status_code=204)
 
 
-def _board(runtime: Runtime, principal: EmployeeDep, scope: str, period: str | None) -> LeaderboardPublic:
+def _board(runtime: Runtime, principal: PrincipalDep, scope: str, period: str | None) -> LeaderboardPublic:
     settings = runtime.settings
     label, since, until = leaderboards.period_window(
         period, datetime.now(UTC), _park_rules(runtime).utc_offset_min
@@ -269,7 +282,7 @@ def _board(runtime: Runtime, principal: EmployeeDep, scope: str, period: str | N
         scope,
         since,
         until,
-        settings.leaderboard_min_group,
+        settings.min_group_size,
         LEADERBOARD_TOP,
     )
 
@@ -282,7 +295,7 @@ def _board(runtime: Runtime, principal: EmployeeDep, scope: str, period: str | N
         available=result.available,
         reason=result.reason,
         members=result.members,
-        min_group=settings.leaderboard_min_group,
+        min_group=settings.min_group_size,
         entries=[entry(e) for e in result.entries],
         me=entry(result.me) if result.me else None,
     )
@@ -290,7 +303,7 @@ def _board(runtime: Runtime, principal: EmployeeDep, scope: str, period: str | N
 
 @router.get("/leaderboards/company", response_model=LeaderboardPublic, summary="My company's leaderboard")
 def company_board(
-    runtime: RuntimeDep, principal: EmployeeDep, period: PeriodQuery = None
+    runtime: RuntimeDep, principal: PrincipalDep, period: PeriodQuery = None
 ) -> LeaderboardPublic:
     return _board(runtime, principal, "company", period)
 
@@ -299,7 +312,7 @@ def company_board(
     "/leaderboards/department", response_model=LeaderboardPublic, summary="My department's leaderboard"
 )
 def department_board(
-    runtime: RuntimeDep, principal: EmployeeDep, period: PeriodQuery = None
+    runtime: RuntimeDep, principal: PrincipalDep, period: PeriodQuery = None
 ) -> LeaderboardPublic:
     return _board(runtime, principal, "department", period)
 
@@ -310,12 +323,12 @@ def department_board(
     summary="Departments of my company, by points per member / 部门排行",
 )
 def departments_board(
-    runtime: RuntimeDep, principal: EmployeeDep, period: PeriodQuery = None
+    runtime: RuntimeDep, principal: PrincipalDep, period: PeriodQuery = None
 ) -> DepartmentBoardPublic:
     label, since, until = leaderboards.period_window(
         period, datetime.now(UTC), _park_rules(runtime).utc_offset_min
     )
-    min_group = runtime.settings.leaderboard_min_group
+    min_group = runtime.settings.min_group_size
     entries, too_small = leaderboards.departments(runtime.db, principal, since, until, min_group)
     return DepartmentBoardPublic(
         period=label,

@@ -89,11 +89,16 @@ class RedemptionPublic(BaseModel):
     reward_name_zh: str | None
     voucher_code: str = Field(description="Show it to the merchant; CL-XXXX-XXXX-XXXX (Crockford base32).")
     price_points: int
-    status: Literal["issued", "cancelled"]
+    status: Literal["issued", "cancelled", "used"]
     created_at: datetime
     cancellable_until: datetime
     cancelled_at: datetime | None
     balance: int | None = Field(default=None, description="Your balance after this request.")
+    expires_at: datetime | None = Field(default=None, description="After this no merchant accepts it.")
+    used_at: datetime | None = Field(default=None, description="When a merchant marked it used.")
+    voucher_qr_url: str | None = Field(
+        default=None, description="An SVG QR code of the signed voucher, to show at the till."
+    )
 
 
 class RedemptionPage(BaseModel):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
 
 from backend.adapters.orm import ActivityRow
-from backend.api.deps import EmployeeDep, RuntimeDep, TargetDep
+from backend.api.deps import IdempotencyKeyDep, PrincipalDep, RuntimeDep, TargetDep
 from backend.domain.activity_names import names_of
-from backend.domain.errors import ConfigurationError, InvalidInput
+from backend.domain.errors import ConfigurationError
 from backend.services import activities, receipts
 from mini_program_api.schemas import (
     ACTIVITY_TYPES,
@@ -27,12 +26,10 @@ from mini_program_api.schemas import (
 
 router = APIRouter(prefix="/mp/v1", tags=["mini-program"])
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
-"""Client-chosen key: 8–128 URL-safe characters (a UUID fits), so it is unique enough to be safe."""
 RECEIPT_RETRY_AFTER_S = 3
 
 
-def _caller(principal: EmployeeDep) -> activities.Caller:
+def _caller(principal: PrincipalDep) -> activities.Caller:
     return activities.Caller(subject_id=principal.subject, org_id=principal.org, dept_id=principal.dept)
 
 
@@ -66,17 +63,11 @@ def activity_public(row: ActivityRow) -> ActivityPublic:
 )
 def create_activity(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     body: Annotated[ActivityCreate, Body()],
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKeyDep,
 ) -> ActivityPublic:
-    if idempotency_key is None:
-        raise InvalidInput("Idempotency-Key", "header is required (8–128 characters, e.g. a UUID)")
-    if not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise InvalidInput(
-            "Idempotency-Key", "must be 8–128 characters of A–Z, a–z, 0–9, '.', '_', ':' or '-'"
-        )
     payload = body.model_dump(mode="json", exclude_none=True)
     result = activities.record_activity(
         runtime.db, _caller(principal), idempotency_key, payload, body.occurred_at, runtime.issuance
@@ -89,7 +80,7 @@ def create_activity(
 @router.get("/activities", response_model=ActivityPage, summary="My activities, newest first / 我的低碳行为")
 def list_activities(
     runtime: RuntimeDep,
-    principal: EmployeeDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=activities.MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ActivityPage:
@@ -98,7 +89,7 @@ def list_activities(
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityPublic, summary="One of my activities")
-def get_activity(runtime: RuntimeDep, principal: EmployeeDep, activity_id: str) -> ActivityPublic:
+def get_activity(runtime: RuntimeDep, principal: PrincipalDep, activity_id: str) -> ActivityPublic:
     return activity_public(activities.get_activity(runtime.db, _caller(principal), activity_id))
 
 
@@ -111,7 +102,7 @@ def get_activity(runtime: RuntimeDep, principal: EmployeeDep, activity_id: str) 
     summary="Receipt of my activity / 我的上链凭证",
 )
 def get_receipt(
-    runtime: RuntimeDep, principal: EmployeeDep, target: TargetDep, activity_id: str
+    runtime: RuntimeDep, principal: PrincipalDep, target: TargetDep, activity_id: str
 ) -> JSONResponse:
     row = activities.get_activity(runtime.db, _caller(principal), activity_id)
     result = receipts.receipt_for_leaf(runtime.db, target, row.leaf_index)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from backend.api.text_fields import Name
+from backend.domain import activities
 
 MAX_DISTANCE_KM = Decimal(20_000)
 """Upper bound of any single trip's distance (a long-haul flight); modes have tighter bands."""
@@ -40,7 +43,7 @@ class _ActivityBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with a UTC offset.")
-    evidence_ref: str | None = Field(
+    evidence_ref: Name | None = Field(
         default=None,
         min_length=1,
         max_length=200,
@@ -233,25 +236,18 @@ ActivityCreate = Annotated[
     | EnergySavingCreate,
     Field(discriminator="type"),
 ]
-ACTIVITY_TYPES: tuple[str, ...] = (
-    "metro",
-    "bus",
-    "bus_electric",
-    "rail",
-    "walk",
-    "bike",
-    "bike_shared",
-    "ebike",
-    "ev",
-    "taxi",
-    "carpool",
-    "flight",
-    "recycling",
-    "second_hand",
-    "no_disposables",
-    "clean_plate",
-    "energy_saving",
-)
+ACTIVITY_TYPES: tuple[str, ...] = activities.ACTIVITY_TYPES
+"""The registry's types (``backend/domain/activities.py``); the request models above must match it."""
+
+
+def _request_tags() -> set[str]:
+    union = get_args(get_args(ActivityCreate)[0])
+    return {tag for model in union for tag in get_args(model.model_fields["type"].annotation)}
+
+
+_mismatch = sorted(_request_tags() ^ set(ACTIVITY_TYPES))
+if _mismatch:
+    raise RuntimeError(f"ActivityCreate and the activity-type registry disagree on: {', '.join(_mismatch)}")
 
 
 class FactorApplied(BaseModel):

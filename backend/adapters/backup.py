@@ -148,13 +148,13 @@ def backup(
     started = time.monotonic()
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"{dest} is not empty: back up into a new directory")
+    if database is not None and not database.exists():
+        raise BackupError(f"no database at {database}")  # before mkdir: no empty folder left behind
     dest.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     os.chmod(dest, DIR_MODE)
     notes: list[str] = []
     facts: dict[str, Any] = {}
     if database is not None:
-        if not database.exists():
-            raise BackupError(f"no database at {database}")
         snapshot_sqlite(database, dest / DATABASE_NAME)
         facts = database_facts(dest / DATABASE_NAME)
     state = data_dir / CHAIN_STATE_NAME

@@ -9,13 +9,16 @@ senders in nonce order.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import (
@@ -153,6 +156,15 @@ class MinedTx:
     status: int
     block_number: int
     gas_used: int
+
+
+EIP1559_TX_TYPE = 2
+REPLACEMENT_BUMP = Fraction(9, 8)
+"""A replacement's fees over the replaced one's: +12.5 % (geth and Anvil refuse less than +10 %)."""
+
+
+def _bumped(fee: int) -> int:
+    return math.ceil(fee * REPLACEMENT_BUMP)
 
 
 class LedgerChain:
@@ -317,6 +329,43 @@ class LedgerChain:
         signed = self.account.sign_transaction(cast(dict[str, Any], tx))
         return SignedAnchor(
             bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex(), nonce, sender, gas_limit
+        )
+
+    def sign_replacement(self, raw: bytes) -> SignedAnchor | None:
+        """The signed transaction ``raw`` again (same nonce, call and gas) with higher fees, to get
+        one stuck below an EIP-1559 chain's base fee mined: each fee at least
+        :data:`REPLACEMENT_BUMP` above the old one (nodes refuse a replacement under +10 %), the
+        tip at least what the node suggests now and the max fee at least twice the latest base fee
+        plus the tip, as web3.py fills a new one. None for a fixed-gas-price (legacy) transaction."""
+        if self.account is None:
+            raise ChainError("no signing key configured")
+        if not raw or raw[0] != EIP1559_TX_TYPE:
+            return None
+        old = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        latest = self._call("eth_getBlockByNumber(latest)", lambda: self.w3.eth.get_block("latest"))
+        suggested_tip = int(self._call("eth_maxPriorityFeePerGas", lambda: self.w3.eth.max_priority_fee))
+        tip = max(suggested_tip, _bumped(int(old["maxPriorityFeePerGas"])))
+        max_fee = max(2 * int(latest["baseFeePerGas"]) + tip, _bumped(int(old["maxFeePerGas"])))
+        nonce, gas = int(old["nonce"]), int(old["gas"])
+        tx: dict[str, Any] = {
+            "type": EIP1559_TX_TYPE,
+            "chainId": int(old["chainId"]),
+            "nonce": nonce,
+            "to": Web3.to_checksum_address(old["to"]),
+            "value": int(old["value"]),
+            "data": HexBytes(old["data"]),
+            "gas": gas,
+            "accessList": list(old["accessList"]),
+            "maxPriorityFeePerGas": tip,
+            "maxFeePerGas": max_fee,
+        }
+        signed = self.account.sign_transaction(tx)
+        return SignedAnchor(
+            bytes(signed.raw_transaction),
+            "0x" + bytes(signed.hash).hex(),
+            tx["nonce"],
+            self.account.address,
+            tx["gas"],
         )
 
     def send_raw(self, raw: bytes) -> None:

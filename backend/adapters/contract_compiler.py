@@ -19,7 +19,7 @@ import posixpath
 import re
 import tempfile
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import rfc8785
 import solcx
 from solcx.exceptions import SolcError
 
+from backend.adapters import json_records
 from backend.adapters.toolchain import SolcTool, ToolchainError, repo_root, solc_tool
 
 CONTRACT_SOURCE = "contracts/CarbonLedger.sol"
@@ -62,21 +63,11 @@ class ContractArtifact:
     compiler_version: str
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return json_records.to_json(self)
 
     @classmethod
     def from_json(cls, text: str) -> ContractArtifact:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("artifact JSON is not an object")
-        artifact = cls(
-            abi=list(data["abi"]),
-            bytecode=str(data["bytecode"]),
-            deployed_bytecode=str(data["deployed_bytecode"]),
-            source_hash=str(data["source_hash"]),
-            abi_hash=str(data["abi_hash"]),
-            compiler_version=str(data["compiler_version"]),
-        )
+        artifact = json_records.from_json(cls, text, "contract artifact")
         if artifact.abi_hash != abi_hash(artifact.abi):
             raise ValueError("artifact abi_hash does not match its ABI")
         return artifact

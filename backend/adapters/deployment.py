@@ -15,11 +15,10 @@ Transactions are signed locally (eth-account); the node never holds a key.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 from web3.types import TxParams
 
+from backend.adapters import json_records
 from backend.adapters.contract_compiler import ContractArtifact
 from backend.domain.errors import ChainError
 
@@ -57,22 +57,11 @@ class DeploymentManifest:
     """ISO 8601 UTC time of the deployment block."""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return json_records.to_json(self)
 
     @classmethod
     def from_json(cls, text: str) -> DeploymentManifest:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("deployment manifest is not a JSON object")
-        ints = ("chain_id", "deploy_block")
-        strs = ("genesis_hash", "contract_address", "abi_hash", "code_hash", "deploy_tx", "deployed_at")
-        for name in ints:
-            if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
-                raise ValueError(f"deployment manifest: {name} must be an integer")
-        for name in strs:
-            if not isinstance(data.get(name), str):
-                raise ValueError(f"deployment manifest: {name} must be a string")
-        return cls(**{name: data[name] for name in (*ints, *strs)})
+        return json_records.from_json(cls, text, "deployment manifest")
 
     @classmethod
     def load(cls, path: Path) -> DeploymentManifest:

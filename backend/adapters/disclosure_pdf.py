@@ -15,8 +15,6 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from backend.services.scope3_disclosure import sections
-
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 _TITLE = ParagraphStyle("title", fontName=FONT, fontSize=15, leading=20, spaceAfter=6)
@@ -44,7 +42,12 @@ def _table(head: list[str], rows: list[list[Any]]) -> Table:
     return table
 
 
-def to_pdf(d: dict[str, Any]) -> bytes:
+Sections = list[tuple[str, list[str | tuple[list[str], list[list[Any]]]]]]
+"""(heading, [paragraph or (table head, rows)]), as the disclosure service lays them out."""
+
+
+def render(title: str, heading: str, sections: Sections) -> bytes:
+    """The disclosure's sections as a landscape A4 PDF; ``title`` is the document's metadata title."""
     out = io.BytesIO()
     document = SimpleDocTemplate(
         out,
@@ -53,12 +56,12 @@ def to_pdf(d: dict[str, Any]) -> bytes:
         rightMargin=12 * mm,
         topMargin=12 * mm,
         bottomMargin=12 * mm,
-        title=f"{d['title_en']} {d['period']['label']}",
+        title=title,
         author="Carbon Ledger",
     )
-    story: list[Any] = [Paragraph(_escape(f"{d['title_en']} · {d['title_zh']}"), _TITLE)]
-    for heading, blocks in sections(d):
-        story.append(Paragraph(_escape(heading), _HEADING))
+    story: list[Any] = [Paragraph(_escape(heading), _TITLE)]
+    for section, blocks in sections:
+        story.append(Paragraph(_escape(section), _HEADING))
         for block in blocks:
             if isinstance(block, tuple):
                 story.append(_table(*block))

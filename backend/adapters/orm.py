@@ -21,6 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from backend.adapters.orm_types import EnumText
+from backend.domain.states import CheckpointState
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes stored as UTC; SQLite keeps no offset, so it is re-attached on read."""
@@ -72,6 +75,12 @@ class ActivityRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     created_at: Mapped[datetime] = mapped_column()
+    # The Scope 3 grams by gas, as calculation.scope3_by_gas logged them (CO2e per gas, each
+    # rounded on its own); all null for a set without the split (park-default-2026.1).
+    scope3_co2_g: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    scope3_ch4_g: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    scope3_n2o_g: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    scope3_unsplit_g: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class LogHeadRow(Base):
@@ -123,7 +132,7 @@ class CheckpointRow(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     meta: Mapped[bytes] = mapped_column(LargeBinary)
     meta_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[CheckpointState] = mapped_column(EnumText(CheckpointState, 16))
     signer: Mapped[str | None] = mapped_column(String(42))
     nonce: Mapped[int | None] = mapped_column(BigInteger)
     tx_hash: Mapped[str | None] = mapped_column(String(66))
@@ -133,6 +142,8 @@ class CheckpointRow(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+    sent_block: Mapped[int | None] = mapped_column(BigInteger)
+    """Chain height when the current transaction was broadcast: a stuck one is re-priced later."""
     confirmed_at: Mapped[datetime | None] = mapped_column()
 
 
@@ -144,5 +155,8 @@ from backend.adapters import (  # noqa: E402, F401
     orm_identity,
     orm_integrations,
     orm_points,
+    orm_privacy,
+    orm_roles,
     orm_scope3,
+    orm_witness,
 )

@@ -9,6 +9,8 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.adapters.orm import Base
+from backend.adapters.orm_types import EnumText
+from backend.domain.states import ChainMoveState
 
 
 class ChainIncidentRow(Base):
@@ -34,7 +36,7 @@ class ChainMoveRow(Base):
     __table_args__ = (Index("ix_chain_moves_state", "state"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[ChainMoveState] = mapped_column(EnumText(ChainMoveState, 16))
     """``started`` → ``completed``; ``abandoned`` when the target chain failed during the move."""
     mode: Mapped[str] = mapped_column(String(16))
     reasons: Mapped[list[str]] = mapped_column(JSON)

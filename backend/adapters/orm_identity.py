@@ -126,6 +126,7 @@ class AuthSessionRow(Base):
     """One sign-in: the family of refresh tokens issued by rotation from one login."""
 
     __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_revoked_at", "revoked_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     principal_kind: Mapped[str] = mapped_column(String(16))

@@ -91,3 +91,22 @@ class ReviewRow(Base):
     reviewer: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column()
     leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+
+
+class BindingCodeRow(Base):
+    """A one-time code a source issued for one of its accounts (a card, a bike account): the
+    employee who presents it with the account's number proves they hold it. Stored as a hash;
+    the account only as its keyed hash."""
+
+    __tablename__ = "binding_codes"
+    __table_args__ = (Index("ix_binding_codes_identifier", "kind", "identifier_hash"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), ForeignKey("integration_sources.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    identifier_hash: Mapped[str] = mapped_column(String(66))
+    code_hash: Mapped[str] = mapped_column(String(66))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()

@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.adapters.orm import Base
+from backend.adapters.orm_types import EnumText
+from backend.domain.states import RedemptionStatus
 
 
 class PointsAccountRow(Base):
@@ -114,6 +116,8 @@ class RewardRow(Base):
     companies: Mapped[list[str] | None] = mapped_column(JSON)
     owner_org: Mapped[str | None] = mapped_column(String(128))
     """The company that offers it (its admins manage it); none for park-wide rewards."""
+    merchant: Mapped[str | None] = mapped_column(String(64))
+    """The merchant (a staff account's organisation) that accepts its vouchers; none: no till."""
     cancel_window_s: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean)
     created_by: Mapped[str] = mapped_column(String(128))
@@ -139,12 +143,17 @@ class RedemptionRow(Base):
     request_hash: Mapped[str] = mapped_column(String(66))
     price_points: Mapped[int] = mapped_column(BigInteger)
     voucher_code: Mapped[str] = mapped_column(String(32), unique=True)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[RedemptionStatus] = mapped_column(EnumText(RedemptionStatus, 16))
     transfer_id: Mapped[str] = mapped_column(String(36))
     refund_transfer_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column()
     cancel_deadline: Mapped[datetime] = mapped_column()
     cancelled_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    """After this a merchant refuses the voucher (none: vouchers issued before expiry existed)."""
+    used_at: Mapped[datetime | None] = mapped_column()
+    used_by: Mapped[str | None] = mapped_column(String(128))
+    use_leaf_index: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class LeaderboardOptInRow(Base):

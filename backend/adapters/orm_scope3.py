@@ -9,6 +9,8 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.adapters.orm import Base
+from backend.adapters.orm_types import EnumText
+from backend.domain.states import FeedDeliveryStatus
 
 
 class TargetRow(Base):
@@ -72,7 +74,7 @@ class FeedDeliveryRow(Base):
     period: Mapped[str] = mapped_column(String(16))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     """The exact bytes sent and signed (canonical JSON), identical on every retry."""
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[FeedDeliveryStatus] = mapped_column(EnumText(FeedDeliveryStatus, 16))
     """``pending`` or ``delivered``."""
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime] = mapped_column()

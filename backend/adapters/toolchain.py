@@ -46,16 +46,16 @@ class SolcTool:
 
 
 def repo_root() -> Path:
-    """The repository root: the parent of this package, which holds ``contracts/`` and ``package.json``.
+    """The repository root, which holds ``contracts/`` and ``package.json``.
 
-    The deploy package only works from a source checkout (an editable install), because the
-    contract sources and the npm toolchain live beside it, not inside a wheel.
+    Compiling and running a managed node work only from a source checkout (an editable install),
+    because the contract sources and the npm toolchain live in it, not inside a wheel.
     """
     root = Path(__file__).resolve().parents[2]
     if not (root / "contracts" / "CarbonLedger.sol").is_file() or not (root / "package.json").is_file():
         raise ToolchainError(
             f"{root} is not a Carbon Ledger checkout (no contracts/CarbonLedger.sol or package.json); "
-            "the deploy package must run from the source tree (pip install -e .)"
+            "the chain toolchain must run from the source tree (pip install -e .)"
         )
     return root
 

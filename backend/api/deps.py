@@ -7,22 +7,22 @@ back for each of five small checks cost more than the checks. The one that may t
 :func:`authorize` runs for every route (installed application-wide by ``create_app``): it looks
 the route up in the role matrix (:mod:`backend.api.permissions`), authenticates the caller with a
 bearer token or an API key unless the route is public, and refuses a role or API-key scope the
-matrix does not allow. Routes then take the caller from :data:`PrincipalDep` (or a narrower alias)
-and scope the data to it.
+matrix does not allow. Routes then take the caller from :data:`PrincipalDep` (the one caller
+dependency: no route restates its roles) and scope the data to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from backend.api import permissions
 from backend.bootstrap.runtime import Runtime
+from backend.domain import idempotency
 from backend.domain.access import may
 from backend.domain.errors import ChainError, ChainMismatch, PermissionDenied, Unauthenticated
 from backend.services import staff
@@ -50,9 +50,21 @@ def _bearer_value(request: Request) -> str:
 
 async def authenticate(runtime: Runtime, presented: str) -> Principal:
     if parse_api_key(presented) is not None:
-        return await run_in_threadpool(staff.authenticate_api_key, runtime.db, presented, datetime.now(UTC))
-    settings = runtime.settings
-    return decode_token(settings.token_secret, presented, allow_dev=settings.is_local)
+        principal = await run_in_threadpool(
+            staff.authenticate_api_key, runtime.db, presented, datetime.now(UTC)
+        )
+    else:
+        settings = runtime.settings
+        principal = decode_token(settings.token_secret, presented, allow_dev=settings.is_local)
+        if principal.session is not None:
+            revocations = runtime.revocations
+            if revocations.due():  # at most once per CARBON_REVOCATION_REFRESH_S
+                await run_in_threadpool(revocations.reload, runtime.db, settings.access_token_ttl_s)
+            if revocations.is_revoked(principal.session):
+                raise Unauthenticated("this sign-in was ended (signed out or disabled); sign in again")
+    if principal.role == "company_admin" and not principal.org:
+        raise Unauthenticated("a company admin's credentials must name their company (org)")
+    return principal
 
 
 async def authorize(request: Request, runtime: RuntimeDep) -> None:
@@ -79,6 +91,8 @@ async def get_principal(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller, as :func:`authorize` admitted them under the route's one rule in
+    :data:`backend.api.permissions.RULES`; routes take it to scope their data, never to check roles."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -88,30 +102,15 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-def require_roles(*roles: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
-    async def check(principal: PrincipalDep) -> Principal:
-        if principal.role not in roles:
-            raise PermissionDenied(f"role {principal.role} may not do this; allowed: {', '.join(roles)}")
-        return principal
-
-    return check
-
-
-EmployeeDep = Annotated[Principal, Depends(require_roles("employee"))]
-AuditorDep = Annotated[Principal, Depends(require_roles("auditor", "operator"))]
-StaffDep = Annotated[Principal, Depends(require_roles(*permissions.STAFF))]
-OperatorDep = Annotated[Principal, Depends(require_roles("operator"))]
-ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
+"""The one caller dependency: who may call a route is its ``Rule``, enforced before the route runs."""
 
 
 async def company_admin_of(
-    principal: Annotated[Principal, Depends(require_roles("company_admin"))],
+    principal: PrincipalDep,
     company_id: Annotated[str, Path(max_length=64)],
 ) -> Principal:
     """A company admin acting on their own company (the ``{company_id}`` of the path), never another."""
-    if principal.org != company_id:
+    if principal.role != "company_admin" or principal.org != company_id:
         raise PermissionDenied(f"company admins act only on their own company, not {company_id}")
     return principal
 
@@ -129,3 +128,30 @@ async def get_target(runtime: RuntimeDep) -> AnchorTarget:
 
 
 TargetDep = Annotated[AnchorTarget, Depends(get_target)]
+
+
+KEY_MARK = "x-idempotency-key"
+"""Marks the header's schema ``required`` or ``optional``; the OpenAPI document takes ``required``
+from it (a missing key is refused by the dependency, with the field named, not by FastAPI)."""
+_KEY_DESCRIPTION = f"Client-chosen key of this request ({idempotency.KEY_RULE}); a retry sends the same key."
+_REQUIRED_KEY_HEADER = Header(
+    alias=idempotency.HEADER, description=_KEY_DESCRIPTION, json_schema_extra={KEY_MARK: "required"}
+)
+_KEY_HEADER = Header(
+    alias=idempotency.HEADER, description=_KEY_DESCRIPTION, json_schema_extra={KEY_MARK: "optional"}
+)
+
+
+async def required_idempotency_key(key: Annotated[str | None, _REQUIRED_KEY_HEADER] = None) -> str:
+    checked = idempotency.check_key(key, required=True)
+    assert checked is not None
+    return checked
+
+
+async def optional_idempotency_key(key: Annotated[str | None, _KEY_HEADER] = None) -> str | None:
+    return idempotency.check_key(key, required=False)
+
+
+IdempotencyKeyDep = Annotated[str, Depends(required_idempotency_key)]
+"""The ``Idempotency-Key`` header, required and checked (:mod:`backend.domain.idempotency`)."""
+OptionalIdempotencyKeyDep = Annotated[str | None, Depends(optional_idempotency_key)]

@@ -23,11 +23,19 @@ class Rule:
     public: bool = False
     signed: bool = False
     """Authenticated by the body's HMAC signature of an integration source, not by a bearer token."""
+    note: str = ""
+    """Why a public route is public (shown in docs/permissions.md)."""
 
 
-PUBLIC = Rule(frozenset(), None, public=True)
+def public(note: str = "") -> Rule:
+    return Rule(frozenset(), None, public=True, note=note)
+
+
+PUBLIC = public()
 SIGNED_SOURCE = Rule(frozenset(), None, signed=True)
-STAFF = ("company_admin", "park_manager", "auditor", "operator")
+STAFF = ("company_admin", "park_manager", "auditor", "operator", "merchant")
+DESK_STAFF = ("company_admin", "park_manager", "auditor", "operator")
+"""Staff who read the factor sets; merchants only accept vouchers."""
 
 
 def allow(scope: str, *roles: str) -> Rule:
@@ -45,22 +53,28 @@ SOURCES_ADMIN = allow("integrations:admin", "operator")
 POINTS = allow("points", "employee")
 REWARDS_ADMIN = allow("rewards:admin", "operator", "company_admin")
 POINTS_ADMIN = allow("points:admin", "operator", "company_admin")
-FACTORS_READ = allow("factors:read", "employee", *STAFF)
+FACTORS_READ = allow("factors:read", "employee", *DESK_STAFF)
+MERCHANT = allow("vouchers:redeem", "merchant")
 SCOPE3_READ = allow("scope3:read", "park_manager", "company_admin")
 SCOPE3_CONFIG = allow("scope3:config", "park_manager", "company_admin", "operator")
 SCOPE3_ADMIN = allow("scope3:admin", "park_manager", "operator")
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): PUBLIC,  # check names and reasons only, no data
+    ("GET", "/readyz"): public("check names and reasons, no data"),
     # Public to the matrix: the route checks its own bearer, CARBON_METRICS_TOKEN, when it is set.
-    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/metrics"): public("the route checks `CARBON_METRICS_TOKEN` itself when it is set"),
+    # The API's documentation: no data (the OpenAPI document is FastAPI's own route, not ruled).
+    ("GET", "/docs"): public("the API's documentation, no data"),
+    ("GET", "/redoc"): public("the API's documentation, no data"),
+    ("GET", "/docs/vendor/{name}"): public("the documentation's pinned assets"),
+    ("GET", "/problems"): public("the problem types, no data"),
     # Employees (mini-program): their own data only.
     ("POST", "/mp/v1/auth/login"): PUBLIC,
     ("POST", "/mp/v1/auth/refresh"): PUBLIC,
     ("POST", "/mp/v1/auth/logout"): PUBLIC,
-    ("GET", "/mp/v1/activity-types"): PUBLIC,  # names of the types, no data
-    ("GET", "/mp/v1/chain"): PUBLIC,  # chain id, contract and RPC URL: what a verifier needs
+    ("GET", "/mp/v1/activity-types"): public("the types' names in Chinese and English"),
+    ("GET", "/mp/v1/chain"): public("chain id, contract and JSON-RPC URL for verifiers"),
     ("GET", "/mp/v1/me"): EMPLOYEE,
     ("POST", "/mp/v1/activities"): EMPLOYEE,
     ("GET", "/mp/v1/activities"): EMPLOYEE,
@@ -95,12 +109,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/companies"): allow("enrollment:read", "operator", "park_manager"),
     ("POST", "/api/v1/staff"): PARK_ADMIN,
     ("GET", "/api/v1/staff"): PARK_ADMIN,
+    # Erasure of a person's personal data and key (logged, nothing personal in the record).
+    ("POST", "/api/v1/privacy/erasures"): allow("privacy:erase", "operator"),
     ("POST", "/api/v1/staff/{staff_id}/disable"): PARK_ADMIN,
     ("GET", "/api/v1/integrations/sources"): SOURCES_ADMIN,
     ("POST", "/api/v1/integrations/sources"): SOURCES_ADMIN,
     ("POST", "/api/v1/integrations/sources/{source_id}/rotate-secret"): SOURCES_ADMIN,
     ("PATCH", "/api/v1/integrations/sources/{source_id}"): SOURCES_ADMIN,
     ("POST", "/integrations/v1/{source_id}/records"): SIGNED_SOURCE,
+    ("POST", "/integrations/v1/{source_id}/binding-codes"): SIGNED_SOURCE,
     # Company admins: their own company only (checked against the token's company).
     ("POST", "/api/v1/companies/{company_id}/departments"): COMPANY_WRITE,
     ("GET", "/api/v1/companies/{company_id}/departments"): COMPANY_READ,
@@ -124,6 +141,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/audit/v1/redemptions"): AUDIT,
     ("GET", "/audit/v1/records/{leaf_index}"): AUDIT,
     ("GET", "/audit/v1/chain"): AUDIT,
+    # The log in C2SP formats for any verifier: signed checkpoints (roots the chain holds anyway),
+    # hash tiles (hashes of salted records) and the verifier key. Entry bundles share the tile
+    # path template: that route itself asks for an auditor unless CARBON_LOG_ENTRIES_PUBLIC.
+    ("GET", "/checkpoint"): PUBLIC,
+    ("GET", "/audit/v1/checkpoints/{tree_size}/note"): PUBLIC,
+    ("GET", "/log/v1/vkey"): PUBLIC,
+    ("GET", "/tile/{level}/{rest:path}"): PUBLIC,
+    ("GET", "/tile/{level}/{rest}"): PUBLIC,  # the same route as the OpenAPI schema names it
     # Corrections never edit: a logged reversal (company admins for their company, operators).
     ("POST", "/api/v1/activities/{activity_id}/reversal"): allow("corrections", "company_admin", "operator"),
     # Emission factor sets: every signed-in role reads them (each figure cites one); operators
@@ -164,13 +189,54 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/scope3/targets/{year}"): SCOPE3_ADMIN,
     # The dashboard's page and its static files hold no data: it calls the APIs above with the
     # user's own token. The two static routes are hidden from the OpenAPI schema but still ruled.
-    ("GET", "/dashboard"): PUBLIC,
-    ("GET", "/dashboard/static/{name}"): PUBLIC,
-    ("GET", "/dashboard/vendor/chart.umd.min.js"): PUBLIC,
+    ("GET", "/dashboard"): public("the page shell, its data comes from the APIs with the user's token"),
+    ("GET", "/dashboard/static/{name}"): public("fixed list of static files, hidden from OpenAPI"),
+    ("GET", "/dashboard/vendor/chart.umd.min.js"): public("pinned Chart.js, hidden from OpenAPI"),
+    # Vouchers at the till: a merchant's own vouchers only (checked beneath); the public key that
+    # signs voucher QR codes is public, as is the merchant's page (static files, no data).
+    ("GET", "/api/v1/vouchers/key"): public("the public key that signs voucher QR codes"),
+    ("GET", "/api/v1/vouchers/{code}"): MERCHANT,
+    ("POST", "/api/v1/vouchers/{code}/use"): MERCHANT,
+    ("GET", "/mp/v1/redemptions/{redemption_id}/qr"): POINTS,
+    ("GET", "/merchant"): public(
+        "the merchant's till page, its data comes from the APIs with the merchant's token"
+    ),
+    ("GET", "/merchant/static/{name}"): public("fixed list of static files, hidden from OpenAPI"),
     # The employee's phone page: static files; it calls /mp/v1 with the employee's own token.
-    ("GET", "/h5"): PUBLIC,
-    ("GET", "/h5/static/{name}"): PUBLIC,
+    ("GET", "/h5"): public(
+        "the employee's phone page, its data comes from `/mp/v1` with the employee's token"
+    ),
+    ("GET", "/h5/static/{name}"): public("fixed list of static files, hidden from OpenAPI"),
 }
+
+
+MATRIX_START = "<!-- the matrix is generated from RULES: python -m backend.api.permissions -->"
+MATRIX_END = "<!-- end of the generated matrix -->"
+_COLUMNS = {"employee": "emp", "company_admin": "co-admin", "park_manager": "park-mgr"}
+
+
+def matrix_markdown() -> str:
+    """The matrix of docs/permissions.md, one row per rule, in the table's order."""
+    head = " | ".join(_COLUMNS.get(role, role) for role in ROLES)
+    lines = [f"| method | path | {head} | scope |", "| --- | --- |" + " :-: |" * len(ROLES) + " --- |"]
+    for (method, path), rule in RULES.items():
+        if rule.public or rule.signed:
+            who = "source HMAC signature" if rule.signed else "public"
+            cell = f"{who} (no token{'; ' + rule.note if rule.note else ''})"
+            lines.append(f"| {method} | `{path}` | {cell} |" + " |" * (len(ROLES) - 1) + " — |")
+        else:
+            marks = " | ".join("✓" if role in rule.roles else "" for role in ROLES)
+            lines.append(f"| {method} | `{path}` | {marks} | `{rule.scope}` |")
+    return "\n".join(lines) + "\n"
+
+
+def with_matrix(document: str) -> str:
+    """``document`` (docs/permissions.md) with the generated matrix between its two markers."""
+    before, start, rest = document.partition(MATRIX_START)
+    _, end, after = rest.partition(MATRIX_END)
+    if not start or not end:
+        raise ValueError("docs/permissions.md lacks the generated matrix's markers")
+    return f"{before}{MATRIX_START}\n{matrix_markdown()}{MATRIX_END}{after}"
 
 
 def rule_for(method: str, path: str) -> Rule | None:
@@ -198,3 +264,12 @@ def check_table() -> None:
 
 
 check_table()
+
+
+if __name__ == "__main__":  # python -m backend.api.permissions: rewrite the matrix of docs/permissions.md
+    import sys
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
+    doc.write_text(with_matrix(doc.read_text(encoding="utf-8")), encoding="utf-8")
+    sys.stdout.write(f"wrote {doc}\n")

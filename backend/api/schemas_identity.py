@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from backend.api.text_fields import Name, Text
 from backend.domain.access import SCOPES
 
 
@@ -25,7 +26,7 @@ class MiniProgramLogin(_Strict):
 
 
 class StaffLogin(_Strict):
-    username: str = Field(min_length=1, max_length=64)
+    username: Name = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
@@ -55,13 +56,15 @@ class MePublic(BaseModel):
 
 
 class StaffCreate(_Strict):
-    username: str = Field(min_length=3, max_length=64)
+    username: Name = Field(min_length=3, max_length=64)
     password: str = Field(min_length=1, max_length=256)
     role: Literal["company_admin", "park_manager", "auditor", "operator"]
     company_id: str | None = Field(default=None, max_length=64)
 
 
 class StaffPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     username: str
     role: str
@@ -71,12 +74,14 @@ class StaffPublic(BaseModel):
 
 
 class ApiKeyCreate(_Strict):
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=len(SCOPES), description=f"Of: {', '.join(SCOPES)}")
     ttl_days: int | None = Field(default=None, ge=1, le=366)
 
 
 class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     scopes: list[str]
@@ -95,11 +100,13 @@ class ApiKeyIssued(ApiKeyPublic):
 
 class CompanyCreate(_Strict):
     id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200, description="The company's name (English).")
-    name_zh: str | None = Field(default=None, min_length=1, max_length=200, description="公司中文名称")
+    name: Name = Field(min_length=1, max_length=200, description="The company's name (English).")
+    name_zh: Name | None = Field(default=None, min_length=1, max_length=200, description="公司中文名称")
 
 
 class CompanyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     name_zh: str | None = None
@@ -108,10 +115,12 @@ class CompanyPublic(BaseModel):
 
 class DepartmentCreate(_Strict):
     id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class DepartmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     company_id: str
     name: str
@@ -120,7 +129,7 @@ class DepartmentPublic(BaseModel):
 class EmployeeCreate(_Strict):
     employee_no: str = Field(min_length=1, max_length=64)
     department_id: str | None = Field(default=None, max_length=64)
-    display_name: str | None = Field(default=None, max_length=100)
+    display_name: Name | None = Field(default=None, max_length=100)
 
 
 class EmployeeUpdate(_Strict):
@@ -129,6 +138,8 @@ class EmployeeUpdate(_Strict):
 
 
 class EmployeePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     employee_no: str
     department_id: str | None
@@ -178,10 +189,12 @@ class InvitationPublic(BaseModel):
 
 class ReviewDecision(_Strict):
     decision: Literal["approve", "reject"]
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class ReviewPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     activity_id: str
     decision: str
     reason: str
@@ -224,13 +237,37 @@ class BindingCreate(_Strict):
     identifier: str = Field(
         min_length=1, max_length=128, description="Card number or account id; stored hashed."
     )
-    label: str | None = Field(default=None, max_length=40, description="Your own name for it.")
+    label: Name | None = Field(default=None, max_length=40, description="Your own name for it.")
+    code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The one-time binding code the card's or account's operator gave its holder "
+        "(required: proof that the account is yours; see docs/integrations.md).",
+    )
     consent: Literal[True] = Field(
         description="I agree that records of this account are used to credit my low-carbon trips."
     )
 
 
+class BindingCodeRequest(_Strict):
+    account: str = Field(min_length=1, max_length=128, description="The card or account id the source knows.")
+    nonce: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Any unique value: two requests for one account within a second are otherwise "
+        "the same signed request, and the second is refused as a replay.",
+    )
+
+
+class BindingCodeIssued(BaseModel):
+    code: str = Field(description="One-time code for the account's holder; shown once.")
+    kind: str = Field(description="The kind of binding the code is for.")
+    expires_at: datetime
+
+
 class BindingPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     kind: str
     label: str | None
@@ -241,7 +278,7 @@ class BindingPublic(BaseModel):
 
 class SourceCreate(_Strict):
     id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: Literal["transit_gate", "bike_share", "ev_charger", "recycling_station", "waste_contractor"] = (
         Field(
             description="waste_contractor: the company's own waste contractor delivering weighed office "
@@ -257,6 +294,8 @@ class SourceUpdate(_Strict):
 
 
 class SourcePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     kind: str
@@ -265,7 +304,9 @@ class SourcePublic(BaseModel):
     max_records_per_min: int
     created_at: datetime
     disabled_at: datetime | None
-    previous_secret_valid_until: datetime | None
+    previous_secret_valid_until: datetime | None = Field(
+        validation_alias=AliasChoices("previous_secret_valid_until", "previous_valid_until")
+    )
 
 
 class SourceWithSecret(SourcePublic):
@@ -308,3 +349,5 @@ class AggregatesPublic(BaseModel):
     other: AggregateGroup | None = Field(description="Groups too small to show, pooled.")
     pooled_groups: int
     suppressed: bool = Field(description="True when the whole population is below the minimum.")
+    since: datetime | None = Field(default=None, description="The window's start, snapped to a whole day.")
+    until: datetime | None = Field(default=None, description="The window's end, snapped to a whole day.")

@@ -5,19 +5,23 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 
 from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.identity_providers import IdentityProvider, build_provider
+from backend.adapters.log_keys import LogKeyStore
+from backend.adapters.voucher_keys import VoucherSigner
 from backend.bootstrap.settings import Settings
+from backend.domain.points_rules import IssuanceRules, TypeRule
 from backend.domain.recognition import RateLimit, RecognitionRules
 from backend.services.activities import IssuancePolicy
 from backend.services.anchoring import AnchorPolicy, AnchorTarget
 from backend.services.chain_identity import ChainGuard, ExpectedChain
 from backend.services.identity import TokenPolicy
-from backend.services.points_rules import points_defaults
 from backend.services.recognition import Screening
+from backend.services.revocation import RevocationList
 
 SUBJECT_KEY_FILE = "subject-commitment.key"
 
@@ -32,6 +36,29 @@ class Runtime:
     expected: ExpectedChain | None = None
     """What the deployment manifest promises about the chain (None without a chain)."""
     chain_guard: ChainGuard = field(default_factory=ChainGuard)
+    revocations: RevocationList = field(default_factory=RevocationList)
+    """Sign-ins ended within the last access-token lifetime: checked on every request."""
+
+    def __post_init__(self) -> None:
+        self.revocations.refresh_interval_s = self.settings.revocation_refresh_s
+
+    def sign_ins_ended(self) -> None:
+        """Applies sign-ins just ended in the database (logout, a disabled account) at once."""
+        self.revocations.reload(self.db, self.settings.access_token_ttl_s)
+
+    @cached_property
+    def log_keys(self) -> LogKeyStore:
+        """The log's checkpoint-signing keys (created on first use, like the subject key)."""
+        return log_key_store(self.settings)
+
+    _voucher_signer: VoucherSigner | None = field(default=None, repr=False)
+
+    @property
+    def voucher_signer(self) -> VoucherSigner:
+        """The voucher-signing key, loaded (or created) from the data dir on first use."""
+        if self._voucher_signer is None:
+            self._voucher_signer = VoucherSigner.load_or_create(self.settings.data_dir)
+        return self._voucher_signer
 
     @property
     def issuance(self) -> IssuancePolicy:
@@ -78,8 +105,29 @@ class Runtime:
     @property
     def anchor_policy(self) -> AnchorPolicy:
         return AnchorPolicy(
-            batch_leaves=self.settings.anchor_batch_leaves, max_wait_s=self.settings.anchor_max_wait_s
+            batch_leaves=self.settings.anchor_batch_leaves,
+            max_wait_s=self.settings.anchor_max_wait_s,
+            replace_after_blocks=self.settings.anchor_replace_after_blocks,
         )
+
+
+def points_defaults(settings: Settings) -> IssuanceRules:
+    """The settings-level defaults (``CARBON_POINTS_*``), under whatever the park's document sets."""
+    return IssuanceRules(
+        points_per_kg=settings.points_per_kg_avoided,
+        default_type=TypeRule(
+            daily_count_cap=settings.points_daily_count_cap, cooldown_s=settings.points_cooldown_s or None
+        ),
+        employee_daily_points_cap=settings.points_employee_daily_cap,
+        employee_monthly_points_cap=settings.points_employee_monthly_cap,
+        expiry_months=settings.points_expiry_months,
+        utc_offset_min=settings.points_utc_offset_min,
+        company_max_points_per_kg=settings.points_company_max_per_kg,
+    )
+
+
+def log_key_store(settings: Settings) -> LogKeyStore:
+    return LogKeyStore(settings.resolved_log_key_file, settings.log_origin)
 
 
 def load_subject_key(settings: Settings) -> bytes:

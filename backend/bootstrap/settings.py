@@ -58,7 +58,14 @@ class Settings(BaseSettings):
     """Anchor once the oldest unanchored leaf has waited this long (0: at every tick)."""
     anchor_batch_leaves: int = Field(default=1000, ge=1, le=10_000_000)
     """Anchor at once when this many leaves are waiting, whatever the wait."""
+    anchor_replace_after_blocks: int = Field(default=10, ge=1, le=10_000)
+    """An anchor transaction still pending after this many blocks (fees below an EIP-1559 chain's
+    base fee) is replaced by the same one with higher fees."""
     scheduler_enabled: bool = True
+    """Whether this process runs background jobs; each runs only in the process holding its role's
+    lease (an API process beside a ``carbon-ledger worker`` may turn them off)."""
+    role_lease_s: float = Field(default=15.0, ge=1.0, le=600.0)
+    """How long a role's lease lasts without renewal: a dead holder's roles move after at most this."""
 
     token_secret: str = DEV_TOKEN_SECRET
     token_ttl_s: int = Field(default=3600, ge=60, le=30 * 86_400)
@@ -74,8 +81,6 @@ class Settings(BaseSettings):
     # --- Scope 3 reporting, park-platform feed and managers' dashboard (issue 7) ---
     scope3_timezone: str = "Asia/Shanghai"
     """IANA time zone whose calendar months, quarters and years the reporting periods follow."""
-    scope3_min_group_size: int = Field(default=5, ge=1, le=10_000)
-    """Departments with fewer reporting employees are never shown separately to managers."""
     park_platform_url: str | None = None
     """Where closed periods' totals (and scheduled snapshots) are POSTed; unset: kept in the outbox."""
     park_platform_secret: str | None = None
@@ -102,6 +107,9 @@ class Settings(BaseSettings):
     """Key file of the ledger contract's admin, used only by ``carbon-ledger chain grant-anchorer`` /
     ``revoke-anchorer``; unset, the anchoring key (which deployed the contract) is used."""
     # --- Carbon points (issue 5): defaults under the park's rules document, expiry, rewards ---------
+    points_company_max_per_kg: int = Field(default=1_000, ge=0, le=1_000_000)
+    """The highest points-per-kg rate a company's overrides may set, unless the park's rules
+    document sets ``company_max_points_per_kg``."""
     points_employee_daily_cap: int | None = Field(default=None, ge=0, le=10**9)
     """Points one employee may earn per day (park calendar); unset: no cap unless the park sets one."""
     points_employee_monthly_cap: int | None = Field(default=None, ge=0, le=10**9)
@@ -117,8 +125,6 @@ class Settings(BaseSettings):
     """How often the scheduler looks for points to expire."""
     redemption_cancel_window_s: int = Field(default=86_400, ge=0, le=30 * 86_400)
     """Default time during which an employee may cancel a redemption for a refund."""
-    leaderboard_min_group: int = Field(default=5, ge=2, le=1000)
-    """A leaderboard is shown only when at least this many people in the group opted in."""
     # --- Emission factors and baselines (issue 3) ---
     baseline: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}(,[a-z][a-z0-9_]{0,63}){0,7}$")
     """The park's avoided-emission baseline, or comma-separated choices in order of preference
@@ -128,6 +134,9 @@ class Settings(BaseSettings):
     ``shenzhen,city_mode_mix``. Unset: each factor set's default."""
     # --- identity, permissions, integrations and recognition (issue 6) ---
     access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+    revocation_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    """How often each process reloads the list of ended sign-ins (signed out, disabled) from the
+    database; the process that ends a sign-in applies it at once."""
     """Lifetime of access tokens from sign-in; short, because they are not revocable."""
     refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=3600, le=366 * 86_400)
     """Lifetime of a sign-in (its refresh tokens rotate on each use within it)."""
@@ -139,7 +148,8 @@ class Settings(BaseSettings):
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_timeout_s: float = Field(default=5.0, gt=0, le=60)
     min_group_size: int = Field(default=5, ge=1, le=1000)
-    """Aggregates never show a group (company, department) with fewer distinct people than this."""
+    """No aggregate (aggregates, Scope 3 summaries and exports, explanations, the dashboard, the
+    park-platform feed, closes, leaderboards) shows a group with fewer distinct people than this."""
     webhook_tolerance_s: int = Field(default=300, ge=10, le=3600)
     """Accepted age of a webhook delivery's timestamp; older (or future) deliveries are refused."""
     employee_activities_per_hour: int = Field(default=20, ge=1, le=10_000)
@@ -149,6 +159,22 @@ class Settings(BaseSettings):
     self_report_auto_max_g: int = Field(default=2000, ge=0)
     evidenced_auto_max_g: int = Field(default=10_000, ge=0)
     self_report_daily_auto: int = Field(default=4, ge=0)
+
+    # --- Standard verification formats (issue 16): C2SP checkpoints, tiles, witnesses ---
+    log_origin: str | None = Field(default=None, pattern=r"^[^\s+]{1,255}$")
+    """The log's identity in its C2SP checkpoints (first line, and the signing key's name): a
+    schema-less URL such as ``ledger.park.example/log``, ideally where ``/checkpoint`` is served.
+    Unset: ``carbon-ledger.local/<random>``, chosen once and kept in the log key file."""
+    log_key_file: Path | None = None
+    """The log's checkpoint-signing keys (Ed25519); unset: ``log-signing.json`` in the data dir."""
+    log_entries_public: bool = False
+    """Serve the tiles' entry bundles (``/tile/entries/…``) without a token. Entries carry no
+    personal data by design, but like the other audit routes they need an auditor's token unless
+    the park opens them here. Hash tiles, checkpoints and the verifier key are always public."""
+    witnesses: list[dict[str, str]] = Field(default_factory=list, max_length=32)
+    """Witnesses the log submits each new checkpoint to, JSON: ``[{"url": "http://…",
+    "vkey": "<name>+<id>+<key>"}]`` (the URL is the witness's submission prefix)."""
+    witness_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
@@ -174,6 +200,10 @@ class Settings(BaseSettings):
         return f"http://127.0.0.1:{self.anvil_port}"
 
     @property
+    def resolved_log_key_file(self) -> Path:
+        return self.log_key_file or self.data_dir / "log-signing.json"
+
+    @property
     def manifest_path(self) -> Path:
         return self.data_dir / "deployment.json"
 
@@ -184,9 +214,19 @@ class Settings(BaseSettings):
         problems = []
         if self.token_secret == DEV_TOKEN_SECRET or len(self.token_secret) < 32:
             problems.append("CARBON_TOKEN_SECRET must be set to a private value of at least 32 characters")
+        elif (
+            bits := key_safety.estimated_entropy_bits(self.token_secret)
+        ) < key_safety.MIN_SECRET_ENTROPY_BITS:
+            problems.append(
+                f"CARBON_TOKEN_SECRET has too little entropy (about {bits:.0f} bits, at least "
+                f"{key_safety.MIN_SECRET_ENTROPY_BITS} needed): generate one, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
         if not (self.anchoring_key or self.anchoring_key_file):
             problems.append("CARBON_ANCHORING_KEY or CARBON_ANCHORING_KEY_FILE must be set")
         problems += key_safety.anchoring_key_problems(self.anchoring_key, self.anchoring_key_file)
+        if self.resolved_log_key_file.exists():
+            problems += key_safety.key_file_problems(self.resolved_log_key_file, "the log signing key file")
         if self.identity_provider == "dev":
             problems.append("CARBON_IDENTITY_PROVIDER=dev signs anyone in; use wechat")
         elif not (self.wechat_app_id and self.wechat_app_secret):

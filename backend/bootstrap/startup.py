@@ -28,8 +28,13 @@ from backend.adapters.orm import CheckpointRow
 from backend.bootstrap.runtime import Runtime, load_subject_key
 from backend.bootstrap.settings import Settings
 from backend.domain.errors import ConfigurationError
-from backend.services.anchoring import AnchorTarget
-from backend.services.chain_identity import ANCHORED_STATES, REANCHOR_HINT, ChainCheck, expected_chain
+from backend.services.chain_identity import (
+    ANCHORED_STATES,
+    REANCHOR_HINT,
+    ChainCheck,
+    attach_deployment,
+    expected_chain,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,25 +95,6 @@ def resolve_deployment(
     return redeploy(w3, key, artifact, manifest_path, problems, gas_price_wei), True
 
 
-def attach_deployment(
-    runtime: Runtime, chain: LedgerChain, manifest: DeploymentManifest, *, check: bool = True
-) -> None:
-    """Points the runtime at ``manifest``'s contract (through ``chain``'s node and key)."""
-    runtime.chain = LedgerChain(
-        chain.w3,
-        chain.profile,
-        manifest.contract_address,
-        chain.abi,
-        chain.account,
-        runtime.settings.chain_confirmations,
-        chain.node_state,
-    )
-    runtime.target = AnchorTarget(manifest.chain_id, runtime.chain.address)
-    runtime.expected = expected_chain(manifest)
-    if check:
-        runtime.chain_guard.refresh(runtime.db, runtime.chain, runtime.expected)
-
-
 def adopt_current_deployment(runtime: Runtime) -> bool:
     """Switches to the manifest on disk if another process (a reanchor) replaced it; True if so."""
     if runtime.chain is None or runtime.expected is None:
@@ -125,8 +111,11 @@ def adopt_current_deployment(runtime: Runtime) -> bool:
     return True
 
 
-def watch_chain(runtime: Runtime) -> ChainCheck | None:
+def watch_chain(runtime: Runtime, *, full: bool = True) -> ChainCheck | None:
     """The anchoring job's gate: a fresh verdict on the chain, logged when it changes.
+
+    ``full=False`` (each anchoring tick) reuses a recent passed verdict while one read of the
+    chain's latest checkpoint shows nothing changed (:meth:`ChainGuard.still_ok`).
 
     When the chain fails the check, a deployment written meanwhile by ``carbon-ledger chain
     reanchor`` (in another process) is adopted and checked instead.
@@ -134,6 +123,10 @@ def watch_chain(runtime: Runtime) -> ChainCheck | None:
     if runtime.chain is None or runtime.expected is None:
         return None
     previous = runtime.chain_guard.last
+    if not full:
+        unchanged = runtime.chain_guard.still_ok(runtime.db, runtime.chain)
+        if unchanged is not None:
+            return unchanged
     if previous is not None and not previous.ok and adopt_current_deployment(runtime):
         check = runtime.chain_guard.last or previous
     else:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-ROLES = ("employee", "company_admin", "park_manager", "auditor", "operator")
-STAFF_ROLES = ("company_admin", "park_manager", "auditor", "operator")
+ROLES = ("employee", "company_admin", "park_manager", "auditor", "operator", "merchant")
+STAFF_ROLES = ("company_admin", "park_manager", "auditor", "operator", "merchant")
 
 SCOPES: Mapping[str, str] = {
     "activities": "record and read one's own activities, bindings and receipts (employees)",
@@ -34,6 +34,8 @@ SCOPES: Mapping[str, str] = {
     "scope3:read": "read Scope 3 summaries, exports, reports, explanations, closed periods, dashboard status",
     "scope3:config": "read and set companies' headcounts (the Scope 3 denominators)",
     "scope3:admin": "close and restate periods; inspect and queue pushes to the park platform",
+    "privacy:erase": "erase a person's personal data and commitment key (logged, never undone)",
+    "vouchers:redeem": "look up a voucher of one's own merchant and mark it used, once (merchants)",
 }
 
 ROLE_SCOPES: Mapping[str, frozenset[str]] = {
@@ -68,6 +70,7 @@ ROLE_SCOPES: Mapping[str, frozenset[str]] = {
         }
     ),
     "auditor": frozenset({"audit:read", "audit:signoff", "keys", "factors:read", "points:audit"}),
+    "merchant": frozenset({"vouchers:redeem", "keys"}),
     "operator": frozenset(
         {
             "corrections",
@@ -84,6 +87,7 @@ ROLE_SCOPES: Mapping[str, frozenset[str]] = {
             "points:audit",
             "scope3:config",
             "scope3:admin",
+            "privacy:erase",
         }
     ),
 }

@@ -186,3 +186,27 @@ class UpstreamError(CarbonLedgerError, RuntimeError):
 
     title_en = "Upstream service unavailable"
     title_zh = "上游服务不可用"
+
+
+# --- vouchers at the till (issue 18) ---
+
+
+class VoucherUsed(Conflict):
+    """A voucher is good for one use; this one was used already."""
+
+    title_en = "Voucher already used"
+    title_zh = "兑换券已使用"
+
+
+class VoucherCancelled(Conflict):
+    """The employee cancelled the redemption (and got the points back)."""
+
+    title_en = "Voucher cancelled"
+    title_zh = "兑换券已取消"
+
+
+class VoucherExpired(Conflict):
+    """The voucher's validity has ended."""
+
+    title_en = "Voucher expired"
+    title_zh = "兑换券已过期"

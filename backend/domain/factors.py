@@ -36,6 +36,25 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a value comes from beyond its citation (second file format): whether the primary
+    document is archived with the set (then its SHA-256), and where the value was read when not."""
+
+    document_status: str
+    """``archived``, ``not_archived``, ``not_identified`` or ``own_methodology``."""
+    document_sha256: str = ""
+    read_from: str = ""
+
+    def public(self) -> dict[str, str]:
+        out = {"document_status": self.document_status}
+        if self.document_sha256:
+            out["document_sha256"] = self.document_sha256
+        if self.read_from:
+            out["read_from"] = self.read_from
+        return out
+
+
+@dataclass(frozen=True)
 class Factor:
     id: str
     activity: str
@@ -61,8 +80,8 @@ class Factor:
     """kg CO2e of each gas (CO2, CH4, N2O) per unit, where the source splits the value."""
     quality: dict[str, int] | None = None
     """Data quality scores (1 very good … 4 poor) per indicator of :data:`QUALITY_INDICATORS`."""
-    document_sha256: str = ""
-    """SHA-256 of the archived primary document the value was read in, where one is archived."""
+    provenance: Provenance | None = None
+    """The primary document's archive status and hash, and where the value was read."""
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -84,8 +103,8 @@ class Factor:
             out["gases"] = {gas: str(value) for gas, value in self.gases.items()}
         if self.quality is not None:
             out["data_quality"] = dict(self.quality)
-        if self.document_sha256:
-            out["document_sha256"] = self.document_sha256
+        if self.provenance is not None:
+            out.update(self.provenance.public())
         return out
 
     @property

@@ -30,10 +30,13 @@ MAX_CAP_POINTS = 10**9
 MAX_COOLDOWN_S = 7 * 86_400
 """A week: anything longer is a monthly cap in disguise and should be configured as one."""
 MAX_EXPIRY_MONTHS = 120
+DEFAULT_COMPANY_MAX_POINTS_PER_KG = 1_000
+"""The highest rate a company may set when the park names no bound: ten times the default rate
+(a 12.4 km metro trip, 579 g avoided, then earns at most 579 points, not 579,000)."""
 MAX_RULE_TYPES = 64
 """Distinct activity types one rules document may configure (the catalogue has far fewer)."""
 
-PARK_ONLY = ("expiry_months", "utc_offset_min")
+PARK_ONLY = ("expiry_months", "utc_offset_min", "company_max_points_per_kg")
 _TYPE_FIELDS = ("points_per_kg", "daily_count_cap", "daily_points_cap", "cooldown_s")
 _CAP_FIELDS = ("employee_daily_points_cap", "employee_monthly_points_cap")
 
@@ -58,6 +61,8 @@ class RulesDocument:
     employee_monthly_points_cap: int | None = None
     expiry_months: int | None = None
     utc_offset_min: int | None = None
+    company_max_points_per_kg: int | None = None
+    """Park only: the highest rate a company's overrides may set (general, default or per type)."""
 
     def type_rule(self, activity_type: str) -> TypeRule:
         """This document's rule for a type: the type's own fields, else its ``default_type``'s."""
@@ -82,6 +87,8 @@ class IssuanceRules:
     """0: points never expire."""
     utc_offset_min: int = 480
     """The park's calendar for daily and monthly caps (China Standard Time by default)."""
+    company_max_points_per_kg: int = DEFAULT_COMPANY_MAX_POINTS_PER_KG
+    """The park's bound on a company's rates; a stored rate above it is cut to it at issuance."""
     company: RulesDocument | None = None
 
     def for_type(self, activity_type: str) -> TypeRule:
@@ -94,6 +101,8 @@ class IssuanceRules:
         company_specific = self.company.types.get(activity_type, TypeRule()).points_per_kg
         park_specific = self.types.get(activity_type, TypeRule()).points_per_kg
         rate = _first(company_specific, _first(park_specific, over.points_per_kg))
+        if rate is not None and rate != park_specific:  # the company's own rate: within the bound
+            rate = min(rate, self.company_max_points_per_kg)
         return TypeRule(
             points_per_kg=_first(rate, park.points_per_kg),
             daily_count_cap=_stricter(park.daily_count_cap, over.daily_count_cap),
@@ -133,6 +142,7 @@ class IssuanceRules:
             ),
             expiry_months=_first(doc.expiry_months, self.expiry_months),
             utc_offset_min=_first(doc.utc_offset_min, self.utc_offset_min),
+            company_max_points_per_kg=_first(doc.company_max_points_per_kg, self.company_max_points_per_kg),
         )
 
     def with_company(self, doc: RulesDocument | None) -> IssuanceRules:
@@ -274,4 +284,18 @@ def parse_document(doc: Mapping[str, Any], *, company: bool) -> RulesDocument:
         employee_monthly_points_cap=_int(doc, "employee_monthly_points_cap", "", 0, MAX_CAP_POINTS),
         expiry_months=_int(doc, "expiry_months", "", 0, MAX_EXPIRY_MONTHS),
         utc_offset_min=_int(doc, "utc_offset_min", "", -12 * 60, 14 * 60),
+        company_max_points_per_kg=_int(doc, "company_max_points_per_kg", "", 0, MAX_RATE_POINTS_PER_KG),
     )
+
+
+def check_company_bounds(doc: RulesDocument, park: IssuanceRules) -> None:
+    """Refuses a company document whose rates exceed the park's bound, naming the field and bound."""
+    bound = park.company_max_points_per_kg
+    rates = [
+        ("points_per_kg", doc.points_per_kg),
+        ("default_type.points_per_kg", doc.default_type.points_per_kg),
+    ]
+    rates += [(f"types.{name}.points_per_kg", rule.points_per_kg) for name, rule in sorted(doc.types.items())]
+    for path, rate in rates:
+        if rate is not None and rate > bound:
+            raise InvalidInput(path, f"must be at most {bound} (the park's company_max_points_per_kg)")

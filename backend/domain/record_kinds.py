@@ -13,8 +13,8 @@ Versions (the envelope's ``v``):
 * ``2``: the typed bodies below. A version-2 body must hold exactly its kind's fields.
 
 Free text a person typed belongs in the database, where it can be erased; a body holds a
-commitment to it (``note_sha256``, ``statement_sha256``). Review and restatement reasons are still
-logged as typed until they become salted commitments (a body change, so a new version).
+commitment to it (a correction's ``note``, a review's and a restatement's ``reason``: HMACs under
+the person's own key, which erasure destroys; a sign-off's ``statement_sha256``).
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ class CorrectionBody(Body):
     corrects: dict[str, Any]
     reason_code: str
     superseded_by: str | None
-    note_sha256: str | None
+    note: str | None
+    """Commitment to the operator's note (HMAC under the employee's key), or null."""
     actor: dict[str, Any]
     org: str | None
     reversed: dict[str, Any]
@@ -143,7 +144,7 @@ class ReviewBody(Body):
     activity_leaf: int | None
     decision: str
     status: str
-    reason: str
+    reason: str | None
     org: str | None
     reviewer: str
     points: int
@@ -243,6 +244,28 @@ class BindingBody(Body):
     at: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class VoucherUseBody(Body):
+    """A merchant accepted a redeemed voucher: it is used (single use)."""
+
+    KIND: ClassVar[str] = "voucher_use"
+    redemption: str
+    reward: str
+    reward_name: str
+    merchant: str | None
+    used_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureBody(Body):
+    """A person's personal data and key material were erased (no subject: nothing links it to them)."""
+
+    KIND: ClassVar[str] = "erasure"
+    basis: str
+    erased_by_role: str
+    erased_at: str
+
+
 BODY_TYPES: dict[str, type[Body]] = {
     t.KIND: t
     for t in (
@@ -256,6 +279,8 @@ BODY_TYPES: dict[str, type[Body]] = {
         ChainMoveBody,
         PointsRulesBody,
         BindingBody,
+        VoucherUseBody,
+        ErasureBody,
     )
 }
 RECORD_KINDS = frozenset(BODY_TYPES)

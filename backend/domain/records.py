@@ -36,6 +36,8 @@ RECORD_KINDS = frozenset(
         "review",
         "period_signoff",
         "binding",
+        "erasure",
+        "voucher_use",
     }
 )
 

@@ -19,6 +19,7 @@ from backend.domain.errors import (
     RedemptionLimitReached,
     RewardUnavailable,
 )
+from backend.domain.states import RedemptionStatus
 
 VOUCHER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 """Crockford base32: no I, L, O or U, so a code read aloud or typed by a cashier is unambiguous."""
@@ -88,7 +89,7 @@ def cancel_deadline(created_at: datetime, window_s: int) -> datetime:
 
 
 def check_cancellable(redemption_id: str, status: str, deadline: datetime, now: datetime) -> None:
-    if status != "issued":
+    if status != RedemptionStatus.ISSUED:
         raise CancellationClosed(f"redemption {redemption_id} is {status}")
     if now >= deadline:
         raise CancellationClosed(

@@ -18,6 +18,7 @@ from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from backend.domain.disclosure import choose_withheld, is_withheld, withheld_block
 from backend.domain.errors import InvalidInput
 
 CATEGORIES: dict[int, tuple[str, str]] = {
@@ -329,35 +330,33 @@ def extrapolate_commuting(measured_g: int, reporting: int, headcount: int | None
 def _departments(
     period: Period, org: str, groups: list[Group], reporters: Reporters, policy: Policy
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Department blocks; small departments are pooled, and the pool is hidden if still small."""
+    """Department blocks; departments withheld by the disclosure rule are pooled into one block
+    (which the rule makes large enough), or not shown at all when the company itself is withheld."""
     by_dept: dict[str, list[Group]] = defaultdict(list)
     for g in groups:
         by_dept[g.dept].append(g)
-    shown: list[str] = []
-    pooled: list[str] = []
-    for dept in sorted(by_dept):
-        count = reporters.per_dept.get((org, dept), 0)
-        (shown if count >= policy.min_group_size else pooled).append(dept)
+    sizes = {dept: reporters.per_dept.get((org, dept), 0) for dept in by_dept}
+    shown, pooled = choose_withheld(sizes, policy.min_group_size, show_empty=False)
     out: list[dict[str, Any]] = []
     for dept in shown:
         categories, total = _categories(by_dept[dept])
         out.append(
             {
                 "department": dept,
-                "employees_reporting": reporters.per_dept[(org, dept)],
+                "employees_reporting": sizes[dept],
                 "inventory": {"total": total, "categories": categories},
                 "avoided": figure(sum(g.avoided_g for g in by_dept[dept])),
             }
         )
-    pooled_count = sum(reporters.per_dept.get((org, d), 0) for d in pooled)
+    pooled_count = sum(sizes[d] for d in pooled)
     pooled_groups = [g for d in pooled for g in by_dept[d]]
-    if pooled and pooled_count >= policy.min_group_size:
+    if pooled and pooled_count >= policy.min_group_size and len(pooled) >= 2:
         categories, total = _categories(pooled_groups)
         out.append(
             {
                 "department": None,
-                "label_en": f"Other departments (each under {policy.min_group_size} reporting employees)",
-                "label_zh": f"其他部门（各不足 {policy.min_group_size} 名报告员工，合并显示）",
+                "label_en": f"Other departments (withheld on their own; minimum {policy.min_group_size})",
+                "label_zh": f"其他部门（不单独显示，最小分组 {policy.min_group_size} 人，合并显示）",
                 "departments_combined": len(pooled),
                 "employees_reporting": pooled_count,
                 "inventory": {"total": total, "categories": categories},
@@ -370,11 +369,20 @@ def _departments(
     note = {
         "min_group_size": policy.min_group_size,
         "departments_not_shown": hidden,
-        "note_en": "Departments with fewer reporting employees than the minimum group size are combined; "
-        "a combination still under the minimum is not shown (its figures count in the company total only).",
-        "note_zh": "报告员工少于最小分组人数的部门合并显示；合并后仍不足者不单独显示（仅计入公司合计）。",
+        "note_en": "Departments with fewer reporting employees than the minimum group size (and, where "
+        "needed, the smallest others so that none can be found by subtraction) are combined.",
+        "note_zh": "报告员工少于最小分组人数的部门（必要时连同最小的其他部门，以免被差值推算）合并显示。",
     }
     return out, note
+
+
+def _withhold_months(block: dict[str, Any], min_size: int) -> None:
+    """Months with too few reporting employees are withheld, by the same rule."""
+    sizes = {m["period"]: m["employees_reporting"] for m in block["months"]}
+    _, withheld = choose_withheld(sizes, min_size)
+    block["months"] = [
+        withheld_block(m, ("period",), min_size) if m["period"] in withheld else m for m in block["months"]
+    ]
 
 
 def _park_reporting(orgs: list[str], reporters: Reporters, headcounts: Mapping[str, int]) -> dict[str, Any]:
@@ -403,12 +411,20 @@ def summarize(
     for g in groups:
         by_org[g.org].append(g)
     orgs = sorted(set(by_org) | set(headcounts))
+    minimum = policy.min_group_size
+    _, withheld = choose_withheld({org: reporters.per_org.get(org, 0) for org in orgs}, minimum)
     park = _block(period, groups, reporters.total, None, reporters.per_month)
     park["data_quality"].update(_park_reporting(orgs, reporters, headcounts))
+    _withhold_months(park, minimum)
+    if is_withheld(reporters.total, minimum):
+        park = withheld_block(park, (), minimum)
     companies = []
     park_estimate = 0
     estimates_available = 0
     for org in orgs:
+        if org in withheld:
+            companies.append(withheld_block({"company": org}, ("company",), minimum))
+            continue
         org_groups = by_org.get(org, [])
         month_reporters = {m: n for (o, m), n in reporters.per_org_month.items() if o == org}
         block = {
@@ -416,6 +432,7 @@ def summarize(
             **_block(period, org_groups, reporters.per_org.get(org, 0), headcounts.get(org), month_reporters),
         }
         block["departments"], block["privacy"] = _departments(period, org, org_groups, reporters, policy)
+        _withhold_months(block, minimum)
         if policy.extrapolate:
             measured = block["inventory"]["categories"][list(CATEGORIES).index(7)]["co2e_g"]
             block["extrapolation"] = extrapolate_commuting(
@@ -425,14 +442,15 @@ def summarize(
                 estimates_available += 1
                 park_estimate += block["extrapolation"]["estimate"]["co2e_g"]
         companies.append(block)
-    if policy.extrapolate:
+    if policy.extrapolate and not park.get("withheld"):
         park["extrapolation"] = {
             "category": 7,
             "companies_estimated": estimates_available,
             "companies": len(orgs),
             "estimate": figure(park_estimate),
-            "note_en": "Sum of the company estimates that could be made (companies with a headcount).",
-            "note_zh": "可估算公司（已配置员工人数）的估算值之和。",
+            "note_en": "Sum of the company estimates that could be made (companies with a headcount "
+            "and not withheld).",
+            "note_zh": "可估算公司（已配置员工人数且未隐藏）的估算值之和。",
         }
     return {"park": park, "companies": companies}
 
@@ -462,9 +480,12 @@ def narrow_to_category(doc: dict[str, Any], category: int) -> dict[str, Any]:
     """A copy of a summary view keeping only one category (inventory, avoided, months, types)."""
     out = copy.deepcopy(doc)
     for block in [out["totals"], *out["companies"]]:
+        if block.get("withheld"):
+            continue
         _narrow_inventory(block["inventory"], category)
         for part in [*block.get("departments", []), *block["months"]]:
-            _narrow_inventory(part["inventory"], category)
+            if not part.get("withheld"):
+                _narrow_inventory(part["inventory"], category)
         avoided = [a for a in block["avoided"]["by_category"] if a["category"] == category]
         block["avoided"]["by_category"] = avoided
         block["avoided"]["total"] = avoided[0] if avoided else {"records": 0, **figure(0)}

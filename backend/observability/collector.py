@@ -24,11 +24,17 @@ from backend.adapters import migrations
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow, LogLeafRow
 from backend.bootstrap.runtime import Runtime
+from backend.domain.states import CheckpointState
 from backend.observability.checks import CachedChainProbe
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_STATES = ("prepared", "sent", "confirmed", "failed")
+CHECKPOINT_STATES = (
+    CheckpointState.PREPARED,
+    CheckpointState.SENT,
+    CheckpointState.CONFIRMED,
+    CheckpointState.FAILED,
+)
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ class LedgerCollector(Collector):
         )
         last = session.execute(
             select(CheckpointRow.tree_size, CheckpointRow.confirmed_at)
-            .where(*mine, CheckpointRow.state == "confirmed")
+            .where(*mine, CheckpointRow.state == CheckpointState.CONFIRMED)
             .order_by(CheckpointRow.tree_size.desc())
             .limit(1)
         ).first()

@@ -11,7 +11,11 @@ workload for the subject ids it used.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
+import multiprocessing.util
+import queue
 import re
 import sys
 import threading
@@ -78,10 +82,12 @@ def _redact_value(value: Any) -> Any:
 
 
 class RequestIdFilter(logging.Filter):
-    """Puts the current request id on every record that passes the handler."""
+    """Puts the current request id on every record that passes the handler (a record that already
+    carries one, from the thread that logged it, keeps it)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
+        if "request_id" not in record.__dict__:
+            record.request_id = current_request_id()
         return True
 
 
@@ -125,9 +131,49 @@ def build_handler(fmt: str = "json", stream: IO[str] | None = None) -> logging.H
     return handler
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json", stream: IO[str] | None = None) -> None:
-    """Sends every logger (ours, uvicorn's, libraries') through one redacting handler on stderr."""
+class DeferredQueueHandler(logging.handlers.QueueHandler):
+    """Puts a record on the queue with its request id and message resolved, nothing more.
+
+    The stock handler formats the whole record in the caller's thread; here the JSON encoding,
+    the redaction and the write happen in the listener's thread, off the request's path.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg = record.getMessage()
+        record.args = None
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+def _stop_listener() -> None:
+    global _listener
+    if _listener is not None:
+        _listener.stop()  # writes what is still queued
+        _listener = None
+
+
+def configure_logging(
+    level: str = "INFO", fmt: str = "json", stream: IO[str] | None = None, *, queued: bool = False
+) -> None:
+    """Sends every logger (ours, uvicorn's, libraries') through one redacting handler on stderr.
+
+    ``queued``: the handler runs in a background thread fed by a queue (the server's request
+    path only enqueues); what is queued is written at exit.
+    """
+    global _listener
+    _stop_listener()
     handler = build_handler(fmt, stream)
+    if queued:
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        _listener = logging.handlers.QueueListener(records, handler)
+        _listener.start()
+        atexit.register(_stop_listener)
+        # Worker processes started by multiprocessing leave through os._exit, which skips atexit.
+        multiprocessing.util.Finalize(None, _stop_listener, exitpriority=100)
+        handler = DeferredQueueHandler(records)
+        handler.addFilter(RequestIdFilter())  # the context variable is the caller's thread's
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -26,16 +26,18 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow, Base
 from backend.adapters.orm_integrations import FootprintRow
+from backend.domain import idempotency
 from backend.domain import points as ledger
 from backend.domain.activities import normalize
+from backend.domain.commitments import FREE_TEXT_QUANTITIES, committed_quantities
 from backend.domain.errors import CarbonLedgerError, IdempotencyConflict, InvalidInput, NotFound, RateLimited
 from backend.domain.points import Transfer
 from backend.domain.points_rules import IssuanceRules
 from backend.domain.recognition import MAGNITUDE_FIELDS
 from backend.domain.record_kinds import ActivityBody, encode
-from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.domain.records import subject_commitment
 from backend.observability import metrics
-from backend.services import corrections, recognition
+from backend.services import corrections, recognition, subject_keys
 from backend.services.factor_sets import SetsInForce
 from backend.services.issuance import (
     ISSUABLE_STATUS,
@@ -88,11 +90,11 @@ class RecordedActivity:
     created: bool
 
 
-def request_hash(payload: dict[str, Any]) -> str:
-    return sha256_hex(canonical_json(payload))
+def _timely(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> bool:
+    return now - policy.max_age <= occurred_at <= now + policy.clock_skew
 
 
-def _check_time(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> None:
+def check_time(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> None:
     if occurred_at > now + policy.clock_skew:
         raise InvalidInput("occurred_at", "is in the future")
     if occurred_at < now - policy.max_age:
@@ -117,8 +119,7 @@ def _existing_many(session: Session, drafts: Sequence[Draft]) -> dict[tuple[str,
 
 
 def _replay(row: ActivityRow, digest: str) -> RecordedActivity:
-    if row.request_hash != digest:
-        raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+    idempotency.check_replay(row.request_hash, digest)
     metrics.observe_activity(row.type, "replayed")
     return RecordedActivity(row, created=False)
 
@@ -182,8 +183,11 @@ class _Batch:
     def run(self, drafts: Sequence[Draft]) -> list[Outcome]:
         existing = _existing_many(self.session, drafts)
         screening = None
-        if self.policy.screening is not None:
-            window = (min(d.occurred_at for d in drafts), max(d.occurred_at for d in drafts))
+        # Only times the rules accept frame the window: an absurd one (year 1 or 9999) is refused
+        # on its own by _decide, and must not take the others' window out of the calendar.
+        timely = [d.occurred_at for d in drafts if _timely(d.occurred_at, self.now, self.policy)]
+        if self.policy.screening is not None and timely:
+            window = (min(timely), max(timely))
             subjects = [d.caller.subject_id for d in drafts]
             screening = recognition.ScreeningFacts(
                 self.session, subjects, window, self.policy.screening, self.now
@@ -195,7 +199,7 @@ class _Batch:
             try:
                 earlier = existing.get(key)
                 if earlier is not None:
-                    outcomes.append(_replay(earlier, request_hash(draft.payload)))
+                    outcomes.append(_replay(earlier, idempotency.request_hash(draft.payload)))
                     continue
                 item = self._decide(draft, screening)
             except (InvalidInput, RateLimited, IdempotencyConflict) as exc:
@@ -209,9 +213,15 @@ class _Batch:
             self._write(accepted)
         return outcomes
 
+    def _in_leaf(self, subject_id: str, quantities: dict[str, Any]) -> dict[str, Any]:
+        """The quantities as the leaf carries them: free text only as its commitment."""
+        if not any(isinstance(quantities.get(name), str) for name in FREE_TEXT_QUANTITIES):
+            return quantities
+        return committed_quantities(subject_keys.key_for(self.session, subject_id, self.now), quantities)
+
     def _decide(self, draft: Draft, screening: recognition.ScreeningFacts | None) -> _Accepted:
         caller, payload, now, policy = draft.caller, draft.payload, self.now, self.policy
-        _check_time(draft.occurred_at, now, policy)
+        check_time(draft.occurred_at, now, policy)
         factor_set = self.sets.at(draft.occurred_at)
         activity_type = str(payload["type"])
         calc = normalize(activity_type, payload, factor_set, baseline=policy.baseline)
@@ -236,7 +246,7 @@ class _Batch:
             org=caller.org_id,
             dept=caller.dept_id,
             source=caller.source,
-            quantities=quantities,
+            quantities=self._in_leaf(caller.subject_id, quantities),
             status=status,
             co2e_avoided_g=calc.co2e_avoided_g,
             co2e_scope3_g=calc.co2e_scope3_g,
@@ -252,7 +262,7 @@ class _Batch:
             department_id=caller.dept_id,
             source=caller.source,
             idempotency_key=draft.idempotency_key,
-            request_hash=request_hash(payload),
+            request_hash=idempotency.request_hash(payload),
             type=activity_type,
             occurred_at=draft.occurred_at,
             quantities=quantities,
@@ -264,6 +274,7 @@ class _Batch:
             calculation=calc.public(),
             status=status,
             created_at=now,
+            **_gas_columns(calc.scope3_by_gas),
         )
         footprint = screening.remember(row, screened) if screening and screened else None
         return _Accepted(
@@ -337,6 +348,17 @@ class _Batch:
                     )
 
 
+def _gas_columns(by_gas: dict[str, Any] | None) -> dict[str, int | None]:
+    """The row's per-gas columns from the calculation's ``scope3_by_gas`` (None where not given)."""
+    by_gas = by_gas or {}
+    return {
+        "scope3_co2_g": by_gas.get("CO2"),
+        "scope3_ch4_g": by_gas.get("CH4"),
+        "scope3_n2o_g": by_gas.get("N2O"),
+        "scope3_unsplit_g": by_gas.get("unsplit_g"),
+    }
+
+
 def _insert(session: Session, rows: Sequence[Base]) -> None:
     """Inserts new rows of one model in one executemany; the objects stay as built (not tracked
     by the session), which is all their readers need. The ORM's unit of work cost more per row
@@ -404,7 +426,7 @@ def record_activity(
     fixes the recording time (default: the commit's)."""
     from backend.services.group_commit import committer_for  # imported here: it builds on this module
 
-    digest = request_hash(payload)
+    digest = idempotency.request_hash(payload)
     activity_type = str(payload["type"])
     draft = Draft(caller, idempotency_key, payload, occurred_at, straight_km)
     try:

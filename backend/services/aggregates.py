@@ -7,13 +7,13 @@ and no individual's activity list is ever part of an aggregate.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import func, select
 
 from backend.adapters.database import Database
 from backend.adapters.orm import ActivityRow
-from backend.domain.disclosure import Disclosure, Group, suppress_small_groups
+from backend.domain.disclosure import Disclosure, Group, snap_window, suppress_small_groups
 from backend.domain.errors import InvalidInput
 
 GROUPINGS = ("company", "department")
@@ -27,9 +27,15 @@ def activity_aggregates(
     since: datetime | None,
     until: datetime | None,
     min_group_size: int,
-) -> Disclosure:
+    tz: tzinfo,
+) -> tuple[Disclosure, datetime | None, datetime | None]:
+    """The groups shown and pooled, and the window used: ``since`` and ``until`` snapped to whole
+    days of the park (``tz``), so windows a moment apart cannot isolate one record."""
     if group_by not in GROUPINGS:
         raise InvalidInput("group_by", f"must be one of {', '.join(GROUPINGS)}")
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until", "must be after since")
+    since, until = snap_window(since, until, tz)
     where = [ActivityRow.status == "accepted"]
     if company is not None:
         where.append(ActivityRow.org_id == company)
@@ -62,4 +68,4 @@ def activity_aggregates(
             for name, value in zip(TOTALS, (count, avoided, scope3, points), strict=True):
                 sums[name] += int(value or 0)
     groups = [Group(key, frozenset(members[key]), totals[key]) for key in sorted(members)]
-    return suppress_small_groups(groups, min_group_size)
+    return suppress_small_groups(groups, min_group_size), since, until

@@ -16,7 +16,9 @@ the same checkpoint twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,11 +33,13 @@ from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
 from backend.adapters.orm_corrections import CorrectionRow
 from backend.domain.errors import ChainError
 from backend.domain.records import canonical_json
+from backend.domain.states import IN_FLIGHT, CheckpointState
 from backend.services import points
 from backend.services.chain_port import LedgerChainPort
 from backend.services.factor_sets import all_sets
 
-IN_FLIGHT = ("prepared", "sent")
+logger = logging.getLogger(__name__)
+
 CONFIRM_POLL_S = 0.05
 CONFIRM_WAIT_S = 5.0
 """How long one tick waits for its transaction to be mined before leaving it to the next tick."""
@@ -53,6 +57,8 @@ class AnchorTarget:
 class AnchorPolicy:
     batch_leaves: int
     max_wait_s: float
+    replace_after_blocks: int | None = None
+    """Re-price a transaction still pending after this many blocks (None: never)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,10 @@ class TickResult:
     prepared: int | None = None
     confirmed: tuple[int, ...] = ()
     waiting_leaves: int = 0
+
+
+Fence = Callable[[Session], bool]
+"""Whether this process may still write as the anchorer, checked inside its write transaction."""
 
 
 def _target_filter(target: AnchorTarget) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
@@ -127,7 +137,12 @@ def _confirm(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> bool:
     if on_chain == _ZERO:
         return False
     if on_chain != row.root:
-        _update(db, row.id, state="failed", error="the chain holds a different root for this tree size")
+        _update(
+            db,
+            row.id,
+            state=CheckpointState.FAILED,
+            error="the chain holds a different root for this tree size",
+        )
         return False
     tx_hash, block, gas = row.tx_hash, row.block_number, row.gas_used
     mined = chain.mined(tx_hash) if tx_hash else None
@@ -149,7 +164,7 @@ def _confirm(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> bool:
     _update(
         db,
         row.id,
-        state="confirmed",
+        state=CheckpointState.CONFIRMED,
         tx_hash=tx_hash,
         block_number=block,
         gas_used=gas,
@@ -166,7 +181,9 @@ def _send(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> None:
     with nonce_lock(chain.signer):
         seq, latest_size, _ = chain.latest_checkpoint()
         if row.tree_size <= latest_size:
-            _update(db, row.id, state="failed", error=f"chain already at tree size {latest_size}")
+            _update(
+                db, row.id, state=CheckpointState.FAILED, error=f"chain already at tree size {latest_size}"
+            )
             return
         proof = consistency_proof(db, latest_size, row.tree_size)
         signed = chain.sign_anchor(
@@ -175,13 +192,14 @@ def _send(db: Database, chain: LedgerChainPort, row: CheckpointRow) -> None:
         _update(
             db,
             row.id,
-            state="sent",
+            state=CheckpointState.SENT,
             seq=seq + 1,
             tx_hash=signed.tx_hash,
             raw_tx=signed.raw,
             nonce=signed.nonce,
             signer=signed.signer,
             sent_at=datetime.now(UTC),
+            sent_block=chain.block_number(),
         )
         chain.send_raw(signed.raw)
 
@@ -220,7 +238,7 @@ def send_prepared(
         rows = list(
             session.execute(
                 select(CheckpointRow)
-                .where(*_target_filter(target), CheckpointRow.state == "prepared")
+                .where(*_target_filter(target), CheckpointRow.state == CheckpointState.PREPARED)
                 .order_by(CheckpointRow.tree_size)
                 .limit(depth)
             ).scalars()
@@ -231,10 +249,16 @@ def send_prepared(
     with nonce_lock(chain.signer):
         seq, latest_size, _ = chain.latest_checkpoint()
         nonce = chain.pending_nonce()
+        height = chain.block_number()
         first: tuple[int, int] | None = None  # (gas limit, proof length) of the estimated one
         for row in rows:
             if row.tree_size <= latest_size:
-                _update(db, row.id, state="failed", error=f"chain already at tree size {latest_size}")
+                _update(
+                    db,
+                    row.id,
+                    state=CheckpointState.FAILED,
+                    error=f"chain already at tree size {latest_size}",
+                )
                 break
             proof = consistency_proof(db, latest_size, row.tree_size)
             gas_limit = None
@@ -247,13 +271,14 @@ def send_prepared(
             _update(
                 db,
                 row.id,
-                state="sent",
+                state=CheckpointState.SENT,
                 seq=seq + 1 + sent,
                 tx_hash=signed.tx_hash,
                 raw_tx=signed.raw,
                 nonce=signed.nonce,
                 signer=signed.signer,
                 sent_at=datetime.now(UTC),
+                sent_block=height,
             )
             chain.send_raw(signed.raw)
             latest_size = row.tree_size
@@ -267,7 +292,7 @@ def _wait_mined(db: Database, chain: LedgerChainPort, checkpoint_id: int) -> boo
         with db.read_sessions() as session:
             row = session.get(CheckpointRow, checkpoint_id)
         assert row is not None
-        if row.state != "sent" or row.tx_hash is None:
+        if row.state != CheckpointState.SENT or row.tx_hash is None:
             return False  # settled meanwhile (failed, or already confirmed)
         mined = chain.mined(row.tx_hash)
         if mined is not None:
@@ -275,7 +300,7 @@ def _wait_mined(db: Database, chain: LedgerChainPort, checkpoint_id: int) -> boo
                 _update(
                     db,
                     row.id,
-                    state="failed",
+                    state=CheckpointState.FAILED,
                     error="anchor transaction reverted",
                     block_number=mined.block_number,
                     gas_used=mined.gas_used,
@@ -290,11 +315,63 @@ def _wait_mined(db: Database, chain: LedgerChainPort, checkpoint_id: int) -> boo
     return False
 
 
+def _rebroadcast(chain: LedgerChainPort, row: CheckpointRow) -> None:
+    """The same bytes again, for a transaction the node no longer knows (it restarted, or evicted a
+    transaction priced under the base fee, which it then refuses until it is re-priced)."""
+    assert row.raw_tx is not None
+    try:
+        chain.send_raw(row.raw_tx)
+    except ChainError as exc:
+        logger.warning(
+            "checkpoint at tree size %d: resending %s refused: %s", row.tree_size, row.tx_hash, exc
+        )
+
+
+def _replace_if_stuck(db: Database, chain: LedgerChainPort, row: CheckpointRow, after_blocks: int) -> bool:
+    """Re-prices a transaction not mined ``after_blocks`` blocks after it was sent (its fees below
+    an EIP-1559 chain's base fee): the same call and nonce with higher fees, recorded before it is
+    broadcast like the first. Whichever of the two is mined, :func:`_confirm` finds the root.
+    Returns whether it replaced the transaction."""
+    assert row.raw_tx is not None and chain.signer is not None
+    height = chain.block_number()
+    if row.sent_block is None:  # sent before heights were recorded: count from now
+        _update(db, row.id, sent_block=height)
+        return False
+    if height - row.sent_block < after_blocks:
+        return False
+    with nonce_lock(chain.signer):
+        signed = chain.sign_replacement(row.raw_tx)
+        if signed is None:
+            return False
+        _update(
+            db,
+            row.id,
+            tx_hash=signed.tx_hash,
+            raw_tx=signed.raw,
+            sent_at=datetime.now(UTC),
+            sent_block=height,
+        )
+        chain.send_raw(signed.raw)
+    logger.warning(
+        "checkpoint at tree size %d: transaction %s pending for %d blocks, replaced by %s with higher fees",
+        row.tree_size,
+        row.tx_hash,
+        height - row.sent_block,
+        signed.tx_hash,
+    )
+    return True
+
+
 def reconcile(
-    db: Database, chain: LedgerChainPort, target: AnchorTarget, states: tuple[str, ...] = IN_FLIGHT
+    db: Database,
+    chain: LedgerChainPort,
+    target: AnchorTarget,
+    states: tuple[str, ...] = IN_FLIGHT,
+    replace_after_blocks: int | None = None,
 ) -> tuple[int, ...]:
     """Brings every in-flight checkpoint (in ``states``) to a settled state; returns the tree sizes
-    confirmed. Prepared ones are sent one at a time; :func:`send_prepared` sends them in bulk."""
+    confirmed. Prepared ones are sent one at a time; :func:`send_prepared` sends them in bulk. A
+    transaction pending ``replace_after_blocks`` blocks is re-priced (:func:`_replace_if_stuck`)."""
     with db.read_sessions() as session:
         rows = list(
             session.execute(
@@ -308,22 +385,28 @@ def reconcile(
         if _confirm(db, chain, row):
             confirmed.append(row.tree_size)
             continue
-        if row.state == "prepared":
+        if row.state == CheckpointState.PREPARED:
             _send(db, chain, row)
         elif row.tx_hash and row.raw_tx is not None:
             mined = chain.mined(row.tx_hash)
             if mined is not None and mined.status != 1:
-                _update(db, row.id, state="failed", error="anchor transaction reverted")
+                _update(db, row.id, state=CheckpointState.FAILED, error="anchor transaction reverted")
                 continue
-            if mined is None and not chain.transaction_known(row.tx_hash):
-                if chain.pending_nonce() <= (row.nonce or 0):
-                    chain.send_raw(row.raw_tx)  # dropped (node restarted): the same bytes again
-                else:
-                    _update(db, row.id, state="prepared", tx_hash=None, raw_tx=None, nonce=None)
+            if mined is None:
+                known = chain.transaction_known(row.tx_hash)
+                if not known and chain.pending_nonce() > (row.nonce or 0):
+                    # Its nonce went to another transaction: sign the checkpoint afresh.
+                    _update(db, row.id, state=CheckpointState.PREPARED, tx_hash=None, raw_tx=None, nonce=None)
                     with db.read_sessions() as session:
                         fresh = session.get(CheckpointRow, row.id)
                     assert fresh is not None
                     _send(db, chain, fresh)
+                elif replace_after_blocks is not None and _replace_if_stuck(
+                    db, chain, row, replace_after_blocks
+                ):
+                    pass
+                elif not known:
+                    _rebroadcast(chain, row)
         if _wait_mined(db, chain, row.id):
             confirmed.append(row.tree_size)
     return tuple(confirmed)
@@ -336,10 +419,17 @@ def _oldest_waiting_age_s(db: Database, after_size: int, now: datetime) -> float
 
 
 def prepare(
-    db: Database, chain: LedgerChainPort, target: AnchorTarget, policy: AnchorPolicy
+    db: Database,
+    chain: LedgerChainPort,
+    target: AnchorTarget,
+    policy: AnchorPolicy,
+    fence: Fence | None = None,
 ) -> CheckpointRow | None:
-    """Fixes a new checkpoint over every waiting leaf, if the policy says it is time."""
-    last = last_checkpoint(db, target, ("confirmed", *IN_FLIGHT))
+    """Fixes a new checkpoint over every waiting leaf, if the policy says it is time.
+
+    ``fence`` (the anchoring role's lease, checked with its row locked in the same transaction)
+    keeps a process that lost the role from adding a checkpoint beside the new holder's."""
+    last = last_checkpoint(db, target, (CheckpointState.CONFIRMED, *IN_FLIGHT))
     anchored = last.tree_size if last else 0
     now = datetime.now(UTC)
     with db.read_sessions() as session:
@@ -351,6 +441,8 @@ def prepare(
         return None
     seq, _, _ = chain.latest_checkpoint()
     with db.write_sessions() as session, session.begin():
+        if fence is not None and not fence(session):
+            return None
         store = SqlLogStore(session)
         root = store.root(size)
         meta = checkpoint_meta(session, size)
@@ -362,7 +454,7 @@ def prepare(
             root=root,
             meta=meta,
             meta_hash=hashlib.sha256(meta).digest(),
-            state="prepared",
+            state=CheckpointState.PREPARED,
             created_at=now,
         )
         session.add(row)
@@ -370,12 +462,16 @@ def prepare(
 
 
 def anchor_tick(
-    db: Database, chain: LedgerChainPort, target: AnchorTarget, policy: AnchorPolicy
+    db: Database,
+    chain: LedgerChainPort,
+    target: AnchorTarget,
+    policy: AnchorPolicy,
+    fence: Fence | None = None,
 ) -> TickResult:
     """One scheduler run: settle in-flight checkpoints, then anchor waiting leaves if due."""
-    confirmed = list(reconcile(db, chain, target))
-    row = prepare(db, chain, target, policy)
+    confirmed = list(reconcile(db, chain, target, replace_after_blocks=policy.replace_after_blocks))
+    row = prepare(db, chain, target, policy, fence)
     if row is None:
         return TickResult(confirmed=tuple(confirmed))
-    confirmed.extend(reconcile(db, chain, target))
+    confirmed.extend(reconcile(db, chain, target, replace_after_blocks=policy.replace_after_blocks))
     return TickResult(prepared=row.tree_size, confirmed=tuple(confirmed))

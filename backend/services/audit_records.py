@@ -17,23 +17,31 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_corrections import CorrectionRow
-from backend.adapters.orm_identity import BindingRow
+from backend.adapters.orm_identity import BindingRow, EmployeeRow
 from backend.adapters.orm_integrations import ReviewRow
 from backend.adapters.orm_points import PointsAccountRow, PointsRulesRow, PointsTransferRow, RedemptionRow
+from backend.adapters.orm_privacy import SubjectKeyRow
 from backend.adapters.orm_scope3 import PeriodCloseRow, PeriodSignoffRow
 from backend.domain import points as ledger
+from backend.domain.commitments import FREE_TEXT_QUANTITIES
 from backend.domain.errors import InvalidInput, NotFound
 from backend.domain.points import AccountKind, derived_id
 from backend.domain.records import subject_commitment
-from backend.services import receipts
+from backend.services import receipts, subject_keys
 from backend.services.anchoring import AnchorTarget
+from backend.services.erasure import ERASED_STATUS
 from backend.services.factor_sets import all_sets
 from backend.services.record_audit import decode_leaf
 
 MAX_RECORDS_PAGE = 1000
 
 
-def activity_record(row: ActivityRow, subject_key: bytes) -> dict[str, Any]:
+def activity_record(row: ActivityRow, subject_key: bytes, key_row: SubjectKeyRow | None) -> dict[str, Any]:
+    """The stored activity as its leaf shows it: free text only as its commitment."""
+    quantities = dict(row.quantities)
+    for name in FREE_TEXT_QUANTITIES:
+        if isinstance(quantities.get(name), str):
+            quantities[name] = subject_keys.in_leaf(key_row, row.created_at, name, quantities[name])
     return {
         "leaf_index": row.leaf_index,
         "kind": "activity",
@@ -46,7 +54,7 @@ def activity_record(row: ActivityRow, subject_key: bytes) -> dict[str, Any]:
         "org": row.org_id,
         "dept": row.department_id,
         "source": row.source,
-        "quantities": row.quantities,
+        "quantities": quantities,
         "co2e_avoided_g": row.co2e_avoided_g,
         "co2e_scope3_g": row.co2e_scope3_g,
         "scope3_category": row.scope3_category,
@@ -56,14 +64,16 @@ def activity_record(row: ActivityRow, subject_key: bytes) -> dict[str, Any]:
     }
 
 
-def correction_record(row: CorrectionRow) -> dict[str, Any]:
+def correction_record(row: CorrectionRow, key_row: SubjectKeyRow | None) -> dict[str, Any]:
+    """The stored correction; its note as its leaf shows it (``key_row``: the owner's of the
+    corrected activity)."""
     return {
         "leaf_index": row.leaf_index,
         "kind": "correction",
         "id": row.id,
         "activity_id": row.activity_id,
         "reason_code": row.reason_code,
-        "note": row.note,
+        "note": subject_keys.in_leaf(key_row, row.created_at, "note", row.note),
         "actor_role": row.actor_role,
         "org": row.org_id,
         "recorded_at": row.created_at.astimezone(UTC).isoformat(),
@@ -167,6 +177,14 @@ def _page(session: Session, table: Any, start: int, end: int) -> list[Any]:
     return list(session.execute(stmt).scalars())
 
 
+def _owners(session: Session, activity_ids: list[str]) -> dict[str, str]:
+    """The subject of each of ``activity_ids``."""
+    if not activity_ids:
+        return {}
+    query = select(ActivityRow.id, ActivityRow.subject_id).where(ActivityRow.id.in_(activity_ids))
+    return {str(a): str(s) for a, s in session.execute(query)}
+
+
 def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> list[dict[str, Any]]:
     """Stored records (activities, corrections, points transfers, reviews, period closes, points
     rules) from leaf ``start`` on, in leaf order."""
@@ -178,8 +196,12 @@ def records_page(db: Database, subject_key: bytes, start: int, limit: int) -> li
         end = _window_end(session, start, limit)
         if end is None:
             return []
-        merged = [activity_record(a, subject_key) for a in _page(session, ActivityRow, start, end)]
-        merged += [correction_record(c) for c in _page(session, CorrectionRow, start, end)]
+        activities = _page(session, ActivityRow, start, end)
+        corrections = _page(session, CorrectionRow, start, end)
+        owners = _owners(session, [c.activity_id for c in corrections])
+        keys = subject_keys.keys_of(session, [a.subject_id for a in activities] + list(owners.values()))
+        merged = [activity_record(a, subject_key, keys.get(a.subject_id)) for a in activities]
+        merged += [correction_record(c, keys.get(owners.get(c.activity_id, ""))) for c in corrections]
         merged += [transfer_record(t, subject_key) for t in _page(session, PointsTransferRow, start, end)]
         merged += [review_record(r) for r in _page(session, ReviewRow, start, end)]
         merged += [close_record(c) for c in _page(session, PeriodCloseRow, start, end)]
@@ -194,8 +216,13 @@ def binding_records(session: Session, subject_key: bytes, start: int, end: int) 
     indices ``start..end``."""
     out = []
     for column, action in ((BindingRow.leaf_index, "bind"), (BindingRow.revoked_leaf_index, "revoke")):
-        stmt = select(BindingRow).where(column >= start, column <= end).order_by(column)
-        for row in session.execute(stmt).scalars():
+        stmt = (
+            select(BindingRow, EmployeeRow.status)
+            .outerjoin(EmployeeRow, EmployeeRow.id == BindingRow.employee_id)
+            .where(column >= start, column <= end)
+            .order_by(column)
+        )
+        for row, employee_status in session.execute(stmt).tuples():
             revoke = action == "revoke"
             out.append(
                 {
@@ -208,6 +235,7 @@ def binding_records(session: Session, subject_key: bytes, start: int, end: int) 
                     "binding_kind": row.kind,
                     "consent_version": row.consent_version,
                     "active": row.revoked_at is None,
+                    "erased": employee_status == ERASED_STATUS,
                 }
             )
     return out
@@ -318,6 +346,10 @@ def record_detail(db: Database, target: AnchorTarget, subject_key: bytes, leaf_i
                 select(CorrectionRow).where(CorrectionRow.activity_id == activity.id)
             ).scalar_one_or_none()
         )
+        owner = activity.subject_id if activity is not None else None
+        if correction is not None:
+            owner = _owners(session, [correction.activity_id]).get(correction.activity_id)
+        key_row = None if owner is None else subject_keys.keys_of(session, [owner]).get(owner)
         factors = (
             None if activity is None else _factor_details(session, activity.calculation, activity.factor_set)
         )
@@ -333,11 +365,11 @@ def record_detail(db: Database, target: AnchorTarget, subject_key: bytes, leaf_i
         "reversed_by": None if reversal is None else {"id": reversal.id, "leaf_index": reversal.leaf_index},
     }
     if activity is not None:
-        detail["stored"] = activity_record(activity, subject_key)
+        detail["stored"] = activity_record(activity, subject_key, key_row)
         detail["factors"] = factors
         detail["evidence"] = _evidence(activity)
     elif correction is not None:
-        detail["stored"] = correction_record(correction)
+        detail["stored"] = correction_record(correction, key_row)
     receipt = receipts.receipt_for_leaf(db, target, leaf_index)
     detail["receipt"] = (
         {"status": "pending", "anchored_tree_size": receipt.anchored_tree_size}

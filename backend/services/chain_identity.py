@@ -16,23 +16,27 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
+from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database
 from backend.adapters.deployment import DeploymentManifest, load_manifest
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError
+from backend.domain.states import ANCHORED, IN_FLIGHT, ChainMoveState, CheckpointState
+from backend.services.anchoring import AnchorTarget
 from backend.services.chain_port import LedgerChainPort
 
-if TYPE_CHECKING:
-    from backend.bootstrap.runtime import Runtime
-
 STATUS_TTL_S = 5.0
+FULL_CHECK_INTERVAL_S = 30.0
+"""Longest the anchoring job relies on a passed check while the chain's latest checkpoint stays the
+one it saw (a node reset or another chain changes that at once, and forces a full check)."""
 """How long a verdict is reused by ``/readyz`` and metrics: a probe every second costs no RPC storm."""
 HISTORY_SAMPLE = 3
 """Earlier checkpoints re-read at random on each routine check, besides the latest one (a contract
@@ -47,7 +51,7 @@ OK, UNAVAILABLE, MISMATCH, HISTORY_MISSING, MOVING, NOT_CONFIGURED = (
     "moving",
     "not_configured",
 )
-ANCHORED_STATES = ("confirmed", "lost")
+ANCHORED_STATES = ANCHORED
 """Checkpoint states that were once confirmed on some chain: together they are the ledger's history."""
 REFUSING_STATES = frozenset({MISMATCH, HISTORY_MISSING, MOVING})
 """States in which no receipt or checkpoint is served as "anchored": the chain does not back them."""
@@ -161,7 +165,7 @@ def _rows_to_check(db: Database, chain_id: int, contract: str, full: bool) -> li
     mine = (
         CheckpointRow.chain_id == chain_id,
         CheckpointRow.contract == contract,
-        CheckpointRow.state == "confirmed",
+        CheckpointRow.state == CheckpointState.CONFIRMED,
     )
     with db.read_sessions() as session:
         newest_first = select(CheckpointRow).where(*mine).order_by(CheckpointRow.tree_size.desc())
@@ -181,7 +185,11 @@ def _rows_to_check(db: Database, chain_id: int, contract: str, full: bool) -> li
 
 def move_in_progress(db: Database) -> ChainMoveRow | None:
     with db.read_sessions() as session:
-        stmt = select(ChainMoveRow).where(ChainMoveRow.state == "started").order_by(ChainMoveRow.started_at)
+        stmt = (
+            select(ChainMoveRow)
+            .where(ChainMoveRow.state == ChainMoveState.STARTED)
+            .order_by(ChainMoveRow.started_at)
+        )
         return session.execute(stmt.limit(1)).scalar_one_or_none()
 
 
@@ -261,7 +269,7 @@ def _history_problems(
         db,
         CheckpointRow.chain_id == chain_id,
         CheckpointRow.contract == chain.address,
-        CheckpointRow.state.in_(("confirmed", "prepared", "sent")),
+        CheckpointRow.state.in_((CheckpointState.CONFIRMED, *IN_FLIGHT)),
     )
     if chain_size > max(known, rows[0].tree_size if rows else 0):
         problems.append(
@@ -321,8 +329,11 @@ class ChainGuard:
     """The latest verdict, shared by the anchoring job, ``/readyz`` and metrics (thread-safe)."""
 
     ttl_s: float = STATUS_TTL_S
+    full_check_s: float = FULL_CHECK_INTERVAL_S
     _last: ChainCheck | None = None
     _taken_at: float = 0.0
+    _seen: tuple[int, int, bytes] | None = None
+    """The chain's latest checkpoint when the last passed check was taken (or since anchored)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -333,10 +344,37 @@ class ChainGuard:
         self, db: Database, chain: LedgerChainPort, expected: ExpectedChain, *, full: bool = False
     ) -> ChainCheck:
         check = check_chain(db, chain, expected, full=full)
+        seen = None
+        if check.ok:
+            try:
+                seen = chain.latest_checkpoint()
+            except ChainError:
+                seen = None
         with self._lock:
-            self._last, self._taken_at = check, time.monotonic()
+            self._last, self._taken_at, self._seen = check, time.monotonic(), seen
         record_incident(db, check)
         return check
+
+    def still_ok(self, db: Database, chain: LedgerChainPort) -> ChainCheck | None:
+        """The last verdict, if it passed less than ``full_check_s`` ago and a cheap look (the
+        chain's latest checkpoint is unchanged, no move in progress) finds nothing new; else None."""
+        with self._lock:
+            last, seen = self._last, self._seen
+            fresh = time.monotonic() - self._taken_at < self.full_check_s
+        if last is None or not last.ok or not fresh or seen is None:
+            return None
+        try:
+            if chain.latest_checkpoint() != seen:
+                return None
+        except ChainError:
+            return None
+        return None if move_in_progress(db) is not None else last
+
+    def saw(self, latest: tuple[int, int, bytes]) -> None:
+        """The chain's latest checkpoint after the ledger itself anchored one (not a change to check)."""
+        with self._lock:
+            if self._last is not None and self._last.ok:
+                self._seen = latest
 
     def status(self, db: Database, chain: LedgerChainPort, expected: ExpectedChain) -> ChainCheck:
         with self._lock:
@@ -346,7 +384,48 @@ class ChainGuard:
         return self.refresh(db, chain, expected)
 
 
-def chain_status(runtime: Runtime) -> dict[str, Any]:
+class ChainSettings(Protocol):
+    @property
+    def manifest_path(self) -> Path: ...
+
+    @property
+    def chain_confirmations(self) -> int | None: ...
+
+
+class ChainRuntime(Protocol):
+    """What chain status, attachment and recovery need of the running application (its runtime
+    satisfies it): the database, the contract it anchors on, and what the manifest promises."""
+
+    db: Database
+    chain: LedgerChain | None
+    target: AnchorTarget | None
+    expected: ExpectedChain | None
+    chain_guard: ChainGuard
+
+    @property
+    def settings(self) -> ChainSettings: ...
+
+
+def attach_deployment(
+    runtime: ChainRuntime, chain: LedgerChain, manifest: DeploymentManifest, *, check: bool = True
+) -> None:
+    """Points the runtime at ``manifest``'s contract (through ``chain``'s node and key)."""
+    runtime.chain = LedgerChain(
+        chain.w3,
+        chain.profile,
+        manifest.contract_address,
+        chain.abi,
+        chain.account,
+        runtime.settings.chain_confirmations,
+        chain.node_state,
+    )
+    runtime.target = AnchorTarget(manifest.chain_id, runtime.chain.address)
+    runtime.expected = expected_chain(manifest)
+    if check:
+        runtime.chain_guard.refresh(runtime.db, runtime.chain, runtime.expected)
+
+
+def chain_status(runtime: ChainRuntime) -> dict[str, Any]:
     """The chain's identity verdict as a JSON-able dict (``ok``, ``state``, ``reasons``, ...).
 
     For ``/readyz`` and metrics: reuses a verdict younger than :data:`STATUS_TTL_S`.

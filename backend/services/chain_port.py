@@ -50,6 +50,10 @@ class LedgerChainPort(Protocol):
 
     def pending_nonce(self) -> int: ...
 
+    def block_number(self) -> int:
+        """Height of the latest block."""
+        ...
+
     def sign_anchor(
         self,
         expected_seq: int,
@@ -61,6 +65,10 @@ class LedgerChainPort(Protocol):
         proof: Sequence[bytes] = (),
     ) -> SignedAnchor:
         """Signs ``anchor`` locally; nothing is sent."""
+        ...
+
+    def sign_replacement(self, raw: bytes) -> SignedAnchor | None:
+        """``raw`` again (same nonce and call) with higher fees; None where fees are fixed."""
         ...
 
     def send_raw(self, raw: bytes) -> None:

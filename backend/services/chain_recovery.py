@@ -33,11 +33,17 @@ from backend.adapters.deployment import (
     manifest_problems,
     write_manifest,
 )
-from backend.bootstrap.runtime import Runtime
-from backend.bootstrap.startup import attach_deployment
 from backend.domain.errors import ChainError
+from backend.domain.states import CheckpointState
 from backend.services import anchoring, reanchoring
-from backend.services.chain_identity import HISTORY_MISSING, UNAVAILABLE, check_chain, move_in_progress
+from backend.services.chain_identity import (
+    HISTORY_MISSING,
+    UNAVAILABLE,
+    ChainRuntime,
+    attach_deployment,
+    check_chain,
+    move_in_progress,
+)
 
 LEDGER_VERSION = 2
 """The contract version this release deploys: a healthy older one is upgraded by a ``move``."""
@@ -82,7 +88,7 @@ def _describe(manifest: DeploymentManifest | None) -> dict[str, Any] | None:
     }
 
 
-def plan(runtime: Runtime, artifact: ContractArtifact) -> ReanchorPlan:
+def plan(runtime: ChainRuntime, artifact: ContractArtifact) -> ReanchorPlan:
     """What :func:`reanchor` would do, without doing it."""
     assert runtime.chain is not None and runtime.expected is not None
     history = reanchoring.ledger_history(runtime.db)
@@ -114,14 +120,14 @@ def plan(runtime: Runtime, artifact: ContractArtifact) -> ReanchorPlan:
     return ReanchorPlan("move", check.reasons, len(history))
 
 
-def _prefix_recorded(runtime: Runtime, history: list[reanchoring.HistoricCheckpoint], size: int) -> bool:
+def _prefix_recorded(runtime: ChainRuntime, history: list[reanchoring.HistoricCheckpoint], size: int) -> bool:
     assert runtime.target is not None
     missing = set(reanchoring.missing_on_target(runtime.db, runtime.target, history))
     return not any(c.tree_size <= size and c.tree_size in missing for c in history)
 
 
 def reanchor(
-    runtime: Runtime, artifact: ContractArtifact, key: str, progress: Progress | None = None
+    runtime: ChainRuntime, artifact: ContractArtifact, key: str, progress: Progress | None = None
 ) -> ReanchorReport:
     """Re-anchors the ledger's history as :func:`plan` decides; resumable after a crash."""
     assert runtime.chain is not None and runtime.target is not None and runtime.expected is not None
@@ -147,7 +153,7 @@ def reanchor(
     return _report(runtime, what.mode, move_id, what.reasons, len(history), leaf_index)
 
 
-def _resume(runtime: Runtime, say: Progress) -> tuple[str | None, dict[str, Any] | None]:
+def _resume(runtime: ChainRuntime, say: Progress) -> tuple[str | None, dict[str, Any] | None]:
     """The move in progress, if its new contract is still on the chain (else it is abandoned)."""
     assert runtime.chain is not None
     move = move_in_progress(runtime.db)
@@ -182,7 +188,7 @@ def _describe_dict(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _begin(
-    runtime: Runtime,
+    runtime: ChainRuntime,
     artifact: ContractArtifact,
     key: str,
     what: ReanchorPlan,
@@ -222,14 +228,14 @@ def _begin(
     return move_id, _describe(old)
 
 
-def _settle(runtime: Runtime, history: list[reanchoring.HistoricCheckpoint], say: Progress) -> None:
+def _settle(runtime: ChainRuntime, history: list[reanchoring.HistoricCheckpoint], say: Progress) -> None:
     """Sends the queued checkpoints a batch at a time until every historic one is confirmed."""
     assert runtime.chain is not None and runtime.target is not None
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     remaining = len(history) + 1
     while True:
         anchoring.send_prepared(runtime.db, runtime.chain, runtime.target)
-        anchoring.reconcile(runtime.db, runtime.chain, runtime.target, states=("sent",))
+        anchoring.reconcile(runtime.db, runtime.chain, runtime.target, states=(CheckpointState.SENT,))
         missing = reanchoring.missing_on_target(runtime.db, runtime.target, history)
         say(f"{len(history) - len(missing)}/{len(history)} historic checkpoints on chain")
         if not missing:
@@ -249,7 +255,7 @@ def _settle(runtime: Runtime, history: list[reanchoring.HistoricCheckpoint], say
 
 
 def _report(
-    runtime: Runtime,
+    runtime: ChainRuntime,
     mode: str,
     move_id: str | None,
     reasons: tuple[str, ...],
@@ -257,7 +263,7 @@ def _report(
     leaf_index: int | None,
 ) -> ReanchorReport:
     assert runtime.target is not None
-    latest = anchoring.last_checkpoint(runtime.db, runtime.target, ("confirmed",))
+    latest = anchoring.last_checkpoint(runtime.db, runtime.target, (CheckpointState.CONFIRMED,))
     return ReanchorReport(
         mode=mode,
         move_id=move_id,

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow
+from backend.domain.states import CheckpointState
 from backend.observability import metrics
 from backend.services import anchoring, reanchoring
 from backend.services.anchoring import AnchorTarget
@@ -81,7 +82,7 @@ def lost_suffix(db: Database, chain: LedgerChainPort, target: AnchorTarget) -> L
                 select(CheckpointRow).where(
                     CheckpointRow.chain_id == target.chain_id,
                     CheckpointRow.contract == target.contract,
-                    CheckpointRow.state == "confirmed",
+                    CheckpointRow.state == CheckpointState.CONFIRMED,
                 )
             ).scalars()
         }
@@ -152,7 +153,7 @@ def repair_step(
         return None
     reanchoring.queue_history(db, chain, target, history)
     anchoring.send_prepared(db, chain, target)
-    anchoring.reconcile(db, chain, target, states=("sent",))
+    anchoring.reconcile(db, chain, target, states=(CheckpointState.SENT,))
     missing = reanchoring.missing_on_target(db, target, history)
     if missing:
         return RepairProgress(move_id, lost_count, len(missing))

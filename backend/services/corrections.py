@@ -3,13 +3,14 @@
 The activity's own leaf is never touched. A ``correction`` leaf references it (id, leaf index and
 leaf hash), carries the reversing amounts (the negated CO2e and points, as a reversing transfer
 would) and a reason code; the read model marks the activity ``reversed`` so that totals exclude
-it from then on. The operator's free-text note stays in the database and only its SHA-256 enters
-the log: the log is permanent and a note may name a person.
+it from then on. The operator's free-text note stays in the database (where it can be erased) and
+only its salted commitment, under the key of the person the record is about, enters the log: the
+log is permanent and a note may name a person (records logged before commitments carry the note's
+plain SHA-256, ``note_sha256``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,10 +24,12 @@ from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.adapters.orm_corrections import CorrectionRow
 from backend.adapters.orm_points import PointsTransferRow
+from backend.domain import idempotency
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import derived_id, reversal
 from backend.domain.record_kinds import CorrectionBody, encode
-from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.domain.records import subject_commitment
+from backend.services import subject_keys
 from backend.services.issuance import issuance_transfer_id
 from backend.services.points import balance_of, lock_accounts, post_transfer, to_transfer
 
@@ -61,7 +64,7 @@ class RecordedCorrection:
 
 
 def _request_hash(reason_code: str, note: str | None) -> str:
-    return sha256_hex(canonical_json({"reason_code": reason_code, "note": note}))
+    return idempotency.request_hash({"reason_code": reason_code, "note": note})
 
 
 def _validate(reason_code: str, note: str | None) -> str | None:
@@ -174,7 +177,7 @@ def _reversal_body(
     *,
     reason_code: str,
     superseded_by: str | None,
-    note_sha256: str | None,
+    note: str | None,
     actor: dict[str, Any],
     points_transfer: str | None,
     now: datetime,
@@ -189,7 +192,7 @@ def _reversal_body(
         },
         reason_code=reason_code,
         superseded_by=superseded_by,
-        note_sha256=note_sha256,
+        note=note,
         actor=actor,
         org=activity.org_id,
         reversed={
@@ -236,7 +239,7 @@ def reverse_activity(
             corrected,
             reason_code=reason_code,
             superseded_by=None,
-            note_sha256=None if note is None else "0x" + hashlib.sha256(note.encode()).hexdigest(),
+            note=subject_keys.commit_for(session, activity.subject_id, "note", note, now),
             actor={"role": actor.role, "id": subject_commitment(subject_key, actor.subject)},
             points_transfer=plan.transfer_id,
             now=now,
@@ -293,7 +296,7 @@ def supersede(
         corrected,
         reason_code="superseded_by_primary",
         superseded_by=by_activity_id,
-        note_sha256=None,
+        note=None,
         actor={"role": SYSTEM_ROLE, "id": subject_commitment(subject_key, source)},
         points_transfer=plan.transfer_id,
         now=now,

@@ -17,7 +17,8 @@ from backend.adapters.orm_scope3 import TargetRow
 from backend.domain.activity_names import ACTIVITY_TYPE_NAMES
 from backend.domain.errors import InvalidInput
 from backend.domain.scope3 import CATEGORIES, Period
-from backend.services.anchoring import IN_FLIGHT, AnchorTarget
+from backend.domain.states import IN_FLIGHT, CheckpointState
+from backend.services.anchoring import AnchorTarget
 
 MAX_TARGET_G = 10**18
 """A million million tonnes: far above any park, far below a signed 64-bit column's limit."""
@@ -38,7 +39,7 @@ def anchoring_status(
         on_target = (CheckpointRow.chain_id == target.chain_id, CheckpointRow.contract == target.contract)
         last = session.execute(
             select(CheckpointRow)
-            .where(*on_target, CheckpointRow.state == "confirmed")
+            .where(*on_target, CheckpointRow.state == CheckpointState.CONFIRMED)
             .order_by(CheckpointRow.tree_size.desc())
             .limit(1)
         ).scalar_one_or_none()

@@ -15,7 +15,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,8 @@ from backend.adapters.orm_identity import (
     InvitationRow,
 )
 from backend.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from backend.domain.text import check_name
+from backend.services.revocation import revoke_all_sessions
 from backend.services.tokens import secret_hash
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -89,6 +91,19 @@ def create_company(
 def list_companies(db: Database) -> list[CompanyRow]:
     with db.read_sessions() as session:
         return list(session.execute(select(CompanyRow).order_by(CompanyRow.id)).scalars())
+
+
+def require_companies(db: Database, company_ids: list[str], field: str | None = None) -> None:
+    """Refuses a reference to a company the park has not enrolled: ``404`` for a path's company
+    (``field`` None), ``422`` naming ``field`` for a body's."""
+    wanted = sorted(set(company_ids))
+    with db.read_sessions() as session:
+        known = set(session.execute(select(CompanyRow.id).where(CompanyRow.id.in_(wanted))).scalars())
+    missing = [c for c in wanted if c not in known]
+    if missing and field is None:
+        raise NotFound(f"company {missing[0]} not found")
+    if missing:
+        raise InvalidInput(field or "company", f"no company {', '.join(missing)} is enrolled in the park")
 
 
 def _company(session: Session, company_id: str) -> CompanyRow:
@@ -218,6 +233,7 @@ def _parse_csv(text: str) -> list[tuple[str, str | None, str | None]]:
         if not IDENTIFIER.fullmatch(employee_no):
             raise InvalidInput(f"csv.line{line}.employee_no", "must be 1–64 letters, digits, '.', '_' or '-'")
         department = (record.get("department_id") or "").strip() or None
+        check_name(f"csv.line{line}.display_name", record.get("display_name"))
         name = (record.get("display_name") or "").strip() or None
         if name is not None and len(name) > 100:
             raise InvalidInput(f"csv.line{line}.display_name", "at most 100 characters")
@@ -255,8 +271,15 @@ def list_employees(db: Database, company_id: str, limit: int, offset: int) -> tu
 
 
 def update_employee(
-    db: Database, company_id: str, employee_id: str, department_id: str | None, status: str | None
+    db: Database,
+    company_id: str,
+    employee_id: str,
+    department_id: str | None,
+    status: str | None,
+    now: datetime | None = None,
 ) -> EmployeeRow:
+    """Moves an employee to another department or changes their status; disabling ends their
+    sign-ins at once."""
     with db.write_sessions() as session, session.begin():
         employee = session.get(EmployeeRow, employee_id)
         if employee is None or employee.company_id != company_id:
@@ -267,6 +290,10 @@ def update_employee(
         if status is not None:
             if status not in EMPLOYEE_STATUSES:
                 raise InvalidInput("status", f"must be one of {', '.join(EMPLOYEE_STATUSES)}")
+            if status == "disabled" and employee.status != "disabled":
+                revoke_all_sessions(
+                    session, "employee", employee.id, "account_disabled", now or datetime.now(UTC)
+                )
             employee.status = status
     return employee
 

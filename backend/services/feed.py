@@ -26,6 +26,7 @@ from backend.adapters.orm_scope3 import FeedDeliveryRow
 from backend.domain.errors import ConfigurationError
 from backend.domain.records import canonical_json
 from backend.domain.scope3 import Period
+from backend.domain.states import FeedDeliveryStatus
 from backend.services import scope3
 
 DELIVERY_NAMESPACE = uuid.UUID("5b0c1a8e-7d0e-4c59-9a57-0f3c8f1e2d07")
@@ -113,7 +114,7 @@ def enqueue(
             event=event,
             period=period,
             body=body,
-            status="pending",
+            status=FeedDeliveryStatus.PENDING,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -140,7 +141,9 @@ def _claim(db: Database, now: datetime) -> list[FeedDeliveryRow]:
     with db.write_sessions() as session, session.begin():
         stmt = (
             select(FeedDeliveryRow)
-            .where(FeedDeliveryRow.status == "pending", FeedDeliveryRow.next_attempt_at <= now)
+            .where(
+                FeedDeliveryRow.status == FeedDeliveryStatus.PENDING, FeedDeliveryRow.next_attempt_at <= now
+            )
             .order_by(FeedDeliveryRow.created_at, FeedDeliveryRow.delivery_id)
             .limit(MAX_BATCH)
         )
@@ -171,7 +174,11 @@ def deliver_due(db: Database, config: FeedConfig, now: datetime | None = None) -
             current.last_attempt_at = finished
             current.last_status_code = result.status_code
             if result.error is None:
-                current.status, current.delivered_at, current.last_error = "delivered", finished, None
+                current.status, current.delivered_at, current.last_error = (
+                    FeedDeliveryStatus.DELIVERED,
+                    finished,
+                    None,
+                )
                 delivered += 1
             else:
                 wait = backoff_s(current.attempts, config.backoff_base_s, config.backoff_max_s)
@@ -188,7 +195,9 @@ def delivery_public(row: FeedDeliveryRow) -> dict[str, Any]:
         "period": row.period,
         "status": row.status,
         "attempts": row.attempts,
-        "next_attempt_at": row.next_attempt_at.isoformat() if row.status == "pending" else None,
+        "next_attempt_at": row.next_attempt_at.isoformat()
+        if row.status == FeedDeliveryStatus.PENDING
+        else None,
         "last_attempt_at": row.last_attempt_at.isoformat() if row.last_attempt_at else None,
         "last_status_code": row.last_status_code,
         "last_error": row.last_error,

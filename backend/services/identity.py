@@ -4,7 +4,8 @@ with rotation, and sign-out.
 A sign-in opens an *auth session*; each refresh token is used once and replaced. Presenting a
 refresh token a second time means it was copied: the whole session is revoked (OAuth 2.0 Security
 BCP, refresh token rotation). Access tokens are short-lived JWTs re-derived from the employee or
-staff row at each refresh, so a disabled account or a department change takes effect then.
+staff row at each refresh, so a department change takes effect then; each names its sign-in
+(``sid``), so signing out or a disabled account ends it at once (:mod:`backend.services.revocation`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
@@ -29,6 +30,7 @@ from backend.adapters.orm_identity import (
 )
 from backend.domain.errors import NotEnrolled, PermissionDenied, Unauthenticated
 from backend.services import enrollment
+from backend.services.revocation import revoke_session
 from backend.services.tokens import Principal, issue_token, new_opaque_token, secret_hash
 
 REFRESH_TOKEN_PREFIX = "clr_"  # noqa: S105 (a prefix, not a secret)
@@ -99,6 +101,7 @@ def _issue(
         policy.access_ttl_s,
         kind="access",
         dept=principal.dept,
+        session=auth.id,
     )
     remaining = int((auth.expires_at - now).total_seconds())
     return IssuedTokens(access, policy.access_ttl_s, refresh, remaining, principal)
@@ -158,40 +161,20 @@ def refresh(db: Database, refresh_token: str, policy: TokenPolicy, now: datetime
         principal = _current_principal(session, auth)
         if row.used_at is not None:
             problem = "refresh token reused: the sign-in was revoked; sign in again"
-            _revoke(session, auth.id, "refresh_token_reused", now)
+            revoke_session(session, auth.id, "refresh_token_reused", now)
         elif principal is None:
             problem = "the account is disabled"
-            _revoke(session, auth.id, "account_disabled", now)
+            revoke_session(session, auth.id, "account_disabled", now)
         else:
             row.used_at = now
             return _issue(session, auth, principal, policy, now)
     raise Unauthenticated(problem)
 
 
-def _revoke(session: Session, session_id: str, reason: str, now: datetime) -> None:
-    session.execute(
-        update(AuthSessionRow)
-        .where(AuthSessionRow.id == session_id, AuthSessionRow.revoked_at.is_(None))
-        .values(revoked_at=now, revoke_reason=reason)
-    )
-
-
 def logout(db: Database, refresh_token: str, now: datetime) -> None:
-    """Ends the sign-in the refresh token belongs to (its access tokens expire on their own)."""
+    """Ends the sign-in the refresh token belongs to, and with it its access tokens."""
     with db.write_sessions() as session, session.begin():
         row = session.get(RefreshTokenRow, secret_hash(refresh_token))
         if row is None:
             raise Unauthenticated("unknown refresh token")
-        _revoke(session, row.session_id, "signed_out", now)
-
-
-def revoke_all_sessions(session: Session, kind: str, subject_id: str, reason: str, now: datetime) -> None:
-    ids = session.execute(
-        select(AuthSessionRow.id).where(
-            AuthSessionRow.principal_kind == kind,
-            AuthSessionRow.subject_id == subject_id,
-            AuthSessionRow.revoked_at.is_(None),
-        )
-    ).scalars()
-    for session_id in list(ids):
-        _revoke(session, session_id, reason, now)
+        revoke_session(session, row.session_id, "signed_out", now)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -43,12 +44,14 @@ from backend.domain.errors import (
 from backend.domain.points import derived_id
 from backend.domain.record_kinds import BindingBody, encode
 from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.services import binding_codes
 from backend.services.activities import (
     Caller,
     Draft,
     IssuancePolicy,
     Outcome,
     RecordedActivity,
+    check_time,
     observe_recorded,
     record_batch,
 )
@@ -77,6 +80,8 @@ SECRET_ROTATION_GRACE = timedelta(hours=24)
 SIGNATURE_SCHEME = "v1"
 MAX_IDENTIFIER_LENGTH = 128
 RATE_WINDOW = timedelta(minutes=1)
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+"""Unix seconds in ASCII digits (``str.isdigit`` also takes '²' and other scripts' digits)."""
 
 
 @dataclass(frozen=True)
@@ -197,8 +202,28 @@ def add_binding(
     label: str | None,
     subject_key: bytes,
     now: datetime,
+    code: str | None = None,
 ) -> tuple[BindingRow, bool]:
-    """Binds an account the employee consented to link; (row, created)."""
+    """Binds an account the employee consented to link and proved to hold with a one-time code
+    its source issued (:mod:`backend.services.binding_codes`); (row, created). An account bound to
+    someone else is a conflict whatever the code."""
+    try:
+        return _add_binding(db, employee_id, kind, identifier, label, subject_key, now, code)
+    except InvalidInput as error:
+        binding_codes.count_wrong(db, error)
+        raise
+
+
+def _add_binding(
+    db: Database,
+    employee_id: str,
+    kind: str,
+    identifier: str,
+    label: str | None,
+    subject_key: bytes,
+    now: datetime,
+    code: str | None,
+) -> tuple[BindingRow, bool]:
     if kind not in BINDING_KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(sorted(BINDING_KINDS))}")
     identifier = identifier.strip()
@@ -215,6 +240,7 @@ def add_binding(
             if active.employee_id == employee_id:
                 return active, False
             raise Conflict("this account is already bound to someone else; contact your administrator")
+        binding_codes.redeem_code(session, kind, digest, code, now)
         binding_id = secrets.token_hex(16)
         leaf_index = _log_binding(session, subject_key, employee_id, binding_id, "bind", kind, now)
         row = BindingRow(
@@ -279,6 +305,25 @@ def revoke_binding(
     return row
 
 
+def issue_binding_code(
+    db: Database,
+    source: IntegrationSourceRow,
+    match: str,
+    account: str,
+    subject_key: bytes,
+    tolerance_s: int,
+    now: datetime,
+) -> binding_codes.IssuedCode:
+    """A one-time code for one of the verified source's accounts (``match``: the request's
+    signature), for its holder to bind it; a replayed request is refused, each counts as a record
+    against the source's rate."""
+    account = account.strip()
+    if not 1 <= len(account) <= MAX_IDENTIFIER_LENGTH:
+        raise InvalidInput("account", f"must be 1 to {MAX_IDENTIFIER_LENGTH} characters")
+    _admit(db, source, match, 1, tolerance_s, now)
+    return binding_codes.issue_code(db, source, binding_hash(subject_key, source.binding_kind, account), now)
+
+
 # --- deliveries (sources) ---
 
 
@@ -303,8 +348,8 @@ def verify_delivery(
         source = session.get(IntegrationSourceRow, source_id)
     if source is None or source.disabled_at is not None:
         raise SignatureInvalid(f"unknown or disabled source {source_id}")
-    if not timestamp or not timestamp.isdigit():
-        raise SignatureInvalid("header X-Carbon-Timestamp (Unix seconds) is required")
+    if not timestamp or not TIMESTAMP.fullmatch(timestamp):
+        raise SignatureInvalid("header X-Carbon-Timestamp (Unix seconds, 1 to 12 ASCII digits) is required")
     if abs(now.timestamp() - int(timestamp)) > tolerance_s:
         raise SignatureInvalid(f"the timestamp is more than {tolerance_s} s from the server's clock")
     offered = [p.strip().removeprefix(f"{SIGNATURE_SCHEME}=") for p in (signature_value or "").split(",")]
@@ -418,6 +463,7 @@ class _Delivery:
                 results[record.record_id] = (outcome, None)
                 continue
             digest = sha256_hex(canonical_json(record.raw))
+            record = self._timely(record)
             early = self._before_recording(record, digest, stored.get(record.record_id), callers)
             if early is not None:
                 results[record.record_id] = early
@@ -441,6 +487,17 @@ class _Delivery:
             results[record.record_id] = self._recorded(record, digest, result, stored.get(record.record_id))
         self.session.add_all(self.saved)
         return [results[r.record_id] for r in records]
+
+    def _timely(self, record: IncomingRecord) -> IncomingRecord:
+        """A record whose time the rules refuse (in the future, too old, year 1 or 9999) is
+        refused on its own, before matching: it names ``occurred_at`` whoever holds the account."""
+        if record.occurred_at is None or record.payload is None:
+            return record
+        try:
+            check_time(record.occurred_at, self.now, self.policy)
+        except InvalidInput as refused:
+            return replace(record, payload=None, field=refused.field, reason=refused.reason)
+        return record
 
     def _stored(self, record_ids: list[str]) -> dict[str, IntegrationRecordRow]:
         stmt = select(IntegrationRecordRow).where(

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from backend.adapters.database import Database
 from backend.adapters.orm_points import LeaderboardOptInRow, PointsTransferRow
 from backend.domain import points as ledger
+from backend.domain.disclosure import is_withheld
 from backend.domain.errors import InvalidInput
 from backend.domain.points import TransferKind
 from backend.domain.points_rules import IssuanceRules, month_window
@@ -128,7 +129,7 @@ def board(
         if scope == "department":
             stmt = stmt.where(LeaderboardOptInRow.department_id == caller.dept)
         members = list(session.execute(stmt).scalars())
-    if len(members) < min_group:
+    if not members or is_withheld(len(members), min_group):
         return Board(
             False, len(members), [], None, reason=f"fewer than {min_group} people in this {scope} opted in"
         )
@@ -167,7 +168,7 @@ def departments(
     by_dept: dict[str, list[str]] = {}
     for m in members:
         by_dept.setdefault(str(m.department_id), []).append(m.subject_id)
-    large = {d: s for d, s in by_dept.items() if len(s) >= min_group}
+    large = {d: s for d, s in by_dept.items() if not is_withheld(len(s), min_group)}
     earned = _earned(db, [s for subjects in large.values() for s in subjects], since, until)
     totals = {d: sum(earned.get(s, 0) for s in subjects) for d, subjects in large.items()}
     per_member = {d: totals[d] // len(large[d]) for d in large}

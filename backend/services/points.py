@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import String, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow
+from backend.adapters.orm_identity import CompanyRow, EmployeeRow
 from backend.adapters.orm_points import PointsAccountRow, PointsTransferRow, RedemptionRow, RewardRow
 from backend.domain import points as ledger
 from backend.domain.errors import InvalidInput, NotFound, PermissionDenied
@@ -353,16 +354,9 @@ def correct(
             raise NotFound(f"transfer {reverses_id} not found")
         original = to_transfer(original_row)
         accounts = {original.debit_account, original.credit_account}
-        if actor_org is not None:
-            orgs = {
-                r.org_id
-                for r in session.execute(
-                    select(PointsAccountRow).where(PointsAccountRow.id.in_(accounts))
-                ).scalars()
-                if r.kind in (AccountKind.EMPLOYEE, AccountKind.COMPANY_POOL)
-            }
-            if orgs != {actor_org}:
-                raise PermissionDenied("a company admin corrects only its own company's transfers")
+        if actor_org is not None and companies_of(session, accounts) != {actor_org}:
+            # Another company's transfers do not exist for a company admin (as its activities).
+            raise NotFound(f"transfer {reverses_id} not found")
         stored = session.get(PointsTransferRow, transfer_id)
         already = int(
             session.execute(
@@ -379,6 +373,29 @@ def correct(
         subject = subject_commitment(subject_key, employee.removeprefix("employee:")) if employee else None
         org = _org_of(session, accounts)
         return post_transfer(session, spec, subject=subject, now=now, org_id=org, note=note, created_by=actor)
+
+
+def companies_of(session: Session, accounts: Iterable[str]) -> set[str | None]:
+    """The companies behind the employee and pool accounts among ``accounts``: an employee's is the
+    company they are enrolled in (never the tag on their points account), None when not enrolled."""
+    found: set[str | None] = set()
+    for account in accounts:
+        kind = ledger.account_kind(account)
+        if kind == AccountKind.COMPANY_POOL:
+            found.add(_owner(account))
+        elif kind == AccountKind.EMPLOYEE:
+            row = session.get(EmployeeRow, account.removeprefix("employee:"))
+            found.add(row.company_id if row is not None else None)
+    return found
+
+
+def enrolled_employee(session: Session, org_id: str, employee: str, field: str = "employee") -> EmployeeRow:
+    """The active employee ``employee`` enrolled in ``org_id``; anyone else is refused naming ``field``
+    (an employee of another company answers as one that does not exist)."""
+    row = session.get(EmployeeRow, employee)
+    if row is None or row.company_id != org_id or row.status != "active":
+        raise InvalidInput(field, f"no active employee {employee} is enrolled in company {org_id}")
+    return row
 
 
 def _org_of(session: Session, accounts: Iterable[str]) -> str | None:
@@ -548,6 +565,8 @@ def grant(
     now: datetime,
 ) -> PostedTransfer:
     """Allocation (park issuance → a company's pool, operators) or award (pool → employee)."""
+    if actor.role == "company_admin" and not actor.org:
+        raise PermissionDenied("this company admin token names no company")
     if kind == TransferKind.ALLOCATION:
         if actor.role != "operator":
             raise PermissionDenied("only operators allocate points to company pools")
@@ -563,6 +582,11 @@ def grant(
         raise InvalidInput("kind", "must be allocation or award")
     transfer = Transfer(transfer_id, debit, credit, amount, kind)
     with db.write_sessions() as session, session.begin():
+        if session.get(CompanyRow, org_id) is None:
+            raise InvalidInput("company", f"no company {org_id} is enrolled in the park")
+        if kind == TransferKind.AWARD:
+            assert employee is not None
+            enrolled_employee(session, org_id, employee)
         return post_transfer(
             session, transfer, subject=subject, now=now, org_id=org_id, note=note, created_by=actor.subject
         )
@@ -590,10 +614,20 @@ def find_transfers(
     if not where:
         raise InvalidInput("activity_id", "give an activity_id, a redemption_id or an employee")
     if org_id is not None:
-        mine = select(PointsAccountRow.id).where(PointsAccountRow.org_id == org_id)
-        where.append(
-            or_(PointsTransferRow.debit_account_id.in_(mine), PointsTransferRow.credit_account_id.in_(mine))
+        # A company's accounts: its pool and its enrolled employees' (not the accounts' own tags).
+        account = literal("employee:", String) + EmployeeRow.id
+        staff_of = select(account).where(EmployeeRow.company_id == org_id)
+        mine = or_(
+            PointsTransferRow.debit_account_id.in_(staff_of),
+            PointsTransferRow.credit_account_id.in_(staff_of),
+            PointsTransferRow.debit_account_id == ledger.company_pool_account(org_id),
+            PointsTransferRow.credit_account_id == ledger.company_pool_account(org_id),
         )
+        where.append(mine)
     stmt = select(PointsTransferRow).where(*where).order_by(PointsTransferRow.leaf_index.desc())
     with db.read_sessions() as session:
+        if org_id is not None and employee:
+            row = session.get(EmployeeRow, employee)
+            if row is None or row.company_id != org_id:
+                raise NotFound(f"employee {employee} not found in {org_id}")
         return list(session.execute(stmt.limit(MAX_TRANSFER_LIST)).scalars())

@@ -16,9 +16,13 @@ from sqlalchemy.orm import Session
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_points import PointsRulesRow
-from backend.bootstrap.settings import Settings
 from backend.domain.points import derived_id
-from backend.domain.points_rules import IssuanceRules, RulesDocument, TypeRule, parse_document
+from backend.domain.points_rules import (
+    IssuanceRules,
+    RulesDocument,
+    check_company_bounds,
+    parse_document,
+)
 from backend.domain.record_kinds import PointsRulesBody, encode
 
 PARK_SCOPE = "park"
@@ -33,20 +37,6 @@ class RulesInForce:
     rules: IssuanceRules
     versions: dict[str, int | None]
     """The versions applied: ``{"park": n, "company": m}`` (``None`` where no document exists)."""
-
-
-def points_defaults(settings: Settings) -> IssuanceRules:
-    """The settings-level defaults (``CARBON_POINTS_*``), under whatever the park's document sets."""
-    return IssuanceRules(
-        points_per_kg=settings.points_per_kg_avoided,
-        default_type=TypeRule(
-            daily_count_cap=settings.points_daily_count_cap, cooldown_s=settings.points_cooldown_s or None
-        ),
-        employee_daily_points_cap=settings.points_employee_daily_cap,
-        employee_monthly_points_cap=settings.points_employee_monthly_cap,
-        expiry_months=settings.points_expiry_months,
-        utc_offset_min=settings.points_utc_offset_min,
-    )
 
 
 def rules_in_force(session: Session, org_id: str | None, defaults: IssuanceRules) -> RulesInForce:
@@ -82,14 +72,23 @@ def list_documents(db: Database, org_id: str | None = None) -> list[PointsRulesR
 
 
 def put_document(
-    db: Database, scope: str, document: dict[str, Any], actor: str, now: datetime
+    db: Database,
+    scope: str,
+    document: dict[str, Any],
+    actor: str,
+    now: datetime,
+    defaults: IssuanceRules | None = None,
 ) -> PointsRulesRow:
-    """Replaces a rules document (a new version, logged); the same document again changes nothing."""
+    """Replaces a rules document (a new version, logged); the same document again changes nothing.
+
+    A company's document must keep its rates within the park's bounds (``defaults`` under the
+    park's document in force)."""
     parsed: RulesDocument = parse_document(document, company=scope != PARK_SCOPE)
-    del parsed  # validated; the document is stored as given so it reads back as written
     with db.write_sessions() as session, session.begin():
         log = SqlLogStore(session)
         log.lock_head()
+        if scope != PARK_SCOPE:
+            check_company_bounds(parsed, rules_in_force(session, None, defaults or IssuanceRules()).rules)
         row = session.get(PointsRulesRow, scope, populate_existing=True)
         if row is not None and row.document == document:
             return row

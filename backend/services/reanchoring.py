@@ -29,7 +29,8 @@ from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError, ProofError
 from backend.domain.record_kinds import ChainMoveBody, encode
 from backend.domain.records import canonical_json
-from backend.services.anchoring import IN_FLIGHT, AnchorTarget
+from backend.domain.states import IN_FLIGHT, ChainMoveState, CheckpointState
+from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import ANCHORED_STATES
 from backend.services.chain_port import LedgerChainPort
 
@@ -125,7 +126,9 @@ def begin_move(
         session.execute(
             update(CheckpointRow)
             .where(CheckpointRow.state.in_(IN_FLIGHT))
-            .values(state="failed", error=f"abandoned: the ledger was re-anchored (move {move_id})")
+            .values(
+                state=CheckpointState.FAILED, error=f"abandoned: the ledger was re-anchored (move {move_id})"
+            )
         )
         if lost_sizes:
             session.execute(
@@ -133,15 +136,17 @@ def begin_move(
                 .where(
                     CheckpointRow.chain_id == destination.chain_id,
                     CheckpointRow.contract == destination.contract,
-                    CheckpointRow.state == "confirmed",
+                    CheckpointRow.state == CheckpointState.CONFIRMED,
                     CheckpointRow.tree_size.in_(lost_sizes),
                 )
-                .values(state="lost", error=f"no longer on chain; re-anchored by move {move_id}")
+                .values(
+                    state=CheckpointState.LOST, error=f"no longer on chain; re-anchored by move {move_id}"
+                )
             )
         session.add(
             ChainMoveRow(
                 id=move_id,
-                state="started",
+                state=ChainMoveState.STARTED,
                 mode=mode,
                 reasons=reasons,
                 from_chain_id=source.chain_id if source else None,
@@ -160,8 +165,8 @@ def begin_move(
 def abandon_move(db: Database, move_id: str, reason: str) -> None:
     with db.write_sessions() as session, session.begin():
         row = session.get(ChainMoveRow, move_id)
-        if row is not None and row.state == "started":
-            row.state = "abandoned"
+        if row is not None and row.state == ChainMoveState.STARTED:
+            row.state = ChainMoveState.ABANDONED
             row.reasons = [*row.reasons, f"abandoned: {reason}"]
             row.completed_at = datetime.now(UTC)
 
@@ -177,7 +182,7 @@ def queue_history(
                 select(CheckpointRow.tree_size).where(
                     CheckpointRow.chain_id == target.chain_id,
                     CheckpointRow.contract == target.contract,
-                    CheckpointRow.state.in_(("confirmed", *IN_FLIGHT)),
+                    CheckpointRow.state.in_((CheckpointState.CONFIRMED, *IN_FLIGHT)),
                 )
             ).scalars()
         )
@@ -195,7 +200,7 @@ def queue_history(
                     root=checkpoint.root,
                     meta=checkpoint.meta,
                     meta_hash=checkpoint.meta_hash,
-                    state="prepared",
+                    state=CheckpointState.PREPARED,
                     created_at=now,
                 )
             )
@@ -210,7 +215,7 @@ def prepared_count(db: Database, target: AnchorTarget) -> int:
                 select(func.count(CheckpointRow.id)).where(
                     CheckpointRow.chain_id == target.chain_id,
                     CheckpointRow.contract == target.contract,
-                    CheckpointRow.state == "prepared",
+                    CheckpointRow.state == CheckpointState.PREPARED,
                 )
             ).scalar_one()
         )
@@ -223,7 +228,7 @@ def confirmed_sizes(db: Database, target: AnchorTarget) -> set[int]:
                 select(CheckpointRow.tree_size).where(
                     CheckpointRow.chain_id == target.chain_id,
                     CheckpointRow.contract == target.contract,
-                    CheckpointRow.state == "confirmed",
+                    CheckpointRow.state == CheckpointState.CONFIRMED,
                 )
             ).scalars()
         )
@@ -247,7 +252,7 @@ def complete_move(
         log = SqlLogStore(session)
         log.lock_head()
         row = session.get(ChainMoveRow, move_id)
-        if row is None or row.state != "started":
+        if row is None or row.state != ChainMoveState.STARTED:
             raise ChainError(f"move {move_id} is not in progress")
         body = ChainMoveBody(
             mode=row.mode,
@@ -265,7 +270,7 @@ def complete_move(
         )
         leaf = encode(move_id, None, body)
         (leaf_index,) = log.append([PendingLeaf("chain_move", move_id, leaf)], now)
-        row.state = "completed"
+        row.state = ChainMoveState.COMPLETED
         row.checkpoints = len(history)
         row.tree_size = history[-1].tree_size if history else None
         row.leaf_index = leaf_index

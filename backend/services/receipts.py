@@ -16,6 +16,7 @@ from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow, LogLeafRow
 from backend.domain import merkle
 from backend.domain.errors import InvalidInput, NotFound
+from backend.domain.states import CheckpointState
 from backend.services.anchoring import AnchorTarget
 
 RECEIPT_VERSION = 1
@@ -42,7 +43,7 @@ def covering_checkpoint(db: Database, target: AnchorTarget, leaf_index: int) -> 
             .where(
                 CheckpointRow.chain_id == target.chain_id,
                 CheckpointRow.contract == target.contract,
-                CheckpointRow.state == "confirmed",
+                CheckpointRow.state == CheckpointState.CONFIRMED,
                 CheckpointRow.tree_size > leaf_index,
             )
             .order_by(CheckpointRow.tree_size)
@@ -88,7 +89,7 @@ def confirmed_checkpoints(db: Database, target: AnchorTarget) -> list[Checkpoint
             .where(
                 CheckpointRow.chain_id == target.chain_id,
                 CheckpointRow.contract == target.contract,
-                CheckpointRow.state == "confirmed",
+                CheckpointRow.state == CheckpointState.CONFIRMED,
             )
             .order_by(CheckpointRow.tree_size)
         )

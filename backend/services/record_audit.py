@@ -17,6 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from backend.domain import record_kinds
+from backend.domain.activities import normalize
+from backend.domain.errors import CarbonLedgerError
+from backend.domain.factors import FactorSet
 from backend.domain.records import canonical_json, sha256_hex
 
 ACTIVITY_FIELDS = (
@@ -115,9 +118,12 @@ def _correction_differences(body: dict[str, Any], stored: dict[str, Any]) -> lis
             f"reason_code: logged {body.get('reason_code')!r}, stored {stored.get('reason_code')!r}"
         )
     note = stored.get("note")
-    note_hash = None if note is None else "0x" + hashlib.sha256(str(note).encode()).hexdigest()
-    if body.get("note_sha256") != note_hash:
-        differences.append("note: the stored note does not hash to the logged note_sha256")
+    if "note_sha256" in body:  # logged before notes were committed to under the person's key
+        note_hash = None if note is None else "0x" + hashlib.sha256(str(note).encode()).hexdigest()
+        if body.get("note_sha256") != note_hash:
+            differences.append("note: the stored note does not hash to the logged note_sha256")
+    elif body.get("note") != note:
+        differences.append("note: the stored note's commitment is not the logged one")
     return differences
 
 
@@ -286,6 +292,8 @@ class Replay:
             self.closes[str(record.get("id"))] = str(body.get("summary_sha256"))
         elif kind == "binding":
             self.bindings[str(body.get("binding"))] = body.get("action") == "bind"
+        elif kind == "voucher_use":
+            self.redemptions.setdefault(str(body.get("redemption")), {})["used"] = True
 
     def signoff_problem(self, record: dict[str, Any]) -> str | None:
         """Why a sign-off does not sign a close logged before it (None: it does)."""
@@ -385,7 +393,9 @@ class RecordAudit:
             entry[3], entry[4] = str(stored.get("status")), int(stored.get("points") or 0)
         elif kind == "points_rules":
             self._stored_rules[str(stored.get("scope"))] = index
-        elif kind == "binding":
+        elif kind == "binding" and not stored.get("erased"):
+            # An erasure ends its person's bindings without a record of each (the erasure record
+            # names no one, and binding records would link it to them): not compared then.
             self._stored_bindings[str(stored.get("binding"))] = (index, bool(stored.get("active")))
         for difference in record_differences(record, stored):
             self.problems.append(
@@ -481,6 +491,12 @@ class RecordAudit:
                 for key in ("price_points", "transfer_id", "refund_transfer_id")
                 if derived.get(key) != stored.get(key)
             ]
+            used = bool(derived.get("used"))
+            if used != (stored.get("status") == "used"):
+                differences.append(
+                    f"status: stored {stored.get('status')!r}, "
+                    f"the logged records make it {'used' if used else 'not used'}"
+                )
             if cancelled != (stored.get("status") == "cancelled"):
                 differences.append(
                     f"status: stored {stored.get('status')!r}, "
@@ -492,3 +508,167 @@ class RecordAudit:
                 )
         for name in sorted(logged):
             self.problems.append(f"redemption {name}: logged, but no stored redemption")
+
+
+def _digest(value: Any) -> str | None:
+    """A logged or anchored SHA-256 as bare lowercase hex, or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    digest = value.removeprefix("0x").lower()
+    return digest if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) else None
+
+
+@dataclass
+class FactorSetAudit:
+    """Checks every factor-set hash the log and its checkpoints state (issue: verify-log checks
+    factor set hashes). One version has one content hash everywhere: in its publication leaf, in
+    every activity computed with it and in every anchored checkpoint's meta; a built-in version's
+    hash is the one its release pinned (``emission_factors/sets/SHA256SUMS``), so a server running
+    an edited built-in set is caught even when its log and chain are consistent. An activity must
+    name a set that is built in, published in the log, or anchored. Pure: feed leaves in order."""
+
+    pins: dict[str, str]
+    """Released built-in sets: version → hex SHA-256 (the auditor's own copy of the pins)."""
+    superseded: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Earlier content of built-in sets revised before they took effect: accepted in anchored
+    metas (the set was scheduled then), never on an activity."""
+    problems: list[str] = field(default_factory=list)
+    checked: int = 0
+    _claims: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _published: set[str] = field(default_factory=set)
+    _anchored: set[str] = field(default_factory=set)
+    _unpublished_use: dict[str, str] = field(default_factory=dict)
+
+    def _claim(self, version: str, value: Any, where: str, *, scheduled: bool = False) -> None:
+        digest = _digest(value)
+        if digest is None:
+            self.problems.append(f"{where}: factor set {version} is named without a SHA-256")
+            return
+        self.checked += 1
+        if digest in self.superseded.get(version, ()):
+            if not scheduled:
+                self.problems.append(
+                    f"{where}: factor set {version} has SHA-256 {digest}, content that was revised "
+                    "before it took effect, so nothing may have been computed with it"
+                )
+            return
+        pinned = self.pins.get(version)
+        if pinned is not None and digest != pinned:
+            self.problems.append(
+                f"{where}: factor set {version} has SHA-256 {digest}, but the released built-in set "
+                f"is pinned at {pinned} (an edited built-in set)"
+            )
+            return
+        first = self._claims.setdefault(version, (digest, where))
+        if first[0] != digest:
+            self.problems.append(
+                f"{where}: factor set {version} has SHA-256 {digest}, but {first[1]} gave {first[0]}"
+            )
+
+    def leaf(self, index: int, record: dict[str, Any] | None) -> None:
+        if record is None:
+            return
+        body = record.get("body") or {}
+        if record.get("kind") == "factor_set":
+            version = str(body.get("version") or record.get("id"))
+            self._claim(version, body.get("sha256"), describe(index, record))
+            self._published.add(version)
+        elif record.get("kind") == "activity" and isinstance(body.get("factor_set"), dict):
+            version = str(body["factor_set"].get("version"))
+            if "sha256" in body["factor_set"]:
+                self._claim(version, body["factor_set"]["sha256"], describe(index, record))
+            if version not in self.pins and version not in self._published:
+                self._unpublished_use.setdefault(version, describe(index, record))
+
+    def checkpoint(self, seq: Any, size: int, meta: str | None) -> None:
+        try:
+            document = json.loads(meta) if meta else None
+        except ValueError:
+            return
+        if not isinstance(document, dict) or not isinstance(document.get("factor_sets"), dict):
+            return
+        for version, value in sorted(document["factor_sets"].items()):
+            self._claim(str(version), value, f"checkpoint {seq} (tree size {size})", scheduled=True)
+            self._anchored.add(str(version))
+
+    def finish(self) -> None:
+        for version, where in sorted(self._unpublished_use.items()):
+            if version not in self._published and version not in self._anchored:
+                self.problems.append(
+                    f"{where}: computed with factor set {version}, which is neither a released "
+                    "built-in set this tool knows nor published in the log nor anchored"
+                )
+
+
+@dataclass
+class RecomputeAudit:
+    """Recomputes every activity from its logged quantities with the factor set it names (ISO
+    14064-3 recalculation), where the auditor holds that set (the released built-in sets; an
+    operator's published set is counted as not recomputed), and checks the set named is the one in
+    force at ``occurred_at`` among the sets known at that leaf. Feed leaves in order."""
+
+    sets: dict[str, FactorSet]
+    """Sets the auditor trusts, by version (the built-in sets their pins vouch for)."""
+    problems: list[str] = field(default_factory=list)
+    recomputed: int = 0
+    not_recomputed: int = 0
+    _effective: dict[str, datetime] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._effective = {v: s.effective_from for v, s in self.sets.items()}
+
+    def leaf(self, index: int, record: dict[str, Any] | None) -> None:
+        if record is None:
+            return
+        body = record.get("body") or {}
+        if record.get("kind") == "factor_set":
+            try:
+                self._effective[str(body.get("version"))] = datetime.fromisoformat(
+                    str(body["effective_from"])
+                )
+            except (KeyError, ValueError):
+                self.problems.append(f"{describe(index, record)}: no readable effective_from")
+            return
+        if record.get("kind") != "activity":
+            return
+        version = str((body.get("factor_set") or {}).get("version"))
+        self._check_in_force(index, record, body, version)
+        factor_set = self.sets.get(version)
+        if factor_set is None:
+            self.not_recomputed += 1
+            return
+        calculation = body.get("calculation") or {}
+        baseline = calculation.get("baseline") if isinstance(calculation, dict) else None
+        logged = (body.get("co2e_avoided_g"), body.get("co2e_scope3_g"), body.get("scope3_category"))
+        try:
+            calc = normalize(
+                str(body.get("type")), dict(body.get("quantities") or {}), factor_set, baseline=baseline
+            )
+        except CarbonLedgerError as exc:
+            self.problems.append(
+                f"{describe(index, record)}: cannot be recomputed with {version}: {exc.detail}"
+            )
+            return
+        self.recomputed += 1
+        again = (calc.co2e_avoided_g, calc.co2e_scope3_g, calc.scope3_category)
+        if again != logged:
+            self.problems.append(
+                f"{describe(index, record)}: recomputed with {version} (baseline {baseline}) it gives "
+                f"avoided {again[0]} g, Scope 3 {again[1]} g, category {again[2]}; the leaf says "
+                f"avoided {logged[0]} g, Scope 3 {logged[1]} g, category {logged[2]}"
+            )
+
+    def _check_in_force(self, index: int, record: dict[str, Any], body: dict[str, Any], version: str) -> None:
+        if version not in self._effective:
+            return  # a set this tool does not know: the hash check names it when it matters
+        try:
+            occurred = datetime.fromisoformat(str(body.get("occurred_at")))
+        except ValueError:
+            return
+        in_force = [(at, v) for v, at in self._effective.items() if at <= occurred]
+        expected = max(in_force)[1] if in_force else None
+        if expected != version:
+            self.problems.append(
+                f"{describe(index, record)}: computed with factor set {version}, but the set in force "
+                f"at {occurred.isoformat()} was {expected}"
+            )

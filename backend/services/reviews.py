@@ -19,6 +19,7 @@ from backend.adapters.orm_integrations import FootprintRow, ReviewRow
 from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.record_kinds import ReviewBody, encode
 from backend.domain.records import subject_commitment
+from backend.services import subject_keys
 from backend.services.activities import IssuancePolicy, on_activity_accepted
 
 DECISIONS = {"approve": "accepted", "reject": "rejected"}
@@ -94,7 +95,7 @@ def decide(
             activity_leaf=row.leaf_index,
             decision=decision,
             status=row.status,
-            reason=reason,
+            reason=subject_keys.commit_for(session, row.subject_id, "reason", reason, now),
             org=company_id,
             reviewer=subject_commitment(policy.subject_key, reviewer),
             points=row.points,

@@ -21,11 +21,14 @@ from sqlalchemy.orm import Session
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm_points import RedemptionRow, RewardRow
+from backend.domain import idempotency
 from backend.domain import points as ledger
 from backend.domain import rewards as rules
-from backend.domain.errors import IdempotencyConflict, InvalidInput, NotFound, PermissionDenied
+from backend.domain import vouchers as voucher_rules
+from backend.domain.errors import InvalidInput, NotFound, PermissionDenied
 from backend.domain.points import Balance, Transfer, TransferKind
-from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.domain.records import subject_commitment
+from backend.domain.states import RedemptionStatus
 from backend.observability import metrics
 from backend.services.points import balance_of, is_postgres, lock_accounts, post_transfer
 from backend.services.tokens import Principal
@@ -49,6 +52,7 @@ class RewardSpec:
     companies: tuple[str, ...] | None = None
     cancel_window_s: int | None = None
     active: bool = True
+    merchant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,10 +65,6 @@ class RewardChanges:
     per_employee_limit: int | None = None
     valid_until: datetime | None = None
     fields_set: frozenset[str] = field(default_factory=frozenset)
-
-
-def _request_hash(document: dict[str, Any]) -> str:
-    return sha256_hex(canonical_json(document))
 
 
 def _check_window(spec: RewardSpec) -> None:
@@ -93,7 +93,7 @@ def create_reward(
         if companies is not None and set(companies) != {actor.org}:
             raise PermissionDenied("a company admin offers rewards to its own company only")
         companies, owner_org = (actor.org,), actor.org
-    digest = _request_hash(request)
+    digest = idempotency.request_hash(request)
     try:
         with db.write_sessions() as session, session.begin():
             if idempotency_key is not None:
@@ -112,6 +112,7 @@ def create_reward(
                 valid_until=spec.valid_until,
                 companies=list(companies) if companies is not None else None,
                 owner_org=owner_org,
+                merchant=spec.merchant,
                 cancel_window_s=default_cancel_window_s
                 if spec.cancel_window_s is None
                 else spec.cancel_window_s,
@@ -139,8 +140,7 @@ def _reward_by_key(session: Session, creator: str, key: str) -> RewardRow | None
 
 
 def _replay_reward(row: RewardRow, digest: str) -> RewardRow:
-    if row.request_hash != digest:
-        raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+    idempotency.check_replay(row.request_hash, digest)
     return row
 
 
@@ -205,7 +205,7 @@ def _redeemed_count(session: Session, subject_id: str, reward_ids: list[str]) ->
         .where(
             RedemptionRow.subject_id == subject_id,
             RedemptionRow.reward_id.in_(reward_ids),
-            RedemptionRow.status != "cancelled",
+            RedemptionRow.status != RedemptionStatus.CANCELLED,
         )
         .group_by(RedemptionRow.reward_id)
     )
@@ -254,8 +254,7 @@ def _by_key(session: Session, subject_id: str, key: str) -> RedemptionRow | None
 
 
 def _replay(session: Session, row: RedemptionRow, digest: str, account: str) -> Redeemed:
-    if row.request_hash != digest:
-        raise IdempotencyConflict("this Idempotency-Key was already used with a different request body")
+    idempotency.check_replay(row.request_hash, digest)
     reward = session.get(RewardRow, row.reward_id)
     assert reward is not None
     return Redeemed(row, reward, created=False, balance=balance_of(session, account).points)
@@ -270,7 +269,7 @@ def redeem(
     now: datetime,
 ) -> Redeemed:
     """Redeems one unit of a reward for the calling employee; a replay returns the original voucher."""
-    digest = _request_hash({"reward_id": reward_id})
+    digest = idempotency.request_hash({"reward_id": reward_id})
     account = ledger.employee_account(caller.subject)
     _refuse_early(db, caller, reward_id, idempotency_key, now)
     try:
@@ -303,7 +302,7 @@ def redeem(
                 subject=subject_commitment(subject_key, caller.subject),
                 now=now,
                 org_id=caller.org,
-                details={"reward": reward.id, "reward_name": reward.name},
+                details={"reward": reward.id},
             )
             reward.stock -= 1
             reward.updated_at = now
@@ -316,10 +315,11 @@ def redeem(
                 request_hash=digest,
                 price_points=int(reward.price_points),
                 voucher_code=rules.new_voucher_code(),
-                status="issued",
+                status=RedemptionStatus.ISSUED,
                 transfer_id=transfer.id,
                 created_at=now,
                 cancel_deadline=rules.cancel_deadline(now, reward.cancel_window_s),
+                expires_at=voucher_rules.expiry(now, reward.valid_until),
             )
             session.add(row)
             redeemed = Redeemed(row, reward, created=True, balance=balance - transfer.amount)
@@ -376,7 +376,7 @@ def cancel(
         reward = session.execute(
             _locked(session, select(RewardRow).where(RewardRow.id == row.reward_id))
         ).scalar_one()
-        if row.status == "cancelled":
+        if row.status == RedemptionStatus.CANCELLED:
             return Redeemed(row, reward, created=False, balance=balance_of(session, account).points)
         rules.check_cancellable(row.id, row.status, row.cancel_deadline, now)
         refund = Transfer(
@@ -394,11 +394,11 @@ def cancel(
             subject=subject_commitment(subject_key, caller.subject),
             now=now,
             org_id=row.org_id,
-            details={"reward": reward.id, "reward_name": reward.name},
+            details={"reward": reward.id},
         )
         reward.stock += 1
         reward.updated_at = now
-        row.status, row.cancelled_at, row.refund_transfer_id = "cancelled", now, refund.id
+        row.status, row.cancelled_at, row.refund_transfer_id = RedemptionStatus.CANCELLED, now, refund.id
         return Redeemed(row, reward, created=True, balance=balance_of(session, account).points)
 
 

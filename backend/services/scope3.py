@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,7 +28,7 @@ from backend.adapters.orm_scope3 import HeadcountRow, PeriodCloseRow
 from backend.domain import scope3
 from backend.domain.activities import choose_baseline
 from backend.domain.errors import ConfigurationError, InvalidInput, NotFound, PermissionDenied
-from backend.domain.factors import QUALITY_INDICATORS
+from backend.domain.factors import QUALITY_INDICATORS, QUALITY_LABELS
 from backend.domain.scope3 import Group, Period, Reporters
 from backend.services.factor_sets import all_sets
 
@@ -74,6 +74,79 @@ def activity_filters(
     if company is not None:
         where.append(ActivityRow.org_id == company)
     return where
+
+
+GasSums = dict[str, dict[int, list[int]]]
+"""Per company and category: [total, CO2, CH4, N2O, unsplit] grams (see :func:`gas_sums`)."""
+
+
+def gas_sums(
+    session: Session, period: Period, tz: tzinfo, cutoff: int, company: str | None = None
+) -> GasSums:
+    """The inventory's grams by gas per company and category, as the records logged them
+    (``scope3_by_gas``, kept in the rows' per-gas columns: each gas in CO2e on the record's GWP
+    set, rounded per gas). Records of sets without a split count as unsplit."""
+    no_split = and_(ActivityRow.scope3_co2_g.is_(None), ActivityRow.scope3_unsplit_g.is_(None))
+    org = func.coalesce(ActivityRow.org_id, NO_ORG)
+    stmt = (
+        select(
+            org,
+            ActivityRow.scope3_category,
+            func.coalesce(func.sum(ActivityRow.co2e_scope3_g), 0),
+            *(
+                func.coalesce(func.sum(c), 0)
+                for c in (ActivityRow.scope3_co2_g, ActivityRow.scope3_ch4_g, ActivityRow.scope3_n2o_g)
+            ),
+            func.coalesce(func.sum(ActivityRow.scope3_unsplit_g), 0)
+            + func.coalesce(func.sum(case((no_split, ActivityRow.co2e_scope3_g), else_=0)), 0),
+        )
+        .where(*activity_filters(period, tz, cutoff, company), ActivityRow.scope3_category.is_not(None))
+        .group_by(org, ActivityRow.scope3_category)
+    )
+    out: GasSums = {}
+    for name, category, *sums in session.execute(stmt).all():
+        out.setdefault(str(name), {})[int(category)] = [int(v) for v in sums]
+    return out
+
+
+def gases_by_category(sums: GasSums, versions: set[str], company: str | None = None) -> dict[str, Any]:
+    """Per category (of one company, or of all): CO2, CH4 and N2O in CO2e, the part whose source
+    gives no split (records saying ``unsplit_g`` and records of sets without a split), and the
+    grams by which the per-gas roundings differ from the totals."""
+    totals: dict[int, list[int]] = defaultdict(lambda: [0] * 5)
+    for name, by_cat in sums.items():
+        if company is None or name == company:
+            for category, values in by_cat.items():
+                totals[category] = [a + b for a, b in zip(totals[category], values, strict=True)]
+    rows = [
+        {
+            "category": category,
+            "co2e_g": total,
+            "co2_g": co2,
+            "ch4_g": ch4,
+            "n2o_g": n2o,
+            "unsplit_g": unsplit,
+            "rounding_g": total - co2 - ch4 - n2o - unsplit,
+        }
+        for category, (total, co2, ch4, n2o, unsplit) in sorted(totals.items())
+        if total
+    ]
+    sets = {s.version: s for s in all_sets()}
+    gwp = sorted(
+        {f.gwp for v in versions or () if v in sets for f in sets[v].factors.values() if f.gwp != "-"}
+    )
+    return {
+        "by_category": rows,
+        "gwp_sets": gwp,
+        "note_en": "CH4 and N2O in CO2e on the GWP set of the factors "
+        f"({', '.join(gwp) or '-'}; AR5: CH4 28, N2O 265, as DEFRA 2025); MEE grid and city "
+        "factors are CO2 only; unsplit: sources that give no split (DEFRA waste rows) and records "
+        "of sets without a split (park-default-2026.1); rounding: each gas is rounded per record "
+        "on its own.",
+        "note_zh": f"CH4 与 N2O 按因子所用全球变暖潜势（{'、'.join(gwp) or '-'}；AR5：CH4 28，N2O 265，"
+        "与 DEFRA 2025 一致）折算为 CO2e；电网与城市因子仅含 CO2；未拆分：来源未按气体拆分（DEFRA 废弃物）"
+        "及未拆分的因子集（park-default-2026.1）的记录；取整差：每条记录各气体分别取整。",
+    }
 
 
 def _month_index(period: Period, tz: tzinfo) -> ColumnElement[int]:
@@ -260,13 +333,25 @@ def _inventory_factors(fs: Any, activity_type: str, rules: dict[str, Any]) -> li
     return [fs.factor(i) for i in sorted(ids) if i in fs.factors]
 
 
+def _provisional_parameter(fs: Any, rules: dict[str, Any]) -> bool:
+    """Whether a provisional parameter (an e-bike's kWh/km) shapes the type's Scope 3 figure."""
+    name = rules.get("consumption_parameter")
+    return name is not None and name in fs.parameters and fs.parameters[name].status == "provisional"
+
+
+UNSCORED_UNCERTAINTY_PCT = Decimal(50)
+"""Uncertainty of emissions computed with a set that scores no factors (park-default-2026.1): the
+percentage of the poorest score, so the range covers the whole inventory without understating it."""
+
+
 def data_quality(groups: list[Group], park_baseline: str | None = None) -> dict[str, Any]:
     """Per category: the emission-weighted data quality scores of the factors behind the
     inventory, the share computed on proxies (fair or poor geography or technology, e.g. UK factors
     in China) or provisional values, and an uncertainty range (GHG Protocol Scope 3 Standard ch. 7).
 
     Each group is scored by the worst of the factors its activity type may use (conservative).
-    Sets without scores (park-default-2026.1) count as unscored."""
+    Sets without scores (park-default-2026.1) count as unscored, and their emissions enter the
+    uncertainty range at the poorest score's percentage."""
     del park_baseline
     sets = {s.version: s for s in all_sets()}
     by_cat: dict[int, dict[str, Any]] = {}
@@ -291,14 +376,18 @@ def data_quality(groups: list[Group], park_baseline: str | None = None) -> dict[
         scored = [f for f in factors if f.quality is not None]
         if not scored or fs is None:
             acc["uns"] += g.scope3_g
+            acc["unc"] += Decimal(g.scope3_g) * UNSCORED_UNCERTAINTY_PCT / 100
             continue
         worst = {name: max(f.quality[name] for f in scored) for name in QUALITY_INDICATORS}
+        provisional_parameter = _provisional_parameter(fs, fs.rules(g.type))
+        if provisional_parameter:  # an unverified assumption: poor reliability
+            worst["reliability"] = max(QUALITY_LABELS)
         acc["scored"] += g.scope3_g
         for name, score in worst.items():
             acc["sums"][name] += score * g.scope3_g
         if any(f.is_proxy for f in scored):
             acc["proxy"] += g.scope3_g
-        if any(f.status == "provisional" for f in scored):
+        if any(f.status == "provisional" for f in scored) or provisional_parameter:
             acc["provisional"] += g.scope3_g
         table = fs.methodology.get("data_quality", {}).get("uncertainty_pct_by_worst_score", {})
         pct = Decimal(str(table.get(str(max(worst.values())), "50")))
@@ -325,10 +414,10 @@ def data_quality(groups: list[Group], park_baseline: str | None = None) -> dict[
                 "share_on_proxies": scope3.share(acc["proxy"], acc["mass"]),
                 "share_on_provisional": scope3.share(acc["provisional"], acc["mass"]),
                 "share_unscored": scope3.share(acc["uns"], acc["mass"]),
-                "uncertainty_g": {"low": max(0, acc["scored"] - half), "high": acc["scored"] + half}
-                if acc["scored"]
-                else None,
-                "uncertainty_basis": "range of the scored part; parts added linearly (systematic errors)",
+                "uncertainty_g": {"low": max(0, acc["mass"] - half), "high": acc["mass"] + half},
+                "uncertainty_basis": "each part ± the percentage of its factors' worst score, "
+                f"unscored parts ± {UNSCORED_UNCERTAINTY_PCT} % (the poorest); "
+                "parts added linearly (systematic errors)",
             }
         )
     return {
@@ -355,6 +444,15 @@ def compute(
     counts = headcounts(session, company)
     policy = scope3.Policy(min_group_size=config.min_group_size, extrapolate=extrapolate)
     start, end = period.bounds(tz)
+    gases = gas_sums(session, period, tz, cutoff, company)
+    blocks = scope3.summarize(period, groups, reporters, counts, policy)
+    for block in blocks["companies"]:
+        # Per company too, so a company's view of a closed (frozen, park-wide) period shows its own.
+        org_groups = [g for g in groups if g.org == block["company"]]
+        block["gases_by_category"] = gases_by_category(
+            gases, {g.factor_set for g in org_groups}, block["company"]
+        )
+        block["data_quality_factors"] = data_quality(org_groups, config.baseline)
     return {
         "period": {
             "label": period.label,
@@ -376,8 +474,9 @@ def compute(
         "boundary": BOUNDARY,
         "methodology": methodology(groups, config.baseline),
         "data_quality_factors": data_quality(groups, config.baseline),
+        "gases_by_category": gases_by_category(gases, {g.factor_set for g in groups}, company),
         "privacy": {"min_group_size": config.min_group_size},
-        **scope3.summarize(period, groups, reporters, counts, policy),
+        **blocks,
     }
 
 
@@ -407,14 +506,19 @@ def close_public(row: PeriodCloseRow) -> dict[str, Any]:
 
 
 def _category_grams(block: dict[str, Any]) -> dict[int, tuple[int, int]]:
+    if block.get("withheld"):
+        return {}
     return {c["category"]: (c["co2e_g"], c["records"]) for c in block["inventory"]["categories"]}
 
 
 def _changes(frozen: dict[str, Any], live: dict[str, Any]) -> list[dict[str, Any]]:
     """Per company and category: what arrived (or was reversed) after the close."""
     frozen_by = {b["company"]: _category_grams(b) for b in frozen["companies"]}
+    withheld = {b["company"] for b in [*frozen["companies"], *live["companies"]] if b.get("withheld")}
     out = []
     for block in live["companies"]:
+        if block["company"] in withheld:  # a difference would give its figures away
+            continue
         before = frozen_by.get(block["company"], {})
         for category, (grams, records) in _category_grams(block).items():
             old_g, old_n = before.get(category, (0, 0))
@@ -436,6 +540,8 @@ def _explain_url(doc: dict[str, Any], **params: Any) -> str:
 
 
 def _add_links(doc: dict[str, Any], company: str | None, block: dict[str, Any]) -> None:
+    if block.get("withheld"):
+        return
     for row in block["inventory"]["categories"]:
         row["explain_url"] = _explain_url(doc, company=company, category=row["category"])
     # A view narrowed to one category explains that category's total, not the whole inventory.
@@ -463,6 +569,10 @@ def view(doc: dict[str, Any], company: str | None, category: int | None) -> dict
         out["scope"] = {"level": "company", "company": company, "category": category}
         out["totals"] = blocks[0]
         out["companies"] = blocks
+        # a park-wide document (a closed period) keeps each company's own figures in its block;
+        # never show one company the park's (a block closed before these existed has none)
+        for key in ("gases_by_category", "data_quality_factors"):
+            out[key] = blocks[0].get(key)
     out = scope3.narrow_to_category(out, category) if category is not None else out
     _add_links(out, company, out["totals"])
     for block in out["companies"]:

@@ -22,7 +22,7 @@ from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.record_kinds import PeriodCloseBody, PeriodSignoffBody, encode
 from backend.domain.records import canonical_json, sha256_hex, subject_commitment
 from backend.domain.scope3 import Period
-from backend.services import feed
+from backend.services import feed, subject_keys
 from backend.services.scope3 import Scope3Config, close_public, compute, latest_close
 
 MAX_REASON_LENGTH = 500
@@ -94,7 +94,7 @@ def _record(
             kind="restatement" if restate else "close",
             revision=revision,
             supersedes=previous.id if previous is not None else None,
-            reason=reason,
+            reason=subject_keys.commit_for(session, closer_subject, "reason", reason, now),
             cutoff_tree_size=size,
             closed_at=now.isoformat(),
             closed_by_role=closer_role,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from backend.adapters import disclosure_pdf
 from backend.domain import scope3
 
 CATEGORIES = (5, 6, 7)
@@ -31,6 +32,16 @@ def _t(grams: int) -> str:
 def build(doc: dict[str, Any], closes: list[dict[str, Any]]) -> dict[str, Any]:
     """The disclosure document for one summary view (park or company)."""
     totals = doc["totals"]
+    if totals.get("withheld"):
+        return {
+            "title_en": "Scope 3 greenhouse gas emissions disclosure: categories 5, 6 and 7",
+            "title_zh": "范围三温室气体排放披露：类别5、6、7",
+            "entity": doc["scope"]["company"] or "park (all companies)",
+            "period": doc["period"],
+            "status": doc["status"],
+            "withheld": True,
+            "privacy": totals["privacy"],
+        }
     cats = [c for c in totals["inventory"]["categories"] if c["category"] in CATEGORIES]
     total_g = sum(c["co2e_g"] for c in cats)
     methodology = doc["methodology"]
@@ -84,7 +95,8 @@ def build(doc: dict[str, Any], closes: list[dict[str, Any]]) -> dict[str, Any]:
         "methods": methodology["methods"],
         "factor_sets": methodology["factor_sets"],
         "factors": methodology["factors"],
-        "data_quality": doc.get("data_quality_factors", {"by_category": []}),
+        "data_quality": doc.get("data_quality_factors") or {"by_category": []},
+        "gases_by_category": doc.get("gases_by_category"),
         "primary_data": totals["data_quality"],
         "boundary": doc.get("boundary", {}),
         "exclusions_en": "Categories 1–4 and 8–15 are outside this ledger and are not reported here. "
@@ -104,14 +116,56 @@ def build(doc: dict[str, Any], closes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _gas_table(gases: dict[str, Any] | None) -> list[str | tuple[list[str], list[list[Any]]]]:
+    """Per category, grams of CO2e of each gas (a summary closed before the split has none)."""
+    if not gases or not gases.get("by_category"):
+        return []
+    head = [
+        "category 类别",
+        "g CO2e",
+        "CO2 g",
+        "CH4 g CO2e",
+        "N2O g CO2e",
+        "unsplit 未拆分 g",
+        "rounding 取整差 g",
+    ]
+    rows = [
+        [c["category"], c["co2e_g"], c["co2_g"], c["ch4_g"], c["n2o_g"], c["unsplit_g"], c["rounding_g"]]
+        for c in gases["by_category"]
+    ]
+    return [(head, rows), gases.get("note_en", ""), gases.get("note_zh", "")]
+
+
+def _provenance(factor: dict[str, Any]) -> str:
+    """Whether the factor's primary document is archived (its SHA-256) or where the value was read."""
+    status = factor.get("document_status")
+    if status is None:
+        return "not stated (set without provenance columns)"
+    if factor.get("document_sha256"):
+        return f"{status}, sha256 {factor['document_sha256']}"
+    return f"{status}: {factor['read_from']}" if factor.get("read_from") else str(status)
+
+
 def _table(head: list[str], rows: list[list[Any]]) -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def sections(d: dict[str, Any]) -> list[tuple[str, list[str | tuple[list[str], list[list[Any]]]]]]:
+def to_pdf(d: dict[str, Any]) -> bytes:
+    """The same document as :func:`to_html`, as a PDF (ReportLab)."""
+    return disclosure_pdf.render(
+        f"{d['title_en']} {d['period']['label']}", f"{d['title_en']} · {d['title_zh']}", sections(d)
+    )
+
+
+def sections(d: dict[str, Any]) -> disclosure_pdf.Sections:
     """The disclosure as (heading, [paragraph or (table head, rows)]) — shared by HTML and PDF."""
+    if d.get("withheld"):
+        note = d["privacy"]
+        return [
+            (f"{d['entity']} · {d['period']['label']}: 已隐藏 Withheld", [note["note_zh"], note["note_en"]])
+        ]
     gross = d["gross"]
     close = d["close"]
     status = f"{d['status']}" + (
@@ -173,7 +227,10 @@ def sections(d: dict[str, Any]) -> list[tuple[str, list[str | tuple[list[str], l
                 "emissions and points wait for the review. 待审核记录的排放已计入（见待审核列）。",
             ],
         ),
-        ("GRI 305-3-b · Gases and GWP · 气体与全球变暖潜势", [d["gases_en"], d["gases_zh"]]),
+        (
+            "GRI 305-3-b · Gases and GWP · 气体与全球变暖潜势",
+            [d["gases_en"], d["gases_zh"], *_gas_table(d.get("gases_by_category"))],
+        ),
         ("GRI 305-3-c · Biogenic CO2 · 生物源二氧化碳", [d["biogenic_en"], d["biogenic_zh"]]),
         (
             "GRI 305-3-d · Categories, methods and boundary · 类别、方法与边界",
@@ -198,7 +255,7 @@ def sections(d: dict[str, Any]) -> list[tuple[str, list[str | tuple[list[str], l
                     ],
                 ),
                 (
-                    ["factor", "value", "unit", "source", "year", "status", "used for"],
+                    ["factor", "value", "unit", "source", "year", "status", "document", "used for"],
                     [
                         [
                             f["id"],
@@ -207,6 +264,7 @@ def sections(d: dict[str, Any]) -> list[tuple[str, list[str | tuple[list[str], l
                             f["source"],
                             f["year"],
                             f["status"],
+                            _provenance(f),
                             ", ".join(f["used_for"]),
                         ]
                         for f in d["factors"]

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.domain import scope3
-from backend.domain.errors import InvalidInput, PermissionDenied
+from backend.domain.disclosure import choose_withheld, is_withheld, withheld_block
+from backend.domain.errors import InvalidInput
 from backend.domain.scope3 import Group, Period
 from backend.services.scope3 import (
     ACCEPTED,
@@ -30,6 +32,16 @@ from backend.services.scope3 import (
 )
 
 _FACTOR_FIELDS = ("id", "value", "unit", "source", "gas_basis", "gwp", "region", "year", "status")
+
+
+def _withheld(
+    session: Session, where: list[ColumnElement[bool]], column: Any, value: str, config: Scope3Config
+) -> bool:
+    """Whether the disclosure rule withholds group ``value`` of ``column`` among its siblings."""
+    query = select(column, func.count(func.distinct(ActivityRow.subject_id))).where(*where).group_by(column)
+    sizes = {str(key): int(people) for key, people in session.execute(query).tuples()}
+    _, withheld = choose_withheld(sizes, config.min_group_size, show_empty=False)
+    return value in withheld
 
 
 def explain(
@@ -46,21 +58,32 @@ def explain(
     with db.read_sessions() as session, session.begin():
         close = latest_close(session, period)
         cutoff = close.cutoff_tree_size if close is not None else SqlLogStore(session).size()
+        park = activity_filters(period, config.tz, cutoff, None)
         where = activity_filters(period, config.tz, cutoff, company)
+        # The company and the department are withheld exactly as the summary withholds them
+        # (with the groups that protect them), so an explanation never undoes a summary's rule.
+        hidden = company is not None and _withheld(session, park, ActivityRow.org_id, company, config)
         if department is not None:
+            hidden = hidden or _withheld(session, where, ActivityRow.department_id, department, config)
             where.append(ActivityRow.department_id == department)
-            reporting = session.execute(
-                select(func.count(func.distinct(ActivityRow.subject_id))).where(*where)
-            ).scalar_one()
-            if reporting < config.min_group_size:
-                raise PermissionDenied(
-                    f"department figures are shown only for groups of at least {config.min_group_size} "
-                    "reporting employees"
-                )
         if category is not None:
             where.append(ActivityRow.scope3_category == category)
         if activity_type is not None:
             where.append(ActivityRow.type == activity_type)
+        # Any further narrowing (category, type) may single a person out too.
+        reporting = session.execute(
+            select(func.count(func.distinct(ActivityRow.subject_id))).where(*where)
+        ).scalar_one()
+        if hidden or is_withheld(int(reporting), config.min_group_size):
+            filters = {
+                "company": company,
+                "department": department,
+                "category": category,
+                "type": activity_type,
+            }
+            return withheld_block(
+                {"period": period.label, "filters": filters}, ("period", "filters"), config.min_group_size
+            )
         stmt = select(
             ActivityRow.type,
             ActivityRow.factor_set,

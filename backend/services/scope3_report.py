@@ -11,6 +11,9 @@ import io
 from html import escape
 from typing import Any
 
+WITHHELD = "withheld"
+"""The ``measure`` of a row standing for a group the disclosure rule withholds (its figures blank)."""
+WITHHELD_HTML = "已隐藏 Withheld"
 CSV_COLUMNS = (
     "period",
     "status",
@@ -27,7 +30,7 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     base = {"period": doc["period"]["label"], "status": doc["status"]}
     rows: list[dict[str, Any]] = []
 
@@ -50,7 +53,13 @@ def _csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
+    def withheld(level: str, company: Any, month: Any) -> None:
+        rows.append(base | {"level": level, "company": company, "month": month, "measure": WITHHELD})
+
     def block_rows(level: str, company: Any, block: dict[str, Any]) -> None:
+        if block.get("withheld"):
+            withheld(level, company, None)
+            return
         for c in block["inventory"]["categories"]:
             add(level, company, None, None, "inventory", c["category"], c)
         add(level, company, None, None, "inventory", "total", block["inventory"]["total"])
@@ -59,6 +68,9 @@ def _csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         if block.get("extrapolation", {}).get("estimate"):
             add(level, company, None, None, "extrapolation_estimate", 7, block["extrapolation"]["estimate"])
         for month in block["months"]:
+            if month.get("withheld"):
+                withheld(level, company, month["period"])
+                continue
             for c in month["inventory"]["categories"]:
                 add(level, company, None, month["period"], "inventory", c["category"], c)
         for dept in block.get("departments", []):
@@ -77,7 +89,7 @@ def to_csv(doc: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    for row in _csv_rows(doc):
+    for row in csv_rows(doc):
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return out.getvalue()
 
@@ -104,26 +116,65 @@ th{background:#eef3ee}td.l,th.l{text-align:left}.note{color:#555;font-size:.9em}
 """
 
 
+def _pending(c: dict[str, Any]) -> str:
+    pending = c.get("pending_review") or {}
+    if not pending.get("records"):
+        return "—"
+    return f"{pending['co2e_g'] / 1000:,.3f} ({pending['records']})"
+
+
 def _category_table(block: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr><td class=l>{c['category']} · {_e(c['name_zh'])} / {_e(c['name_en'])}</td>"
-        f"<td>{c['records']}</td><td>{_kg(c)}</td><td>{c['co2e_t']:.3f}</td>"
+        f"<td>{c['records']}</td><td>{_kg(c)}</td><td>{c['co2e_t']:.3f}</td><td>{_pending(c)}</td>"
         f"<td class=l>{_e(c['method_zh'])} / {_e(c['method_en'])}</td></tr>"
         for c in block["inventory"]["categories"]
     )
     total = block["inventory"]["total"]
     return (
         "<table><tr><th class=l>类别 Category</th><th>记录 Records</th><th>kg CO2e</th><th>t CO2e</th>"
+        "<th>其中待审核 of which pending review kg (records)</th>"
         f"<th class=l>方法 Method</th></tr>{rows}<tr><th class=l>合计 Total</th><th>{total['records']}</th>"
-        f"<th>{_kg(total)}</th><th>{total['co2e_t']:.3f}</th><th></th></tr></table>"
+        f"<th>{_kg(total)}</th><th>{total['co2e_t']:.3f}</th><th></th><th></th></tr></table>"
     )
+
+
+def _factor_quality(doc: dict[str, Any]) -> str:
+    """The data quality of the factors behind each category (GHG Protocol Scope 3 Standard ch. 7)."""
+    dq = doc.get("data_quality_factors") or {}
+    rows = []
+    for c in dq.get("by_category", []):
+        scores = c["scores"] or {}
+        cells = "".join(f"<td>{scores.get(k, '—')}</td>" for k in QUALITY_KEYS)
+        unc = c.get("uncertainty_g")
+        spread = f"{unc['low'] / 1000:,.3f}–{unc['high'] / 1000:,.3f}" if unc else "—"
+        rows.append(
+            f"<tr><td class=l>{c['category']}</td>{cells}<td>{_pct(c['share_on_proxies'])}</td>"
+            f"<td>{_pct(c['share_on_provisional'])}</td><td>{_pct(c.get('share_unscored'))}</td>"
+            f"<td>{spread}</td></tr>"
+        )
+    if not rows:
+        return ""
+    return (
+        "<h3>因子数据质量 Data quality of the factors</h3><table><tr><th class=l>类别 Category</th>"
+        "<th>技术 Technology</th><th>时间 Time</th><th>地理 Geography</th><th>完整性 Completeness</th>"
+        "<th>可靠性 Reliability</th><th>代用因子占比 On proxies</th><th>暂定值占比 On provisional</th>"
+        "<th>未评分占比 Unscored</th><th>不确定性范围 Uncertainty range kg</th></tr>"
+        + "".join(rows)
+        + f"</table><p class=note>{_e(dq.get('note_zh', ''))}<br>{_e(dq.get('note_en', ''))}</p>"
+    )
+
+
+QUALITY_KEYS = ("technology", "time", "geography", "completeness", "reliability")
 
 
 def _months_table(block: dict[str, Any]) -> str:
     cats = [c["category"] for c in block["inventory"]["categories"]]
     head = "".join(f"<th>类别 Cat. {c} kg</th>" for c in cats)
     rows = "".join(
-        f"<tr><td class=l>{_e(m['period'])}</td>"
+        f"<tr><td class=l>{_e(m['period'])}</td><td colspan={len(cats) + 2}>{WITHHELD_HTML}</td></tr>"
+        if m.get("withheld")
+        else f"<tr><td class=l>{_e(m['period'])}</td>"
         + "".join(f"<td>{_kg(c)}</td>" for c in m["inventory"]["categories"])
         + f"<td>{_kg(m['inventory']['total'])}</td><td>{m['employees_reporting']}</td></tr>"
         for m in block["months"]
@@ -161,6 +212,12 @@ def _methodology(doc: dict[str, Any]) -> str:
         f"<td class=l>{_e(f['source'])}</td><td class=l>{_e(', '.join(f['used_for']))}</td></tr>"
         for f in m["factors"]
     )
+    b = doc.get("boundary") or {}
+    boundary = "".join(
+        f"<p>{_e(b[key + '_zh'])}<br>{_e(b[key + '_en'])}</p>"
+        for key in ("category_5", "company_vehicles", "avoided")
+        if key + "_en" in b
+    )
     return f"""
 <h2>方法学 Methodology</h2>
 <p>本报告依据《温室气体核算体系：企业价值链（范围三）核算与报告标准》及其技术指南，汇总园区碳账本中员工记录的
@@ -171,11 +228,13 @@ It sums the activities employees recorded in the park's carbon ledger: category 
 category 6 (business travel) by the distance-based method (distance × mode factor), category 5 (waste generated
 in operations) by the waste-type-specific method (mass × waste-type and treatment factor). Avoided emissions are
 computed against the stated baseline and reported separately, never netted off the inventory.</p>
-<p><b>范围与局限 Boundary and limits.</b> 仅包含账本中已接受的记录；未报告员工的排放未计入实测合计
-（可选的类别 7 平均数据法估算单独列示）。CO2 与 CO2e 口径按各因子标注；不涉及生物源 CO2。
-Only accepted ledger records are included; employees who did not report are not in the measured totals (the
+<p><b>范围与局限 Boundary and limits.</b> 包含账本中已接受的记录，以及待审核记录的排放（单独标注，其减排量待审核后计入）；
+未报告员工的排放未计入实测合计（可选的类别 7 平均数据法估算单独列示）。CO2 与 CO2e 口径按各因子标注；不涉及生物源 CO2。
+Accepted ledger records are included, and the emissions of flagged records pending review (marked; their
+avoided emissions wait for the review); employees who did not report are not in the measured totals (the
 optional category 7 average-data estimate is shown apart). Each factor states its gas basis (CO2 or CO2e) and
 GWP set; no biogenic CO2 is involved.</p>
+{boundary}
 <p><b>数据依据 Basis.</b> {_e(doc["basis_zh"])}<br>{_e(doc["basis_en"])}</p>
 <p><b>取整 Rounding.</b> {_e(m["rounding_zh"])}<br>{_e(m["rounding_en"])}</p>
 <h3>因子集 Factor sets</h3><ul>{sets}</ul>
@@ -190,6 +249,14 @@ def to_html(doc: dict[str, Any]) -> str:
     block = doc["totals"]
     company = doc["scope"]["company"]
     subject = f"公司 Company {_e(company)}" if company else "园区 Park (all companies)"
+    if block.get("withheld"):
+        return (
+            f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>范围三排放报告 Scope 3 report '
+            f"{_e(doc['period']['label'])}</title><style>{STYLE}</style></head><body>"
+            f"<h1>范围三排放报告 · Scope 3 emissions report</h1><p>{subject} · 期间 Period "
+            f"<b>{_e(doc['period']['label'])}</b></p><p>{WITHHELD_HTML}</p>"
+            f"<p class=note>{_e(block['privacy']['note_zh'])}<br>{_e(block['privacy']['note_en'])}</p></body></html>"
+        )
     status = (
         f"已关账 Closed (revision {doc['close']['revision']}, log leaf {doc['close']['leaf_index']}, "
         f"summary sha256 {_e(doc['close']['summary_sha256'])})"
@@ -235,6 +302,7 @@ def to_html(doc: dict[str, Any]) -> str:
 <tr><td class=l>一手数据占比（记录）Primary data share (records)</td><td>{_pct(quality["primary_data_share_records"])}</td></tr>
 <tr><td class=l>一手数据占比（排放量）Primary data share (mass)</td><td>{_pct(quality["primary_data_share_mass"])}</td></tr>
 </table>{estimate}
+{_factor_quality(doc)}
 {_methodology(doc)}
 <h2>核验 Verification</h2>
 <p>每条计入的记录都是透明日志中的叶子，日志根已锚定在许可链上；审计方可用 <code>carbon-ledger audit verify-log</code>

@@ -27,9 +27,9 @@ from backend.services.identity import (
     IssuedTokens,
     TokenPolicy,
     open_session,
-    revoke_all_sessions,
     staff_principal,
 )
+from backend.services.revocation import revoke_all_sessions
 from backend.services.tokens import Principal, new_api_key, parse_api_key, secret_hash
 
 MIN_PASSWORD_LENGTH = 12
@@ -58,6 +58,11 @@ class IssuedKey:
     """The full key, shown once."""
 
 
+ORG_ROLES = ("company_admin", "merchant")
+"""Staff roles that act for one organisation of the park: a company's admins, a merchant's till
+(the merchant is a company of the park, e.g. the canteen's operator)."""
+
+
 def _check_password(password: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidInput("password", f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
@@ -70,8 +75,8 @@ def create_staff(
         raise InvalidInput("username", "must be 3–64 lowercase letters, digits, '.', '_' or '-'")
     if role not in STAFF_ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(STAFF_ROLES)}")
-    if (role == "company_admin") != (company_id is not None):
-        raise InvalidInput("company_id", "is required for company_admin and only for it")
+    if (role in ORG_ROLES) != (company_id is not None):
+        raise InvalidInput("company_id", "is required for company_admin and merchant, and only for them")
     _check_password(password)
     password_hash = _hasher.hash(password)
     with db.write_sessions() as session, session.begin():
@@ -183,6 +188,15 @@ def _owner(session: Session, principal: Principal) -> StaffAccountRow:
     return row
 
 
+def _within_caller(principal: Principal, scopes: list[str], doing: str) -> None:
+    """An API key hands on only scopes it holds itself (a token holds every scope of its role)."""
+    if principal.scopes is None:
+        return
+    beyond = sorted(set(scopes) - principal.scopes)
+    if beyond:
+        raise PermissionDenied(f"this API key cannot {doing} scopes it does not hold: {', '.join(beyond)}")
+
+
 def create_api_key(
     db: Database, principal: Principal, name: str, scopes: list[str], ttl_days: int | None, now: datetime
 ) -> IssuedKey:
@@ -191,6 +205,7 @@ def create_api_key(
     with db.write_sessions() as session, session.begin():
         owner = _owner(session, principal)
         granted = _check_scopes(owner.role, scopes)
+        _within_caller(principal, granted, "grant")
         active = [k for k in _keys(session, owner.id) if k.revoked_at is None]
         if len(active) >= MAX_KEYS_PER_ACCOUNT:
             raise Conflict(f"at most {MAX_KEYS_PER_ACCOUNT} active keys per account; revoke one first")
@@ -223,6 +238,7 @@ def rotate_api_key(db: Database, principal: Principal, key_id: str, now: datetim
         old = _own_key(session, principal, key_id)
         if old.revoked_at is not None:
             raise Conflict(f"API key {key_id} is revoked; create a new one")
+        _within_caller(principal, list(old.scopes), "rotate a key with")
         lifetime = old.expires_at - old.created_at if old.expires_at else None
         issued = _new_key(old.staff_id, old.name, list(old.scopes), now + lifetime if lifetime else None, now)
         old.revoked_at, old.replaced_by = now, issued.row.id

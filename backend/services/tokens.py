@@ -38,6 +38,9 @@ class Principal:
     """The API key's scopes; None for tokens, which carry every scope of their role."""
     via: str = "token"
     """How the caller authenticated: ``token``, ``dev`` (a development token) or ``api_key``."""
+    session: str | None = None
+    """The sign-in (auth session id, the token's ``sid``) an access token belongs to: logging out
+    or disabling the account revokes it, and with it every access token it issued."""
 
 
 def issue_token(
@@ -48,6 +51,7 @@ def issue_token(
     ttl_s: int,
     kind: str = "access",
     dept: str | None = None,
+    session: str | None = None,
 ) -> str:
     if role not in ROLES:
         raise InvalidInput("role", f"must be one of {', '.join(ROLES)}")
@@ -65,7 +69,21 @@ def issue_token(
         "iat": now,
         "exp": now + ttl_s,
     }
+    if session is not None:
+        claims["sid"] = session
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def _text_claim(claims: dict[str, object], name: str, *, required: bool = False) -> str | None:
+    """A claim that must be a string (or absent/null): anything else makes the token invalid."""
+    value = claims.get(name)
+    if (value is None or value == "") and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_SUBJECT_LENGTH:
+        raise Unauthenticated(
+            f"invalid token: the {name} claim must be a string of 1 to {MAX_SUBJECT_LENGTH}"
+        )
+    return value
 
 
 def decode_token(secret: str, token: str, allow_dev: bool) -> Principal:
@@ -83,14 +101,15 @@ def decode_token(secret: str, token: str, allow_dev: bool) -> Principal:
     if kind not in ("dev", "access"):
         raise Unauthenticated("not an access token")
     role = claims.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise Unauthenticated("the token names no known role")
     return Principal(
-        role=str(role),
-        subject=str(claims["sub"]),
-        org=claims.get("org"),
-        dept=claims.get("dept"),
+        role=role,
+        subject=str(_text_claim(claims, "sub", required=True)),
+        org=_text_claim(claims, "org"),
+        dept=_text_claim(claims, "dept"),
         via="dev" if kind == "dev" else "token",
+        session=_text_claim(claims, "sid"),
     )
 
 

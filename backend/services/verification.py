@@ -18,7 +18,7 @@ from typing import Any
 from backend.adapters.chain import LedgerChain
 from backend.domain import merkle
 from backend.domain.errors import ProofError
-from backend.services.record_audit import RecordAudit, decode_leaf, describe
+from backend.services.record_audit import FactorSetAudit, RecomputeAudit, RecordAudit, decode_leaf, describe
 
 HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 HEX = re.compile(r"^0x(?:[0-9a-f]{2})*$")
@@ -134,6 +134,9 @@ class LogReport:
     leaves: int = 0
     checkpoints: int = 0
     records_compared: int = 0
+    factor_set_hashes_checked: int = 0
+    recomputed: int = 0
+    not_recomputed: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -163,13 +166,18 @@ def verify_log(
     proofs: ProofsAt | None = None,
     records: RecordAudit | None = None,
     leaves_between: LeavesBetween | None = None,
+    factor_sets: FactorSetAudit | None = None,
+    recompute: RecomputeAudit | None = None,
 ) -> LogReport:
     """Replays the log leaf by leaf and checks every checkpoint against the chain.
 
     With ``proofs``, a checkpoint whose leaves do not recompute to the anchored root is searched
     leaf by leaf (each leaf's bytes with the server's audit path against the *chain's* root) to
     name the altered records. With ``records``, each stored record is compared with its leaf and
-    each checkpoint's anchored totals with the records logged before it.
+    each checkpoint's anchored totals with the records logged before it. With ``factor_sets``,
+    every factor-set hash in the leaves and the anchored metas is checked against the released
+    pins and against every other mention of the same version. With ``recompute``, every activity
+    is recomputed from its logged quantities with the set it names (where the auditor holds it).
     """
     report = LogReport()
     wanted = sorted(checkpoints, key=lambda c: int(c["tree_size"]))
@@ -190,6 +198,10 @@ def verify_log(
         compact.append(actual)
         if records is not None:
             records.leaf(index, record, leaf)
+        if factor_sets is not None:
+            factor_sets.leaf(index, record)
+        if recompute is not None:
+            recompute.leaf(index, record)
         report.leaves += 1
         if progress is not None:
             progress(report.leaves)
@@ -199,6 +211,8 @@ def verify_log(
                 _localize(report, checkpoint, pending_start, proofs, root_on_chain, leaves_between)
             if records is not None:
                 records.check_totals(checkpoint["seq"], compact.size, checkpoint.get("meta"))
+            if factor_sets is not None:
+                factor_sets.checkpoint(checkpoint["seq"], compact.size, checkpoint.get("meta"))
             pending_start = compact.size
             position += 1
     for missing in wanted[position:]:
@@ -209,6 +223,13 @@ def verify_log(
         records.finish()
         report.records_compared = records.compared
         report.problems.extend(records.problems)
+    if factor_sets is not None:
+        factor_sets.finish()
+        report.factor_set_hashes_checked = factor_sets.checked
+        report.problems.extend(factor_sets.problems)
+    if recompute is not None:
+        report.recomputed, report.not_recomputed = recompute.recomputed, recompute.not_recomputed
+        report.problems.extend(recompute.problems)
     _check_consistency(report, wanted, consistency)
     return report
 

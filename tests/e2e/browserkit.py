@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from tests import waiting
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -49,9 +50,10 @@ def require_browser() -> None:
 
 
 @contextmanager
-def chromium(size: tuple[int, int] = DESKTOP, mobile: bool = False) -> Iterator[Any]:
+def chromium(size: tuple[int, int] = DESKTOP, mobile: bool = False, offline: bool = False) -> Iterator[Any]:
     """A headless Chromium whose *viewport* is ``size`` CSS pixels (with ``mobile``: emulating a
-    phone, touch and a narrow layout viewport, as Chrome's device mode does)."""
+    phone, touch and a narrow layout viewport, as Chrome's device mode does; with ``offline``: no
+    host name resolves, so only pages and files at 127.0.0.1 load)."""
     require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -61,6 +63,8 @@ def chromium(size: tuple[int, int] = DESKTOP, mobile: bool = False) -> Iterator[
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--window-size={size[0]},{size[1]}")
+    if offline:
+        options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
         width, height = size
@@ -78,17 +82,9 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S
     not there yet, or replaced while being read (the page re-renders lists), counts as not yet."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = probe()
-        except (NoSuchElementException, StaleElementReferenceException):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.1)
+    return waiting.wait_for(
+        what, probe, timeout_s, not_yet=(NoSuchElementException, StaleElementReferenceException)
+    )
 
 
 def by_testid(driver: Any, testid: str) -> Any:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,14 +14,18 @@ import pytest
 
 from backend.adapters.anvil import free_port
 from tests.log_scan import leaks
+from tests.waiting import wait_for
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 120
 
 
 class LedgerServer:
-    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ("serve",)
+    ) -> None:
         self.data_dir = data_dir
+        self.args = args
         self.api_port = free_port()
         self.anvil_port = free_port()
         self.env = {
@@ -73,19 +76,19 @@ class LedgerServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                [str(BIN / "carbon-ledger"), "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [str(BIN / "carbon-ledger"), *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        process = self.process
+
+        def healthy() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"serve exited early:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"serve did not become healthy:\n{self.log_path.read_text()[-3000:]}")
+            return httpx.get(self.url + "/healthz", timeout=2).status_code == 200
+
+        try:
+            wait_for("serve to answer /healthz", healthy, START_TIMEOUT_S, 0.3, not_yet=(httpx.HTTPError,))
+        except AssertionError as exc:
+            raise RuntimeError(f"serve did not become healthy:\n{self.log_path.read_text()[-3000:]}") from exc
 
     def stop(self) -> int:
         """Ctrl-C, as a user would; returns the exit code."""

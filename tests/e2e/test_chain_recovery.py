@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import BIN, START_TIMEOUT_S, LedgerServer
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anvil
 
@@ -41,12 +41,12 @@ def _record(server: LedgerServer, token: str) -> dict[str, Any]:
 
 
 def _receipt(server: LedgerServer, token: str, activity_id: str, timeout_s: float = 30) -> httpx.Response:
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def settled() -> httpx.Response | None:
         response = httpx.get(f"{server.url}/mp/v1/activities/{activity_id}/receipt", headers=_headers(token))
-        if response.status_code != 202 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.3)
+        return None if response.status_code == 202 else response
+
+    return wait_for(f"the receipt of activity {activity_id} to be served or refused", settled, timeout_s, 0.3)
 
 
 def _start_degraded(server: LedgerServer) -> httpx.Response:
@@ -55,14 +55,13 @@ def _start_degraded(server: LedgerServer) -> httpx.Response:
         server.process = subprocess.Popen(
             [str(BIN / "carbon-ledger"), "serve"], env=server.env, stdout=log, stderr=subprocess.STDOUT
         )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert server.process.poll() is None, server.log_path.read_text()[-3000:]
-        try:
-            return httpx.get(server.url + "/readyz", timeout=5)
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise AssertionError("serve did not answer /readyz")
+    process = server.process
+
+    def answer() -> httpx.Response:
+        assert process.poll() is None, server.log_path.read_text()[-3000:]
+        return httpx.get(server.url + "/readyz", timeout=5)
+
+    return wait_for("serve to answer /readyz", answer, START_TIMEOUT_S, 0.3, not_yet=(httpx.HTTPError,))
 
 
 def test_state_loss_is_refused_then_reanchored_while_serving(
@@ -91,10 +90,11 @@ def test_state_loss_is_refused_then_reanchored_while_serving(
         assert moved.returncode == 0, moved.stdout + moved.stderr
         assert "re-anchored 1 checkpoint(s) (move)" in moved.stdout
 
-        deadline = time.monotonic() + 30
-        while not httpx.get(ledger_server.url + "/readyz").json()["checks"]["chain_identity"]["ok"]:
-            assert time.monotonic() < deadline, httpx.get(ledger_server.url + "/readyz").text
-            time.sleep(0.3)
+        wait_for(
+            "the chain identity check to pass",
+            lambda: httpx.get(ledger_server.url + "/readyz").json()["checks"]["chain_identity"]["ok"],
+            interval_s=0.3,
+        )
         for activity in (first, second):
             response = _receipt(ledger_server, employee, activity["id"])
             assert response.status_code == 200, response.text

@@ -39,6 +39,7 @@ pytestmark = pytest.mark.anvil
 NAMES = {company: (name, name_zh) for company, name, name_zh, _ in demo_park.COMPANIES}
 """The demo seed names its companies in English and Chinese."""
 TARGET_KG = 250_000
+SOLO = tuple(f"zz-solo-{i}" for i in range(5))
 
 
 def mass(grams: int) -> str:
@@ -112,6 +113,13 @@ class Park:
             else f"{now.year}-Q{int(self.quarter[-1]) - 1}"
         )
         with httpx.Client(base_url=server.url, timeout=60) as http:
+            # Five companies of one reporting employee each: withheld (together they are five, so
+            # no seeded company has to be withheld to protect them).
+            trip = {"type": "metro", "occurred_at": datetime.now(UTC).isoformat(), "distance_km": 7}
+            for company in SOLO:
+                token = server.token("employee", f"{company}-1", company)
+                headers = {**_auth(token), "Idempotency-Key": company}
+                assert http.post("/mp/v1/activities", json=trip, headers=headers).status_code == 201
             put = http.put(
                 f"/api/v1/scope3/targets/{self.year}", json={"co2e_kg": TARGET_KG}, headers=_auth(operator)
             )
@@ -140,7 +148,13 @@ def _check_figures(driver: Any, park: Park) -> None:
     for number in (5, 6, 7):
         assert by_testid(driver, f"cat-{number}").text == mass(_category(totals, number)["co2e_g"])
     assert by_testid(driver, "avoided").text == mass(totals["avoided"]["total"]["co2e_g"])
+    withheld = [b["company"] for b in park.summary["companies"] if b.get("withheld")]
+    assert withheld == list(SOLO)
+    for company in withheld:
+        assert by_testid(driver, f"company-{company}-withheld").text in ("withheld", "已隐藏")
     for block in park.summary["companies"]:
+        if block.get("withheld"):
+            continue
         for number in (5, 6, 7):
             cell = by_testid(driver, f"company-{block['company']}-cat-{number}")
             assert int(cell.get_attribute("data-g")) == _category(block, number)["co2e_g"]

@@ -4,7 +4,6 @@ delivery from a transit source that ends in an anchored, verifiable receipt, and
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from backend.services.integrations import signature_header
 from tests.e2e.conftest import LedgerServer
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anvil
 
@@ -54,8 +54,6 @@ def test_enrolled_employee_gets_a_verified_receipt_for_a_signed_gate_record(
     login = httpx.post(f"{url}/mp/v1/auth/login", json={"code": "dev:wx-e1", "invitation_code": code})
     assert login.status_code == 200, login.text
     employee = _auth(login.json()["access_token"])
-    card = {"kind": "transit_card", "identifier": "3104887011229", "consent": True}
-    assert httpx.post(f"{url}/mp/v1/bindings", json=card, headers=employee).status_code == 201
     source = httpx.post(
         f"{url}/api/v1/integrations/sources",
         json={
@@ -68,6 +66,22 @@ def test_enrolled_employee_gets_a_verified_receipt_for_a_signed_gate_record(
     )
     assert source.status_code == 201, source.text
     secret = source.json()["secret"]
+    # The gates' operator issues a one-time code for the card to its holder, who binds it with it.
+    request = json.dumps({"account": "3104887011229"}).encode()
+    stamp, signature = signature_header(secret, request)
+    issued = httpx.post(
+        f"{url}/integrations/v1/metro-gates/binding-codes",
+        content=request,
+        headers={"X-Carbon-Timestamp": stamp, "X-Carbon-Signature": signature},
+    )
+    assert issued.status_code == 201, issued.text
+    card = {
+        "kind": "transit_card",
+        "identifier": "3104887011229",
+        "consent": True,
+        "code": issued.json()["code"],
+    }
+    assert httpx.post(f"{url}/mp/v1/bindings", json=card, headers=employee).status_code == 201
 
     when = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
     record = {
@@ -89,13 +103,11 @@ def test_enrolled_employee_gets_a_verified_receipt_for_a_signed_gate_record(
     )
     assert duplicate.status_code == 422 and duplicate.json()["rule"] == "duplicate"
 
-    deadline = time.monotonic() + 30
-    while True:
-        receipt = httpx.get(f"{url}/mp/v1/activities/{result['activity_id']}/receipt", headers=employee)
-        if receipt.status_code == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
-    assert receipt.status_code == 200, receipt.text
+    def anchored() -> httpx.Response | None:
+        response = httpx.get(f"{url}/mp/v1/activities/{result['activity_id']}/receipt", headers=employee)
+        return response if response.status_code == 200 else None
+
+    receipt = wait_for("the integration record's receipt", anchored, interval_s=0.3)
     assert b"3104887011229" not in bytes.fromhex(receipt.json()["leaf"].removeprefix("0x"))
     path = tmp_path / "receipt.json"
     path.write_text(receipt.text)

@@ -18,8 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend.adapters.log_keys import LogKeyStore
+from backend.domain import notes
+from backend.domain import witness as protocol
 from tests.e2e.conftest import LedgerServer
 from tests.e2e.faultkit import LOAD_ENV, Attempt, Writer, metro, send
+from tests.witnesskit import WitnessServer
 
 pytestmark = pytest.mark.anvil
 
@@ -258,3 +262,89 @@ def _anvil_killed_mid_load(server: LedgerServer, tmp_path: Path, seconds: float)
         "audit", "verify-log", "--api", server.url, "--rpc", server.rpc_url, "--token", auditor, check=False
     )
     assert log.returncode == 0, log.stdout
+
+
+def _cosigners(ledger: LedgerServer, witnesses: list[WitnessServer], min_size: int) -> tuple[int, list[str]]:
+    """The published checkpoint's size and the witnesses whose cosignatures verify on it."""
+    note = notes.parse_note(httpx.get(ledger.url + "/checkpoint", timeout=10).content)
+    size = notes.parse_checkpoint_text(note.text).tree_size
+    keys = [notes.parse_vkey(w.vkey) for w in witnesses]
+    return size, sorted(v.name for v in notes.verified_signers(note, keys)) if size >= min_size else []
+
+
+def _wait_cosigned(ledger: LedgerServer, witnesses: list[WitnessServer], min_size: int) -> int:
+    deadline = time.monotonic() + 120
+    want = sorted(w.name for w in witnesses)
+    while True:
+        with contextlib.suppress(httpx.HTTPError, notes.NoteError):
+            size, names = _cosigners(ledger, witnesses, min_size)
+            if names == want:
+                return size
+        assert time.monotonic() < deadline, f"checkpoint ≥ {min_size} not cosigned by {want}"
+        time.sleep(0.3)
+
+
+def _record(client: httpx.Client, ledger: LedgerServer, tokens: list[str], seq: int) -> None:
+    attempt = Attempt(f"witnessed-trip-{seq:06d}", seq % len(tokens), metro(seq))
+    send(client, ledger.url, tokens[attempt.employee], attempt)
+    assert attempt.status == 201, attempt
+
+
+def test_witnesses_survive_a_crash_and_refuse_a_forked_checkpoint(tmp_path: Path) -> None:
+    """Two witnesses cosign a running ledger's checkpoints; one is killed with SIGKILL and comes
+    back on its own state; then a checkpoint signed with the park's own key over a rewritten
+    history is refused by both (422 as a claimed extension, 409 as a fresh start)."""
+    data_dir = tmp_path / "var"
+    origin = "park.example/ledger"
+    probe = LedgerServer(data_dir, {**LOAD_ENV, "CARBON_LOG_ORIGIN": origin})
+    log_vkey = probe.cli("log", "vkey").stdout.strip()
+    witnesses = [
+        WitnessServer(tmp_path / "w1", "city.example/witness", [log_vkey]).start(),
+        WitnessServer(tmp_path / "w2", "audit-firm.example/w", [log_vkey]).start(),
+    ]
+    config = json.dumps([{"url": w.url, "vkey": w.vkey} for w in witnesses])
+    ledger = LedgerServer(data_dir, {**LOAD_ENV, "CARBON_LOG_ORIGIN": origin, "CARBON_WITNESSES": config})
+    ledger.start()
+    try:
+        tokens = _tokens(ledger, "wit")
+        with httpx.Client(timeout=10) as client:
+            for seq in range(6):
+                _record(client, ledger, tokens, seq)
+            first = _wait_cosigned(ledger, witnesses, 1)
+            witnesses[0].kill()
+            for seq in range(6, 12):
+                _record(client, ledger, tokens, seq)
+            witnesses[0].start()  # same directory: the state it had before the crash
+            second = _wait_cosigned(ledger, witnesses, first + 1)
+        assert second > first
+        # An auditor's check of the published checkpoint: log key, both witnesses, root on chain.
+        contract = json.loads((data_dir / "deployment.json").read_text())["contract_address"]
+        base = ["audit", "verify-checkpoint", "--api", ledger.url, "--vkey", log_vkey, "--contract", contract]
+        base += ["--chain-id", "31337", "--rpc", ledger.rpc_url]
+        checked = ledger.cli(
+            *base, "--witness", witnesses[0].vkey, "--witness", witnesses[1].vkey, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "cosigned by" in checked.stdout
+        stranger = WitnessServer(tmp_path / "w3", "never.example/w", [log_vkey]).vkey  # never asked
+        refused = ledger.cli(*base, "--witness", stranger, check=False)
+        assert refused.returncode == 1 and "no valid cosignature by never.example/w" in refused.stdout
+        # A key holder rewrites history: same origin, same key, another root one leaf further.
+        keys = LogKeyStore(data_dir / "log-signing.json", origin)
+        forged = notes.signed_checkpoint(notes.Checkpoint(origin, second + 1, bytes(32)), keys.signers(), [])
+        refusals = []
+        for witness in witnesses:
+            url = f"{witness.url}/add-checkpoint"
+            fake_proof = protocol.request_body(second, [bytes(32)] * 2, forged)
+            refusals.append(httpx.post(url, content=fake_proof, timeout=10).status_code)
+            split = httpx.post(url, content=protocol.request_body(0, [], forged), timeout=10)
+            refusals.append(split.status_code)
+            assert split.text == f"{second}\n"
+        assert refusals == [422, 409, 422, 409]
+        assert _cosigners(ledger, witnesses, second)[0] == second  # the honest checkpoint stands
+        _report("witnesses", cosigned_sizes=f"{first},{second}", witness_killed=1, forks_refused=2)
+    finally:
+        ledger.stop()
+        _stop_orphan_anvil(ledger)
+        for witness in witnesses:
+            witness.stop()

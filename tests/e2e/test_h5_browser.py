@@ -19,6 +19,7 @@ import pytest
 from backend.adapters.anvil import free_port
 from backend.api.permissions import RULES
 from backend.domain import merkle
+from backend.services.integrations import signature_header
 from tests.e2e.browserkit import PHONE, by_testid, chromium, overflowing, page_width, screenshot, wait_for
 from tests.e2e.conftest import LedgerServer
 
@@ -29,6 +30,28 @@ EMPLOYEE_ROUTES = {(m, p) for m, p in RULES if p.startswith("/mp/v1/")}
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def _card_code(server: LedgerServer, card: str) -> str:
+    """A transit gates' operator (registered here) issues a one-time binding code for the card."""
+    operator = server.token("operator", "op-1", "")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        source = http.post(
+            "/api/v1/integrations/sources",
+            json={"id": "gates", "name": "Gates", "kind": "transit_gate", "activity_types": ["metro"]},
+            headers=_auth(operator),
+        )
+        assert source.status_code == 201, source.text
+        body = json.dumps({"account": card}).encode()
+        stamp, signature = signature_header(source.json()["secret"], body)
+        issued = http.post(
+            "/integrations/v1/gates/binding-codes",
+            content=body,
+            headers={"X-Carbon-Timestamp": stamp, "X-Carbon-Signature": signature},
+        )
+        assert issued.status_code == 201, issued.text
+    code: str = issued.json()["code"]
+    return code
 
 
 def _park(server: LedgerServer) -> str:
@@ -163,6 +186,11 @@ def test_an_employee_verifies_their_receipts_on_a_phone(tmp_path: Path) -> None:
             by_testid(phone, f"show-{voucher_id}").click()
             code = wait_for("the code", lambda: by_testid(phone, f"code-{voucher_id}").text)
             assert code.startswith("CL-")
+            qr_width = wait_for(
+                "the voucher's QR code",
+                lambda: int(by_testid(phone, f"qr-{voucher_id}").get_attribute("naturalWidth") or 0),
+            )
+            assert qr_width > 100  # the signed QR (an SVG) decoded and drawn
             by_testid(phone, f"cancel-{voucher_id}").click()
             wait_for(
                 "the cancellation",
@@ -183,6 +211,7 @@ def test_an_employee_verifies_their_receipts_on_a_phone(tmp_path: Path) -> None:
             by_testid(phone, "board-leave").click()
             wait_for("opted out", lambda: "Not on" in by_testid(phone, "board-status").text)
             by_testid(phone, "binding-identifier").send_keys("8800123456")
+            by_testid(phone, "binding-code").send_keys(_card_code(server, "8800123456"))
             by_testid(phone, "binding-consent").click()
             by_testid(phone, "binding-add").click()
             revoke = wait_for(

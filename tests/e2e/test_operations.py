@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from backend.bootstrap.settings import DEV_TOKEN_SECRET
 from backend.services.tokens import issue_token
 from tests.e2e.conftest import LedgerServer
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anvil
 
@@ -54,10 +54,11 @@ class HttpWriter(threading.Thread):
                 self.acked.append((subject, response.json()["id"]))
 
     def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + 60
-        while len(self.acked) < count:
-            assert not self.failures and time.monotonic() < deadline, self.failures
-            time.sleep(0.05)
+        def enough() -> bool:
+            assert not self.failures, self.failures
+            return len(self.acked) >= count
+
+        wait_for(f"{count} acknowledged activities", enough, 60, 0.05)
 
 
 def test_backup_while_writing_restore_and_verify_log(ledger_server: LedgerServer, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ that the points flows are in the log and in the checkpoint's meta."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import LedgerServer
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anvil
 
@@ -38,17 +38,14 @@ def _auth(token: str, key: str | None = None) -> dict[str, str]:
 
 def _anchored_meta(server: LedgerServer, auditor: str, leaf_index: int) -> dict[str, Any]:
     """The meta of the first anchored checkpoint covering ``leaf_index``."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        checkpoints = httpx.get(f"{server.url}/audit/v1/checkpoints", headers=_auth(auditor)).json()[
-            "checkpoints"
-        ]
-        covering = [c for c in checkpoints if c["tree_size"] > leaf_index]
-        if covering:
-            meta: dict[str, Any] = json.loads(min(covering, key=lambda c: c["tree_size"])["meta"])
-            return meta
-        time.sleep(0.3)
-    raise AssertionError("no checkpoint within 30 s")
+
+    def covering() -> list[dict[str, Any]]:
+        listing = httpx.get(f"{server.url}/audit/v1/checkpoints", headers=_auth(auditor)).json()
+        return [c for c in listing["checkpoints"] if c["tree_size"] > leaf_index]
+
+    found = wait_for(f"a checkpoint covering leaf {leaf_index}", covering, interval_s=0.3)
+    meta: dict[str, Any] = json.loads(min(found, key=lambda c: c["tree_size"])["meta"])
+    return meta
 
 
 def test_earn_redeem_cancel_and_the_anchored_flows(ledger_server: LedgerServer, tmp_path: Path) -> None:

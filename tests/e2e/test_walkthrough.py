@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,9 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import LedgerServer
+from tests.waiting import wait_for
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 pytestmark = pytest.mark.anvil
 
@@ -27,21 +30,31 @@ def _headers(token: str, key: str | None = None) -> dict[str, str]:
 
 
 def _wait_receipt(server: LedgerServer, token: str, activity_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def receipt() -> dict[str, Any] | None:
         response = httpx.get(f"{server.url}/mp/v1/activities/{activity_id}/receipt", headers=_headers(token))
         if response.status_code == 200:
-            receipt: dict[str, Any] = response.json()
-            return receipt
+            body: dict[str, Any] = response.json()
+            return body
         assert response.status_code == 202, response.text
         assert response.json()["status"] == "pending"
-        time.sleep(0.3)
-    raise AssertionError("no receipt within 30 s")
+        return None
+
+    return wait_for(f"the receipt of activity {activity_id}", receipt, interval_s=0.3)
 
 
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _readme_output(command: str) -> re.Pattern[str]:
+    """The output the README shows after ``command`` (its ``# valid: …`` line), with ids and
+    hashes shortened there (``3f0c…``, ``0x…``) matching any."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if f"audit {command}" in line and "```" not in line)
+    shown = next(line for line in lines[at:] if line.startswith("# valid:")).removeprefix("# ")
+    parts = re.split(r"[0-9a-fx]*…", shown)
+    return re.compile(r"[0-9a-fA-Fx-]+".join(re.escape(part) for part in parts))
 
 
 def test_activity_to_verified_receipt_and_restart(ledger_server: LedgerServer, tmp_path: Path) -> None:
@@ -69,6 +82,7 @@ def test_activity_to_verified_receipt_and_restart(ledger_server: LedgerServer, t
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith("valid:")
+    assert _readme_output("verify-receipt").fullmatch(verified.stdout.strip()), verified.stdout
 
     tampered = dict(receipt, leaf=receipt["leaf"].replace("3132", "3133", 1))
     assert tampered["leaf"] != receipt["leaf"]
@@ -91,6 +105,7 @@ def test_activity_to_verified_receipt_and_restart(ledger_server: LedgerServer, t
         check=False,
     )
     assert verified_log.returncode == 0, verified_log.stdout + verified_log.stderr
+    assert _readme_output("verify-log").fullmatch(verified_log.stdout.strip()), verified_log.stdout
 
     contract = receipt["anchor"]["contract"]
     assert ledger_server.stop() == 0

@@ -4,8 +4,8 @@ It keeps what the anchoring use cases can observe of a chain — blocks, a mempo
 contract's checkpoints and events — and applies the contract's rules when a transaction is mined
 (``expectedSeq``, increasing tree sizes, the RFC 9162 consistency proof, checked with the domain's
 own verifier). A reverted transaction is mined with status 0, as on a real chain. Tests drive it:
-``auto_mine`` off leaves transactions pending, :meth:`mine` mines, :meth:`lose_blocks_after`
-rolls the chain back as a node restarted from an older state would.
+``auto_mine`` off leaves transactions pending (so does a ``base_fee`` above their fee), :meth:`mine`
+mines, :meth:`lose_blocks_after` rolls the chain back as a node restarted from an older state would.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from backend.adapters.chain import MinedTx, SignedAnchor
 from backend.domain.errors import ChainError, ProofError
@@ -31,6 +31,7 @@ class _Call:
     root: bytes
     meta_hash: bytes
     proof: tuple[bytes, ...]
+    fee: int = 1
 
     def raw(self) -> bytes:
         return json.dumps(
@@ -41,6 +42,7 @@ class _Call:
                 "root": self.root.hex(),
                 "meta": self.meta_hash.hex(),
                 "proof": [p.hex() for p in self.proof],
+                "fee": self.fee,
             }
         ).encode()
 
@@ -54,6 +56,7 @@ class _Call:
             bytes.fromhex(data["root"]),
             bytes.fromhex(data["meta"]),
             tuple(bytes.fromhex(p) for p in data["proof"]),
+            data["fee"],
         )
 
 
@@ -75,6 +78,8 @@ class FakeLedgerChain:
         self.signer = signer
         self.confirmations = confirmations
         self.auto_mine = True
+        self.base_fee = 0
+        """A block takes only transactions whose ``fee`` reaches it (an EIP-1559 base fee)."""
         self.reachable = True
         self.blocks: list[_Block] = [_Block(0)]
         self.mempool: dict[str, bytes] = {}
@@ -121,6 +126,10 @@ class FakeLedgerChain:
         self._check()
         return self._nonce() + len(self.mempool)
 
+    def block_number(self) -> int:
+        self._check()
+        return self.blocks[-1].number
+
     def sign_anchor(
         self,
         expected_seq: int,
@@ -136,6 +145,11 @@ class FakeLedgerChain:
         raw = _Call(nonce, expected_seq, tree_size, root, meta_hash, tuple(proof)).raw()
         return SignedAnchor(raw, _hash(raw), nonce, self.signer, gas_limit or ANCHOR_GAS)
 
+    def sign_replacement(self, raw: bytes) -> SignedAnchor | None:
+        call = _Call.parse(raw)
+        bumped = replace(call, fee=max(call.fee * 9 // 8 + 1, self.base_fee))
+        return SignedAnchor(bumped.raw(), _hash(bumped.raw()), call.nonce, self.signer or "", ANCHOR_GAS)
+
     def send_raw(self, raw: bytes) -> None:
         self._check()
         tx_hash = _hash(raw)
@@ -144,6 +158,11 @@ class FakeLedgerChain:
         call = _Call.parse(raw)
         if call.nonce < self._nonce():
             raise ChainError("fake chain: nonce too low")
+        for pending_hash, pending in list(self.mempool.items()):
+            if _Call.parse(pending).nonce == call.nonce:
+                if call.fee * 10 < _Call.parse(pending).fee * 11:
+                    raise ChainError("fake chain: replacement transaction underpriced")
+                del self.mempool[pending_hash]
         self.mempool[tx_hash] = raw
         self.sent.append(tx_hash)
         if self.auto_mine:
@@ -180,7 +199,7 @@ class FakeLedgerChain:
         pending = sorted(self.mempool.items(), key=lambda item: _Call.parse(item[1]).nonce)
         for tx_hash, raw in pending:
             call = _Call.parse(raw)
-            if call.nonce != self._nonce():
+            if call.nonce != self._nonce() or call.fee < self.base_fee:
                 break
             del self.mempool[tx_hash]
             ok = self._execute(block, call, tx_hash)

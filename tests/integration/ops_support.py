@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from backend.adapters.deployment import ensure_deployed
 from backend.bootstrap.runtime import Runtime, load_subject_key
 from backend.bootstrap.settings import Settings
 from backend.services.anchoring import AnchorTarget
+from tests.waiting import wait_for
 
 
 def deployed_runtime(
@@ -79,11 +79,12 @@ def serving(app: FastAPI) -> Iterator[httpx.Client]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
+
+    def started() -> bool:
+        assert thread.is_alive(), "uvicorn exited"
+        return bool(server.started)
+
+    wait_for("uvicorn to start", started, START_TIMEOUT_S, 0.02)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             yield client

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from backend.adapters.database import Database
 from backend.adapters.orm import LogLeafRow
+from backend.adapters.orm_identity import CompanyRow, EmployeeRow
 from backend.adapters.orm_points import PointsTransferRow, RewardRow
 from backend.domain import points as ledger
 from backend.domain.points import Transfer, TransferKind
@@ -90,3 +91,25 @@ def transfers_of_kind(db: Database, kind: str) -> list[PointsTransferRow]:
     with db.read_sessions() as session:
         stmt = select(PointsTransferRow).where(PointsTransferRow.kind == kind)
         return list(session.execute(stmt.order_by(PointsTransferRow.leaf_index)).scalars())
+
+
+def enroll(db: Database, company: str, *employee_ids: str, now: datetime = NOW) -> None:
+    """Enrolls employees under the given ids (as an invitation would) in ``company``, created if new:
+    points routes act only on enrolled employees of a company."""
+    with db.write_sessions() as session, session.begin():
+        if session.get(CompanyRow, company) is None:
+            session.add(CompanyRow(id=company, name=company, created_at=now))
+            session.flush()
+        for number, employee_id in enumerate(employee_ids):
+            if session.get(EmployeeRow, employee_id) is None:
+                session.add(
+                    EmployeeRow(
+                        id=employee_id,
+                        company_id=company,
+                        department_id=None,
+                        employee_no=f"{employee_id}-{number}"[:64],
+                        display_name=None,
+                        status="active",
+                        created_at=now,
+                    )
+                )

@@ -5,10 +5,11 @@ for activities from 2027-01-01 while earlier ones keep 2026.1, and data quality 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from backend.adapters.database import Database
 from backend.domain.scope3 import parse_period
-from backend.services import recognition, reviews, scope3
+from backend.services import recognition, reviews, scope3, scope3_close, scope3_disclosure
 from backend.services.activities import Caller, IssuancePolicy, record_activity
 
 NOV = datetime(2026, 11, 3, 0, 30, tzinfo=UTC)
@@ -27,7 +28,7 @@ def _policy(baseline: str | None = None, screening: bool = False) -> IssuancePol
     )
 
 
-def _cat(doc: dict, category: int) -> dict:
+def _cat(doc: dict[str, Any], category: int) -> dict[str, Any]:
     return next(c for c in doc["totals"]["inventory"]["categories"] if c["category"] == category)
 
 
@@ -114,3 +115,103 @@ def test_data_quality_is_rolled_up_per_category(db: Database) -> None:
     }
     assert (cat6["share_on_proxies"], cat6["share_on_provisional"]) == (1.0, 0.0)
     assert cat6["uncertainty_g"] == {"low": 70728, "high": 131352}
+
+
+def test_the_inventory_is_split_by_gas_per_category(db: Database) -> None:
+    eve = Caller("eve", "acme", "eng")
+    payloads = [
+        {"type": "taxi", "distance_km": "10"},
+        {"type": "metro", "distance_km": "10"},
+        {"type": "flight", "distance_km": "1200", "purpose": "business"},
+        {"type": "recycling", "material": "paper", "weight_kg": "2.5", "scope": "office"},
+    ]
+    for i, payload in enumerate(payloads):
+        at = JAN + timedelta(hours=2 * i)
+        record_activity(
+            db, eve, f"key-gas-{i:05d}", {**payload, "occurred_at": at.isoformat()}, at, _policy(), now=at
+        )
+    nov = NOV + timedelta(days=1)
+    record_activity(
+        db,
+        eve,
+        "key-gas-old01",
+        {"type": "metro", "distance_km": "10", "occurred_at": nov.isoformat()},
+        nov,
+        _policy(),
+        now=nov,
+    )
+    gases = {
+        r["category"]: r
+        for r in scope3.summary(db, parse_period("2027-01"), CONFIG, now=JAN)["gases_by_category"][
+            "by_category"
+        ]
+    }
+    # cat. 7: taxi 10 × (CO2 0.20638, CH4 0.000005, N2O 0.00167) → 2064 + 0 + 17 = 2081 g;
+    #   metro 10 × 0.08334 = 0.8334 kg → 833 g, CO2 only; total 2914 = 2897 CO2 + 17 N2O
+    assert gases[7] | {"category": 7} == {
+        "category": 7,
+        "co2e_g": 2914,
+        "co2_g": 2897,
+        "ch4_g": 0,
+        "n2o_g": 17,
+        "unsplit_g": 0,
+        "rounding_g": 0,
+    }
+    # cat. 6: 1,200 × (0.08333, 0.00001, 0.00086) → 99,996 + 12 + 1,032 = 101,040 g
+    assert (gases[6]["co2_g"], gases[6]["ch4_g"], gases[6]["n2o_g"], gases[6]["co2e_g"]) == (
+        99996,
+        12,
+        1032,
+        101040,
+    )
+    # cat. 5: 0.0025 t × 4.68568 = 0.0117142 kg → 12 g; DEFRA's waste rows give no split
+    assert (gases[5]["unsplit_g"], gases[5]["co2_g"], gases[5]["rounding_g"]) == (12, 0, 0)
+    # another company's records never show in acme's split, open or closed
+    bob = Caller("bob", "globex", "ops")
+    at = JAN + timedelta(hours=9)
+    record_activity(
+        db,
+        bob,
+        "key-gas-globex",
+        {"type": "taxi", "distance_km": "5", "occurred_at": at.isoformat()},
+        at,
+        _policy(),
+        now=at,
+    )
+    park = scope3.summary(db, parse_period("2027-01"), CONFIG, now=JAN + timedelta(days=1))
+    acme = scope3.summary(db, parse_period("2027-01"), CONFIG, company="acme", now=JAN + timedelta(days=1))
+    # globex: 5 × 0.20806 = 1.0403 kg → 1040 g
+    #   (CO2 5 × 0.20638 = 1.0319 → 1032, N2O 5 × 0.00167 = 0.00835 → 8)
+    assert {r["category"]: r["co2e_g"] for r in park["gases_by_category"]["by_category"]}[7] == 2914 + 1040
+    assert {r["category"]: r["co2e_g"] for r in acme["gases_by_category"]["by_category"]}[7] == 2914
+    (globex,) = [b for b in park["companies"] if b["company"] == "globex"]
+    assert globex["gases_by_category"]["by_category"] == [
+        {
+            "category": 7,
+            "co2e_g": 1040,
+            "co2_g": 1032,
+            "ch4_g": 0,
+            "n2o_g": 8,
+            "unsplit_g": 0,
+            "rounding_g": 0,
+        }
+    ]
+    assert [r["inventory_g"] for r in acme["data_quality_factors"]["by_category"] if r["category"] == 7] == [
+        2914
+    ]
+    # closed, the frozen summary is park-wide; acme's view still shows acme's own split
+    after = JAN + timedelta(days=40)
+    scope3_close.close_period(
+        db, parse_period("2027-01"), CONFIG, "park_manager", "pm-1", b"s" * 32, now=after
+    )
+    closed = scope3.summary(db, parse_period("2027-01"), CONFIG, company="acme", now=after)
+    assert closed["status"] == "closed" and closed["gases_by_category"] == acme["gases_by_category"]
+    assert closed["data_quality_factors"] == acme["data_quality_factors"]
+    # acme's disclosure (GRI 305-3-b) shows the same split
+    html = scope3_disclosure.to_html(scope3_disclosure.build(acme, []))
+    assert "<td>7</td><td>2914</td><td>2897</td><td>0</td><td>17</td><td>0</td><td>0</td>" in html
+    # a 2026.1 record (no split): November's metro 10 × 0.0614 = 614 g, all unsplit
+    november = scope3.summary(db, parse_period("2026-11"), CONFIG, now=JAN)["gases_by_category"]
+    (old,) = november["by_category"]
+    assert (old["category"], old["co2e_g"], old["unsplit_g"], old["co2_g"]) == (7, 614, 614, 0)
+    assert november["gwp_sets"] == ["AR5"] and "AR5: CH4 28, N2O 265" in november["note_en"]

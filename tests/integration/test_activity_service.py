@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from backend.domain import merkle
 from backend.domain.errors import IdempotencyConflict, InvalidInput
 from backend.services import group_commit
 from backend.services.activities import Caller, IssuancePolicy, RecordedActivity, record_activity
+from tests.waiting import wait_for
 
 POLICY = IssuancePolicy(
     points_per_kg=100, subject_key=b"k" * 32, max_age=timedelta(days=366), clock_skew=timedelta(minutes=5)
@@ -126,10 +126,7 @@ def _held_turn(db: Database, submitters: int, submit: Callable[[int], object]) -
     with ThreadPoolExecutor(max_workers=submitters) as pool:
         with committer.hold():
             futures = [pool.submit(call, i) for i in range(submitters)]
-            deadline = time.monotonic() + 10
-            while committer.waiting() < submitters and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert committer.waiting() == submitters
+            wait_for(f"{submitters} waiting submitters", lambda: committer.waiting() == submitters, 10, 0.01)
         return [f.result() for f in futures]
 
 

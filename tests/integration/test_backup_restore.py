@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from backend.adapters import backup as backups
 from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
+from backend.adapters.log_keys import LogKeyStore
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.bootstrap.settings import Settings
@@ -20,6 +20,7 @@ from backend.domain.errors import InvalidInput
 from backend.domain.merkle import leaf_hash, node_hash
 from backend.entrypoints.cli.main import main
 from backend.services.activities import Caller, IssuancePolicy, record_activity
+from tests.waiting import wait_for
 
 POLICY = IssuancePolicy(100, b"k" * 32, timedelta(days=366), timedelta(minutes=5))
 MIN_BEFORE_BACKUP = 30
@@ -57,10 +58,11 @@ class Writer(threading.Thread):
             self.error = exc
 
     def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + 30
-        while len(self.acked) < count:
-            assert self.error is None and time.monotonic() < deadline, self.error
-            time.sleep(0.01)
+        def enough() -> bool:
+            assert self.error is None, self.error
+            return len(self.acked) >= count
+
+        wait_for(f"{count} acknowledged activities", enough, interval_s=0.01)
 
 
 def _data_dir(root: Path) -> tuple[Path, Path, list[Path]]:
@@ -148,9 +150,11 @@ def test_postgresql_backup_copies_keys_only_when_asked(
 ) -> None:
     data_dir, _database, extras = _data_dir(tmp_path)
     settings = Settings(data_dir=data_dir, database_url="postgresql+psycopg://ledger@127.0.0.1:1/ledger")
+    LogKeyStore(settings.resolved_log_key_file).signers()  # the log's checkpoint key, created on use
     dest = tmp_path / "keys"
     assert main(["backup", str(dest)], settings=settings) == 2
     assert "pg_dump" in capsys.readouterr().err and not dest.exists()
     assert main(["backup", "--without-database", str(dest)], settings=settings) == 0
     manifest = backups.verify(dest)
-    assert manifest["database"] is None and set(manifest["files"]) == {path.name for path in extras}
+    assert manifest["database"] is None
+    assert set(manifest["files"]) == {path.name for path in extras} | {"log-signing.json"}

@@ -25,6 +25,7 @@ from backend.services.chain_identity import HISTORY_MISSING, MISMATCH, OK, chain
 from backend.services.reanchoring import LogIntegrityError
 from backend.services.verification import verify_receipt
 from tests.integration import chainkit
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.anvil
 
@@ -65,7 +66,14 @@ def test_killed_node_restarted_with_its_state_continues(
     chainkit.record(runtime, 3)
     anchoring_job(runtime)
     assert chain_status(runtime)["ok"] and _confirmed(runtime)[-1][0] == 3
-    time.sleep(2 * chainkit.STATE_INTERVAL_S + 0.5)  # let Anvil dump its state
+    state = tmp_path / "state.json"
+    confirmed_at = time.time()
+    # Anvil's own periodic dump: one written wholly after the confirmation holds the block.
+    first = wait_for(
+        "Anvil to dump its state",
+        lambda: state.exists() and state.stat().st_mtime > confirmed_at and state.stat().st_mtime,
+    )
+    wait_for("a second dump of Anvil's state", lambda: state.stat().st_mtime > first)
     anvil.kill()
     restarted = chainkit.node(port, tmp_path / "state.json", tmp_path)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +13,12 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.adapters.orm_points import PointsTransferRow
+from backend.adapters.orm_privacy import SubjectKeyRow
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.startup import build_runtime
 from backend.domain import merkle
 from backend.domain import points as ledger
+from backend.domain.commitments import commit_text
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.services import points
 from backend.services.anchoring import checkpoint_meta
@@ -64,7 +65,10 @@ def test_reversal_is_logged_and_the_original_is_untouched(runtime: Runtime) -> N
         "leaf_hash": "0x" + original.leaf_hash.hex(),
     }
     assert body["reversed"]["co2e_avoided_g"] == -result.activity.co2e_avoided_g < 0
-    assert body["note_sha256"] == "0x" + hashlib.sha256(b"same trip twice").hexdigest()
+    with db.read_sessions() as session:
+        key = session.get(SubjectKeyRow, result.activity.subject_id)
+    assert key is not None and key.key is not None
+    assert body["note"] == commit_text(key.key, "note", "same trip twice")  # the owner's key, not the text
     assert "same trip twice" not in _leaf(db, size).leaf.decode()  # the note itself is not logged
     assert record["subject"] == json.loads(original.leaf)["subject"]
     assert body["reversed"]["points"] == -result.activity.points < 0

@@ -241,7 +241,7 @@ def test_api_keys_with_scopes_rotate_and_revoke(api: Api, db: Database) -> None:
 
 
 def test_outside_local_mode_dev_tokens_and_default_secrets_are_refused(db: Database, tmp_path: Path) -> None:
-    secret = "s" * 40
+    secret = "k3Vq9-xR2bLm8ZtY4wHc7NpJ0sDf6GaE"  # a generated secret: production refuses weak ones
     prod = Api(
         db,
         tmp_path,

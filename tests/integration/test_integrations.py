@@ -50,10 +50,22 @@ class Park:
         assert source.status_code == 201, source.text
         self.secret = source.json()["secret"]
 
-    def bind(self, identifier: str = CARD, days_ago: int = 2) -> Any:
-        """Binds the card; ``days_ago`` backdates the consent so earlier trips are covered."""
+    def code_for(self, account: str = CARD, source: str = "metro-gates", secret: str | None = None) -> Any:
+        """The source asks for a binding code for one of its accounts, signed like a delivery."""
+        body = json.dumps({"account": account, "nonce": uuid.uuid4().hex}).encode()
+        timestamp, signature = integrations.signature_header(secret or self.secret, body)
+        headers = {"X-Carbon-Timestamp": timestamp, "X-Carbon-Signature": signature}
+        return self.api.client.post(f"/integrations/v1/{source}/binding-codes", content=body, headers=headers)
+
+    def bind(self, identifier: str = CARD, days_ago: int = 2, code: str | None = None) -> Any:
+        """Binds the card with a code its source issued (a fresh one unless given); ``days_ago``
+        backdates the consent so earlier trips are covered."""
+        if code is None:
+            issued = self.code_for(identifier)
+            assert issued.status_code == 201, issued.text
+            code = issued.json()["code"]
         body = {"kind": "transit_card", "identifier": identifier, "label": "my card", "consent": True}
-        response = self.api.client.post("/mp/v1/bindings", json=body, headers=self.employee)
+        response = self.api.client.post("/mp/v1/bindings", json={**body, "code": code}, headers=self.employee)
         if response.status_code == 201 and days_ago:
             with self.db.write_sessions() as session, session.begin():
                 row = session.get(BindingRow, response.json()["id"])
@@ -218,6 +230,7 @@ def test_a_delivery_is_decided_as_if_its_records_came_one_by_one(db: Database, t
         None,
         park.api.runtime.subject_key,
         NOW - timedelta(days=2),
+        code=park.code_for("OTHER-CARD").json()["code"],
     )
     shape = [(-240, 12.4), (-232, 12.0), (-170, 10.0), (-110, 11.0), (-50, 9.0), (-49, 9.2)]
 
@@ -258,8 +271,11 @@ def test_someone_elses_card_cannot_be_bound(park: Park, db: Database) -> None:
         "/mp/v1/auth/login", json={"code": "dev:wx-2", "invitation_code": other.invitation_code}
     )
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    code = park.code_for(CARD).json()["code"]  # even with a valid code for the card
     taken = park.api.client.post(
-        "/mp/v1/bindings", json={"kind": "transit_card", "identifier": CARD, "consent": True}, headers=headers
+        "/mp/v1/bindings",
+        json={"kind": "transit_card", "identifier": CARD, "consent": True, "code": code},
+        headers=headers,
     )
     assert taken.status_code == 409
     no_consent = park.api.client.post(
@@ -323,7 +339,8 @@ def test_a_waste_contractor_delivers_the_company_s_office_waste_without_points(
     )
     assert created.status_code == 201, created.text
     secret = created.json()["secret"]
-    body = {"kind": "waste_contract", "identifier": "CONTRACT-77", "consent": True}
+    code = park.code_for("CONTRACT-77", source=created.json()["id"], secret=secret).json()["code"]
+    body = {"kind": "waste_contract", "identifier": "CONTRACT-77", "consent": True, "code": code}
     assert park.api.client.post("/mp/v1/bindings", json=body, headers=park.employee).status_code == 201
     when = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     weighing = {"account": "CONTRACT-77", "type": "recycling", "occurred_at": when, "material": "paper"}
@@ -359,3 +376,45 @@ def test_a_waste_contractor_delivers_the_company_s_office_waste_without_points(
         # office waste, Scope 3 category 5, counted for the company and earning no points
         assert (row.scope3_category, row.points, row.quantities["scope"]) == (5, 0, "office")
         assert row.co2e_scope3_g > 0
+
+
+def test_binding_needs_a_one_time_code_from_the_cards_source(park: Park, db: Database) -> None:
+    body = {"kind": "transit_card", "identifier": CARD, "consent": True}
+    old_client = park.api.client.post("/mp/v1/bindings", json=body, headers=park.employee)
+    assert old_client.status_code == 422, old_client.text
+    problem = old_client.json()
+    assert problem["errors"][0]["field"] == "code" and "binding code" in problem["detail"]
+    assert "绑定码" in problem["detail"]
+    unsigned = park.api.client.post("/integrations/v1/metro-gates/binding-codes", json={"account": CARD})
+    assert unsigned.status_code == 401
+    forged = park.code_for(CARD, secret="not-the-secret")
+    assert forged.status_code == 401
+    issued = park.code_for(CARD)
+    assert issued.status_code == 201, issued.text
+    code = issued.json()["code"]
+    assert issued.json()["kind"] == "transit_card" and len(code) == 9
+    other_card = park.code_for("5555-0000").json()["code"]
+    wrong_card = park.bind(code=other_card)  # a code proves only the account it was issued for
+    assert wrong_card.status_code == 422 and wrong_card.json()["errors"][0]["field"] == "code"
+    for _ in range(integrations.binding_codes.MAX_ATTEMPTS - 1):
+        assert park.bind(code="AAAA-AAAA").status_code == 422
+    exhausted = park.bind(code=code)  # five wrong codes: even the right one no longer works
+    assert exhausted.status_code == 422 and "new one" in exhausted.json()["detail"]
+    fresh = park.code_for(CARD).json()["code"]
+    assert park.bind(code=fresh.lower().replace("-", "")).status_code == 201  # typed loosely
+    assert park.bind(code=fresh).status_code == 200  # already mine: idempotent
+    with db.read_sessions() as session:
+        (stored,) = session.execute(select(BindingRow)).scalars()
+    assert CARD not in stored.identifier_hash
+
+
+def test_a_used_or_expired_binding_code_is_refused(park: Park, db: Database) -> None:
+    code = park.code_for(CARD).json()["code"]
+    with db.write_sessions() as session, session.begin():
+        session.execute(text("UPDATE binding_codes SET expires_at = :t"), {"t": NOW - timedelta(seconds=1)})
+    expired = park.bind(code=code)
+    assert expired.status_code == 422 and "expired or was used" in expired.json()["detail"]
+    code = park.code_for(CARD).json()["code"]
+    binding = park.bind(code=code).json()
+    park.api.client.delete(f"/mp/v1/bindings/{binding['id']}", headers=park.employee)
+    assert park.bind(code=code).status_code == 422  # single use

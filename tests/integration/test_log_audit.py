@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from backend.entrypoints.cli import audit_sample
 from backend.entrypoints.cli.audit_client import Target
 from backend.entrypoints.worker.scheduler import anchoring_job
 from backend.services.corrections import Actor, reverse_activity
+from emission_factors.loader import pinned_hashes
 from tests.integration import chainkit
 
 pytestmark = pytest.mark.anvil
@@ -190,3 +192,47 @@ def test_sample_export(
         )
     assert audit_sample.run(target, 12, out, 2026, chainkit.client(runtime)) == 1
     assert f"stored ≠ logged: [{activity['leaf_index']}]" in capsys.readouterr().out
+
+
+def test_factor_set_hashes_are_checked_against_the_released_pins(
+    ledger: Ledger, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 40 activities name their set's hash and each of the 2 checkpoints anchors both built-in sets
+    code, out = _verify_log(ledger.runtime, anvil, capsys)
+    assert code == 0 and out.rstrip().endswith("44 factor-set hashes checked"), out
+    # A server that ships an edited built-in set with its own pins keeps its log and chain
+    # consistent; the auditor's copy of the released pins still tells.
+    released = dict(pinned_hashes())
+    monkeypatch.setattr(audit_cli, "pinned_hashes", lambda: {**released, "park-default-2026.1": "ab" * 32})
+    code, out = _verify_log(ledger.runtime, anvil, capsys)
+    assert code == 1
+    first = ledger.activity_leaves[0]
+    assert (
+        f"leaf {first} (activity record " in out
+        and f"factor set park-default-2026.1 has SHA-256 {released['park-default-2026.1']}, but the "
+        f"released built-in set is pinned at {'ab' * 32}"
+        in out
+    )
+    assert f"checkpoint 1 (tree size {ledger.first_size}): factor set park-default-2026.1" in out
+    assert "park-default-2027.1" not in out
+
+
+def test_recompute_reproduces_every_activity_and_names_a_server_s_wrong_figure(
+    ledger: Ledger, anvil: AnvilProcess, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = _target(ledger.runtime, anvil)
+    code = audit_cli.check_log(target, quiet=True, client=chainkit.client(ledger.runtime), recompute=True)
+    out = capsys.readouterr().out
+    assert code == 0 and out.rstrip().endswith("44 factor-set hashes checked, 40 activities recomputed"), out
+    # An auditor whose released set gives other figures than the server logged (here: the auditor's
+    # copy of 2026.1 with the metro factor doubled stands for a server that computed wrongly)
+    released = audit_cli._released_sets()
+    old = released["park-default-2026.1"]
+    doubled = dataclasses.replace(
+        old.factors["rail.metro.cn-beijing"], value_kg=old.factors["rail.metro.cn-beijing"].value_kg * 2
+    )
+    wrong = dataclasses.replace(old, factors={**old.factors, "rail.metro.cn-beijing": doubled})
+    monkeypatch.setattr(audit_cli, "_released_sets", lambda: {**released, "park-default-2026.1": wrong})
+    code = audit_cli.check_log(target, quiet=True, client=chainkit.client(ledger.runtime), recompute=True)
+    out = capsys.readouterr().out
+    assert code == 1 and "recomputed with park-default-2026.1 (baseline city_mode_mix) it gives" in out

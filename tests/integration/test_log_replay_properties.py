@@ -34,7 +34,7 @@ from backend.bootstrap.startup import build_runtime
 from backend.domain.points import derived_id
 from backend.domain.records import subject_commitment
 from backend.entrypoints.cli.main import main
-from backend.services import audit_records, enrollment
+from backend.services import audit_records, enrollment, integrations
 from backend.services.record_audit import RecordAudit
 from backend.services.verification import verify_log
 from tests.integration import chainkit
@@ -97,9 +97,13 @@ class Park:
     reward: str | None = None
     closed: bool = False
     enrolled: str | None = None
+    source: Any = None
     bindings: list[str] = field(default_factory=list)
 
     _client: Any = None
+
+    def __post_init__(self) -> None:
+        enrollment.create_company(self.runtime.db, "acme", "Acme", self.now)
 
     @property
     def client(self) -> Any:
@@ -196,12 +200,19 @@ class Park:
             assert answer.status_code == 201, answer.text
         elif operation == "bind":
             if self.enrolled is None:
-                enrollment.create_company(self.runtime.db, "acme", "Acme", self.now)
                 enrolled = enrollment.enroll_employee(
                     self.runtime.db, "acme", "E1", None, None, timedelta(days=1), "setup", self.now
                 )
                 self.enrolled = enrolled.employee.id
-            body = {"kind": "transit_card", "identifier": f"card-{pick}", "consent": True}
+            if self.source is None:
+                self.source = integrations.register_source(
+                    self.runtime.db, "gates", "Gates", "transit_gate", ["metro"], 10_000, self.now
+                )[0]
+            card = f"card-{pick}"
+            code = integrations.issue_binding_code(
+                self.runtime.db, self.source, str(uuid.uuid4()), card, self.runtime.subject_key, 300, self.now
+            ).code
+            body = {"kind": "transit_card", "identifier": card, "consent": True, "code": code}
             answer = client.post(
                 "/mp/v1/bindings", json=body, headers=self.headers("employee", self.enrolled, "acme")
             )

@@ -82,8 +82,9 @@ class World:
         self.tokens: dict[str, str] = {"employee": login.access_token}
         self.passwords: dict[str, str] = {}
         self.staff_ids: dict[str, str] = {}
-        for role in ("company_admin", "park_manager", "auditor", "operator"):
-            company = "acme" if role == "company_admin" else None
+        enrollment.create_company(db, "canteen", "Park canteen", NOW)
+        for role in ("company_admin", "park_manager", "auditor", "operator", "merchant"):
+            company = {"company_admin": "acme", "merchant": "canteen"}.get(role)
             row = staff.create_staff(
                 db, f"{role.replace('_', '-')}-1", "correct horse battery", role, company, NOW
             )
@@ -95,13 +96,20 @@ class World:
         self.activity_id = self.record(self.employee_id, "acme", hours_ago=30).row.id
         # Reversed by its probe (taking back its points), so the first one's issuance stays correctable.
         self.reversible_id = self.record(self.employee_id, "acme", hours_ago=40).row.id
+        self.source, self.source_secret = integrations.register_source(
+            db, "gates", "Gates", "transit_gate", ["metro"], 10_000, NOW
+        )
         binding, _ = integrations.add_binding(
-            db, self.employee_id, "transit_card", "card-1", None, rt.subject_key, NOW
+            db,
+            self.employee_id,
+            "transit_card",
+            "card-1",
+            None,
+            rt.subject_key,
+            NOW,
+            self.binding_code("card-1"),
         )
         self.binding_id = binding.id
-        self.source_secret = integrations.register_source(
-            db, "gates", "Gates", "transit_gate", ["metro"], 10_000, NOW
-        )[1]
         self._points_and_scope3()
 
     def _points_and_scope3(self) -> None:
@@ -113,7 +121,9 @@ class World:
             role: rewards.create_reward(
                 self.db,
                 self.principal(role),
-                rewards.RewardSpec(name=f"reward of the {role}", price_points=1, stock=1000),
+                rewards.RewardSpec(
+                    name=f"reward of the {role}", price_points=1, stock=1000, merchant="canteen"
+                ),
                 {"role": role},
                 None,
                 self.rt.settings.redemption_cancel_window_s,
@@ -122,6 +132,9 @@ class World:
             for role in ("operator", "company_admin")
         }
         self.redemption_id = self.redeem()
+        self.voucher_code = rewards.get_redemption(self.db, self.employee_id, self.redemption_id)[
+            0
+        ].voucher_code
         (issued,) = points.find_transfers(self.db, org_id=None, activity_id=str(self.activity_id))
         self.issuance_id = issued.id
         points.grant(
@@ -146,10 +159,18 @@ class World:
             self.rt.subject_key,
         )
 
+    def binding_code(self, account: str) -> str:
+        """A one-time code the gates' operator issued for one of its cards."""
+        now = datetime.now(UTC)
+        return integrations.issue_binding_code(
+            self.db, self.source, fresh("setup-"), account, self.rt.subject_key, 300, now
+        ).code
+
     def principal(self, role: str) -> Principal:
         if role == "employee":
             return Principal("employee", self.employee_id, "acme", "rd")
-        return Principal(role, self.staff_ids[role], "acme" if role == "company_admin" else None)
+        org = {"company_admin": "acme", "merchant": "canteen"}.get(role)
+        return Principal(role, self.staff_ids[role], org)
 
     def redeem(self) -> str:
         """A new redemption of the park-wide reward by the employee (who earned points for their trip)."""
@@ -281,7 +302,13 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/mp/v1/bindings"): Probe("/mp/v1/bindings"),
     ("POST", "/mp/v1/bindings"): Probe(
-        "/mp/v1/bindings", {"kind": "bike_account", "identifier": "bike-7", "consent": True}
+        "/mp/v1/bindings",
+        lambda w, r: {
+            "kind": "transit_card",
+            "identifier": "card-7",
+            "consent": True,
+            "code": w.binding_code("card-7"),
+        },
     ),
     ("DELETE", "/mp/v1/bindings/{binding_id}"): Probe(lambda w, r: f"/mp/v1/bindings/{w.binding_id}"),
     ("POST", "/api/v1/auth/token"): Probe(
@@ -308,6 +335,12 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda w, r: {"username": fresh("aud-"), "password": "another long password", "role": "auditor"},
     ),
     ("GET", "/api/v1/staff"): Probe("/api/v1/staff"),
+    # An unknown subject: past the matrix, nothing to erase (the world's people stay for the others).
+    ("POST", "/api/v1/privacy/erasures"): Probe(
+        "/api/v1/privacy/erasures",
+        lambda w, r: {"subject": fresh("gone-"), "basis": "employee_request"},
+        ok=(404,),
+    ),
     ("POST", "/api/v1/staff/{staff_id}/disable"): Probe(
         lambda w, r: f"/api/v1/staff/{w.disposable_staff()}/disable"
     ),
@@ -329,6 +362,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("POST", "/integrations/v1/{source_id}/records"): Probe(
         "/integrations/v1/gates/records", headers=_signed
+    ),
+    ("POST", "/integrations/v1/{source_id}/binding-codes"): Probe(
+        "/integrations/v1/gates/binding-codes", ok=(201,)
     ),
     ("POST", "/api/v1/companies/{company_id}/departments"): Probe(
         "/api/v1/companies/acme/departments", lambda w, r: {"id": fresh("d-"), "name": "D"}
@@ -366,6 +402,11 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/audit/v1/redemptions"): Probe("/audit/v1/redemptions"),
     ("GET", "/audit/v1/records/{leaf_index}"): Probe("/audit/v1/records/0"),
     ("GET", "/audit/v1/chain"): Probe("/audit/v1/chain"),
+    ("GET", "/checkpoint"): Probe("/checkpoint", ok=(200, 404)),  # 404: nothing anchored here
+    ("GET", "/audit/v1/checkpoints/{tree_size}/note"): Probe("/audit/v1/checkpoints/1/note", ok=(200, 404)),
+    ("GET", "/log/v1/vkey"): Probe("/log/v1/vkey"),
+    ("GET", "/tile/{level}/{rest:path}"): Probe("/tile/0/000", ok=(200, 404)),
+    ("GET", "/tile/{level}/{rest}"): Probe("/tile/0/000.p/1", ok=(200, 404)),
     ("POST", "/api/v1/activities/{activity_id}/reversal"): Probe(
         lambda w, r: f"/api/v1/activities/{w.reversible_id}/reversal", {"reason_code": "data_entry_error"}
     ),
@@ -459,6 +500,20 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/dashboard/vendor/chart.umd.min.js"): Probe("/dashboard/vendor/chart.umd.min.js"),
     ("GET", "/h5"): Probe("/h5"),
     ("GET", "/h5/static/{name}"): Probe("/h5/static/verify.js"),
+    ("GET", "/api/v1/vouchers/key"): Probe("/api/v1/vouchers/key"),
+    ("GET", "/api/v1/vouchers/{code}"): Probe(lambda w, _r: f"/api/v1/vouchers/{w.voucher_code}"),
+    ("POST", "/api/v1/vouchers/{code}/use"): Probe(
+        lambda w, _r: f"/api/v1/vouchers/{w.voucher_code}/use", ok=(200, 409)
+    ),
+    ("GET", "/mp/v1/redemptions/{redemption_id}/qr"): Probe(
+        lambda w, _r: f"/mp/v1/redemptions/{w.redemption_id}/qr"
+    ),
+    ("GET", "/merchant"): Probe("/merchant"),
+    ("GET", "/merchant/static/{name}"): Probe("/merchant/static/merchant.js"),
+    ("GET", "/docs"): Probe("/docs"),
+    ("GET", "/redoc"): Probe("/redoc"),
+    ("GET", "/docs/vendor/{name}"): Probe("/docs/vendor/swagger-ui.css"),
+    ("GET", "/problems"): Probe("/problems"),
 }
 
 
@@ -494,6 +549,14 @@ def test_a_route_without_a_rule_is_named_and_refused(world: World) -> None:
     assert response.status_code == 403 and "no permission rule" in response.json()["detail"]
 
 
+SIGNED_BODIES = {
+    ("POST", "/integrations/v1/{source_id}/records"): _delivery_body,
+    ("POST", "/integrations/v1/{source_id}/binding-codes"): lambda: json.dumps(
+        {"account": "card-9", "nonce": str(next(_delivery_nonce))}
+    ).encode(),
+}
+
+
 def _call(world: World, key: tuple[str, str], role: str) -> Any:
     probe = PROBES[key]
     method = key[0]
@@ -501,8 +564,8 @@ def _call(world: World, key: tuple[str, str], role: str) -> Any:
     headers = {**world.headers(role), **(probe.headers(world, role) if probe.headers else {})}
     if probe.content is not None:
         return world.api.client.request(method, path, content=probe.content(world, role), headers=headers)
-    if key == ("POST", "/integrations/v1/{source_id}/records"):
-        body = _delivery_body()
+    if key in SIGNED_BODIES:
+        body = SIGNED_BODIES[key]()
         stamp, signature = integrations.signature_header(world.source_secret, body)
         headers.update({"X-Carbon-Timestamp": stamp, "X-Carbon-Signature": signature})
         return world.api.client.request(method, path, content=body, headers=headers)

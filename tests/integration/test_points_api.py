@@ -16,6 +16,7 @@ from backend.adapters.database import Database
 from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import Settings
+from backend.services import enrollment
 from backend.services.tokens import issue_token
 
 METRO = {"type": "metro", "occurred_at": "2026-11-20T08:10:00+08:00", "distance_km": 12.4}
@@ -49,6 +50,8 @@ def api(db: Database, database_url: str, tmp_path: Path) -> Api:
     settings = Settings(
         data_dir=tmp_path, database_url=database_url, scheduler_enabled=False, baseline="petrol_car_solo"
     )
+    for company in ("acme", "globex"):  # rules and rewards name companies the park enrolled
+        enrollment.create_company(db, company, company.title(), datetime.now(UTC))
     return Api(Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"s" * 32))
 
 
@@ -219,6 +222,41 @@ def test_roles_and_company_scope(api: Api) -> None:
         "PUT", "/api/v1/points/rules/companies/acme", admin, json={"employee_daily_points_cap": 100}
     )
     assert ok.status_code == 200 and ok.json()["version"] == 1
+
+
+def test_company_rates_within_the_parks_bounds(api: Api) -> None:
+    admin = api.token("company_admin", "hr-1", "acme")
+    operator = api.token("operator", "op-1", None)
+    greedy = _problem(
+        api.request("PUT", "/api/v1/points/rules/companies/acme", admin, json={"points_per_kg": 1_000_000}),
+        422,
+        "invalid-input",
+    )
+    assert greedy["errors"][0]["field"] == "points_per_kg"
+    assert (
+        "1000" in greedy["errors"][0]["reason"]
+        and "company_max_points_per_kg" in greedy["errors"][0]["reason"]
+    )
+    bounded = {"company_max_points_per_kg": 300}
+    assert api.request("PUT", "/api/v1/points/rules/park", operator, json=bounded).status_code == 200
+    per_type = _problem(
+        api.request(
+            "PUT",
+            "/api/v1/points/rules/companies/acme",
+            admin,
+            json={"types": {"metro": {"points_per_kg": 301}}},
+        ),
+        422,
+        "invalid-input",
+    )
+    assert per_type["errors"][0]["field"] == "types.metro.points_per_kg" and "300" in per_type["detail"]
+    ok = api.request("PUT", "/api/v1/points/rules/companies/acme", admin, json={"points_per_kg": 300})
+    assert ok.status_code == 200, ok.text
+    alice = api.token("employee", "alice")
+    earned = api.request("POST", "/mp/v1/activities", {**alice, "Idempotency-Key": _key()}, json=METRO)
+    assert earned.status_code == 201 and earned.json()["points"] == 376  # 1256 g × 300/kg, rounded down
+    rules = api.request("GET", "/api/v1/points/rules", admin).json()
+    assert rules["defaults"]["company_max_points_per_kg"] == 1000
 
 
 def test_corrections_and_the_ledger_over_http(api: Api) -> None:

@@ -33,7 +33,7 @@ from backend.domain.errors import (
 from backend.domain.points import Transfer, TransferKind
 from backend.services import points, rewards
 from backend.services.tokens import Principal
-from tests.integration.points_support import OPERATOR, SUBJECT_KEY, balance, fund, stock
+from tests.integration.points_support import OPERATOR, SUBJECT_KEY, balance, enroll, fund, stock
 
 EMPLOYEES = ("a", "b", "c")
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -238,6 +238,7 @@ def _check(db: Database, model: Model, reward_ids: list[str]) -> None:
 @given(operations=OPERATIONS)
 def test_any_sequence_of_operations_conserves_points(db: Database, operations: list[tuple[Any, ...]]) -> None:
     model = Model(uuid.uuid4().hex[:10])
+    enroll(db, model.org, *(model.subject(e) for e in EMPLOYEES))
     reward_ids = [
         rewards.create_reward(
             db,

@@ -21,6 +21,7 @@ from backend.domain.errors import (
     Conflict,
     InsufficientPoints,
     InvalidInput,
+    NotFound,
     PermissionDenied,
     TransferConflict,
 )
@@ -36,6 +37,7 @@ from tests.integration.points_support import (
     balance,
     count,
     employee,
+    enroll,
     fund,
     leaves_of_kind,
 )
@@ -92,6 +94,7 @@ def test_no_overdraft_and_the_database_refuses_one_too(db: Database) -> None:
 
 
 def test_corrections_reverse_with_a_reason_and_show_in_the_history(db: Database) -> None:
+    enroll(db, "acme", "alice")
     recorded = record_activity(db, Caller("alice", "acme"), "key-corr-0001", _metro(WHEN), WHEN, POLICY)
     assert recorded.row.points == 125
     (issuance,) = points.find_transfers(db, org_id=None, activity_id=recorded.row.id)
@@ -112,7 +115,7 @@ def test_corrections_reverse_with_a_reason_and_show_in_the_history(db: Database)
         correct(26)
     with pytest.raises(InvalidInput):
         correct(101, tid=str(uuid.uuid4()))  # only 100 remain to reverse
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):  # another company's transfers do not exist for its admin
         correct(None, tid=str(uuid.uuid4()), org="globex")
     rest = correct(None, tid=str(uuid.uuid4()), org="acme")
     assert rest.row.amount == 100 and balance(db, "alice") == 0
@@ -154,6 +157,7 @@ def test_activity_approved_after_review_is_issued_once(db: Database) -> None:
 
 
 def test_caps_and_cooldown_on_a_working_week(db: Database) -> None:
+    enroll(db, "globex", "bob")
     rules = {
         "types": {"metro": {"daily_count_cap": 3, "cooldown_s": 1800}},
         "employee_daily_points_cap": 300,
@@ -243,6 +247,7 @@ def test_checkpoint_meta_carries_points_totals(db: Database) -> None:
 def test_company_pool_allocation_and_award(db: Database) -> None:
     operator = Principal("operator", "op-1", None)
     admin = Principal("company_admin", "hr-1", "acme")
+    enroll(db, "acme", "alice", "bob")
 
     def grant(kind: TransferKind, amount: int, actor: Principal, employee_id: str | None = None) -> None:
         points.grant(

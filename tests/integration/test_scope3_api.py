@@ -6,13 +6,13 @@ import csv
 import io
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import openpyxl
 import pytest
 import uvicorn
 
@@ -21,8 +21,11 @@ from backend.adapters.database import Database
 from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
+from backend.entrypoints.cli.main import main
+from backend.services import enrollment
 from backend.services.activities import Caller, record_activity
 from backend.services.tokens import issue_token
+from tests.waiting import wait_for
 
 SUMMARY = "/api/v1/scope3/summary"
 
@@ -38,14 +41,16 @@ def client(db: Database, tmp_path: Path) -> Iterator[Client]:
     settings = Settings(
         data_dir=tmp_path,
         scheduler_enabled=False,
-        scope3_min_group_size=2,
+        min_group_size=2,
         points_per_kg_avoided=0,
         baseline="petrol_car_solo",  # the figures below are computed against the solo petrol car
     )
     runtime = Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"k" * 32)
     now = datetime.now(UTC)
     when = now - timedelta(days=40)  # last month or the one before: always a closable period
-    for i, (org, dept) in enumerate([("acme", "eng"), ("acme", "eng"), ("acme", "ops"), ("globex", "hq")]):
+    enrollment.create_company(db, "acme", "Acme Tools", now, name_zh="艾克米工具")  # headcounts need it
+    people = [("acme", "eng"), ("acme", "eng"), ("acme", "ops"), ("globex", "hq"), ("initech", "hq")]
+    for i, (org, dept) in enumerate(people):
         payload = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": "10"}
         record_activity(db, Caller(f"e-{i}", org, dept), f"key-api-{i:04d}", payload, when, runtime.issuance)
     port = free_port()
@@ -54,9 +59,7 @@ def client(db: Database, tmp_path: Path) -> Iterator[Client]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for("uvicorn to start", lambda: server.started, 20, 0.02)
     try:
         with Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             http.period = str(when.astimezone(ZoneInfo(settings.scope3_timezone)).year)
@@ -75,11 +78,15 @@ def test_park_manager_sees_every_company(client: Client) -> None:
     response = client.get(SUMMARY, params={"period": period}, headers=_auth("park_manager"))
     assert response.status_code == 200, response.text
     doc = response.json()
-    assert [b["company"] for b in doc["companies"]] == ["acme", "globex"]
-    assert doc["totals"]["inventory"]["total"]["co2e_g"] == 4 * 614
-    assert doc["totals"]["avoided"]["total"]["co2e_g"] == 4 * 1013
-    acme = doc["companies"][0]
-    assert [d["department"] for d in acme["departments"]] == ["eng"]  # ops has 1 < 2
+    assert [b["company"] for b in doc["companies"]] == ["acme", "globex", "initech"]
+    assert doc["totals"]["inventory"]["total"]["co2e_g"] == 5 * 614
+    assert doc["totals"]["avoided"]["total"]["co2e_g"] == 5 * 1013
+    acme, globex, initech = doc["companies"]
+    # one reporting employee each: withheld, both (one alone would be the park total minus acme)
+    for small in (globex, initech):
+        assert small["withheld"] is True and "inventory" not in small and "data_quality" not in small
+    # ops (1 < 2) alone would be acme minus eng: eng and ops are shown only combined
+    assert [(d["department"], d["employees_reporting"]) for d in acme["departments"]] == [(None, 3)]
 
 
 def test_company_admin_sees_only_their_company(client: Client) -> None:
@@ -106,6 +113,69 @@ def test_bad_input_names_the_field(client: Client, params: dict[str, object], fi
     assert response.json()["errors"][0]["field"] == field
 
 
+def _sheet_rows(workbook: openpyxl.Workbook, title: str) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in workbook[title].iter_rows(values_only=True)]
+
+
+def test_xlsx_export_over_the_api_and_the_cli(client: Client, tmp_path: Path) -> None:
+    period = client.period
+    headers = _auth("park_manager")
+    params = {"period": period, "format": "xlsx"}
+    as_xlsx = client.get("/api/v1/scope3/export", params=params, headers=headers)
+    assert as_xlsx.status_code == 200, as_xlsx.text
+    assert as_xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert f'filename="scope3-{period}.xlsx"' in as_xlsx.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(as_xlsx.content))
+    assert book.sheetnames == ["汇总 Summary", "明细 Rows", "因子 Factors"]
+    summary = _sheet_rows(book, "汇总 Summary")
+    assert ("期间 Period", period) in [r[:2] for r in summary]
+    shown = client.get(SUMMARY, params={"period": period}, headers=headers).json()
+    for c in shown["totals"]["inventory"]["categories"]:
+        row = next(r for r in summary if r[0] == c["category"])
+        assert row[1:7] == (c["name_zh"], c["name_en"], c["records"], c["co2e_g"], c["co2e_kg"], c["co2e_t"])
+    assert next(r for r in summary if r[0] == 7)[3:5] == (4, 4 * 614)
+    total = next(r for r in summary if r[0] == "合计 Total")
+    assert total[4] == 4 * 614 and total[5] == 2.456  # g exact; kg the API's own value
+    rows = _sheet_rows(book, "明细 Rows")
+    header, body = rows[0], rows[1:]
+    park_total = next(
+        dict(zip(header, r, strict=True))
+        for r in body
+        if r[header.index("level")] == "park"
+        and r[header.index("category")] == "total"
+        and r[header.index("measure")] == "inventory"
+    )
+    assert park_total["co2e_g"] == 4 * 614 and isinstance(park_total["co2e_g"], int)
+    company, category, grams = (header.index(name) for name in ("company", "category", "co2e_g"))
+    acme = [r for r in body if r[company] == "acme" and r[category] == "total"]
+    assert acme and acme[0][grams] == 3 * 614
+    factors = _sheet_rows(book, "因子 Factors")
+    assert any(r[1] == "rail.metro.cn-beijing" for r in factors[1:])
+
+    # The CLI writes the same workbook into the folder it is given, named as the API names it.
+    folder = tmp_path / "exports-here"
+    token = _auth("company_admin", "acme")["Authorization"].removeprefix("Bearer ")
+    code = main(["scope3", "export", "--api", str(client.base_url), "--token", token, "--period", period,
+                 "--out", str(folder)])  # fmt: skip
+    assert code == 0
+    written = folder / f"scope3-{period}-acme.xlsx"
+    company_book = openpyxl.load_workbook(written)
+    company_total = next(r for r in _sheet_rows(company_book, "汇总 Summary") if r[0] == "合计 Total")
+    assert company_total[4] == 3 * 614
+    assert main(["scope3", "export", "--api", str(client.base_url), "--token", "bad", "--period", period,
+                 "--out", str(folder)]) == 2  # fmt: skip
+    assert sorted(p.name for p in folder.iterdir()) == [written.name]
+
+
+def test_csv_export_starts_with_a_bom(client: Client) -> None:
+    as_csv = client.get(
+        "/api/v1/scope3/export",
+        params={"period": client.period, "format": "csv"},
+        headers=_auth("park_manager"),
+    )
+    assert as_csv.content.startswith(b"\xef\xbb\xbf")
+
+
 def test_exports_and_report(client: Client) -> None:
     period = client.period
     headers = _auth("park_manager")
@@ -115,11 +185,13 @@ def test_exports_and_report(client: Client) -> None:
     park_total = next(
         r for r in rows if r["level"] == "park" and r["measure"] == "inventory" and r["category"] == "total"
     )
-    assert int(park_total["co2e_g"]) == 4 * 614 and park_total["co2e_kg"] == "2.456"
+    assert int(park_total["co2e_g"]) == 5 * 614 and park_total["co2e_kg"] == "3.07"
+    withheld = [r for r in rows if r["measure"] == "withheld"]
+    assert [(r["company"], r["co2e_g"]) for r in withheld] == [("globex", ""), ("initech", "")]
     as_json = client.get(
         "/api/v1/scope3/export", params={"period": period, "format": "json"}, headers=headers
     )
-    assert json.loads(as_json.content)["totals"]["inventory"]["total"]["co2e_g"] == 4 * 614
+    assert json.loads(as_json.content)["totals"]["inventory"]["total"]["co2e_g"] == 5 * 614
     report = client.get(
         "/api/v1/scope3/report", params={"period": period, "company": "acme"}, headers=headers
     )
@@ -129,6 +201,12 @@ def test_exports_and_report(client: Client) -> None:
         and "rail.metro.cn-beijing" in report.text
         and "1.842" in report.text
     )
+    # every report states its boundary: category 5 is logged employee waste only
+    assert "Category 5 holds only the office waste employees logged" in report.text
+    assert "类别5仅包含员工记录的办公废弃物" in report.text and "company-owned vehicles" in report.text
+    # the factors' data quality: 2026.1 scores nothing, so its 1,842 g are unscored at ± 50 %:
+    # 1,842 × 0.5 = 921 → 0.921–2.763 kg
+    assert "Data quality of the factors" in report.text and "0.921–2.763" in report.text
 
 
 def test_headcount_close_and_explain(client: Client) -> None:
@@ -159,7 +237,7 @@ def test_headcount_close_and_explain(client: Client) -> None:
         params={"period": period, "company": "acme", "department": "ops"},
         headers=_auth("park_manager"),
     )
-    assert small.status_code == 403
+    assert small.status_code == 200 and small.json()["withheld"] is True and "figure" not in small.json()
 
     last_month = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     assert (
@@ -187,7 +265,7 @@ def test_dashboard_page_and_assets(client: Client) -> None:
     chart = client.get("/dashboard/vendor/chart.umd.min.js")
     assert chart.status_code == 200 and "Chart" in chart.text[:2000]
     status = client.get("/api/v1/dashboard/status", headers=_auth("park_manager")).json()
-    assert status["anchoring"] == {"configured": False, "log_size": 4} and "feed" in status
+    assert status["anchoring"] == {"configured": False, "log_size": 5} and "feed" in status
     assert "/api/v1/scope3/summary" in client.get("/openapi.json").json()["paths"]
 
 
@@ -201,13 +279,15 @@ def test_disclosure_as_html_pdf_and_json_shows_the_summary_figures(client: Clien
         "/api/v1/scope3/disclosure", params={**params, "format": "json"}, headers=_auth("park_manager")
     ).json()
     gross = {c["category"]: c for c in disclosure["gross"]["categories"]}
-    assert sorted(gross) == [5, 6, 7] and gross[7]["co2e_g"] == cat7["co2e_g"] == 4 * 614
+    assert sorted(gross) == [5, 6, 7] and gross[7]["co2e_g"] == cat7["co2e_g"] == 5 * 614
     assert disclosure["gross"]["total_g"] == summary["totals"]["inventory"]["total"]["co2e_g"]
     assert "Category 5 holds only" in disclosure["boundary"]["category_5_en"]
 
     html = client.get("/api/v1/scope3/disclosure", params=params, headers=_auth("park_manager"))
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
-    assert "GRI 305-3-a" in html.text and f"<td>{4 * 614}</td>" in html.text and "范围三排放总量" in html.text
+    assert "GRI 305-3-a" in html.text and f"<td>{5 * 614}</td>" in html.text and "范围三排放总量" in html.text
+    # 2026.1 has no provenance columns, and the disclosure says so rather than leave a blank
+    assert "not stated (set without provenance columns)" in html.text
 
     pdf = client.get(
         "/api/v1/scope3/disclosure",
@@ -230,7 +310,7 @@ def test_a_category_view_explains_that_category(client: Client) -> None:
     total_url = doc["totals"]["inventory"]["total"]["explain_url"]
     assert "category=7" in total_url
     for block in doc["companies"]:
-        assert "category=7" in block["inventory"]["total"]["explain_url"]
+        assert block.get("withheld") or "category=7" in block["inventory"]["total"]["explain_url"]
     explained = client.get(total_url, headers=_auth("park_manager")).json()
     assert explained["filters"]["category"] == 7
     assert explained["figure"]["inventory"]["co2e_g"] == doc["totals"]["inventory"]["total"]["co2e_g"]
@@ -241,7 +321,7 @@ def test_one_company_without_a_headcount_leaves_the_park_share_standing(client: 
     doc = client.get(SUMMARY, params={"period": client.period}, headers=_auth("park_manager")).json()
     quality = doc["totals"]["data_quality"]
     assert quality["reporting_share"] == 0.5  # acme: 3 of 6; globex has no headcount
-    assert quality["companies_without_headcount"] == ["globex"]
+    assert quality["companies_without_headcount"] == ["globex", "initech"]
 
 
 def test_park_targets_pro_rata_and_dashboard_names(client: Client) -> None:
@@ -292,3 +372,39 @@ def test_park_targets_pro_rata_and_dashboard_names(client: Client) -> None:
     assert status["labels"]["categories"]["7"]["name_zh"] == "员工通勤"
     own = client.get("/api/v1/dashboard/status", headers=_auth("company_admin", "globex")).json()
     assert own["labels"]["companies"] == {}  # globex has no company record; acme's is not theirs
+
+
+def test_a_company_with_one_reporting_employee_is_withheld_on_every_surface(client: Client) -> None:
+    period = client.period
+    manager = _auth("park_manager")
+    own = _auth("company_admin", "globex")
+    for params, headers in (({"period": period, "company": "globex"}, manager), ({"period": period}, own)):
+        for extra in ({}, {"category": 7}, {"extrapolate": "true"}):
+            response = client.get(SUMMARY, params={**params, **extra}, headers=headers)
+            assert response.status_code == 200, response.text
+            totals = response.json()["totals"]
+            assert totals["withheld"] is True and set(totals) == {"company", "withheld", "privacy"}
+            assert response.json()["companies"] == [totals]
+    exported = client.get(
+        "/api/v1/scope3/export", params={"period": period, "format": "csv"}, headers=own
+    ).content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [(r["company"], r["measure"], r["co2e_g"]) for r in rows] == [("globex", "withheld", "")]
+    report = client.get("/api/v1/scope3/report", params={"period": period}, headers=own)
+    assert (
+        report.status_code == 200 and "已隐藏 Withheld" in report.text and "<td>614</td>" not in report.text
+    )
+    for fmt in ("json", "html", "pdf"):
+        disclosure = client.get(
+            "/api/v1/scope3/disclosure", params={"period": period, "format": fmt}, headers=own
+        )
+        assert disclosure.status_code == 200, disclosure.text
+    assert client.get(
+        "/api/v1/scope3/disclosure", params={"period": period, "format": "json"}, headers=own
+    ).json()["withheld"]
+    for explain in ({"company": "globex"}, {"company": "acme", "category": 7, "type": "metro"}):
+        explained = client.get(
+            "/api/v1/scope3/explain", params={"period": period, **explain}, headers=manager
+        )
+        assert explained.status_code == 200
+        assert explained.json().get("withheld", False) is (explain["company"] == "globex")

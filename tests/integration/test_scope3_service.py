@@ -64,12 +64,15 @@ def test_summary_totals_per_park_company_department_and_month(db: Database) -> N
     assert park["inventory"]["total"]["co2e_g"] == 14 * METRO_10KM_G
     assert park["inventory"]["total"]["co2e_kg"] == 14 * METRO_10KM_G / 1000
     assert park["avoided"]["total"]["co2e_g"] == 14 * METRO_10KM_AVOIDED_G  # beside, not subtracted
-    assert [m["inventory"]["total"]["co2e_g"] for m in park["months"]] == [11 * 614, 3 * 614, 0]
-    assert [m["employees_reporting"] for m in park["months"]] == [11, 3, 0]
+    # November has 3 reporting employees (< 5): withheld, and October with it (the quarter's total
+    # minus October would be November); December has no one and shows its zeros
+    assert [m.get("withheld", False) for m in park["months"]] == [True, True, False]
+    assert park["months"][2]["inventory"]["total"]["co2e_g"] == 0
     acme, globex = doc["companies"]
     assert acme["data_quality"]["employees_reporting"] == 8 and acme["data_quality"]["reporting_share"] == 0.8
-    assert [d["department"] for d in acme["departments"]] == ["eng"]
-    assert acme["privacy"]["departments_not_shown"] == 1
+    # ops (2 < 5) alone would be acme minus eng: the two are shown only combined
+    assert [(d["department"], d["employees_reporting"]) for d in acme["departments"]] == [(None, 8)]
+    assert acme["privacy"]["departments_not_shown"] == 0
     assert globex["data_quality"]["primary_data_share_records"] == 0.2
     assert globex["data_quality"]["reporting_share"] is None  # no headcount configured
     assert _cat(park, 7)["explain_url"] == "/api/v1/scope3/explain?period=2026-Q4&category=7"
@@ -88,7 +91,7 @@ def test_company_and_category_views(db: Database) -> None:
     with pytest.raises(NotFound):
         scope3.summary(db, parse_period("2026-Q4"), CONFIG, company="nobody", now=NOW)
     month = scope3.summary(db, parse_period("2026-11"), CONFIG, company="acme", now=NOW)
-    assert month["totals"]["inventory"]["total"]["records"] == 3
+    assert month["totals"]["withheld"] is True  # 3 reporting employees in November, fewer than 5
 
 
 def test_company_admins_see_only_their_company() -> None:
@@ -179,9 +182,11 @@ def test_explain_lists_factors_and_protects_small_departments(db: Database) -> N
     }
     assert result["method"]["method_en"] == "Distance-based method"
     assert result["sources"] == {"self_reported": 8}
-    shown = scope3_explain.explain(db, period, CONFIG, company="acme", department="eng")
-    assert shown["figure"]["records"] == 7
-    with pytest.raises(PermissionDenied):
-        scope3_explain.explain(db, period, CONFIG, company="acme", department="ops")
+    # ops (2 < 5) is withheld, and eng with it (acme minus eng would be ops), as in the summary
+    for department in ("eng", "ops"):
+        hidden = scope3_explain.explain(db, period, CONFIG, company="acme", department=department)
+        assert hidden["withheld"] is True and "figure" not in hidden
+    globex = scope3_explain.explain(db, period, CONFIG, company="globex", department="sales")
+    assert globex["figure"]["records"] == 5
     with pytest.raises(InvalidInput):
         scope3_explain.explain(db, period, CONFIG, department="eng")

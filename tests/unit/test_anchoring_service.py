@@ -124,3 +124,23 @@ def test_a_chain_holding_another_latest_root_is_not_repaired(db: Database) -> No
         row = session.execute(select(CheckpointRow).where(CheckpointRow.tree_size == 2)).scalar_one()
         row.root = b"\x01" * 32
     assert chain_repair.lost_suffix(db, chain, _target(chain)) is None
+
+
+def test_a_process_that_lost_the_anchoring_role_adds_no_checkpoint(db: Database) -> None:
+    from backend.services import roles
+
+    chain = FakeLedgerChain()
+    _record(db, 3)
+    stale = roles.acquire(db, "anchor", "old", lease_s=0.01)
+    assert stale is not None
+    taken = None
+    while taken is None:  # the old holder's lease runs out; the new one takes over
+        taken = roles.acquire(db, "anchor", "new", lease_s=60)
+
+    def fence(lease: roles.Lease) -> anchoring.Fence:
+        return lambda session: roles.holds_in(session, lease)
+
+    assert anchoring.anchor_tick(db, chain, _target(chain), NOW, fence(stale)).prepared is None
+    assert _states(db) == [] and chain.sent == []
+    assert anchoring.anchor_tick(db, chain, _target(chain), NOW, fence(taken)).prepared == 3
+    assert _states(db) == [(3, 1, "confirmed")]

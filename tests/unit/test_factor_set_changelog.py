@@ -3,10 +3,11 @@ names every factor it reports."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from emission_factors.changelog import diff_sets
-from emission_factors.loader import load_builtin_set
+from emission_factors.loader import SETS_DIR, load_builtin_set, load_factor_set
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "factor-set-changelog.md").read_text()
 OLD = load_builtin_set("park-default-2026.1")
@@ -48,3 +49,20 @@ def test_a_set_diffed_with_itself_is_empty() -> None:
     diff = diff_sets(NEW, NEW)
     assert diff["factors_added"] == diff["factors_removed"] == diff["factors_changed"] == []
     assert diff["methodology_changed"] == []
+
+
+def test_provenance_changes_show_where_both_sets_state_it(tmp_path: Path) -> None:
+    directory = tmp_path / "park-default-2027.1"
+    shutil.copytree(SETS_DIR / "park-default-2027.1", directory)
+    csv_path = directory / "factors.csv"
+    text = csv_path.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("grid.cn.north.2023,"))
+    archived = line.rsplit(",not_archived,", 1)[0].removesuffix(",") + "," + "cd" * 32 + ",archived,"
+    csv_path.write_text(text.replace(line, archived), encoding="utf-8")
+    (change,) = diff_sets(NEW, load_factor_set(directory))["factors_changed"]
+    assert change["id"] == "grid.cn.north.2023"
+    assert change["changes"]["document_status"] == {"before": "not_archived", "after": "archived"}
+    assert change["changes"]["document_sha256"] == {"before": "", "after": "cd" * 32}
+    assert "obtainable offline" in change["changes"]["read_from"]["before"]
+    # 2026.1 states no provenance, so its diff with 2027.1 does not list it for every factor
+    assert all("document_status" not in c["changes"] for c in diff_sets(OLD, NEW)["factors_changed"])

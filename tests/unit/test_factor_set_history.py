@@ -48,13 +48,13 @@ def test_an_edited_builtin_set_is_refused_at_load(tmp_path: Path, monkeypatch: p
     csv.write_text(csv.read_text().replace('average car, petrol"', 'average car, petrol (edited)"', 1))
     monkeypatch.setattr(loader, "SETS_DIR", sets)
     loader.load_builtin_set.cache_clear()
-    loader.pinned_hashes.cache_clear()
+    loader._pins.cache_clear()
     try:
         with pytest.raises(FactorSetError, match="pinned at 2a0171"):
             loader.load_builtin_set("park-default-2026.1")
     finally:
         loader.load_builtin_set.cache_clear()
-        loader.pinned_hashes.cache_clear()
+        loader._pins.cache_clear()
 
 
 def test_check_pinned_names_the_mismatch_for_auditors() -> None:

@@ -129,7 +129,7 @@ def test_the_listed_dev_addresses_are_the_anvil_mnemonic_accounts() -> None:
 
 
 def test_production_refuses_the_anvil_key_and_loose_key_files(tmp_path: Path) -> None:
-    strong = "x" * 40
+    strong = "k3Vq9-xR2bLm8ZtY4wHc7NpJ0sDf6GaE"  # a generated secret: production refuses weak ones
     # A production identity provider, so that the anchoring key is the only thing refused.
     wechat = {"identity_provider": "wechat", "wechat_app_id": "app", "wechat_app_secret": "secret"}
     with pytest.raises(Exception, match="public development key") as refused:

@@ -11,6 +11,7 @@ from backend.domain.points_rules import (
     IssuanceRules,
     TypeRule,
     Usage,
+    check_company_bounds,
     day_window,
     decide,
     month_window,
@@ -124,3 +125,23 @@ def test_months_before_clamps_to_month_end() -> None:
     assert months_before(datetime(2026, 12, 31, tzinfo=UTC), 1) - timedelta(days=30) == datetime(
         2026, 10, 31, tzinfo=UTC
     )
+
+
+def test_a_company_rate_stays_within_the_parks_bound() -> None:
+    park = parse_document({"company_max_points_per_kg": 150}, company=False)
+    rules = RULES.with_park(park)
+    assert rules.company_max_points_per_kg == 150
+    with pytest.raises(InvalidInput) as refused:
+        check_company_bounds(parse_document({"types": {"bus": {"points_per_kg": 151}}}, company=True), rules)
+    assert refused.value.field == "types.bus.points_per_kg" and "150" in refused.value.reason
+    with pytest.raises(InvalidInput) as general:
+        check_company_bounds(parse_document({"points_per_kg": 1_000_000}, company=True), rules)
+    assert general.value.field == "points_per_kg" and "company_max_points_per_kg" in general.value.reason
+    with pytest.raises(InvalidInput, match="is set by the park only"):
+        parse_document({"company_max_points_per_kg": 10**6}, company=True)
+    # A document stored before the park lowered its bound is clamped when points are issued.
+    stored = parse_document({"points_per_kg": 1_000_000}, company=True)
+    assert rules.with_company(stored).for_type("bus").points_per_kg == 150
+    assert decide("bus", 579, rules.with_company(stored), Usage()).points == 86
+    # The built-in bound applies when the park sets none.
+    assert IssuanceRules().company_max_points_per_kg == 1000

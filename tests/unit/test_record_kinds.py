@@ -18,6 +18,7 @@ from backend.domain.record_kinds import (
     Body,
     ChainMoveBody,
     CorrectionBody,
+    ErasureBody,
     FactorSetBody,
     PeriodCloseBody,
     PeriodSignoffBody,
@@ -25,6 +26,7 @@ from backend.domain.record_kinds import (
     PointsTransferBody,
     RecordFormatError,
     ReviewBody,
+    VoucherUseBody,
     decode,
     encode,
 )
@@ -68,7 +70,7 @@ SAMPLES: dict[str, Body] = {
         corrects={"kind": "activity", "id": "a-1", "leaf_index": 3, "leaf_hash": "0x" + "02" * 32},
         reason_code="duplicate",
         superseded_by=None,
-        note_sha256=None,
+        note="hmac-sha256:" + "0a" * 32,
         actor={"role": "operator", "id": "0x" + "cd" * 32},
         org="acme",
         reversed={"co2e_avoided_g": -1047, "co2e_scope3_g": -372, "scope3_category": 7, "points": -57},
@@ -140,6 +142,10 @@ SAMPLES: dict[str, Body] = {
     "binding": BindingBody(
         binding="b-1", action="revoke", kind="transit_card", consent_version="2026-11", at=AT
     ),
+    "voucher_use": VoucherUseBody(
+        redemption="r-1", reward="w-1", reward_name="Canteen coupon", merchant="canteen", used_at=AT
+    ),
+    "erasure": ErasureBody(basis="employee_request", erased_by_role="operator", erased_at=AT),
     "points_rules": PointsRulesBody(scope="company:acme", version=2, document={"points_per_kg": 10}, at=AT),
 }
 
@@ -167,14 +173,26 @@ GOLDEN: dict[str, bytes] = {
         b'babababababababababababababababababababab","v":2}'
     ),
     "correction": (
-        b'{"body":{"action":"reversal","actor":{"id":"0xcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd'
-        b'cdcdcdcdcdcdcdcdcdcdcd","role":"operator"},"corrects":{"id":"a-1","kind":"activity","lea'
-        b'f_hash":"0x0202020202020202020202020202020202020202020202020202020202020202","leaf_index'
-        b'":3},"note_sha256":null,"org":"acme","points_transfer":"t-2","reason_code":"duplicate","'
-        b'recorded_at":"2026-03-04T05:06:07+00:00","reversed":{"co2e_avoided_g":-1047,"co2e_scope3'
-        b'_g":-372,"points":-57,"scope3_category":7},"superseded_by":null},"id":"id-correction","k'
-        b'ind":"correction","salt":"0x000102030405060708090a0b0c0d0e0f","subject":"0xababababababa'
-        b'bababababababababababababababababababababababababab","v":2}'
+        b'{"body":{"action":"reversal","actor":{"id":"0xcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd'
+        b'cdcdcdcdcdcdcdcdcdcd","role":"operator"},"corrects":{"id":"a-1","kind":"activity","leaf_ha'
+        b'sh":"0x0202020202020202020202020202020202020202020202020202020202020202","leaf_index":3},"'
+        b'note":"hmac-sha256:0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a","org"'
+        b':"acme","points_transfer":"t-2","reason_code":"duplicate","recorded_at":"2026-03-04T05:06:'
+        b'07+00:00","reversed":{"co2e_avoided_g":-1047,"co2e_scope3_g":-372,"points":-57,"scope3_cat'
+        b'egory":7},"superseded_by":null},"id":"id-correction","kind":"correction","salt":"0x0001020'
+        b'30405060708090a0b0c0d0e0f","subject":"0xababababababababababababababababababababababababab'
+        b'ababababababab","v":2}'
+    ),
+    "voucher_use": (
+        b'{"body":{"merchant":"canteen","redemption":"r-1","reward":"w-1","reward_name":"Canteen cou'
+        b'pon","used_at":"2026-03-04T05:06:07+00:00"},"id":"id-voucher_use","kind":"voucher_use","sa'
+        b'lt":"0x000102030405060708090a0b0c0d0e0f","subject":"0xabababababababababababababababababab'
+        b'abababababababababababababab","v":2}'
+    ),
+    "erasure": (
+        b'{"body":{"basis":"employee_request","erased_at":"2026-03-04T05:06:07+00:00","erased_by_rol'
+        b'e":"operator"},"id":"id-erasure","kind":"erasure","salt":"0x000102030405060708090a0b0c0d0e'
+        b'0f","subject":"0xabababababababababababababababababababababababababababababababab","v":2}'
     ),
     "review": (
         b'{"body":{"activity":"a-1","activity_leaf":3,"decided_at":"2026-03-04T05:06:07+00:00","de'

@@ -95,40 +95,48 @@ def test_summarize_keeps_avoided_apart_and_pools_small_departments() -> None:
         _g("acme", "ops", 7, g=50, avoided=70),
         _g("acme", "hr", 7, g=30, avoided=10),
         _g("beta", "", None, g=0, avoided=5),
+        _g("gamma", "", None, g=0, avoided=0),
     ]
     reporters = Reporters(
-        total=13,
-        per_org={"acme": 12, "beta": 1},
-        per_dept={("acme", "eng"): 6, ("acme", "ops"): 3, ("acme", "hr"): 3, ("beta", ""): 1},
-        per_org_month={("acme", 0): 12, ("acme", 1): 6, ("beta", 0): 1},
-        per_month={0: 13, 1: 6},
+        total=17,
+        per_org={"acme": 12, "beta": 1, "gamma": 4},
+        per_dept={
+            ("acme", "eng"): 6,
+            ("acme", "ops"): 3,
+            ("acme", "hr"): 3,
+            ("beta", ""): 1,
+            ("gamma", ""): 4,
+        },
+        per_org_month={("acme", 0): 12, ("acme", 1): 6, ("beta", 0): 1, ("gamma", 0): 4},
+        per_month={0: 17, 1: 6},
     )
     doc = scope3.summarize(scope3.parse_period("2026-Q4"), groups, reporters, {"acme": 20}, Policy(5, True))
     park = doc["park"]
     assert park["inventory"]["total"]["co2e_g"] == 1080
     assert {c["category"]: c["co2e_g"] for c in park["inventory"]["categories"]} == {5: 0, 6: 400, 7: 680}
     assert park["avoided"]["total"]["co2e_g"] == 1285
-    # beta has no headcount: the park's share is over acme's 20 (12 reporting), beta named apart.
+    # beta and gamma have no headcount: the park's share is over acme's 20 (12 reporting).
     quality = park["data_quality"]
     assert quality["headcount"] == 20 and quality["reporting_share"] == 0.6
-    assert quality["employees_reporting"] == 13 and quality["employees_reporting_counted"] == 12
-    assert quality["companies_without_headcount"] == ["beta"]
+    assert quality["employees_reporting"] == 17 and quality["employees_reporting_counted"] == 12
+    assert quality["companies_without_headcount"] == ["beta", "gamma"]
     assert park["data_quality"]["primary_data_share_mass"] == round(400 / 1080, 4)
     assert [m["inventory"]["total"]["co2e_g"] for m in park["months"]] == [680, 400, 0]
-    acme, beta = doc["companies"]
+    acme, beta, gamma = doc["companies"]
+    # beta (1 < 5) is withheld, and gamma (4) with it: together 5 people, so neither can be found
+    # by subtracting acme from the park
+    assert beta == scope3.withheld_block({"company": "beta"}, ("company",), 5) and gamma["withheld"]
     assert acme["data_quality"]["reporting_share"] == 0.6
     names = [d["department"] for d in acme["departments"]]
     assert names == ["eng", None]  # ops and hr (3 each) pooled into a group of 6
     assert acme["departments"][1]["inventory"]["total"]["co2e_g"] == 80
     assert acme["extrapolation"]["estimate"]["co2e_g"] == round(680 * 8 / 12)
-    assert beta["departments"] == [] and beta["privacy"]["departments_not_shown"] == 1
-    assert not beta["extrapolation"]["available"]
     assert park["extrapolation"]["estimate"]["co2e_g"] == acme["extrapolation"]["estimate"]["co2e_g"]
 
 
 def test_no_headcount_anywhere_leaves_the_share_unknown() -> None:
     reporters = Reporters(total=1, per_org={"beta": 1}, per_dept={}, per_org_month={}, per_month={})
-    doc = scope3.summarize(scope3.parse_period("2026"), [_g("beta", "", 7)], reporters, {}, Policy(5, False))
+    doc = scope3.summarize(scope3.parse_period("2026"), [_g("beta", "", 7)], reporters, {}, Policy(1, False))
     quality = doc["park"]["data_quality"]
     assert quality["headcount"] is None and quality["reporting_share"] is None
     assert quality["companies_without_headcount"] == ["beta"]
@@ -138,10 +146,9 @@ def test_a_pool_still_too_small_is_not_shown() -> None:
     groups = [_g("acme", "eng", 7), _g("acme", "ops", 7)]
     reporters = Reporters(4, {"acme": 4}, {("acme", "eng"): 3, ("acme", "ops"): 1}, {("acme", 0): 4}, {0: 4})
     doc = scope3.summarize(scope3.parse_period("2026-10"), groups, reporters, {}, Policy(5))
-    acme = doc["companies"][0]
-    assert acme["departments"] == [] and acme["privacy"]["departments_not_shown"] == 2
-    assert acme["inventory"]["total"]["co2e_g"] == 200  # still in the company total
-    assert "extrapolation" not in acme
+    # four people in all: nothing is shown, not even the park's total
+    assert doc["park"]["withheld"] and doc["companies"][0]["withheld"]
+    assert "inventory" not in doc["park"] and "departments" not in doc["companies"][0]
 
 
 def test_factor_ids_referenced_walks_nested_rules() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from backend.domain.activities import Calculation, normalize
+from backend.domain.activities import ACTIVITY_TYPES, Calculation, normalize
 from emission_factors.loader import SETS_DIR, load_builtin_set, load_factor_set
 
 VERSION = "park-default-2026.1"
@@ -264,3 +264,76 @@ def test_every_result_names_its_factors_with_sources(activity_type: str, quantit
     c = normalize(activity_type, quantities, FACTORS)
     assert c.factors and all(f["source"] and f["id"] in FACTORS.factors for f in c.factors)
     assert c.public()["rounding"].startswith("exact decimal")
+
+
+# --- Every activity type under both shipped baselines of 2026.1 ----------------------------------
+
+BASELINES_2026 = ("city_mode_mix", "petrol_car_solo")
+# Avoided grams (city_mode_mix, petrol_car_solo) and the Scope 3 grams, which the baseline does not
+# change. mix = mix.city.cn 0.1081 kg CO2/pkm; car = car.petrol.avg 0.16272 kg CO2e/vkm ÷ 1.
+TRAVEL_2026: list[tuple[str, dict[str, Any], tuple[int, int], int]] = [
+    # metro 10 km: actual 10 × 0.0614 = 0.614 → 614; mix 10 × (0.1081 − 0.0614) = 0.467 → 467;
+    #   car 1.6272 − 0.614 = 1.0132 → 1013
+    ("metro", {"distance_km": "10"}, (467, 1013), 614),
+    # bus 8 km: actual 8 × 0.10385 = 0.8308 → 831; mix 0.8648 − 0.8308 = 0.034 → 34;
+    #   car 8 × 0.16272 = 1.30176 − 0.8308 = 0.47096 → 471
+    ("bus", {"distance_km": "8"}, (34, 471), 831),
+    # e-bus 8 km: actual 8 × 0.0812 = 0.6496 → 650; mix 0.8648 − 0.6496 = 0.2152 → 215;
+    #   car 1.30176 − 0.6496 = 0.65216 → 652
+    ("bus_electric", {"distance_km": "8"}, (215, 652), 650),
+    # rail 120 km: actual 12.756 → 12756; mix 12.972 − 12.756 = 0.216 → 216;
+    #   car 19.5264 − 12.756 = 6.7704 → 6770
+    ("rail", {"distance_km": "120"}, (216, 6770), 12756),
+    # walk 2.5 km: mix 0.27025 → 270; car 0.4068 → 407
+    ("walk", {"distance_km": "2.5"}, (270, 407), 0),
+    # bike 5 km: mix 0.5405 kg = 540.5 g → 540 (half to even); car 0.8136 → 814
+    ("bike", {"distance_km": "5"}, (540, 814), 0),
+    # shared bike 3 km: mix 0.3243 → 324; car 0.48816 → 488
+    ("bike_shared", {"distance_km": "3"}, (324, 488), 0),
+    # e-bike 10 km: actual 10 × 0.02 × 0.5306 = 0.10612 → 106; mix 1.081 − 0.10612 = 0.97488 → 975;
+    #   car 1.6272 − 0.10612 = 1.52108 → 1521
+    ("ebike", {"distance_km": "10"}, (975, 1521), 106),
+    # EV 20 km: actual 20 × 0.228644 × 0.5306 = 2.426370128 → 2426; 2026.1 fixes the EV baseline
+    #   to the solo petrol car whatever the park's: 3.2544 − 2.426370128 = 0.828029872 → 828
+    ("ev", {"distance_km": "20"}, (828, 828), 2426),
+    # taxi 10 km without occupants: per pkm at DEFRA's occupancy 10 × 0.14861 = 1.4861 → 1486;
+    #   mix 1.081 < 1.4861 → 0; car 1.6272 − 1.4861 = 0.1411 → 141
+    ("taxi", {"distance_km": "10"}, (0, 141), 1486),
+    # taxi 10 km, 2 people: per vkm 2.0806 ÷ 2 = 1.0403 → 1040; mix 1.081 − 1.0403 = 0.0407 → 41;
+    #   car 1.6272 − 1.0403 = 0.5869 → 587
+    ("taxi", {"distance_km": "10", "occupants": 2}, (41, 587), 1040),
+    # carpool 15 km, 2 people: 15 × 0.16272 ÷ 2 = 1.2204 → 1220; baseline fixed to the solo petrol
+    #   car: 2.4408 − 1.2204 = 1.2204 → 1220 under both
+    ("carpool", {"distance_km": "15", "occupants": 2}, (1220, 1220), 1220),
+]
+
+
+@pytest.mark.parametrize(("activity_type", "quantities", "avoided", "scope3_g"), TRAVEL_2026)
+@pytest.mark.parametrize("index", range(len(BASELINES_2026)), ids=BASELINES_2026)
+def test_travel_under_both_2026_1_baselines(
+    activity_type: str, quantities: dict[str, Any], avoided: tuple[int, int], scope3_g: int, index: int
+) -> None:
+    assert sorted(FACTORS.baseline_names) == sorted(BASELINES_2026)
+    assert figures(calc(activity_type, BASELINES_2026[index], **quantities)) == (avoided[index], scope3_g, 7)
+
+
+@pytest.mark.parametrize("baseline", BASELINES_2026)
+def test_flights_waste_goods_meals_and_energy_do_not_depend_on_the_2026_1_baseline(baseline: str) -> None:
+    # flight 1,200 km: UK short-haul 1,200 × 0.07559 = 90.708 kg → 90708 g, no credit
+    assert figures(calc("flight", baseline, distance_km="1200")) == (0, 90708, 6)
+    # paper 2.5 kg against landfill: 0.0025 × (1164.49 − 4.69) = 2.8995 kg → 2900 g (half to even);
+    #   office by default: Scope 3 0.0025 × 4.69 = 0.011725 kg → 12 g
+    assert figures(calc("recycling", baseline, material="paper", weight_kg="2.5")) == (2900, 12, 5)
+    # book 1.2 kg: 0.0012 × 1288.50 = 1.5462 kg → 1546 g
+    assert figures(calc("second_hand", baseline, item="book", weight_kg="1.2")) == (1546, 0, None)
+    # 3 cups: 3 × 0.012885 = 0.038655 kg → 39 g
+    assert figures(calc("no_disposables", baseline, item="cup", count=3)) == (39, 0, None)
+    # 2 clean plates: 2 × 0.0350155 = 0.070031 kg → 70 g
+    assert figures(calc("clean_plate", baseline, meals=2)) == (70, 0, None)
+    # 12.5 kWh: 12.5 × 0.5306 = 6.6325 kg → 6632 g (half to even)
+    assert figures(calc("energy_saving", baseline, kwh="12.5")) == (6632, 0, None)
+
+
+def test_the_2026_1_examples_cover_every_activity_type() -> None:
+    others = {"flight", "recycling", "second_hand", "no_disposables", "clean_plate", "energy_saving"}
+    assert {t for t, *_ in TRAVEL_2026} | others == set(ACTIVITY_TYPES)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from backend.domain.activities import Calculation, choose_baseline, normalize
+from backend.domain.activities import ACTIVITY_TYPES, Calculation, choose_baseline, normalize
 from backend.domain.errors import ConfigurationError, InvalidInput
 from emission_factors.loader import load_builtin_set
 
@@ -212,3 +212,8 @@ def test_carbon_baseline_lists_choices_in_order_of_preference() -> None:
     assert choose_baseline(None, FACTORS) == "national_conservative"
     with pytest.raises(ConfigurationError, match="none of these baselines"):
         choose_baseline("city_mode_mix", FACTORS)
+
+
+def test_the_examples_cover_every_activity_type() -> None:
+    others = {"flight", "recycling", "second_hand", "no_disposables", "clean_plate", "energy_saving"}
+    assert {t for t, *_ in TRAVEL} | others == set(ACTIVITY_TYPES)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from backend.api.deps import AuditorDep, RuntimeDep, TargetDep
+from backend.api.deps import PrincipalDep, RuntimeDep, TargetDep
 from backend.domain.merkle import MAX_TREE_SIZE
 from backend.services import audit_records, chain_identity, reanchoring, receipts
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/audit/v1", tags=["audit"])
 
 
 @router.get("/checkpoints", summary="Every anchored checkpoint / 全部链上检查点")
-def list_checkpoints(runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep) -> dict[str, Any]:
+def list_checkpoints(runtime: RuntimeDep, _auditor: PrincipalDep, target: TargetDep) -> dict[str, Any]:
     rows = receipts.confirmed_checkpoints(runtime.db, target)
     return {
         "chain_id": target.chain_id,
@@ -30,7 +30,7 @@ def list_checkpoints(runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDe
 @router.get("/consistency", summary="Consistency proof between two anchored tree sizes / 一致性证明")
 def get_consistency(
     runtime: RuntimeDep,
-    _auditor: AuditorDep,
+    _auditor: PrincipalDep,
     target: TargetDep,
     first: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)],
     second: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)],
@@ -41,7 +41,7 @@ def get_consistency(
 @router.get("/leaves", summary="Log leaves in order, for replaying the whole log / 日志叶子")
 def list_leaves(
     runtime: RuntimeDep,
-    _auditor: AuditorDep,
+    _auditor: PrincipalDep,
     start: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)] = 0,
     limit: Annotated[int, Query(ge=1, le=receipts.MAX_LEAVES_PAGE)] = 500,
 ) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def list_leaves(
 
 
 @router.get("/receipts/{leaf_index}", summary="Receipt of any logged record / 任意记录的凭证")
-def get_receipt(runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep, leaf_index: LeafIndex) -> Any:
+def get_receipt(runtime: RuntimeDep, _auditor: PrincipalDep, target: TargetDep, leaf_index: LeafIndex) -> Any:
     result = receipts.receipt_for_leaf(runtime.db, target, leaf_index)
     if isinstance(result, receipts.Pending):
         return {
@@ -69,7 +69,7 @@ def get_receipt(runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep, le
 @router.get("/proofs", summary="Inclusion proofs of a range of leaves at an anchored size / 批量包含证明")
 def list_proofs(
     runtime: RuntimeDep,
-    _auditor: AuditorDep,
+    _auditor: PrincipalDep,
     target: TargetDep,
     tree_size: Annotated[int, Query(ge=1, le=MAX_TREE_SIZE)],
     start: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)] = 0,
@@ -81,7 +81,7 @@ def list_proofs(
 @router.get("/records", summary="Stored records in leaf order, to compare with the log / 存储记录")
 def list_records(
     runtime: RuntimeDep,
-    _auditor: AuditorDep,
+    _auditor: PrincipalDep,
     start: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)] = 0,
     limit: Annotated[int, Query(ge=1, le=audit_records.MAX_RECORDS_PAGE)] = 500,
 ) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def list_records(
 @router.get("/accounts", summary="Stored points accounts with their totals / 积分账户（存储值）")
 def list_accounts(
     runtime: RuntimeDep,
-    _auditor: AuditorDep,
+    _principal: PrincipalDep,
     after: Annotated[str, Query(max_length=200, description="Cursor: the last page's last `cursor`.")] = "",
     limit: Annotated[int, Query(ge=1, le=audit_records.MAX_RECORDS_PAGE)] = 500,
 ) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def list_accounts(
 @router.get("/redemptions", summary="Stored redemptions, to compare with the log / 兑换记录（存储值）")
 def list_redemptions(
     runtime: RuntimeDep,
-    _auditor: AuditorDep,
+    _principal: PrincipalDep,
     after: Annotated[str, Query(max_length=200, description="Cursor: the last page's last `cursor`.")] = "",
     limit: Annotated[int, Query(ge=1, le=audit_records.MAX_RECORDS_PAGE)] = 500,
 ) -> dict[str, Any]:
@@ -116,13 +116,13 @@ def list_redemptions(
     summary="One record with its leaf, factors, evidence and receipt / 单条记录详情（抽样）",
 )
 def get_record(
-    runtime: RuntimeDep, _auditor: AuditorDep, target: TargetDep, leaf_index: LeafIndex
+    runtime: RuntimeDep, _auditor: PrincipalDep, target: TargetDep, leaf_index: LeafIndex
 ) -> dict[str, Any]:
     return audit_records.record_detail(runtime.db, target, runtime.subject_key, leaf_index)
 
 
 @router.get("/chain", summary="Chain identity, incidents and moves / 链状态、事件与迁移")
-def get_chain(runtime: RuntimeDep, _auditor: AuditorDep) -> dict[str, Any]:
+def get_chain(runtime: RuntimeDep, _auditor: PrincipalDep) -> dict[str, Any]:
     return {
         "status": chain_identity.chain_status(runtime),
         "incidents": [

@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.deps import RuntimeDep, require_roles
+from backend.api.deps import PrincipalDep, RuntimeDep
+from backend.api.text_fields import Text
 from backend.services import corrections
-from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["corrections"])
 
-CorrectorDep = Annotated[Principal, Depends(require_roles(*corrections.CORRECTING_ROLES))]
 ReasonCode = Literal[
     "duplicate",
     "data_entry_error",
@@ -30,10 +29,10 @@ class ReversalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason_code: ReasonCode = Field(description="Why the record is reversed / 冲正原因代码.")
-    note: str | None = Field(
+    note: Text | None = Field(
         default=None,
         max_length=corrections.MAX_NOTE_CHARS,
-        description="Free text (required for 'other'); kept in the database, only its SHA-256 is logged.",
+        description="Free text (required for 'other'); kept in the database, only a commitment is logged.",
     )
 
 
@@ -94,7 +93,7 @@ def _summary(avoided_g: int, scope3_g: int, taken: corrections.PointsTakeBack) -
 )
 def reverse_activity(
     runtime: RuntimeDep,
-    principal: CorrectorDep,
+    principal: PrincipalDep,
     activity_id: str,
     body: Annotated[ReversalCreate, Body()],
     response: Response,

@@ -9,16 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.deps import RuntimeDep, require_roles
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.domain.errors import NotFound
 from backend.domain.scope3 import parse_period
 from backend.services import dashboard, feed
-from backend.services.tokens import Principal
 
 router = APIRouter(tags=["dashboard"])
 
@@ -28,9 +27,6 @@ STATIC_FILES = {"app.js": "text/javascript", "dashboard.css": "text/css"}
 CHART_JS = Path(__file__).resolve().parents[3] / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
 """Chart.js (pinned in package.json) from the checkout's node_modules: nothing loads from the internet."""
 NO_STORE = {"Cache-Control": "no-cache"}
-
-ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
-TargetSetterDep = Annotated[Principal, Depends(require_roles("park_manager", "operator"))]
 
 
 class TargetSet(BaseModel):
@@ -64,11 +60,11 @@ def get_chart_js() -> FileResponse:
 
 
 @router.get("/api/v1/dashboard/status", tags=["scope3"], summary="Anchoring and feed status / 锚定与推送状态")
-def get_status(runtime: RuntimeDep, principal: ManagerDep) -> dict[str, Any]:
+def get_status(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     status: dict[str, Any] = {
         "role": principal.role,
         "company": principal.org if principal.role == "company_admin" else None,
-        "min_group_size": runtime.settings.scope3_min_group_size,
+        "min_group_size": runtime.settings.min_group_size,
         "timezone": runtime.settings.scope3_timezone,
         "anchoring": dashboard.anchoring_status(runtime.db, runtime.target),
         "labels": dashboard.labels(runtime.db, principal.org if principal.role == "company_admin" else None),
@@ -84,7 +80,7 @@ def get_status(runtime: RuntimeDep, principal: ManagerDep) -> dict[str, Any]:
 )
 def get_targets(
     runtime: RuntimeDep,
-    _caller: ManagerDep,
+    _caller: PrincipalDep,
     period: Annotated[str, Query(description="2026, 2026-Q4 or 2026-11", max_length=16)],
 ) -> dict[str, Any]:
     """The park's targets for the year of ``period`` and their pro-rata share for ``period``."""
@@ -94,7 +90,7 @@ def get_targets(
 @router.put("/api/v1/scope3/targets/{year}", tags=["scope3"], summary="Set a year's target / 设定年度目标")
 def put_target(
     runtime: RuntimeDep,
-    principal: TargetSetterDep,
+    principal: PrincipalDep,
     year: Annotated[int, PathParam(ge=2000, le=2100)],
     body: Annotated[TargetSet, Body()],
 ) -> dict[str, Any]:

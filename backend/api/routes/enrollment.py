@@ -8,8 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from backend.adapters.orm_identity import CompanyRow, DepartmentRow, EmployeeRow
-from backend.api.deps import CompanyAdminDep, OperatorDep, PrincipalDep, RuntimeDep
+from backend.api.deps import CompanyAdminDep, PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
     CompanyCreate,
     CompanyPublic,
@@ -34,28 +33,9 @@ INVITATION_TTL = timedelta(days=14)
 MAX_PAGE_SIZE = 200
 
 
-def _company(row: CompanyRow) -> CompanyPublic:
-    return CompanyPublic(id=row.id, name=row.name, name_zh=row.name_zh, created_at=row.created_at)
-
-
-def _department(row: DepartmentRow) -> DepartmentPublic:
-    return DepartmentPublic(id=row.id, company_id=row.company_id, name=row.name)
-
-
-def _employee(row: EmployeeRow) -> EmployeePublic:
-    return EmployeePublic(
-        id=row.id,
-        employee_no=row.employee_no,
-        department_id=row.department_id,
-        display_name=row.display_name,
-        status=row.status,
-        created_at=row.created_at,
-    )
-
-
 def _enrolled(result: enrollment.Enrolled, now: datetime) -> EnrolledPublic:
     return EnrolledPublic(
-        employee=_employee(result.employee),
+        employee=EmployeePublic.model_validate(result.employee),
         created=result.created,
         invitation_code=result.invitation_code,
         invitation_expires_at=now + INVITATION_TTL if result.invitation_code else None,
@@ -63,15 +43,15 @@ def _enrolled(result: enrollment.Enrolled, now: datetime) -> EnrolledPublic:
 
 
 @router.post("/companies", status_code=201, response_model=CompanyPublic, summary="Add a company to the park")
-def create_company(runtime: RuntimeDep, _operator: OperatorDep, body: CompanyCreate) -> CompanyPublic:
-    return _company(
+def create_company(runtime: RuntimeDep, _operator: PrincipalDep, body: CompanyCreate) -> CompanyPublic:
+    return CompanyPublic.model_validate(
         enrollment.create_company(runtime.db, body.id, body.name, datetime.now(UTC), body.name_zh)
     )
 
 
 @router.get("/companies", response_model=list[CompanyPublic], summary="The park's companies / 园区企业")
 def list_companies(runtime: RuntimeDep, _caller: PrincipalDep) -> list[CompanyPublic]:
-    return [_company(c) for c in enrollment.list_companies(runtime.db)]
+    return [CompanyPublic.model_validate(c) for c in enrollment.list_companies(runtime.db)]
 
 
 @router.post(
@@ -84,14 +64,16 @@ def create_department(
     runtime: RuntimeDep, _admin: CompanyAdminDep, company_id: str, body: DepartmentCreate
 ) -> DepartmentPublic:
     now = datetime.now(UTC)
-    return _department(enrollment.create_department(runtime.db, company_id, body.id, body.name, now))
+    return DepartmentPublic.model_validate(
+        enrollment.create_department(runtime.db, company_id, body.id, body.name, now)
+    )
 
 
 @router.get(
     "/companies/{company_id}/departments", response_model=list[DepartmentPublic], summary="Departments"
 )
 def list_departments(runtime: RuntimeDep, _admin: CompanyAdminDep, company_id: str) -> list[DepartmentPublic]:
-    return [_department(d) for d in enrollment.list_departments(runtime.db, company_id)]
+    return [DepartmentPublic.model_validate(d) for d in enrollment.list_departments(runtime.db, company_id)]
 
 
 @router.post(
@@ -128,7 +110,9 @@ def list_employees(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> EmployeePage:
     rows, total = enrollment.list_employees(runtime.db, company_id, limit, offset)
-    return EmployeePage(items=[_employee(r) for r in rows], total=total, limit=limit, offset=offset)
+    return EmployeePage(
+        items=[EmployeePublic.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.patch(
@@ -140,7 +124,9 @@ def update_employee(
     runtime: RuntimeDep, _admin: CompanyAdminDep, company_id: str, employee_id: str, body: EmployeeUpdate
 ) -> EmployeePublic:
     row = enrollment.update_employee(runtime.db, company_id, employee_id, body.department_id, body.status)
-    return _employee(row)
+    if body.status == "disabled":
+        runtime.sign_ins_ended()
+    return EmployeePublic.model_validate(row)
 
 
 @router.post(

@@ -6,20 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from backend.api.deps import AuditorDep, PrincipalDep, RuntimeDep, require_roles
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.domain.activities import choose_baseline
 from backend.domain.factors import Factor, FactorSet, Parameter
 from backend.domain.records import subject_commitment
 from backend.services import factor_recompute, factor_sets
-from backend.services.tokens import Principal
 from emission_factors.changelog import diff_sets
 
 router = APIRouter(prefix="/api/v1/factor-sets", tags=["factor sets"])
-
-OperatorDep = Annotated[Principal, Depends(require_roles("operator"))]
 
 
 class FactorSetCreate(BaseModel):
@@ -144,7 +141,7 @@ def diff_factor_sets(
     summary="Publish a factor set version (operator) / 发布排放因子集",
 )
 def publish_factor_set(
-    runtime: RuntimeDep, principal: OperatorDep, body: Annotated[FactorSetCreate, Body()], response: Response
+    runtime: RuntimeDep, principal: PrincipalDep, body: Annotated[FactorSetCreate, Body()], response: Response
 ) -> FactorSetPublic:
     candidate = factor_sets.parse_upload(body.factors_csv, body.methodology_toml, body.effective_from)
     now = datetime.now(UTC)
@@ -168,7 +165,7 @@ def publish_factor_set(
 )
 def preview_recompute(
     runtime: RuntimeDep,
-    _auditor: AuditorDep,
+    _auditor: PrincipalDep,
     version: str,
     since: Annotated[AwareDatetime | None, Query()] = None,
     until: Annotated[AwareDatetime | None, Query()] = None,

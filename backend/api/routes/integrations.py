@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from backend.adapters.orm_integrations import IntegrationSourceRow
-from backend.api.deps import OperatorDep, RuntimeDep
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
+    BindingCodeIssued,
+    BindingCodeRequest,
     DeliveryResult,
     RecordOutcomePublic,
     SourceCreate,
@@ -26,13 +27,14 @@ from backend.api.schemas_identity import (
 )
 from backend.domain.errors import InvalidInput
 from backend.domain.recognition import straight_line_km
-from backend.services import integrations
+from backend.services import binding_codes, integrations
 from mini_program_api.schemas import ACTIVITY_TYPES, ActivityCreate
 
 admin_router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 webhook_router = APIRouter(prefix="/integrations/v1", tags=["integrations"])
 
 _activity = TypeAdapter(ActivityCreate)
+MAX_CODE_REQUEST_BYTES = 4_096
 
 
 class Point(BaseModel):
@@ -52,27 +54,13 @@ class Envelope(BaseModel):
     end: Point | None = None
 
 
-def _source(row: IntegrationSourceRow) -> SourcePublic:
-    return SourcePublic(
-        id=row.id,
-        name=row.name,
-        kind=row.kind,
-        binding_kind=row.binding_kind,
-        activity_types=list(row.activity_types),
-        max_records_per_min=row.max_records_per_min,
-        created_at=row.created_at,
-        disabled_at=row.disabled_at,
-        previous_secret_valid_until=row.previous_valid_until,
-    )
-
-
 @admin_router.get("/sources", response_model=list[SourcePublic], summary="Registered data sources")
-def list_sources(runtime: RuntimeDep, _operator: OperatorDep) -> list[SourcePublic]:
-    return [_source(s) for s in integrations.list_sources(runtime.db)]
+def list_sources(runtime: RuntimeDep, _operator: PrincipalDep) -> list[SourcePublic]:
+    return [SourcePublic.model_validate(s) for s in integrations.list_sources(runtime.db)]
 
 
 @admin_router.post("/sources", status_code=201, response_model=SourceWithSecret, summary="Register a source")
-def register_source(runtime: RuntimeDep, _operator: OperatorDep, body: SourceCreate) -> SourceWithSecret:
+def register_source(runtime: RuntimeDep, _operator: PrincipalDep, body: SourceCreate) -> SourceWithSecret:
     row, secret = integrations.register_source(
         runtime.db,
         body.id,
@@ -82,7 +70,7 @@ def register_source(runtime: RuntimeDep, _operator: OperatorDep, body: SourceCre
         body.max_records_per_min,
         datetime.now(UTC),
     )
-    return SourceWithSecret(**_source(row).model_dump(), secret=secret)
+    return SourceWithSecret(**SourcePublic.model_validate(row).model_dump(), secret=secret)
 
 
 @admin_router.post(
@@ -90,16 +78,18 @@ def register_source(runtime: RuntimeDep, _operator: OperatorDep, body: SourceCre
     response_model=SourceWithSecret,
     summary="New secret; the old one verifies for 24 h more",
 )
-def rotate_secret(runtime: RuntimeDep, _operator: OperatorDep, source_id: str) -> SourceWithSecret:
+def rotate_secret(runtime: RuntimeDep, _operator: PrincipalDep, source_id: str) -> SourceWithSecret:
     row, secret = integrations.rotate_secret(runtime.db, source_id, datetime.now(UTC))
-    return SourceWithSecret(**_source(row).model_dump(), secret=secret)
+    return SourceWithSecret(**SourcePublic.model_validate(row).model_dump(), secret=secret)
 
 
 @admin_router.patch("/sources/{source_id}", response_model=SourcePublic, summary="Enable or disable a source")
 def update_source(
-    runtime: RuntimeDep, _operator: OperatorDep, source_id: str, body: SourceUpdate
+    runtime: RuntimeDep, _operator: PrincipalDep, source_id: str, body: SourceUpdate
 ) -> SourcePublic:
-    return _source(integrations.set_source_enabled(runtime.db, source_id, body.enabled, datetime.now(UTC)))
+    return SourcePublic.model_validate(
+        integrations.set_source_enabled(runtime.db, source_id, body.enabled, datetime.now(UTC))
+    )
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -183,3 +173,47 @@ def deliver(
         received=len(records),
         results=[RecordOutcomePublic(**vars(o)) for o in outcomes],
     )
+
+
+@webhook_router.post(
+    "/{source_id}/binding-codes",
+    status_code=201,
+    response_model=BindingCodeIssued,
+    summary="A one-time binding code for one of the source's accounts / 绑定码",
+    description=(
+        "Signed like deliveries (`X-Carbon-Timestamp`, `X-Carbon-Signature: v1=<hex>` over "
+        'timestamp + \'.\' + raw body). Body: `{"account": "<card or account id>"}`. The source '
+        "passes the code to the account's holder through its own channel; the employee enters it on "
+        "`POST /mp/v1/bindings`. Single use, valid "
+        f"{int(binding_codes.CODE_TTL.total_seconds() // 60)} minutes."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": BindingCodeRequest.model_json_schema()}},
+            "required": True,
+        }
+    },
+)
+def issue_binding_code(
+    runtime: RuntimeDep,
+    body: Annotated[bytes, Depends(raw_body)],
+    source_id: str,
+    timestamp: Annotated[str | None, Header(alias="X-Carbon-Timestamp")] = None,
+    signature: Annotated[str | None, Header(alias="X-Carbon-Signature")] = None,
+) -> BindingCodeIssued:
+    if len(body) > MAX_CODE_REQUEST_BYTES:
+        raise InvalidInput("body", f"at most {MAX_CODE_REQUEST_BYTES} bytes")
+    now = datetime.now(UTC)
+    tolerance = runtime.settings.webhook_tolerance_s
+    source, match = integrations.verify_delivery(
+        runtime.db, source_id, timestamp, signature, body, tolerance, now
+    )
+    try:
+        request = BindingCodeRequest.model_validate_json(body)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidInput(_field(tuple(error["loc"])) if error["loc"] else "body", error["msg"]) from None
+    issued = integrations.issue_binding_code(
+        runtime.db, source, match, request.account, runtime.subject_key, tolerance, now
+    )
+    return BindingCodeIssued(code=issued.code, kind=issued.kind, expires_at=issued.expires_at)

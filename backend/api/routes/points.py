@@ -6,11 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Query, Response
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from backend.adapters.orm_points import PointsRulesRow, PointsTransferRow
-from backend.api.deps import RuntimeDep, require_roles
+from backend.api.deps import PrincipalDep, RuntimeDep
+from backend.api.text_fields import Text
+from backend.api.types import UtcDatetime
 from backend.domain.errors import PermissionDenied
 from backend.domain.points import MAX_TRANSFER_POINTS, ReasonCode, TransferKind
 from backend.domain.points_rules import (
@@ -19,15 +20,19 @@ from backend.domain.points_rules import (
     MAX_EXPIRY_MONTHS,
     MAX_RATE_POINTS_PER_KG,
 )
-from backend.services import points, points_rules
+from backend.services import enrollment, points, points_rules
 from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/points", tags=["points administration"])
 
-ManagerDep = Annotated[Principal, Depends(require_roles("operator", "company_admin"))]
-OperatorDep = Annotated[Principal, Depends(require_roles("operator"))]
-ReaderDep = Annotated[Principal, Depends(require_roles("operator", "company_admin", "park_manager"))]
-AuditDep = Annotated[Principal, Depends(require_roles("operator", "auditor", "park_manager"))]
+
+def company_of(principal: Principal) -> str | None:
+    """The company a company admin is limited to (None for park-wide roles); never "none"."""
+    if principal.role != "company_admin":
+        return None
+    if not principal.org:
+        raise PermissionDenied("this company admin token names no company")
+    return principal.org
 
 
 class TypeRuleIn(BaseModel):
@@ -51,14 +56,22 @@ class RulesIn(BaseModel):
     employee_monthly_points_cap: int | None = Field(default=None, ge=0, le=MAX_CAP_POINTS)
     expiry_months: int | None = Field(default=None, ge=0, le=MAX_EXPIRY_MONTHS, description="Park only")
     utc_offset_min: int | None = Field(default=None, ge=-720, le=840, description="Park only")
+    company_max_points_per_kg: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_RATE_POINTS_PER_KG,
+        description="Park only: the highest rate a company may set (its general, default or per-type rate)",
+    )
 
 
 class RulesDocumentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     scope: str
     version: int
     document: dict[str, Any]
     updated_by: str
-    updated_at: datetime
+    updated_at: UtcDatetime
     leaf_index: int
 
 
@@ -67,19 +80,8 @@ class RulesPublic(BaseModel):
     documents: list[RulesDocumentPublic]
 
 
-def _document_public(row: PointsRulesRow) -> RulesDocumentPublic:
-    return RulesDocumentPublic(
-        scope=row.scope,
-        version=row.version,
-        document=row.document,
-        updated_by=row.updated_by,
-        updated_at=row.updated_at.astimezone(UTC),
-        leaf_index=row.leaf_index,
-    )
-
-
 @router.get("/rules", response_model=RulesPublic, summary="Issuance rules in force / 积分发放规则")
-def get_rules(runtime: RuntimeDep, principal: ReaderDep) -> RulesPublic:
+def get_rules(runtime: RuntimeDep, principal: PrincipalDep) -> RulesPublic:
     d = runtime.issuance.rules_defaults
     org = principal.org if principal.role == "company_admin" else None
     return RulesPublic(
@@ -90,8 +92,11 @@ def get_rules(runtime: RuntimeDep, principal: ReaderDep) -> RulesPublic:
             "employee_monthly_points_cap": d.employee_monthly_points_cap,
             "expiry_months": d.expiry_months,
             "utc_offset_min": d.utc_offset_min,
+            "company_max_points_per_kg": d.company_max_points_per_kg,
         },
-        documents=[_document_public(r) for r in points_rules.list_documents(runtime.db, org)],
+        documents=[
+            RulesDocumentPublic.model_validate(r) for r in points_rules.list_documents(runtime.db, org)
+        ],
     )
 
 
@@ -101,12 +106,12 @@ def _document(body: RulesIn) -> dict[str, Any]:
 
 @router.put("/rules/park", response_model=RulesDocumentPublic, summary="Replace the park's issuance rules")
 def put_park_rules(
-    runtime: RuntimeDep, principal: OperatorDep, body: Annotated[RulesIn, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, body: Annotated[RulesIn, Body()]
 ) -> RulesDocumentPublic:
     row = points_rules.put_document(
         runtime.db, points_rules.PARK_SCOPE, _document(body), principal.subject, datetime.now(UTC)
     )
-    return _document_public(row)
+    return RulesDocumentPublic.model_validate(row)
 
 
 @router.put(
@@ -115,47 +120,39 @@ def put_park_rules(
     summary="Replace a company's overrides (caps can only be tightened)",
 )
 def put_company_rules(
-    runtime: RuntimeDep, principal: ManagerDep, org_id: str, body: Annotated[RulesIn, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, org_id: str, body: Annotated[RulesIn, Body()]
 ) -> RulesDocumentPublic:
     if principal.role == "company_admin" and principal.org != org_id:
         raise PermissionDenied("a company admin sets its own company's rules only")
+    enrollment.require_companies(runtime.db, [org_id])
     scope = points_rules.company_scope(org_id)
-    row = points_rules.put_document(runtime.db, scope, _document(body), principal.subject, datetime.now(UTC))
-    return _document_public(row)
+    row = points_rules.put_document(
+        runtime.db,
+        scope,
+        _document(body),
+        principal.subject,
+        datetime.now(UTC),
+        runtime.issuance.rules_defaults,
+    )
+    return RulesDocumentPublic.model_validate(row)
 
 
 class TransferPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     kind: str
-    debit_account: str
-    credit_account: str
+    debit_account: str = Field(validation_alias=AliasChoices("debit_account", "debit_account_id"))
+    credit_account: str = Field(validation_alias=AliasChoices("credit_account", "credit_account_id"))
     amount: int
     reason_code: str | None
-    reverses: str | None
+    reverses: str | None = Field(validation_alias=AliasChoices("reverses", "reverses_id"))
     activity_id: str | None
     redemption_id: str | None
     details: dict[str, Any]
-    created_at: datetime
+    created_at: UtcDatetime
     created_by: str | None
     leaf_index: int
-
-
-def transfer_public(row: PointsTransferRow) -> TransferPublic:
-    return TransferPublic(
-        id=row.id,
-        kind=row.kind,
-        debit_account=row.debit_account_id,
-        credit_account=row.credit_account_id,
-        amount=row.amount,
-        reason_code=row.reason_code,
-        reverses=row.reverses_id,
-        activity_id=row.activity_id,
-        redemption_id=row.redemption_id,
-        details=row.details,
-        created_at=row.created_at.astimezone(UTC),
-        created_by=row.created_by,
-        leaf_index=row.leaf_index,
-    )
 
 
 class CorrectionCreate(BaseModel):
@@ -167,13 +164,13 @@ class CorrectionCreate(BaseModel):
     amount: int | None = Field(
         default=None, gt=0, le=MAX_TRANSFER_POINTS, description="Default: all not yet reversed."
     )
-    note: str | None = Field(default=None, max_length=500, description="Kept in the database, never logged.")
+    note: Text | None = Field(default=None, max_length=500, description="Kept in the database, never logged.")
 
 
 def _created(response: Response, posted: points.PostedTransfer) -> TransferPublic:
     if not posted.created:
         response.status_code = 200
-    return transfer_public(posted.row)
+    return TransferPublic.model_validate(posted.row)
 
 
 @router.post(
@@ -186,7 +183,10 @@ def _created(response: Response, posted: points.PostedTransfer) -> TransferPubli
     summary="Reverse a transfer with a reason code / 冲正",
 )
 def create_correction(
-    runtime: RuntimeDep, principal: ManagerDep, body: Annotated[CorrectionCreate, Body()], response: Response
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    body: Annotated[CorrectionCreate, Body()],
+    response: Response,
 ) -> TransferPublic:
     posted = points.correct(
         runtime.db,
@@ -197,7 +197,7 @@ def create_correction(
         amount=body.amount,
         note=body.note,
         actor=principal.subject,
-        actor_org=principal.org if principal.role == "company_admin" else None,
+        actor_org=company_of(principal),
         now=datetime.now(UTC),
     )
     return _created(response, posted)
@@ -213,7 +213,7 @@ class GrantCreate(BaseModel):
     company: str = Field(min_length=1, max_length=128)
     employee: str | None = Field(default=None, min_length=1, max_length=128)
     amount: int = Field(gt=0, le=MAX_TRANSFER_POINTS)
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 @router.post(
@@ -224,7 +224,7 @@ class GrantCreate(BaseModel):
     summary="Fund a company pool, or award points from it / 企业积分池",
 )
 def create_grant(
-    runtime: RuntimeDep, principal: ManagerDep, body: Annotated[GrantCreate, Body()], response: Response
+    runtime: RuntimeDep, principal: PrincipalDep, body: Annotated[GrantCreate, Body()], response: Response
 ) -> TransferPublic:
     posted = points.grant(
         runtime.db,
@@ -250,19 +250,19 @@ class TransferList(BaseModel):
 )
 def list_transfers(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     activity_id: Annotated[str | None, Query(max_length=36)] = None,
     redemption_id: Annotated[str | None, Query(max_length=36)] = None,
     employee: Annotated[str | None, Query(max_length=128)] = None,
 ) -> TransferList:
     rows = points.find_transfers(
         runtime.db,
-        org_id=principal.org if principal.role == "company_admin" else None,
+        org_id=company_of(principal),
         activity_id=activity_id,
         redemption_id=redemption_id,
         employee=employee,
     )
-    return TransferList(items=[transfer_public(r) for r in rows])
+    return TransferList(items=[TransferPublic.model_validate(r) for r in rows])
 
 
 class LedgerPublic(BaseModel):
@@ -285,7 +285,7 @@ def _masked(account_id: str) -> str:
 @router.get(
     "/ledger", response_model=LedgerPublic, summary="Ledger audit: conservation and totals / 账本核对"
 )
-def get_ledger(runtime: RuntimeDep, _principal: AuditDep) -> LedgerPublic:
+def get_ledger(runtime: RuntimeDep, _principal: PrincipalDep) -> LedgerPublic:
     audit = points.audit_ledger(runtime.db)
     with runtime.db.read_sessions() as session:
         totals = points.totals(session)

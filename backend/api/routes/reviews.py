@@ -9,8 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from backend.adapters.orm_integrations import ReviewRow
-from backend.api.deps import CompanyAdminDep, ManagerDep, RuntimeDep
+from backend.api.deps import CompanyAdminDep, PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
     AggregateGroup,
     AggregatesPublic,
@@ -22,21 +21,11 @@ from backend.api.schemas_identity import (
 from backend.domain.disclosure import Group
 from backend.domain.errors import PermissionDenied
 from backend.services import aggregates, reviews
+from backend.services.scope3 import Scope3Config
 
 router = APIRouter(prefix="/api/v1", tags=["reviews and aggregates"])
 
 MAX_PAGE_SIZE = 200
-
-
-def _review(row: ReviewRow) -> ReviewPublic:
-    return ReviewPublic(
-        activity_id=row.activity_id,
-        decision=row.decision,
-        reason=row.reason,
-        reviewer=row.reviewer,
-        decided_at=row.decided_at,
-        leaf_index=row.leaf_index,
-    )
 
 
 def _item(item: reviews.QueueItem) -> ReviewItem:
@@ -54,7 +43,7 @@ def _item(item: reviews.QueueItem) -> ReviewItem:
         source=a.source,
         evidence=f.evidence if f else None,
         findings=f.findings if f else [],
-        review=_review(item.review) if item.review else None,
+        review=ReviewPublic.model_validate(item.review) if item.review else None,
     )
 
 
@@ -89,7 +78,7 @@ def decide(
         runtime.issuance,
         datetime.now(UTC),
     )
-    return _review(row)
+    return ReviewPublic.model_validate(row)
 
 
 def _group(group: Group) -> AggregateGroup:
@@ -107,7 +96,7 @@ def _group(group: Group) -> AggregateGroup:
 @router.get("/aggregates", response_model=AggregatesPublic, summary="Credited activities in aggregate / 汇总")
 def activity_aggregates(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     group_by: Literal["company", "department"] = "company",
     company: Annotated[str | None, Query(max_length=64)] = None,
     since: AwareDatetime | None = None,
@@ -118,7 +107,10 @@ def activity_aggregates(
             raise PermissionDenied("company admins see aggregates of their own company only")
         company, group_by = principal.org, "department"
     minimum = runtime.settings.min_group_size
-    result = aggregates.activity_aggregates(runtime.db, group_by, company, since, until, minimum)
+    tz = Scope3Config(runtime.settings.scope3_timezone, minimum).tz
+    result, since, until = aggregates.activity_aggregates(
+        runtime.db, group_by, company, since, until, minimum, tz
+    )
     return AggregatesPublic(
         group_by=group_by,
         company=company,
@@ -127,4 +119,6 @@ def activity_aggregates(
         other=_group(result.other) if result.other else None,
         pooled_groups=result.pooled,
         suppressed=result.suppressed_all,
+        since=since,
+        until=until,
     )

@@ -1,34 +1,39 @@
 """Scope 3 routes for park managers, company admins and the park platform (pull API and exports).
 
 Park managers see every company; a company admin sees only the company in their token. Figures
-are aggregates: departments with fewer reporting employees than ``CARBON_SCOPE3_MIN_GROUP_SIZE``
+are aggregates: departments with fewer reporting employees than ``CARBON_MIN_GROUP_SIZE``
 are never shown separately.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.adapters import disclosure_pdf
-from backend.api.deps import RuntimeDep, require_roles
+from backend.api.deps import PrincipalDep, RuntimeDep
+from backend.api.text_fields import Text
 from backend.bootstrap.runtime import Runtime
 from backend.domain.errors import PermissionDenied
 from backend.domain.records import canonical_json
 from backend.domain.scope3 import parse_category, parse_period
-from backend.services import feed, scope3, scope3_close, scope3_disclosure, scope3_explain, scope3_report
+from backend.services import (
+    enrollment,
+    feed,
+    scope3,
+    scope3_close,
+    scope3_disclosure,
+    scope3_explain,
+    scope3_report,
+    scope3_xlsx,
+)
 from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/scope3", tags=["scope3"])
 
-ManagerDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin"))]
-ParkDep = Annotated[Principal, Depends(require_roles("park_manager", "operator"))]
-AuditorSignDep = Annotated[Principal, Depends(require_roles("auditor"))]
-SignoffReaderDep = Annotated[Principal, Depends(require_roles("auditor", "operator"))]
-HeadcountEditorDep = Annotated[Principal, Depends(require_roles("park_manager", "company_admin", "operator"))]
 
 PeriodQuery = Annotated[
     str,
@@ -49,7 +54,7 @@ ExtrapolateQuery = Annotated[
 
 def scope3_config(runtime: Runtime) -> scope3.Scope3Config:
     return scope3.Scope3Config(
-        runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size, runtime.settings.baseline
+        runtime.settings.scope3_timezone, runtime.settings.min_group_size, runtime.settings.baseline
     )
 
 
@@ -75,7 +80,7 @@ def _summary(
 @router.get("/summary", summary="Scope 3 totals per category, avoided emissions apart / 范围三汇总")
 def get_summary(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     category: CategoryQuery = None,
@@ -89,22 +94,39 @@ def get_summary(
 
 @router.get(
     "/export",
-    summary="Export a summary as CSV or JSON / 导出汇总",
-    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    summary="Export a summary as CSV, XLSX or JSON / 导出汇总",
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                scope3_xlsx.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {},
+            }
+        }
+    },
 )
 def export_summary(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     category: CategoryQuery = None,
     extrapolate: ExtrapolateQuery = False,
-    format: Annotated[Literal["csv", "json"], Query()] = "csv",
+    format: Annotated[
+        Literal["csv", "xlsx", "json"],
+        Query(description="csv (UTF-8 with a BOM), xlsx (Excel: summary, rows, factors) or json"),
+    ] = "csv",
 ) -> Response:
     doc = _summary(runtime, principal, period, company, category, extrapolate)
     name = f"scope3-{doc['period']['label']}" + (
         f"-{doc['scope']['company']}" if doc["scope"]["company"] else ""
     )
+    if format == "xlsx":
+        return Response(
+            scope3_xlsx.to_xlsx(doc, datetime.now(UTC)),
+            media_type=scope3_xlsx.MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
     if format == "json":
         return Response(
             canonical_json(doc),
@@ -121,7 +143,7 @@ def export_summary(
 @router.get("/report", response_class=HTMLResponse, summary="Printable report in Chinese and English / 报告")
 def get_report(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     extrapolate: ExtrapolateQuery = True,
@@ -139,7 +161,7 @@ def get_report(
 )
 def get_disclosure(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     format: Annotated[Literal["html", "pdf", "json"], Query()] = "html",
@@ -156,7 +178,7 @@ def get_disclosure(
         return Response(canonical_json(disclosure), media_type="application/json")
     if format == "pdf":
         return Response(
-            disclosure_pdf.to_pdf(disclosure),
+            scope3_disclosure.to_pdf(disclosure),
             media_type="application/pdf",
             headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
         )
@@ -166,7 +188,7 @@ def get_disclosure(
 @router.get("/explain", summary="How a total was computed / 计算说明")
 def get_explanation(
     runtime: RuntimeDep,
-    principal: ManagerDep,
+    principal: PrincipalDep,
     period: PeriodQuery,
     company: CompanyQuery = None,
     category: CategoryQuery = None,
@@ -193,7 +215,7 @@ class HeadcountUpdate(BaseModel):
 
 
 @router.get("/headcounts", summary="Configured headcounts / 员工人数")
-def get_headcounts(runtime: RuntimeDep, principal: HeadcountEditorDep) -> dict[str, Any]:
+def get_headcounts(runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     company = principal.org if principal.role == "company_admin" else None
     if principal.role == "company_admin" and company is None:
         raise PermissionDenied("this company admin token names no company")
@@ -202,25 +224,26 @@ def get_headcounts(runtime: RuntimeDep, principal: HeadcountEditorDep) -> dict[s
 
 @router.put("/headcounts/{company}", summary="Set a company's headcount / 设置员工人数")
 def put_headcount(
-    runtime: RuntimeDep, principal: HeadcountEditorDep, company: str, body: Annotated[HeadcountUpdate, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, company: str, body: Annotated[HeadcountUpdate, Body()]
 ) -> dict[str, Any]:
     """The denominator of the share of employees reporting and of the category 7 extrapolation."""
     scope3.authorize_company(principal.role, principal.org, company)
+    enrollment.require_companies(runtime.db, [company])
     scope3.set_headcount(runtime.db, company, body.headcount, principal.role)
     return {"company": company, "headcount": body.headcount}
 
 
 class RestatementCreate(BaseModel):
-    reason: str = Field(min_length=1, max_length=scope3_close.MAX_REASON_LENGTH)
+    reason: Text = Field(min_length=1, max_length=scope3_close.MAX_REASON_LENGTH)
 
 
 @router.get("/periods", summary="Closed periods and restatements / 已关账期间")
-def get_closes(runtime: RuntimeDep, _principal: ManagerDep) -> dict[str, Any]:
+def get_closes(runtime: RuntimeDep, _principal: PrincipalDep) -> dict[str, Any]:
     return {"closes": scope3_close.list_closes(runtime.db)}
 
 
 @router.post("/periods/{period}/close", status_code=201, summary="Close a period: freeze its totals / 关账")
-def close_period(runtime: RuntimeDep, principal: ParkDep, period: str) -> dict[str, Any]:
+def close_period(runtime: RuntimeDep, principal: PrincipalDep, period: str) -> dict[str, Any]:
     """Freezes the park's totals for an ended period, logs them (anchored with the next checkpoint)
     and queues the push to the park platform. Closing twice is a 409; restate instead."""
     return scope3_close.close_period(
@@ -235,7 +258,7 @@ def close_period(runtime: RuntimeDep, principal: ParkDep, period: str) -> dict[s
 
 @router.post("/periods/{period}/restatements", status_code=201, summary="Restate a closed period / 重述")
 def restate_period(
-    runtime: RuntimeDep, principal: ParkDep, period: str, body: Annotated[RestatementCreate, Body()]
+    runtime: RuntimeDep, principal: PrincipalDep, period: str, body: Annotated[RestatementCreate, Body()]
 ) -> dict[str, Any]:
     return scope3_close.restate_period(
         runtime.db,
@@ -272,7 +295,7 @@ class SignoffCreate(BaseModel):
 )
 def sign_off_period(
     runtime: RuntimeDep,
-    principal: AuditorSignDep,
+    principal: PrincipalDep,
     period: str,
     body: Annotated[SignoffCreate, Body()],
     response: Response,
@@ -292,16 +315,16 @@ def sign_off_period(
 
 
 @router.get("/periods/{period}/signoffs", summary="Auditors' sign-offs of a period / 审计签核记录")
-def get_signoffs(runtime: RuntimeDep, _principal: SignoffReaderDep, period: str) -> dict[str, Any]:
+def get_signoffs(runtime: RuntimeDep, _principal: PrincipalDep, period: str) -> dict[str, Any]:
     return {"signoffs": scope3_close.list_signoffs(runtime.db, parse_period(period))}
 
 
 @router.get("/feed", summary="Park-platform outbox status / 推送状态")
-def get_feed(runtime: RuntimeDep, _principal: ParkDep) -> dict[str, Any]:
+def get_feed(runtime: RuntimeDep, _principal: PrincipalDep) -> dict[str, Any]:
     return feed.outbox_status(runtime.db, configured=bool(runtime.settings.park_platform_url))
 
 
 @router.post("/feed/snapshots", status_code=202, summary="Queue a push of an open period's totals / 推送快照")
-def post_snapshot(runtime: RuntimeDep, _principal: ParkDep, period: PeriodQuery) -> JSONResponse:
+def post_snapshot(runtime: RuntimeDep, _principal: PrincipalDep, period: PeriodQuery) -> JSONResponse:
     delivery_id = feed.enqueue_snapshot(runtime.db, parse_period(period), scope3_config(runtime))
     return JSONResponse({"delivery_id": delivery_id, "status": "queued"}, status_code=202)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
-from backend.adapters.orm_identity import ApiKeyRow, StaffAccountRow
-from backend.api.deps import OperatorDep, RuntimeDep, StaffDep
+from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.schemas_identity import (
     ApiKeyCreate,
     ApiKeyIssued,
@@ -38,31 +37,8 @@ def token_public(tokens: identity.IssuedTokens) -> TokenPublic:
     )
 
 
-def _key(row: ApiKeyRow) -> ApiKeyPublic:
-    return ApiKeyPublic(
-        id=row.id,
-        name=row.name,
-        scopes=list(row.scopes),
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        replaced_by=row.replaced_by,
-    )
-
-
 def _issued(issued: staff.IssuedKey) -> ApiKeyIssued:
-    return ApiKeyIssued(**_key(issued.row).model_dump(), key=issued.key)
-
-
-def _staff(row: StaffAccountRow) -> StaffPublic:
-    return StaffPublic(
-        id=row.id,
-        username=row.username,
-        role=row.role,
-        company_id=row.company_id,
-        created_at=row.created_at,
-        disabled_at=row.disabled_at,
-    )
+    return ApiKeyIssued(**ApiKeyPublic.model_validate(issued.row).model_dump(), key=issued.key)
 
 
 @router.post("/auth/token", response_model=TokenPublic, summary="Staff sign-in / 工作人员登录")
@@ -79,43 +55,46 @@ def refresh(runtime: RuntimeDep, body: RefreshRequest) -> TokenPublic:
 @router.post("/auth/logout", status_code=204, summary="End the sign-in / 退出登录")
 def logout(runtime: RuntimeDep, body: RefreshRequest) -> Response:
     identity.logout(runtime.db, body.refresh_token, datetime.now(UTC))
+    runtime.sign_ins_ended()
     return Response(status_code=204)
 
 
 @router.get("/me/api-keys", response_model=list[ApiKeyPublic], summary="My API keys / 我的 API 密钥")
-def list_keys(runtime: RuntimeDep, principal: StaffDep) -> list[ApiKeyPublic]:
-    return [_key(k) for k in staff.list_api_keys(runtime.db, principal)]
+def list_keys(runtime: RuntimeDep, principal: PrincipalDep) -> list[ApiKeyPublic]:
+    return [ApiKeyPublic.model_validate(k) for k in staff.list_api_keys(runtime.db, principal)]
 
 
 @router.post("/me/api-keys", status_code=201, response_model=ApiKeyIssued, summary="Create an API key")
-def create_key(runtime: RuntimeDep, principal: StaffDep, body: ApiKeyCreate) -> ApiKeyIssued:
+def create_key(runtime: RuntimeDep, principal: PrincipalDep, body: ApiKeyCreate) -> ApiKeyIssued:
     now = datetime.now(UTC)
     return _issued(staff.create_api_key(runtime.db, principal, body.name, body.scopes, body.ttl_days, now))
 
 
 @router.post("/me/api-keys/{key_id}/rotate", response_model=ApiKeyIssued, summary="Rotate an API key")
-def rotate_key(runtime: RuntimeDep, principal: StaffDep, key_id: str) -> ApiKeyIssued:
+def rotate_key(runtime: RuntimeDep, principal: PrincipalDep, key_id: str) -> ApiKeyIssued:
     return _issued(staff.rotate_api_key(runtime.db, principal, key_id, datetime.now(UTC)))
 
 
 @router.delete("/me/api-keys/{key_id}", response_model=ApiKeyPublic, summary="Revoke an API key")
-def revoke_key(runtime: RuntimeDep, principal: StaffDep, key_id: str) -> ApiKeyPublic:
-    return _key(staff.revoke_api_key(runtime.db, principal, key_id, datetime.now(UTC)))
+def revoke_key(runtime: RuntimeDep, principal: PrincipalDep, key_id: str) -> ApiKeyPublic:
+    return ApiKeyPublic.model_validate(staff.revoke_api_key(runtime.db, principal, key_id, datetime.now(UTC)))
 
 
 @router.post("/staff", status_code=201, response_model=StaffPublic, summary="Create a staff account")
-def create_staff(runtime: RuntimeDep, _operator: OperatorDep, body: StaffCreate) -> StaffPublic:
+def create_staff(runtime: RuntimeDep, _operator: PrincipalDep, body: StaffCreate) -> StaffPublic:
     row = staff.create_staff(
         runtime.db, body.username, body.password, body.role, body.company_id, datetime.now(UTC)
     )
-    return _staff(row)
+    return StaffPublic.model_validate(row)
 
 
 @router.get("/staff", response_model=list[StaffPublic], summary="Staff accounts")
-def list_staff(runtime: RuntimeDep, _operator: OperatorDep) -> list[StaffPublic]:
-    return [_staff(r) for r in staff.list_staff(runtime.db)]
+def list_staff(runtime: RuntimeDep, _operator: PrincipalDep) -> list[StaffPublic]:
+    return [StaffPublic.model_validate(r) for r in staff.list_staff(runtime.db)]
 
 
 @router.post("/staff/{staff_id}/disable", response_model=StaffPublic, summary="Disable a staff account")
-def disable_staff(runtime: RuntimeDep, _operator: OperatorDep, staff_id: str) -> StaffPublic:
-    return _staff(staff.disable_staff(runtime.db, staff_id, datetime.now(UTC)))
+def disable_staff(runtime: RuntimeDep, _operator: PrincipalDep, staff_id: str) -> StaffPublic:
+    disabled = staff.disable_staff(runtime.db, staff_id, datetime.now(UTC))
+    runtime.sign_ins_ended()
+    return StaffPublic.model_validate(disabled)

@@ -76,7 +76,19 @@ function mass(grams) {
 const exact = (grams) => `${grams.toLocaleString("en-US")} g CO2e`;
 const pct = (value) => (value === null || value === undefined ? "—" : (value * 100).toFixed(1) + " %");
 
+// A figure the disclosure rule withholds (a group of too few people) arrives as null.
+const WITHHELD = () => L("已隐藏", "withheld");
+
 function setFigure(node, grams, explainUrl) {
+  if (grams === null || grams === undefined) {
+    node.textContent = WITHHELD();
+    node.dataset.withheld = "1";
+    delete node.dataset.g;
+    delete node.dataset.explain;
+    node.title = L("人数少于最小分组人数，不予显示", "Fewer people than the minimum group size: not shown");
+    return;
+  }
+  delete node.dataset.withheld;
   node.textContent = mass(grams);
   node.dataset.g = grams;
   node.title = exact(grams);
@@ -228,8 +240,19 @@ function showMessage(text, isError) {
   box.className = isError ? "error" : "";
 }
 
+const WITHHELD_FIGURE = { co2e_g: null, records: null, explain_url: null };
+
 function category(block, number) {
+  if (!block || block.withheld) return WITHHELD_FIGURE;
   return block.inventory.categories.find((c) => c.category === number) || { co2e_g: 0, records: 0 };
+}
+
+function blockTotal(block) {
+  return !block || block.withheld ? WITHHELD_FIGURE : block.inventory.total;
+}
+
+function avoidedTotal(block) {
+  return !block || block.withheld ? WITHHELD_FIGURE : block.avoided.total;
 }
 
 function periodEnded(p) {
@@ -239,7 +262,7 @@ function periodEnded(p) {
 
 function renderTrend(node, now, before, previousLabel, lowerIsBetter = true) {
   node.className = "trend";
-  if (before === null || before === undefined) {
+  if (before === null || before === undefined || now === null || now === undefined) {
     node.textContent = "";
     return;
   }
@@ -256,8 +279,8 @@ function renderTrend(node, now, before, previousLabel, lowerIsBetter = true) {
 }
 
 function renderTarget(node, grams, target) {
-  node.hidden = !target;
-  if (!target) return;
+  node.hidden = !target || grams === null;
+  if (node.hidden) return;
   const used = target.co2e_g ? grams / target.co2e_g : null;
   const bar = el("div", { class: "bar" });
   const fill = el("span", { class: used !== null && used > 1 ? "over" : "" });
@@ -275,12 +298,13 @@ function renderTarget(node, grams, target) {
 
 function renderCards(doc, previous, targets) {
   const block = doc.totals;
-  const total = block.inventory.total;
+  const total = blockTotal(block);
   const prevLabel = previous ? previous.period.label : "";
   const prevBlock = previous ? previous.totals : null;
   setFigure($("total"), total.co2e_g, total.explain_url);
-  $("total-records").textContent = L(`${total.records} 条记录`, `${total.records} records`);
-  renderTrend($("trend-total"), total.co2e_g, prevBlock ? prevBlock.inventory.total.co2e_g : null, prevLabel);
+  $("total-records").textContent =
+    total.records === null ? WITHHELD() : L(`${total.records} 条记录`, `${total.records} records`);
+  renderTrend($("trend-total"), total.co2e_g, prevBlock ? blockTotal(prevBlock).co2e_g : null, prevLabel);
   const byCategory = {};
   for (const t of (targets && targets.targets) || []) byCategory[t.category === null ? "total" : t.category] = t;
   renderTarget($("target-total"), total.co2e_g, byCategory.total);
@@ -290,8 +314,14 @@ function renderCards(doc, previous, targets) {
     renderTrend($(`trend-${number}`), row.co2e_g, prevBlock ? category(prevBlock, number).co2e_g : null, prevLabel);
     renderTarget($(`target-${number}`), row.co2e_g, byCategory[number]);
   }
-  setFigure($("avoided"), block.avoided.total.co2e_g, null);
-  renderTrend($("trend-avoided"), block.avoided.total.co2e_g, prevBlock ? prevBlock.avoided.total.co2e_g : null, prevLabel, false);
+  setFigure($("avoided"), avoidedTotal(block).co2e_g, null);
+  renderTrend($("trend-avoided"), avoidedTotal(block).co2e_g, prevBlock ? avoidedTotal(prevBlock).co2e_g : null, prevLabel, false);
+  if (block.withheld) {
+    $("reporting-share").textContent = WITHHELD();
+    $("reporting-count").textContent = "";
+    $("no-headcount").hidden = true;
+    return;
+  }
   const quality = block.data_quality;
   $("reporting-share").textContent = pct(quality.reporting_share);
   const counted = quality.employees_reporting_counted ?? quality.employees_reporting;
@@ -373,7 +403,7 @@ function stacked(labels, blocks, unitLabel) {
       datasets: [7, 6, 5].map((c) => ({
         label: `${categoryLabel(c)} ${state.status.labels.categories[c] ? L(state.status.labels.categories[c].name_zh, state.status.labels.categories[c].name_en) : ""}`,
         backgroundColor: CATEGORY_COLORS[c],
-        data: blocks.map((b) => category(b, c).co2e_g / unitLabel[0]),
+        data: blocks.map((b) => (category(b, c).co2e_g === null ? null : category(b, c).co2e_g / unitLabel[0])),
       })),
     },
     options: { scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: unitLabel[1] } } } },
@@ -382,9 +412,10 @@ function stacked(labels, blocks, unitLabel) {
 
 function renderCharts(doc) {
   const block = doc.totals;
-  const monthScale = massScale(block.months.map((m) => m.inventory.total.co2e_g));
-  chart("chart-trend", stacked(block.months.map((m) => m.period), block.months, monthScale));
-  const companyScale = massScale(doc.companies.map((b) => b.inventory.total.co2e_g));
+  const months = block.months || [];
+  const monthScale = massScale(months.map((m) => blockTotal(m).co2e_g || 0));
+  chart("chart-trend", stacked(months.map((m) => m.period), months, monthScale));
+  const companyScale = massScale(doc.companies.map((b) => blockTotal(b).co2e_g || 0));
   chart("chart-companies", stacked(doc.companies.map((b) => companyName(b.company)), doc.companies, companyScale));
   chart("chart-participation", {
     type: "bar",
@@ -394,13 +425,13 @@ function renderCharts(doc) {
         {
           label: L("报告率 %", "Reporting share %"),
           backgroundColor: "#7e57c2",
-          data: doc.companies.map((b) => (b.data_quality.reporting_share === null ? 0 : b.data_quality.reporting_share * 100)),
+          data: doc.companies.map((b) => (b.withheld || b.data_quality.reporting_share === null ? null : b.data_quality.reporting_share * 100)),
         },
       ],
     },
     options: { scales: { y: { min: 0, max: 100 } } },
   });
-  const types = block.activity_types.slice(0, 8);
+  const types = (block.activity_types || []).slice(0, 8);
   chart("chart-types", {
     type: "bar",
     data: {
@@ -433,6 +464,11 @@ function renderCompanies(doc) {
   for (const block of doc.companies) {
     const row = el("tr", { "data-company": block.company });
     row.append(el("td", { class: "l", "data-testid": `company-${block.company}-name` }, companyName(block.company)));
+    if (block.withheld) {
+      row.append(el("td", { colspan: "7", class: "withheld", "data-testid": `company-${block.company}-withheld` }, WITHHELD()));
+      rows.push(row);
+      continue;
+    }
     for (const number of [7, 6, 5]) {
       const cell = el("td");
       const cat = category(block, number);
@@ -557,6 +593,10 @@ async function load() {
 }
 
 function renderExplanation(data) {
+  if (data.withheld) {
+    $("explain-body").replaceChildren(el("p", { class: "note withheld" }, `${WITHHELD()}: ${L(data.privacy.note_zh, data.privacy.note_en)}`));
+    return;
+  }
   const figure = data.figure;
   const filters = Object.entries(data.filters).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${v}`).join(", ");
   const rows = [

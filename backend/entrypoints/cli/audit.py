@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from backend.domain.factors import FactorSet
 from backend.entrypoints.cli import audit_sample
 from backend.entrypoints.cli.audit_client import (
     INVALID_WORDS,
@@ -39,8 +40,10 @@ from backend.entrypoints.cli.audit_client import (
     unverified,
 )
 from backend.entrypoints.cli.common import bi
-from backend.services.record_audit import RecordAudit
+from backend.services.checkpoint_verification import verify_checkpoint
+from backend.services.record_audit import FactorSetAudit, RecomputeAudit, RecordAudit
 from backend.services.verification import parse_receipt, verify_log, verify_receipt
+from emission_factors.loader import load_builtin_set, pinned_hashes, superseded_hashes
 
 LEAVES_PAGE = 1000
 RECORDS_PAGE = 1000
@@ -99,6 +102,52 @@ def check_receipt(file: Path, target: Target) -> Outcome:
         return Outcome.VALID
 
     return guarded(check, target.rpc)
+
+
+@app.command(
+    "verify-checkpoint",
+    help=bi(
+        "verify the park's C2SP checkpoint: the log's signature, witnesses' cosignatures, the root on chain",
+        "校验园区的 C2SP 检查点：日志签名、见证者联署与链上根哈希",
+    ),
+)
+def verify_checkpoint_command(
+    api: ApiOption,
+    vkey: Annotated[
+        list[str], typer.Option(help=bi("the log's verifier key (repeatable)", "日志验证公钥（可重复）"))
+    ],
+    contract: Annotated[str, typer.Option(help=bi("the ledger contract's address", "账本合约地址"))],
+    chain_id: Annotated[int, typer.Option(help=bi("the chain's id", "链 ID"))],
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=bi("a witness's verifier key that must have cosigned (repeatable)", "须已联署的见证者公钥")
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(min=1, help=bi("an older anchored tree size (default: latest)", "指定树大小")),
+    ] = None,
+    rpc: RpcOption = None,
+    profile: ProfileOption = "anvil",
+) -> None:
+    target = Target(api=api, rpc=rpc, profile=profile)
+    path = "/checkpoint" if size is None else f"/audit/v1/checkpoints/{size}/note"
+
+    def check() -> Outcome:
+        try:
+            response = httpx.get(api.rstrip("/") + path, timeout=30)
+        except httpx.HTTPError as exc:
+            return unverified(f"the API at {api} is unreachable: {exc}")
+        if response.status_code != 200:
+            return unverified(f"GET {path} answered {response.status_code}")
+        verdict = verify_checkpoint(
+            response.content, vkey, witness or [], chain_for(target, contract, chain_id), chain_id
+        )
+        print(verdict.summary())
+        return Outcome.VALID
+
+    _exit(guarded(check, rpc))
 
 
 class _Progress:
@@ -230,18 +279,43 @@ def verify_log_command(
     quiet: Annotated[
         bool, typer.Option("--quiet", help=bi("no progress lines on stderr", "不显示进度"))
     ] = False,
+    recompute: Annotated[
+        bool,
+        typer.Option(
+            "--recompute",
+            help=bi(
+                "recompute every activity from its logged quantities with the released factor set it "
+                "names, and check that set was the one in force",
+                "用记录所用的已发布内置因子集按日志中的数量重新计算每条行为，并核对该因子集当时有效",
+            ),
+        ),
+    ] = False,
 ) -> None:
-    _exit(check_log(Target(api, rpc, profile, token), records=not no_records, quiet=quiet))
+    _exit(
+        check_log(Target(api, rpc, profile, token), records=not no_records, quiet=quiet, recompute=recompute)
+    )
 
 
 def check_log(
-    target: Target, *, records: bool = True, quiet: bool = False, client: httpx.Client | None = None
+    target: Target,
+    *,
+    records: bool = True,
+    quiet: bool = False,
+    client: httpx.Client | None = None,
+    recompute: bool = False,
 ) -> Outcome:
     """``verify-log``; ``client`` lets tests call an in-process app."""
-    return guarded(lambda: _check_log(target, records, quiet, client), target.rpc)
+    return guarded(lambda: _check_log(target, records, quiet, client, recompute), target.rpc)
 
 
-def _check_log(target: Target, with_records: bool, quiet: bool, client: httpx.Client | None) -> Outcome:
+def _released_sets() -> dict[str, FactorSet]:
+    """The built-in sets whose pins this tool ships (loading checks each against its pin)."""
+    return {version: load_builtin_set(version) for version in pinned_hashes()}
+
+
+def _check_log(
+    target: Target, with_records: bool, quiet: bool, client: httpx.Client | None, recompute: bool = False
+) -> Outcome:
     with open_api(target, client) as api:
         listing = api.get("/audit/v1/checkpoints")
         chain = chain_for(target, listing["contract"], int(listing["chain_id"]))
@@ -271,16 +345,25 @@ def _check_log(target: Target, with_records: bool, quiet: bool, client: httpx.Cl
             _Progress(total, quiet),
             proofs=proofs,
             records=records,
+            factor_sets=FactorSetAudit(pinned_hashes(), superseded_hashes()),
+            recompute=RecomputeAudit(_released_sets()) if recompute else None,
             leaves_between=lambda start, stop: [
                 bytes.fromhex(item["leaf"][2:])
                 for item in api.get("/audit/v1/leaves", start=start, limit=stop - start)["leaves"]
             ],
         )
-    compared = f", {report.records_compared} stored records compared" if records is not None else ""
+    plural = "" if report.records_compared == 1 else "s"
+    compared = f", {report.records_compared} stored record{plural} compared" if records is not None else ""
+    compared += f", {report.factor_set_hashes_checked} factor-set hashes checked"
+    if recompute:
+        compared += f", {report.recomputed} activities recomputed"
+        if report.not_recomputed:
+            compared += f" ({report.not_recomputed} on factor sets this tool does not hold)"
     if report.ok:
         checkpoints = f"{report.checkpoints} checkpoint{'s' if report.checkpoints != 1 else ''}"
         match = "matches" if report.checkpoints == 1 else "match"
-        print(f"valid: {report.leaves} leaves replayed, {checkpoints} {match} the chain" + compared)
+        replayed = f"{report.leaves} lea{'ves' if report.leaves != 1 else 'f'}"
+        print(f"valid: {replayed} replayed, {checkpoints} {match} the chain" + compared)
         return Outcome.VALID
     print(
         f"{INVALID_WORDS}: {len(report.problems)} problem(s) after {report.leaves} leaves{compared} "

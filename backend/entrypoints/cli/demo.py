@@ -305,7 +305,7 @@ def _report(
 
 def _close(runtime: Runtime, start: datetime, now: datetime, tz: ZoneInfo) -> None:
     settings = runtime.settings
-    config = scope3.Scope3Config(settings.scope3_timezone, settings.scope3_min_group_size, settings.baseline)
+    config = scope3.Scope3Config(settings.scope3_timezone, settings.min_group_size, settings.baseline)
     quarters = _closable(start, now, tz)
     if not quarters:
         print("no quarter closed: none that ended is covered whole by the seeded data")

@@ -23,16 +23,19 @@ from backend.entrypoints.cli import (
     demo,
     factors,
     identity,
+    log_keys,
     ops,
+    privacy,
     scope3,
     serve,
     tokens,
+    witness,
 )
 from backend.entrypoints.cli.common import EXIT_FAILED, CommandFailed, bi, given_settings
 from backend.observability.logging import configure_logging
 
 PROG = "carbon-ledger"
-GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, ops)
+GROUPS = (serve, tokens, identity, factors, scope3, demo, audit, chain, log_keys, witness, privacy, ops)
 """Command groups in the order ``--help`` lists them."""
 
 app = typer.Typer(

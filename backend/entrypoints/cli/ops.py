@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from backend.adapters import backup as backups
+from backend.adapters.voucher_keys import KEY_FILE as VOUCHER_KEY_FILE
 from backend.bootstrap.runtime import SUBJECT_KEY_FILE, Runtime
 from backend.bootstrap.settings import DEV_TOKEN_SECRET, Settings
 from backend.domain.errors import ConfigurationError, InvalidInput
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
 def configure_serve_logging(settings: Settings) -> None:
     """JSON (or text) logs at the configured level, redacting every secret known before start-up."""
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, queued=True)
     from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
 
     register_secret(DEV_TOKEN_SECRET, ANVIL_DEFAULT_KEY_0, settings.token_secret, settings.subject_key)
@@ -66,11 +67,13 @@ def _sqlite_path(settings: Settings) -> Path | None:
 
 def _data_files(settings: Settings) -> list[Path]:
     data_dir = settings.data_dir
-    files = [data_dir / SUBJECT_KEY_FILE, settings.manifest_path]
+    files = [data_dir / SUBJECT_KEY_FILE, data_dir / VOUCHER_KEY_FILE, settings.manifest_path]
     files += sorted(data_dir.glob("deployment.replaced-*.json"))
     key_file = settings.anchoring_key_file
     if key_file is not None and key_file.resolve().parent == data_dir:
         files.append(key_file)
+    if settings.resolved_log_key_file.resolve().parent == data_dir:
+        files.append(settings.resolved_log_key_file)  # the key behind every published checkpoint
     return files
 
 

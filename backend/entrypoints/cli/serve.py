@@ -6,7 +6,9 @@ import errno
 import signal
 import socket
 import sys
+import threading
 from types import FrameType
+from typing import Annotated
 
 import typer
 
@@ -26,6 +28,13 @@ def register(app: typer.Typer) -> None:
     app.command("migrate", help=bi("migrate the database to the latest schema", "将数据库迁移到最新结构"))(
         migrate
     )
+    app.command(
+        "worker",
+        help=bi(
+            "run the background roles (anchoring, feed, expiry) without HTTP, each while elected",
+            "不提供 HTTP，仅运行后台角色（锚定、推送、积分过期），各角色经选举运行",
+        ),
+    )(worker)
 
 
 def port_problem(host: str, port: int) -> str | None:
@@ -50,41 +59,87 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
-def serve() -> None:
-    _serve(settings())
+MAX_WORKERS = 64
+WORKER_START_TIMEOUT_S = 120
 
 
-def _serve(config: Settings) -> None:
-    import uvicorn
+def serve(
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=MAX_WORKERS,
+            help=bi(
+                "API processes sharing the port (use PostgreSQL for more than one)",
+                "共享端口的 API 进程数（多于一个时请使用 PostgreSQL）",
+            ),
+        ),
+    ] = 1,
+) -> None:
+    _serve(settings(), workers)
 
+
+def _start_anvil(config: Settings) -> tuple[object | None, object | None]:
+    """The managed Anvil of the ``anvil`` profile, shared with any ledger process already running on
+    this data directory (started and supervised here otherwise); (None, None) for other profiles."""
     from backend.adapters.anvil import AnvilProcess
     from backend.adapters.anvil_supervisor import AnvilSupervisor
-    from backend.api.app import create_app
-    from backend.bootstrap.startup import build_runtime
+    from backend.adapters.shared_anvil import SharedAnvil
 
-    config.check_production_safety()
-    problem = port_problem(config.api_host, config.api_port)
-    if problem:  # before Anvil starts, the contract deploys or the database migrates
-        fail(problem)
-    ops.configure_serve_logging(config)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    anvil = None
-    supervisor = None
-    if config.chain_profile == "anvil" and not config.chain_rpc_url:
-        anvil = AnvilProcess(
+    if config.chain_profile != "anvil" or config.chain_rpc_url:
+        return None, None
+    anvil = SharedAnvil(
+        AnvilProcess(
             port=config.anvil_port,
             state_path=config.data_dir / "anvil-state.json",
             chain_id=config.anvil_chain_id,
             log_path=config.data_dir / "anvil.log",
             state_interval_s=config.anvil_state_interval_s,
         )
-        anvil.start()
-        print(
-            f"anvil: chain {config.anvil_chain_id} at {anvil.rpc_url} (state in {config.data_dir})",
-            flush=True,
-        )
-        supervisor = AnvilSupervisor(anvil)
+    )
+    anvil.start()
+    how = "started" if anvil.started_here else "shared with another process on this data directory"
+    print(
+        f"anvil: chain {config.anvil_chain_id} at {anvil.anvil.rpc_url} ({how}; state in {config.data_dir})",
+        flush=True,
+    )
+    supervisor = None
+    if anvil.started_here:
+        supervisor = AnvilSupervisor(anvil.anvil)
         supervisor.start()
+    return anvil, supervisor
+
+
+def _stop_anvil(anvil: object | None, supervisor: object | None) -> None:
+    from backend.adapters.anvil_supervisor import AnvilSupervisor
+    from backend.adapters.shared_anvil import SharedAnvil
+
+    if isinstance(supervisor, AnvilSupervisor):
+        supervisor.stop()
+    if isinstance(anvil, SharedAnvil):
+        anvil.stop()
+
+
+def _serve(config: Settings, workers: int = 1) -> None:
+    import uvicorn
+
+    from backend.api.app import create_app
+    from backend.bootstrap.startup import build_runtime
+    from backend.entrypoints.asgi import NoDelayHttpToolsProtocol
+
+    config.check_production_safety()
+    problem = port_problem(config.api_host, config.api_port)
+    if problem:  # before Anvil starts, the contract deploys or the database migrates
+        fail(problem)
+    if workers > 1 and config.resolved_database_url.startswith("sqlite"):
+        fail(
+            "--workers above 1 needs PostgreSQL (CARBON_DATABASE_URL): SQLite has one writer / "
+            "多个工作进程需要 PostgreSQL"
+        )
+    ops.configure_serve_logging(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    anvil, supervisor = _start_anvil(config)
 
     def _terminate(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -103,23 +158,68 @@ def _serve(config: Settings) -> None:
             f"API at http://{config.api_host}:{config.api_port} (docs at /docs); Ctrl-C stops",
             flush=True,
         )
-        uvicorn.run(
-            create_app(built),
-            host=config.api_host,
-            port=config.api_port,
-            timeout_graceful_shutdown=5,
-            log_config=None,  # uvicorn logs through our handler; the middleware writes access lines
-            access_log=False,
-        )
+        common = {
+            "host": config.api_host,
+            "port": config.api_port,
+            "http": NoDelayHttpToolsProtocol,
+            "timeout_graceful_shutdown": 5,
+            "log_config": None,  # uvicorn logs through our handler; the middleware writes access lines
+            "access_log": False,
+        }
+        if workers == 1:
+            uvicorn.run(create_app(built), **common)  # type: ignore[arg-type]
+        else:
+            built.db.dispose()  # each worker process builds its own runtime from the environment
+            uvicorn.run(
+                "backend.entrypoints.asgi:worker_app",
+                factory=True,
+                workers=workers,
+                # A worker builds its runtime (contract, chain check) before it answers: under
+                # load that takes longer than uvicorn's 5 s, which would kill it as unresponsive.
+                timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
+                **common,  # type: ignore[arg-type]
+            )
     except KeyboardInterrupt:
         pass
     finally:
         if built is not None:
             built.db.dispose()
-        if supervisor is not None:
-            supervisor.stop()
-        if anvil is not None:
-            anvil.stop()
+        _stop_anvil(anvil, supervisor)
+
+
+def worker() -> None:
+    """Runs the scheduler's jobs without HTTP until SIGTERM or Ctrl-C (each job only while this
+    process holds its role's lease)."""
+    from backend.bootstrap.startup import build_runtime
+    from backend.entrypoints.worker.scheduler import start_scheduler
+
+    config = settings()
+    config.check_production_safety()
+    ops.configure_serve_logging(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    anvil, supervisor = _start_anvil(config)
+    stopping = threading.Event()
+
+    def _terminate(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    built = None
+    try:
+        built = build_runtime(config)
+        ops.register_runtime_secrets(built)
+        scheduler = start_scheduler(built)
+        print("worker: background roles elected; SIGTERM or Ctrl-C stops", flush=True)
+        try:
+            while not stopping.wait(1.0):
+                pass
+        finally:
+            scheduler.shutdown(wait=True)  # releases the roles at once
+    finally:
+        if built is not None:
+            built.db.dispose()
+        _stop_anvil(anvil, supervisor)
 
 
 def migrate() -> None:

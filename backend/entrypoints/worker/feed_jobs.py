@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ def _config(runtime: Runtime) -> feed.FeedConfig | None:
 
 def _scope3_config(runtime: Runtime) -> scope3.Scope3Config:
     return scope3.Scope3Config(
-        runtime.settings.scope3_timezone, runtime.settings.scope3_min_group_size, runtime.settings.baseline
+        runtime.settings.scope3_timezone, runtime.settings.min_group_size, runtime.settings.baseline
     )
 
 
@@ -59,12 +60,18 @@ def snapshot_job(runtime: Runtime) -> None:
     logger.info("queued snapshot %s of %s for the park platform", delivery_id, period.label)
 
 
-def register(scheduler: Any, runtime: Runtime, monitor: JobMonitor = MONITOR) -> None:
-    """Adds the feed's jobs; without a platform URL pushes wait in the outbox."""
+def register(
+    scheduler: Any,
+    runtime: Runtime,
+    monitor: JobMonitor = MONITOR,
+    guard: Callable[[Callable[..., Any]], Callable[..., Any]] = lambda fn: fn,
+) -> None:
+    """Adds the feed's jobs, each wrapped by ``guard`` (the feed role's election); without a
+    platform URL pushes wait in the outbox."""
     config = _config(runtime)
     if config is not None:
         scheduler.add_job(
-            monitor.instrumented("feed-deliver", deliver_job),
+            monitor.instrumented("feed-deliver", guard(deliver_job)),
             "interval",
             args=[runtime, config],
             seconds=runtime.settings.feed_poll_interval_s,
@@ -79,7 +86,7 @@ def register(scheduler: Any, runtime: Runtime, monitor: JobMonitor = MONITOR) ->
         except ValueError as exc:
             raise ConfigurationError(f"CARBON_FEED_SCHEDULE_CRON {cron!r}: {exc}") from None
         scheduler.add_job(
-            monitor.instrumented("feed-snapshot", snapshot_job),
+            monitor.instrumented("feed-snapshot", guard(snapshot_job)),
             trigger,
             args=[runtime],
             id="feed-snapshot",

@@ -1,25 +1,34 @@
 """Background jobs (APScheduler): anchoring checkpoints of the log on the chain; points expiry.
 
-One scheduler per deployment: ``carbon-ledger serve`` runs the API in one process with the
-scheduler inside it. Each job runs at most once at a time and missed runs coalesce.
+Every process that runs a scheduler (``carbon-ledger serve`` with the scheduler enabled, each of
+its ``--workers``, ``carbon-ledger worker``) schedules every job, but a job runs only in the
+process holding its role's lease (:mod:`backend.entrypoints.worker.elector`): one anchorer — the
+only sender of chain transactions —, one feed, one expiry per deployment. Each job runs at most once at a time
+and missed runs coalesce.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
+import httpx
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session
 
 from backend.adapters.deployment import load_manifest
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.startup import watch_chain
 from backend.domain.errors import CarbonLedgerError
 from backend.entrypoints.worker import feed_jobs
+from backend.entrypoints.worker.elector import Elector
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
-from backend.services import chain_repair
+from backend.services import chain_repair, witnessing
 from backend.services.anchoring import anchor_tick
 from backend.services.chain_identity import ChainCheck
 from backend.services.points import expire_due
@@ -28,22 +37,25 @@ from backend.services.points_rules import park_rules
 logger = logging.getLogger(__name__)
 
 
-def anchoring_job(runtime: Runtime) -> None:
+def anchoring_job(runtime: Runtime, fence: Callable[[Session], bool] | None = None) -> None:
     """One anchoring tick; a failure raises, and :func:`instrumented` logs and counts it.
 
     A chain that is not the anchored one gets nothing, except one that only lost its latest
     checkpoints: those are re-anchored on the same contract first (:mod:`chain_repair`).
+    ``fence`` (the elected anchorer's lease) is checked in the transaction that adds a checkpoint.
     """
     if runtime.chain is None or runtime.target is None:
         return
-    check = watch_chain(runtime)
+    check = watch_chain(runtime, full=False)
     if check is not None and not check.ok:
         if not _repair(runtime, check):
             return
         check = watch_chain(runtime)
         if check is not None and not check.ok:
             return
-    result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy)
+    result = anchor_tick(runtime.db, runtime.chain, runtime.target, runtime.anchor_policy, fence)
+    if result.confirmed or result.prepared is not None:
+        runtime.chain_guard.saw(runtime.chain.latest_checkpoint())
     if result.confirmed:
         logger.info("anchored checkpoints up to tree size %d", max(result.confirmed))
 
@@ -60,6 +72,20 @@ def _repair(runtime: Runtime, check: ChainCheck) -> bool:
     return progress is not None and progress.complete
 
 
+def witness_job(runtime: Runtime, http: httpx.Client) -> None:
+    """Sends the latest anchored checkpoint to the witnesses that have not cosigned it."""
+    if runtime.target is None:
+        return
+    witnessing.submit_latest(
+        runtime.db,
+        runtime.target,
+        runtime.log_keys,
+        witnessing.endpoints(runtime.settings.witnesses),
+        http,
+        datetime.now(UTC),
+    )
+
+
 def points_expiry_job(runtime: Runtime) -> None:
     try:
         months = park_rules(runtime.db, runtime.issuance.rules_defaults).expiry_months
@@ -72,21 +98,40 @@ def points_expiry_job(runtime: Runtime) -> None:
         logger.info("expired %d points in %d accounts", run.points, run.accounts)
 
 
-def build_scheduler(runtime: Runtime, monitor: JobMonitor = MONITOR) -> BackgroundScheduler:
-    """Every job of a deployment, each on its own schedule, observed by ``monitor``; not started."""
+def build_scheduler(
+    runtime: Runtime, monitor: JobMonitor = MONITOR, elector: Elector | None = None
+) -> BackgroundScheduler:
+    """Every job of a deployment, each on its own schedule, observed by ``monitor`` and, with an
+    ``elector``, run only while this process holds the job's role; not started."""
+
+    def role(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return fn if elector is None else elector.guarded(name, fn)
+
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        monitor.instrumented("anchor", anchoring_job),
+        monitor.instrumented("anchor", role("anchor", anchoring_job)),
         "interval",
         args=[runtime],
+        kwargs={"fence": elector.fence("anchor")} if elector is not None else {},
         seconds=runtime.settings.anchor_interval_s,
         id="anchor",
         max_instances=1,
         coalesce=True,
     )
-    feed_jobs.register(scheduler, runtime, monitor)
+    feed_jobs.register(scheduler, runtime, monitor, lambda fn: role("feed", fn))
+    if runtime.settings.witnesses:
+        witnessing.endpoints(runtime.settings.witnesses)  # a bad vkey fails at start, not in the job
+        scheduler.add_job(
+            monitor.instrumented("witness", role("anchor", witness_job)),
+            "interval",
+            args=[runtime, httpx.Client(timeout=runtime.settings.witness_timeout_s)],
+            seconds=runtime.settings.anchor_interval_s,
+            id="witness",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.add_job(
-        monitor.instrumented("points-expiry", points_expiry_job),
+        monitor.instrumented("points-expiry", role("expiry", points_expiry_job)),
         "interval",
         args=[runtime],
         seconds=runtime.settings.points_expiry_interval_s,
@@ -98,6 +143,10 @@ def build_scheduler(runtime: Runtime, monitor: JobMonitor = MONITOR) -> Backgrou
 
 
 def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
-    scheduler = build_scheduler(runtime)
+    """The scheduler, started, with its roles elected; shutting it down releases the roles."""
+    elector = Elector(runtime.db, runtime.settings.role_lease_s)
+    scheduler = build_scheduler(runtime, elector=elector)
+    scheduler.add_listener(lambda _event: elector.stop(), EVENT_SCHEDULER_SHUTDOWN)
+    elector.start()
     scheduler.start()
     return scheduler

@@ -52,6 +52,7 @@ const WORDS = {
   "bindings.kind": ["类型", "Kind"],
   "bindings.identifier": ["卡号/账号", "Card or account number"],
   "bindings.label": ["备注", "Label"],
+  "bindings.code": ["绑定码（向卡或账户的运营方获取）", "Binding code (from the card's or account's operator)"],
   "bindings.consent": [
     "我同意用该账户的出行记录为我记录低碳出行。",
     "I agree that this account's records are used to credit my low-carbon trips.",
@@ -77,6 +78,7 @@ const WORDS = {
   issued: ["可使用", "issued"],
   used: ["已使用", "used"],
   cancelled: ["已取消", "cancelled"],
+  used: ["已核销", "used"],
   stock: ["库存", "stock"],
   code: ["券码", "Code"],
   until: ["可取消至", "cancellable until"],
@@ -437,6 +439,15 @@ async function showVoucher(id, box) {
   const v = await get(`/mp/v1/redemptions/${encodeURIComponent(id)}`);
   box.replaceChildren(el("p", { class: "code", "data-testid": `code-${v.id}` }, v.voucher_code));
   box.hidden = false;
+  if (v.voucher_qr_url) {
+    // The QR code carries the park's signature; the merchant's page checks it before the server.
+    const response = await send("GET", v.voucher_qr_url);
+    if (response.ok) {
+      const svg = await response.text();
+      const src = `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(svg)))}`;
+      box.append(el("img", { class: "qr", src, alt: v.voucher_code, "data-testid": `qr-${v.id}` }));
+    }
+  }
 }
 
 function voucherItem(v) {
@@ -610,9 +621,11 @@ function wire() {
     event.preventDefault();
     const body = { kind: $("binding-kind").value, identifier: $("binding-identifier").value.trim(), consent: $("binding-consent").checked };
     if ($("binding-label").value.trim()) body.label = $("binding-label").value.trim();
+    if ($("binding-code").value.trim()) body.code = $("binding-code").value.trim();
     await api("POST", "/mp/v1/bindings", body)
       .then(() => {
         $("binding-identifier").value = "";
+        $("binding-code").value = "";
         return loadBindings();
       })
       .catch(fail);

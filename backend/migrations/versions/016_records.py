@@ -1,8 +1,8 @@
 """Records: auditors' sign-offs of period closes (each a logged ``period_signoff`` record), and the
 leaves of the ``binding`` records of a consent given or withdrawn.
 
-Revision ID: 008
-Revises: 007
+Revision ID: 016
+Revises: 015
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "008"
-down_revision = "007"
+revision = "016"
+down_revision = "015"
 branch_labels = None
 depends_on = None
 
