@@ -22,7 +22,7 @@ def test_every_rule_is_one_row_with_its_roles_and_scope() -> None:
     rows = permissions.matrix_markdown().splitlines()[2:]
     assert len(rows) == len(permissions.RULES)
     operator_only = next(r for r in rows if r.startswith("| POST | `/api/v1/companies` |"))
-    assert operator_only.split("|")[3:9] == ["  ", "  ", "  ", "  ", " ✓ ", " `companies:admin` "]
+    assert operator_only.split("|")[3:10] == ["  ", "  ", "  ", "  ", " ✓ ", "  ", " `companies:admin` "]
 
 
 def test_a_changed_rule_makes_the_document_stale(monkeypatch: pytest.MonkeyPatch) -> None:
