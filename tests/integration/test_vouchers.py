@@ -26,7 +26,7 @@ from backend.adapters.orm_points import RedemptionRow
 from backend.adapters.voucher_keys import KEY_FILE, VoucherSigner
 from backend.domain import vouchers as rules
 from backend.services import enrollment
-from tests.integration.api_harness import Api
+from tests.integration.api_harness import Api, fast_password_hashing
 
 NOW = datetime.now(UTC)
 METRO = {"type": "metro", "occurred_at": (NOW - timedelta(hours=2)).isoformat(), "distance_km": 12.4}
@@ -209,3 +209,24 @@ def test_the_signing_key_is_created_once_and_shared(tmp_path: Path) -> None:
     signature = first.sign("CLV1.CL-0000-0000-0000.1")
     assert second.verify("CLV1.CL-0000-0000-0000.1", signature)
     assert not second.verify("CLV1.CL-0000-0000-0001.1", signature)
+
+
+def test_an_operator_creates_a_merchant_account_that_signs_in_and_looks_up_a_voucher(till: Till) -> None:
+    redemption = till.redeem()
+    operator = till.api.auth("operator", "op-1")
+    account = {"username": "canteen.till", "password": "correct horse battery", "role": "merchant"}
+    with fast_password_hashing():
+        no_company = till.client.post("/api/v1/staff", json=account, headers=operator)
+        assert no_company.status_code == 422 and no_company.json()["errors"][0]["field"] == "company_id"
+        created = till.client.post(
+            "/api/v1/staff", json={**account, "company_id": "canteen"}, headers=operator
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["role"] == "merchant" and created.json()["company_id"] == "canteen"
+        login = till.client.post(
+            "/api/v1/auth/token", json={"username": "canteen.till", "password": "correct horse battery"}
+        )
+    assert login.status_code == 200 and login.json()["role"] == "merchant", login.text
+    signed_in = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    seen = till.client.get(f"/api/v1/vouchers/{redemption['voucher_code']}", headers=signed_in)
+    assert seen.status_code == 200 and seen.json()["state"] == "usable", seen.text
