@@ -65,7 +65,6 @@ def use(db: Database, merchant: Principal, text: str, now: datetime) -> Voucher:
         body = {
             "redemption": row.id,
             "reward": reward.id,
-            "reward_name": reward.name,
             "merchant": merchant.org,
             "used_at": now.isoformat(),
         }
