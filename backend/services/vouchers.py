@@ -61,7 +61,8 @@ def use(db: Database, merchant: Principal, text: str, now: datetime) -> Voucher:
         log = SqlLogStore(session)
         log.lock_head()
         row, reward = _find(session, code, lock=True)
-        rules.check_usable(code, row.status, row.expires_at, row.used_at, reward.merchant, merchant.org, now)
+        expires_at = rules.ends_at(row.created_at, row.expires_at)
+        rules.check_usable(code, row.status, expires_at, row.used_at, reward.merchant, merchant.org, now)
         body = {
             "redemption": row.id,
             "reward": reward.id,

@@ -155,6 +155,33 @@ def test_cancelled_expired_and_other_merchants_vouchers_are_refused(till: Till) 
     assert till.client.post(path + "/use", headers=till.merchant).status_code == 200  # still good for its own
 
 
+def test_a_voucher_redeemed_before_ends_were_stored_expires_after_the_validity(till: Till) -> None:
+    old, recent = till.redeem(), till.redeem()
+    now = datetime.now(UTC)
+    issued = {
+        old["id"]: now - rules.VOUCHER_VALIDITY - timedelta(minutes=1),
+        recent["id"]: now - timedelta(days=1),
+    }
+    with till.api.runtime.db.write_sessions() as session, session.begin():
+        for redemption_id, created_at in issued.items():
+            session.execute(
+                update(RedemptionRow)
+                .where(RedemptionRow.id == redemption_id)
+                .values(created_at=created_at, expires_at=None)
+            )
+    path = f"/api/v1/vouchers/{old['voucher_code']}"
+    seen = till.client.get(path, headers=till.merchant).json()
+    assert seen["state"] == "expired" and seen["refusal_en"], seen
+    assert datetime.fromisoformat(seen["expires_at"]) == issued[old["id"]] + rules.VOUCHER_VALIDITY
+    _problem(till.client.post(path + "/use", headers=till.merchant), 409, "voucher-expired")
+    # The employee's list shows the same end as the till and the QR code sign.
+    mine = till.client.get(f"/mp/v1/redemptions/{recent['id']}", headers=till.employee).json()
+    assert datetime.fromisoformat(mine["expires_at"]) == issued[recent["id"]] + rules.VOUCHER_VALIDITY
+    path = f"/api/v1/vouchers/{recent['voucher_code']}"
+    assert till.client.get(path, headers=till.merchant).json()["expires_at"] == mine["expires_at"]
+    assert till.client.post(path + "/use", headers=till.merchant).status_code == 200
+
+
 def test_the_qr_code_carries_a_signature_the_published_key_verifies(till: Till) -> None:
     redemption = till.redeem()
     qr = till.client.get(redemption["voucher_qr_url"], headers=till.employee)
