@@ -26,6 +26,7 @@ from backend.adapters.orm_points import RedemptionRow
 from backend.adapters.voucher_keys import KEY_FILE, VoucherSigner
 from backend.domain import vouchers as rules
 from backend.services import enrollment
+from tests.figures import figures, points
 from tests.integration.api_harness import Api, fast_password_hashing
 
 NOW = datetime.now(UTC)
@@ -61,7 +62,9 @@ class Till:
         trip = self.client.post(
             "/mp/v1/activities", headers={**self.employee, "Idempotency-Key": str(uuid.uuid4())}, json=METRO
         )
-        assert trip.status_code == 201 and trip.json()["points"] == 57, trip.text
+        at = datetime.fromisoformat(str(METRO["occurred_at"]))
+        avoided_g = figures(METRO, at, (579, 761, 7))[0]  # 2026.1: 12.4 km × 0.0467 kg/km → 579 g
+        assert trip.status_code == 201 and trip.json()["points"] == points(METRO, at, avoided_g), trip.text
 
     def redeem(self) -> dict[str, Any]:
         answer = self.client.post(
