@@ -7,12 +7,13 @@ Outside ``CARBON_ENV=local`` the application refuses the well-known development 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, SettingsConfigDict
 
 from backend.bootstrap import key_safety
 from backend.domain.errors import ConfigurationError
@@ -21,6 +22,13 @@ DEV_TOKEN_SECRET = "carbon-ledger-local-development-secret-do-not-use"  # noqa: 
 """Signing secret for tokens in local mode. It is public, so it is refused outside local mode."""
 
 ChainProfileName = Literal["anvil", "besu-qbft", "external"]
+
+REMOVED_VARIABLES = {
+    "CARBON_SCOPE3_MIN_GROUP_SIZE": "CARBON_MIN_GROUP_SIZE",
+    "CARBON_LEADERBOARD_MIN_GROUP": "CARBON_MIN_GROUP_SIZE",
+}
+"""Variables that once set a rule and are gone, with the one that replaced them: refused rather than
+ignored, so a park that set one does not silently get the default."""
 
 
 class Settings(BaseSettings):
@@ -147,7 +155,7 @@ class Settings(BaseSettings):
     wechat_app_secret: str | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_timeout_s: float = Field(default=5.0, gt=0, le=60)
-    min_group_size: int = Field(default=5, ge=1, le=1000)
+    min_group_size: int = Field(default=5, ge=2, le=1000)
     """No aggregate (aggregates, Scope 3 summaries and exports, explanations, the dashboard, the
     park-platform feed, closes, leaderboards) shows a group with fewer distinct people than this."""
     webhook_tolerance_s: int = Field(default=300, ge=10, le=3600)
@@ -179,6 +187,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         self.data_dir = self.data_dir.resolve()
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_removed_variables(self) -> Settings:
+        names = {name.upper() for name in [*os.environ, *DotEnvSettingsSource(type(self)).env_vars]}
+        found = [
+            f"{old} was removed: set {new} instead" for old, new in REMOVED_VARIABLES.items() if old in names
+        ]
+        if found:
+            raise ValueError("; ".join(found))
         return self
 
     @property
