@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, DotEnvSettingsSource, SettingsConfigDict
 
+from backend.adapters import voucher_keys
 from backend.bootstrap import key_safety
 from backend.domain.errors import ConfigurationError
 
@@ -222,6 +223,10 @@ class Settings(BaseSettings):
         return self.log_key_file or self.data_dir / "log-signing.json"
 
     @property
+    def voucher_key_file(self) -> Path:
+        return self.data_dir / voucher_keys.KEY_FILE
+
+    @property
     def manifest_path(self) -> Path:
         return self.data_dir / "deployment.json"
 
@@ -245,6 +250,8 @@ class Settings(BaseSettings):
         problems += key_safety.anchoring_key_problems(self.anchoring_key, self.anchoring_key_file)
         if self.resolved_log_key_file.exists():
             problems += key_safety.key_file_problems(self.resolved_log_key_file, "the log signing key file")
+        if self.voucher_key_file.exists():
+            problems += key_safety.key_file_problems(self.voucher_key_file, "the voucher signing key file")
         if self.identity_provider == "dev":
             problems.append("CARBON_IDENTITY_PROVIDER=dev signs anyone in; use wechat")
         elif not (self.wechat_app_id and self.wechat_app_secret):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -260,3 +261,28 @@ def test_an_operator_creates_a_merchant_account_that_signs_in_and_looks_up_a_vou
     signed_in = {"Authorization": f"Bearer {login.json()['access_token']}"}
     seen = till.client.get(f"/api/v1/vouchers/{redemption['voucher_code']}", headers=signed_in)
     assert seen.status_code == 200 and seen.json()["state"] == "usable", seen.text
+
+
+def test_the_signing_key_is_never_on_disk_readable_by_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a start stopped right after the key's bytes are written leaves nothing others can read."""
+    seen: dict[str, int] = {}
+
+    def stopped(source: object, *_args: object, **_kwargs: object) -> None:
+        seen.update({p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()})
+        raise KeyboardInterrupt  # the process is stopped between writing and publishing the key
+
+    previous = os.umask(0o022)
+    try:
+        monkeypatch.setattr(Path, "chmod", stopped)
+        monkeypatch.setattr(os, "link", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            VoucherSigner.load_or_create(tmp_path)
+        monkeypatch.undo()
+        seen.update({p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()})
+        assert seen and all(mode == 0o600 for mode in seen.values()), seen
+        VoucherSigner.load_or_create(tmp_path)
+        assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)

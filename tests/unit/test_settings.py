@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 from pydantic import ValidationError
 
+from backend.adapters.voucher_keys import KEY_FILE, VoucherSigner
 from backend.bootstrap.settings import Settings
+from backend.domain.errors import ConfigurationError
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +38,22 @@ def test_the_minimum_group_is_at_least_two(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("CARBON_MIN_GROUP_SIZE", "1")
     with pytest.raises(ValidationError, match="min_group_size"):
         Settings(data_dir=tmp_path)
+
+
+def test_production_refuses_a_voucher_key_file_others_can_read(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        env="production",
+        token_secret="k3Vq9-xR2bLm8ZtY4wHc7NpJ0sDf6GaE",
+        anchoring_key_file=tmp_path / "anchoring.key",
+        identity_provider="wechat",
+        wechat_app_id="app",
+        wechat_app_secret="secret",
+    )
+    (tmp_path / "anchoring.key").write_text(Account.create().key.hex())
+    (tmp_path / "anchoring.key").chmod(0o600)
+    VoucherSigner.load_or_create(tmp_path)
+    settings.check_production_safety()
+    (tmp_path / KEY_FILE).chmod(0o644)
+    with pytest.raises(ConfigurationError, match=f"voucher signing key file .*{KEY_FILE}.*chmod 600"):
+        settings.check_production_safety()
