@@ -14,6 +14,7 @@ created, so a park that never set ``CARBON_LOG_ORIGIN`` keeps one stable, unique
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -104,6 +105,12 @@ class LogKeyStore:
     def verifiers(self) -> list[tuple[Verifier, LogKey]]:
         _, keys = self._load()
         return [(k.signer(self.origin).verifier, k) for k in keys]
+
+    def secret_texts(self) -> list[str]:
+        """Every key's seed (retired ones too) as it may be written out, hex and base64, for log
+        redaction."""
+        _, keys = self._load()
+        return [text for k in keys for text in (k.seed.hex(), base64.b64encode(k.seed).decode())]
 
     def rotate(self, now: datetime) -> Verifier:
         """Adds a new key (signing from now on, alongside the keys not yet retired)."""

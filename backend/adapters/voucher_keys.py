@@ -77,6 +77,15 @@ class VoucherSigner:
             return False
         return True
 
+    def secret_texts(self) -> list[str]:
+        """The private key as it may be written out (PEM, its base64 lines, the scalar in hex), for
+        log redaction."""
+        pem = self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        scalar = self._key.private_numbers().private_value.to_bytes(_COORDINATE_BYTES, "big").hex()
+        return [pem, *pem.splitlines()[1:-1], scalar]
+
     def public_jwk(self) -> dict[str, Any]:
         numbers = self._key.public_key().public_numbers()
         return {
