@@ -2,7 +2,7 @@
 
 Stored like the subject-commitment key: generated on first use, written to a temporary file with
 mode 600 and renamed into place; outside local mode a file other users can read is refused
-(:func:`backend.key_safety.key_file_problems`). The file holds every key the log has used, newest
+(:func:`backend.bootstrap.key_safety.key_file_problems`). The file holds every key the log has used, newest
 first; checkpoints are signed by each key that is not retired, so after ``carbon-ledger log
 rotate-key`` a checkpoint carries the new and the old signature until the old key is retired and
 verifiers (witnesses, auditors) have the new verifier key. A running server notices a rotation

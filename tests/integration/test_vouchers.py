@@ -100,7 +100,9 @@ def test_a_voucher_is_used_once_and_its_use_is_logged_without_the_employee(till:
     again = _problem(
         till.client.post(f"/api/v1/vouchers/{code}/use", headers=till.merchant), 409, "voucher-used"
     )
-    assert code in again["detail"]
+    assert code in again["detail"]  # and when it was used, as the problem type's description says
+    used_at = datetime.fromisoformat(used.json()["used_at"].replace("Z", "+00:00"))
+    assert datetime.fromisoformat(again["detail"].rsplit(" ", 1)[1]) == used_at
     assert till.client.get(f"/api/v1/vouchers/{code}", headers=till.merchant).json()["state"] == "used"
     mine = till.client.get(f"/mp/v1/redemptions/{redemption['id']}", headers=till.employee).json()
     assert mine["status"] == "used" and mine["voucher_qr_url"] is None
