@@ -89,6 +89,10 @@ EXTRA_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/api/v1/scope3/report"): frozenset({404}),
     ("GET", "/api/v1/scope3/disclosure"): frozenset({404}),
     ("GET", "/api/v1/scope3/explain"): frozenset({404}),
+    ("GET", "/checkpoint"): frozenset({404}),  # nothing anchored yet
+    ("POST", "/mp/v1/auth/logout"): frozenset({401}),  # a refresh token already used or revoked
+    ("POST", "/api/v1/auth/logout"): frozenset({401}),
+    ("POST", "/api/v1/privacy/erasures"): frozenset({404}),  # an unknown subject
 }
 """Statuses an operation answers beyond those its shape implies (see :func:`statuses_of`): from the
 domain errors its services raise."""

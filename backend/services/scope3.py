@@ -447,6 +447,8 @@ def compute(
     gases = gas_sums(session, period, tz, cutoff, company)
     blocks = scope3.summarize(period, groups, reporters, counts, policy)
     for block in blocks["companies"]:
+        if block.get("withheld"):
+            continue  # a withheld company shows nothing about itself, its gases and data quality neither
         # Per company too, so a company's view of a closed (frozen, park-wide) period shows its own.
         org_groups = [g for g in groups if g.org == block["company"]]
         block["gases_by_category"] = gases_by_category(

@@ -54,7 +54,15 @@ def csv_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         )
 
     def withheld(level: str, company: Any, month: Any) -> None:
-        rows.append(base | {"level": level, "company": company, "month": month, "measure": WITHHELD})
+        blank = {
+            "department": None,
+            "category": None,
+            "records": "",
+            "co2e_g": "",
+            "co2e_kg": "",
+            "co2e_t": "",
+        }
+        rows.append(base | blank | {"level": level, "company": company, "month": month, "measure": WITHHELD})
 
     def block_rows(level: str, company: Any, block: dict[str, Any]) -> None:
         if block.get("withheld"):

@@ -133,9 +133,9 @@ def test_xlsx_export_over_the_api_and_the_cli(client: Client, tmp_path: Path) ->
     for c in shown["totals"]["inventory"]["categories"]:
         row = next(r for r in summary if r[0] == c["category"])
         assert row[1:7] == (c["name_zh"], c["name_en"], c["records"], c["co2e_g"], c["co2e_kg"], c["co2e_t"])
-    assert next(r for r in summary if r[0] == 7)[3:5] == (4, 4 * 614)
+    assert next(r for r in summary if r[0] == 7)[3:5] == (5, 5 * 614)
     total = next(r for r in summary if r[0] == "合计 Total")
-    assert total[4] == 4 * 614 and total[5] == 2.456  # g exact; kg the API's own value
+    assert total[4] == 5 * 614 and total[5] == 3.07  # g exact; kg the API's own value
     rows = _sheet_rows(book, "明细 Rows")
     header, body = rows[0], rows[1:]
     park_total = next(
@@ -145,7 +145,7 @@ def test_xlsx_export_over_the_api_and_the_cli(client: Client, tmp_path: Path) ->
         and r[header.index("category")] == "total"
         and r[header.index("measure")] == "inventory"
     )
-    assert park_total["co2e_g"] == 4 * 614 and isinstance(park_total["co2e_g"], int)
+    assert park_total["co2e_g"] == 5 * 614 and isinstance(park_total["co2e_g"], int)
     company, category, grams = (header.index(name) for name in ("company", "category", "co2e_g"))
     acme = [r for r in body if r[company] == "acme" and r[category] == "total"]
     assert acme and acme[0][grams] == 3 * 614

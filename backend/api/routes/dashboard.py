@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
@@ -38,7 +38,7 @@ class TargetSet(BaseModel):
     )
 
 
-@router.get("/dashboard", include_in_schema=True, summary="The managers' dashboard page / 管理者仪表盘")
+@router.get("/dashboard", response_class=HTMLResponse, summary="The managers' dashboard page / 管理者仪表盘")
 def get_dashboard() -> FileResponse:
     return FileResponse(
         STATIC_DIR / "dashboard.html", media_type="text/html; charset=utf-8", headers=NO_STORE

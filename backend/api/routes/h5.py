@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from backend.domain.errors import NotFound
 
@@ -29,7 +29,7 @@ PAGE_HEADERS = {
 }
 
 
-@router.get("/h5", summary="The employee's phone page / 员工手机页面")
+@router.get("/h5", response_class=HTMLResponse, summary="The employee's phone page / 员工手机页面")
 def get_page() -> FileResponse:
     return FileResponse(H5_DIR / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 

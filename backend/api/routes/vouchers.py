@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
@@ -111,7 +111,7 @@ def voucher_public(found: vouchers.Voucher, merchant: str | None, now: datetime)
     )
 
 
-@router.get("/merchant", summary="The merchant's till page / 商户核销页面")
+@router.get("/merchant", response_class=HTMLResponse, summary="The merchant's till page / 商户核销页面")
 def get_page() -> FileResponse:
     return FileResponse(PAGE_DIR / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
