@@ -152,7 +152,7 @@ def _redemption_public(row: RedemptionRow, reward: RewardRow, balance: int | Non
         cancellable_until=row.cancel_deadline.astimezone(UTC),
         cancelled_at=row.cancelled_at.astimezone(UTC) if row.cancelled_at else None,
         balance=balance,
-        expires_at=row.expires_at.astimezone(UTC) if row.expires_at else None,
+        expires_at=voucher_rules.ends_at(row.created_at, row.expires_at).astimezone(UTC),
         used_at=row.used_at.astimezone(UTC) if row.used_at else None,
         voucher_qr_url=f"/mp/v1/redemptions/{row.id}/qr" if row.status == "issued" else None,
     )
@@ -214,7 +214,7 @@ def get_voucher_qr(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: 
     """An SVG QR code of ``CLV1.<code>.<expires>.<signature>``: the merchant's page checks the
     park's signature (``GET /api/v1/vouchers/key``) before it asks the server."""
     row, _reward = rewards.get_redemption(runtime.db, principal.subject, redemption_id)
-    expires_at = row.expires_at or voucher_rules.expiry(row.created_at, None)
+    expires_at = voucher_rules.ends_at(row.created_at, row.expires_at)
     text = voucher_rules.signed_text(row.voucher_code, expires_at)
     svg = io.BytesIO()
     segno.make_qr(f"{text}.{runtime.voucher_signer.sign(text)}", error="m").save(

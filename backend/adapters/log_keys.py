@@ -2,7 +2,7 @@
 
 Stored like the subject-commitment key: generated on first use, written to a temporary file with
 mode 600 and renamed into place; outside local mode a file other users can read is refused
-(:func:`backend.key_safety.key_file_problems`). The file holds every key the log has used, newest
+(:func:`backend.bootstrap.key_safety.key_file_problems`). The file holds every key the log has used, newest
 first; checkpoints are signed by each key that is not retired, so after ``carbon-ledger log
 rotate-key`` a checkpoint carries the new and the old signature until the old key is retired and
 verifiers (witnesses, auditors) have the new verifier key. A running server notices a rotation
@@ -14,6 +14,7 @@ created, so a park that never set ``CARBON_LOG_ORIGIN`` keeps one stable, unique
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -104,6 +105,12 @@ class LogKeyStore:
     def verifiers(self) -> list[tuple[Verifier, LogKey]]:
         _, keys = self._load()
         return [(k.signer(self.origin).verifier, k) for k in keys]
+
+    def secret_texts(self) -> list[str]:
+        """Every key's seed (retired ones too) as it may be written out, hex and base64, for log
+        redaction."""
+        _, keys = self._load()
+        return [text for k in keys for text in (k.seed.hex(), base64.b64encode(k.seed).decode())]
 
     def rotate(self, now: datetime) -> Verifier:
         """Adds a new key (signing from now on, alongside the keys not yet retired)."""

@@ -39,8 +39,13 @@ class VoucherSigner:
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(pem)
-            tmp.chmod(0o600)
+            tmp.unlink(missing_ok=True)  # a crashed start's leftover; O_EXCL below makes a fresh file
+            # Created with mode 0600 in the same call: the key is never on disk readable by others.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+                f.flush()
+                os.fsync(f.fileno())
             try:  # the first writer wins: API workers starting together all read the same key
                 os.link(tmp, path)
             except FileExistsError:
@@ -71,6 +76,15 @@ class VoucherSigner:
         except InvalidSignature:
             return False
         return True
+
+    def secret_texts(self) -> list[str]:
+        """The private key as it may be written out (PEM, its base64 lines, the scalar in hex), for
+        log redaction."""
+        pem = self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        scalar = self._key.private_numbers().private_value.to_bytes(_COORDINATE_BYTES, "big").hex()
+        return [pem, *pem.splitlines()[1:-1], scalar]
 
     def public_jwk(self) -> dict[str, Any]:
         numbers = self._key.public_key().public_numbers()

@@ -80,8 +80,8 @@ ABOUT: dict[str, tuple[str, str]] = {
     ),
     "out-of-stock": ("The reward has no stock left.", "该奖品库存已空。"),
     "voucher-used": (
-        "The voucher was marked used before (when and by which merchant is in `detail`).",
-        "该兑换券此前已核销（时间与商户见 `detail`）。",
+        "The voucher was marked used before, at the time `detail` gives (only its own merchant is told).",
+        "该兑换券此前已核销，核销时间见 `detail`（仅告知该券所属商户）。",
     ),
     "voucher-cancelled": (
         "The employee cancelled this redemption; the voucher is void.",

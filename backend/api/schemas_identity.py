@@ -58,7 +58,7 @@ class MePublic(BaseModel):
 class StaffCreate(_Strict):
     username: Name = Field(min_length=3, max_length=64)
     password: str = Field(min_length=1, max_length=256)
-    role: Literal["company_admin", "park_manager", "auditor", "operator"]
+    role: Literal["company_admin", "park_manager", "auditor", "operator", "merchant"]
     company_id: str | None = Field(default=None, max_length=64)
 
 

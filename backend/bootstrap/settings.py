@@ -7,13 +7,15 @@ Outside ``CARBON_ENV=local`` the application refuses the well-known development 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, SettingsConfigDict
 
+from backend.adapters import voucher_keys
 from backend.bootstrap import key_safety
 from backend.domain.errors import ConfigurationError
 
@@ -21,6 +23,13 @@ DEV_TOKEN_SECRET = "carbon-ledger-local-development-secret-do-not-use"  # noqa: 
 """Signing secret for tokens in local mode. It is public, so it is refused outside local mode."""
 
 ChainProfileName = Literal["anvil", "besu-qbft", "external"]
+
+REMOVED_VARIABLES = {
+    "CARBON_SCOPE3_MIN_GROUP_SIZE": "CARBON_MIN_GROUP_SIZE",
+    "CARBON_LEADERBOARD_MIN_GROUP": "CARBON_MIN_GROUP_SIZE",
+}
+"""Variables that once set a rule and are gone, with the one that replaced them: refused rather than
+ignored, so a park that set one does not silently get the default."""
 
 
 class Settings(BaseSettings):
@@ -147,7 +156,7 @@ class Settings(BaseSettings):
     wechat_app_secret: str | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_timeout_s: float = Field(default=5.0, gt=0, le=60)
-    min_group_size: int = Field(default=5, ge=1, le=1000)
+    min_group_size: int = Field(default=5, ge=2, le=1000)
     """No aggregate (aggregates, Scope 3 summaries and exports, explanations, the dashboard, the
     park-platform feed, closes, leaderboards) shows a group with fewer distinct people than this."""
     webhook_tolerance_s: int = Field(default=300, ge=10, le=3600)
@@ -181,6 +190,16 @@ class Settings(BaseSettings):
         self.data_dir = self.data_dir.resolve()
         return self
 
+    @model_validator(mode="after")
+    def _refuse_removed_variables(self) -> Settings:
+        names = {name.upper() for name in [*os.environ, *DotEnvSettingsSource(type(self)).env_vars]}
+        found = [
+            f"{old} was removed: set {new} instead" for old, new in REMOVED_VARIABLES.items() if old in names
+        ]
+        if found:
+            raise ValueError("; ".join(found))
+        return self
+
     @property
     def is_local(self) -> bool:
         return self.env == "local"
@@ -202,6 +221,10 @@ class Settings(BaseSettings):
     @property
     def resolved_log_key_file(self) -> Path:
         return self.log_key_file or self.data_dir / "log-signing.json"
+
+    @property
+    def voucher_key_file(self) -> Path:
+        return self.data_dir / voucher_keys.KEY_FILE
 
     @property
     def manifest_path(self) -> Path:
@@ -227,6 +250,8 @@ class Settings(BaseSettings):
         problems += key_safety.anchoring_key_problems(self.anchoring_key, self.anchoring_key_file)
         if self.resolved_log_key_file.exists():
             problems += key_safety.key_file_problems(self.resolved_log_key_file, "the log signing key file")
+        if self.voucher_key_file.exists():
+            problems += key_safety.key_file_problems(self.voucher_key_file, "the voucher signing key file")
         if self.identity_provider == "dev":
             problems.append("CARBON_IDENTITY_PROVIDER=dev signs anyone in; use wechat")
         elif not (self.wechat_app_id and self.wechat_app_secret):

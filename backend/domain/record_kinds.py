@@ -251,7 +251,6 @@ class VoucherUseBody(Body):
     KIND: ClassVar[str] = "voucher_use"
     redemption: str
     reward: str
-    reward_name: str
     merchant: str | None
     used_at: str
 

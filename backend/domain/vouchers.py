@@ -34,6 +34,12 @@ def expiry(created_at: datetime, reward_valid_until: datetime | None) -> datetim
     return min(ends, reward_valid_until) if reward_valid_until is not None else ends
 
 
+def ends_at(created_at: datetime, stored_expires_at: datetime | None) -> datetime:
+    """When a voucher expires, the one rule the till, the lists and the QR code share: its stored
+    end, or, for a voucher redeemed before ends were stored, ``created_at`` + :data:`VOUCHER_VALIDITY`."""
+    return stored_expires_at if stored_expires_at is not None else expiry(created_at, None)
+
+
 def signed_text(code: str, expires_at: datetime) -> str:
     """What the park signs: the code and its expiry (whole seconds)."""
     return f"{QR_PREFIX}.{code}.{int(expires_at.timestamp())}"
@@ -71,13 +77,14 @@ def parse_qr(text: str) -> ScannedVoucher | None:
 def check_usable(
     code: str,
     status: str,
-    expires_at: datetime | None,
+    expires_at: datetime,
     used_at: datetime | None,
     reward_merchant: str | None,
     merchant: str | None,
     now: datetime,
 ) -> None:
-    """Refuses, in this order: another merchant's voucher, a used one, a cancelled one, an expired one."""
+    """Refuses, in this order: another merchant's voucher, a used one, a cancelled one, an expired one
+    (``expires_at`` as :func:`ends_at` gives it)."""
     if merchant is None or reward_merchant != merchant:
         raise PermissionDenied(f"voucher {code} is not accepted by merchant {merchant}")
     if status == "used" or used_at is not None:
@@ -85,5 +92,5 @@ def check_usable(
         raise VoucherUsed(f"voucher {code} was used at {when}")
     if status == "cancelled":
         raise VoucherCancelled(f"voucher {code} was cancelled by the employee")
-    if expires_at is not None and now >= expires_at:
+    if now >= expires_at:
         raise VoucherExpired(f"voucher {code} expired at {expires_at.isoformat()}")

@@ -61,13 +61,10 @@ def use(db: Database, merchant: Principal, text: str, now: datetime) -> Voucher:
         log = SqlLogStore(session)
         log.lock_head()
         row, reward = _find(session, code, lock=True)
-        rules.check_usable(code, row.status, row.expires_at, row.used_at, reward.merchant, merchant.org, now)
+        expires_at = rules.ends_at(row.created_at, row.expires_at)
+        rules.check_usable(code, row.status, expires_at, row.used_at, reward.merchant, merchant.org, now)
         body = VoucherUseBody(
-            redemption=row.id,
-            reward=reward.id,
-            reward_name=reward.name,
-            merchant=merchant.org,
-            used_at=now.isoformat(),
+            redemption=row.id, reward=reward.id, merchant=merchant.org, used_at=now.isoformat()
         )
         leaf = encode(row.id, None, body)
         (leaf_index,) = log.append([PendingLeaf("voucher_use", row.id, leaf)], now)

@@ -306,3 +306,22 @@ def test_cli_creates_the_first_company_and_operator_and_dev_tokens_stay_local(
         assert cli.main(["dev-token", "--role", "employee", "--subject", "emp-1"]) == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_an_erased_employees_access_token_stops_at_once(db: Database, tmp_path: Path) -> None:
+    api = Api(db, tmp_path, revocation_refresh_s=60)  # only the erasing process's own reload can apply it
+    enrollment.create_company(db, "acme", "Acme", NOW)
+    enrollment.create_department(db, "acme", "rd", "R&D", NOW)
+    enrolled = enrollment.enroll_employee(db, "acme", "E5", "rd", None, timedelta(days=1), "adm", NOW)
+    tokens = api.client.post(
+        "/mp/v1/auth/login", json={"code": "dev:wx-5", "invitation_code": enrolled.invitation_code}
+    ).json()
+    signed_in = _bearer(tokens["access_token"])
+    assert api.client.get("/mp/v1/me", headers=signed_in).status_code == 200
+    erased = api.client.post(
+        "/api/v1/privacy/erasures",
+        json={"subject": enrolled.employee.id, "basis": "employee_request"},
+        headers=api.auth("operator", "op-1"),
+    )
+    assert erased.status_code == 201, erased.text
+    assert api.client.get("/mp/v1/me", headers=signed_in).status_code == 401

@@ -86,7 +86,13 @@ def test_entry_bundles_follow_the_audit_rule(api: Api, db: Database, tmp_path: P
     assert bundle.headers["content-encoding"] == "gzip"  # the client asked for it; httpx unpacked it
     assert int(bundle.headers["content-length"]) < len(bundle.content) / 2
     assert tiles.split_entry_bundle(bundle.content) == [leaf_bytes(i) for i in range(256)]
+    # Behind a token, a bundle is the caller's alone: no shared cache keeps it.
+    assert bundle.headers["cache-control"] == "private, no-store"
+    assert "authorization" in bundle.headers["vary"].lower()
     open_api = Api(db, tmp_path, log_origin="park.example/ledger", log_entries_public=True)
+    full = open_api.client.get("/tile/entries/000")
+    assert full.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "authorization" not in full.headers["vary"].lower()
     partial = open_api.client.get("/tile/entries/002.p/88")
-    assert partial.status_code == 200
+    assert partial.status_code == 200 and "immutable" not in partial.headers["cache-control"]
     assert tiles.split_entry_bundle(partial.content) == [leaf_bytes(i) for i in range(512, 600)]

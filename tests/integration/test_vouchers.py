@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,8 @@ from backend.adapters.orm_points import RedemptionRow
 from backend.adapters.voucher_keys import KEY_FILE, VoucherSigner
 from backend.domain import vouchers as rules
 from backend.services import enrollment
-from tests.integration.api_harness import Api
+from tests.figures import figures, points
+from tests.integration.api_harness import Api, fast_password_hashing
 
 NOW = datetime.now(UTC)
 METRO = {"type": "metro", "occurred_at": (NOW - timedelta(hours=2)).isoformat(), "distance_km": 12.4}
@@ -61,7 +63,9 @@ class Till:
         trip = self.client.post(
             "/mp/v1/activities", headers={**self.employee, "Idempotency-Key": str(uuid.uuid4())}, json=METRO
         )
-        assert trip.status_code == 201 and trip.json()["points"] == 57, trip.text
+        at = datetime.fromisoformat(str(METRO["occurred_at"]))
+        avoided_g = figures(METRO, at, (579, 761, 7))[0]  # 2026.1: 12.4 km × 0.0467 kg/km → 579 g
+        assert trip.status_code == 201 and trip.json()["points"] == points(METRO, at, avoided_g), trip.text
 
     def redeem(self) -> dict[str, Any]:
         answer = self.client.post(
@@ -96,7 +100,9 @@ def test_a_voucher_is_used_once_and_its_use_is_logged_without_the_employee(till:
     again = _problem(
         till.client.post(f"/api/v1/vouchers/{code}/use", headers=till.merchant), 409, "voucher-used"
     )
-    assert code in again["detail"]
+    assert code in again["detail"]  # and when it was used, as the problem type's description says
+    used_at = datetime.fromisoformat(used.json()["used_at"].replace("Z", "+00:00"))
+    assert datetime.fromisoformat(again["detail"].rsplit(" ", 1)[1]) == used_at
     assert till.client.get(f"/api/v1/vouchers/{code}", headers=till.merchant).json()["state"] == "used"
     mine = till.client.get(f"/mp/v1/redemptions/{redemption['id']}", headers=till.employee).json()
     assert mine["status"] == "used" and mine["voucher_qr_url"] is None
@@ -114,11 +120,11 @@ def test_a_voucher_is_used_once_and_its_use_is_logged_without_the_employee(till:
     assert record["body"] == {
         "redemption": redemption["id"],
         "reward": till.reward_id,
-        "reward_name": "Canteen lunch",
         "merchant": "canteen",
         "used_at": record["body"]["used_at"],
     }
-    assert "emp-v1" not in leaf.leaf.decode() and code not in leaf.leaf.decode()
+    for personal_or_free_text in ("emp-v1", code, "Canteen lunch", "食堂午餐"):
+        assert personal_or_free_text not in leaf.leaf.decode()
 
 
 def test_cancelled_expired_and_other_merchants_vouchers_are_refused(till: Till) -> None:
@@ -153,6 +159,33 @@ def test_cancelled_expired_and_other_merchants_vouchers_are_refused(till: Till) 
     )
     assert bad["errors"][0]["field"] == "code"
     assert till.client.post(path + "/use", headers=till.merchant).status_code == 200  # still good for its own
+
+
+def test_a_voucher_redeemed_before_ends_were_stored_expires_after_the_validity(till: Till) -> None:
+    old, recent = till.redeem(), till.redeem()
+    now = datetime.now(UTC)
+    issued = {
+        old["id"]: now - rules.VOUCHER_VALIDITY - timedelta(minutes=1),
+        recent["id"]: now - timedelta(days=1),
+    }
+    with till.api.runtime.db.write_sessions() as session, session.begin():
+        for redemption_id, created_at in issued.items():
+            session.execute(
+                update(RedemptionRow)
+                .where(RedemptionRow.id == redemption_id)
+                .values(created_at=created_at, expires_at=None)
+            )
+    path = f"/api/v1/vouchers/{old['voucher_code']}"
+    seen = till.client.get(path, headers=till.merchant).json()
+    assert seen["state"] == "expired" and seen["refusal_en"], seen
+    assert datetime.fromisoformat(seen["expires_at"]) == issued[old["id"]] + rules.VOUCHER_VALIDITY
+    _problem(till.client.post(path + "/use", headers=till.merchant), 409, "voucher-expired")
+    # The employee's list shows the same end as the till and the QR code sign.
+    mine = till.client.get(f"/mp/v1/redemptions/{recent['id']}", headers=till.employee).json()
+    assert datetime.fromisoformat(mine["expires_at"]) == issued[recent["id"]] + rules.VOUCHER_VALIDITY
+    path = f"/api/v1/vouchers/{recent['voucher_code']}"
+    assert till.client.get(path, headers=till.merchant).json()["expires_at"] == mine["expires_at"]
+    assert till.client.post(path + "/use", headers=till.merchant).status_code == 200
 
 
 def test_the_qr_code_carries_a_signature_the_published_key_verifies(till: Till) -> None:
@@ -209,3 +242,49 @@ def test_the_signing_key_is_created_once_and_shared(tmp_path: Path) -> None:
     signature = first.sign("CLV1.CL-0000-0000-0000.1")
     assert second.verify("CLV1.CL-0000-0000-0000.1", signature)
     assert not second.verify("CLV1.CL-0000-0000-0001.1", signature)
+
+
+def test_an_operator_creates_a_merchant_account_that_signs_in_and_looks_up_a_voucher(till: Till) -> None:
+    redemption = till.redeem()
+    operator = till.api.auth("operator", "op-1")
+    account = {"username": "canteen.till", "password": "correct horse battery", "role": "merchant"}
+    with fast_password_hashing():
+        no_company = till.client.post("/api/v1/staff", json=account, headers=operator)
+        assert no_company.status_code == 422 and no_company.json()["errors"][0]["field"] == "company_id"
+        created = till.client.post(
+            "/api/v1/staff", json={**account, "company_id": "canteen"}, headers=operator
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["role"] == "merchant" and created.json()["company_id"] == "canteen"
+        login = till.client.post(
+            "/api/v1/auth/token", json={"username": "canteen.till", "password": "correct horse battery"}
+        )
+    assert login.status_code == 200 and login.json()["role"] == "merchant", login.text
+    signed_in = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    seen = till.client.get(f"/api/v1/vouchers/{redemption['voucher_code']}", headers=signed_in)
+    assert seen.status_code == 200 and seen.json()["state"] == "usable", seen.text
+
+
+def test_the_signing_key_is_never_on_disk_readable_by_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a start stopped right after the key's bytes are written leaves nothing others can read."""
+    seen: dict[str, int] = {}
+
+    def stopped(source: object, *_args: object, **_kwargs: object) -> None:
+        seen.update({p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()})
+        raise KeyboardInterrupt  # the process is stopped between writing and publishing the key
+
+    previous = os.umask(0o022)
+    try:
+        monkeypatch.setattr(Path, "chmod", stopped)
+        monkeypatch.setattr(os, "link", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            VoucherSigner.load_or_create(tmp_path)
+        monkeypatch.undo()
+        seen.update({p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()})
+        assert seen and all(mode == 0o600 for mode in seen.values()), seen
+        VoucherSigner.load_or_create(tmp_path)
+        assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)

@@ -49,6 +49,7 @@ def create_erasure(
     runtime: RuntimeDep, principal: PrincipalDep, body: Annotated[ErasureCreate, Body()], response: Response
 ) -> ErasurePublic:
     result = erasure.erase_subject(runtime.db, body.subject, body.basis, principal.role, datetime.now(UTC))
+    runtime.sign_ins_ended()  # the erased person's access tokens stop now, not at the next reload
     if not result.created:
         response.status_code = 200
     return ErasurePublic(**result.public())

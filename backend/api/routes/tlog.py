@@ -33,6 +33,8 @@ FULL_TILE_CACHE = "public, max-age=31536000, immutable"
 """A full tile never changes."""
 PARTIAL_TILE_CACHE = "public, max-age=86400"
 """A partial tile's bytes never change either, but clients move on to the full tile once it exists."""
+PRIVATE_BUNDLE_CACHE = "private, no-store"
+"""Entry bundles behind an auditor's token: no cache keeps them for the next caller."""
 BUNDLE_GZIP_LEVEL = 6
 """zlib's default: most of the gain at a fraction of level 9's time."""
 
@@ -90,6 +92,9 @@ async def tile(request: Request, runtime: RuntimeDep, target: TargetDep, level: 
     headers = {"Cache-Control": PARTIAL_TILE_CACHE if ref.partial else FULL_TILE_CACHE}
     if ref.level is None:
         headers["Vary"] = "Accept-Encoding"
+        if not runtime.settings.log_entries_public:
+            headers["Cache-Control"] = PRIVATE_BUNDLE_CACHE
+            headers["Vary"] = "Accept-Encoding, Authorization"
         if "gzip" in request.headers.get("accept-encoding", ""):
             # tlog-tiles asks for compressed entry bundles; JSON records shrink about 3×.
             body = await run_in_threadpool(gzip.compress, body, BUNDLE_GZIP_LEVEL, mtime=0)

@@ -85,9 +85,10 @@ def voucher_public(found: vouchers.Voucher, merchant: str | None, now: datetime)
     row, reward = found.redemption, found.reward
     state: State = "usable"
     refusal: CarbonLedgerError | None = None
+    expires_at = rules.ends_at(row.created_at, row.expires_at)
     try:
         rules.check_usable(
-            row.voucher_code, row.status, row.expires_at, row.used_at, reward.merchant, merchant, now
+            row.voucher_code, row.status, expires_at, row.used_at, reward.merchant, merchant, now
         )
     except CarbonLedgerError as exc:
         refusal = exc
@@ -102,7 +103,7 @@ def voucher_public(found: vouchers.Voucher, merchant: str | None, now: datetime)
         ),
         price_points=row.price_points,
         issued_at=row.created_at.astimezone(UTC),
-        expires_at=_utc(row.expires_at),
+        expires_at=expires_at.astimezone(UTC),
         used_at=_utc(row.used_at),
         refusal_en=f"{refusal.title_en}: {refusal.detail}" if refusal else None,
         refusal_zh=refusal.title_zh if refusal else None,

@@ -41,17 +41,24 @@ def register(app: typer.Typer) -> None:
 def configure_serve_logging(settings: Settings) -> None:
     """JSON (or text) logs at the configured level, redacting every secret known before start-up."""
     configure_logging(settings.log_level, settings.log_format, queued=True)
+    register_settings_secrets(settings)
+
+
+def register_settings_secrets(settings: Settings) -> None:
+    """The secrets set in the configuration, and the public development ones."""
     from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
 
     register_secret(DEV_TOKEN_SECRET, ANVIL_DEFAULT_KEY_0, settings.token_secret, settings.subject_key)
-    register_secret(settings.anchoring_key, settings.metrics_token)
+    register_secret(settings.anchoring_key, settings.metrics_token, settings.park_platform_secret)
 
 
 def register_runtime_secrets(runtime: Runtime) -> None:
-    """Secrets the runtime loaded from files: the subject-commitment key and the anchoring key."""
+    """Secrets the runtime loaded from files: the subject-commitment key, the voucher and log
+    signing keys and the anchoring key."""
     from backend.bootstrap.startup import anchoring_key
 
     register_secret(runtime.subject_key.hex())
+    register_secret(*runtime.voucher_signer.secret_texts(), *runtime.log_keys.secret_texts())
     if runtime.chain is not None:
         register_secret(anchoring_key(runtime.settings))
 
