@@ -32,3 +32,28 @@ def test_the_table_names_no_setting_that_does_not_exist() -> None:
 
 def test_the_left_out_settings_still_exist() -> None:
     assert set(Settings.model_fields) >= UNUSED
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def test_the_defaults_the_table_quotes_are_the_code_s() -> None:
+    checked = 0
+    for line in _table().splitlines():
+        row = re.match(r"\| ((?:`CARBON_[A-Z0-9_]+`(?: / )?)+) \| ([^|]+) \|", line)
+        if not row:
+            continue
+        names = re.findall(r"CARBON_([A-Z0-9_]+)", row.group(1))
+        cells = [cell.strip() for cell in row.group(2).split(" / ")]
+        for name, cell in zip(names, cells if len(cells) == len(names) else [], strict=False):
+            quoted = re.fullmatch(r"`([^`]+)`(?: \(.*\))?", cell)
+            if not quoted or "<" in quoted.group(1) or name in {"DATA_DIR"}:
+                continue
+            assert quoted.group(1) == _literal(Settings.model_fields[name.lower()].default), name
+            checked += 1
+    assert checked > 30
