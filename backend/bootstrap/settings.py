@@ -77,11 +77,9 @@ class Settings(BaseSettings):
     """How long a role's lease lasts without renewal: a dead holder's roles move after at most this."""
 
     token_secret: str = DEV_TOKEN_SECRET
-    token_ttl_s: int = Field(default=3600, ge=60, le=30 * 86_400)
     subject_key: str | None = None
     """Key of the salted subject commitments in the log (hex); generated in the data dir if unset."""
 
-    factor_set: str = "park-default-2026.1"
     points_per_kg_avoided: int = Field(default=100, ge=0, le=1_000_000)
     """Carbon points issued per kg CO2e avoided, rounded down (1 point per 10 g by default)."""
     max_activity_age_days: int = Field(default=366, ge=1, le=3660)
