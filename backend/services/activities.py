@@ -36,6 +36,7 @@ from backend.domain.points_rules import IssuanceRules
 from backend.domain.recognition import MAGNITUDE_FIELDS
 from backend.domain.record_kinds import ActivityBody, encode
 from backend.domain.records import subject_commitment
+from backend.domain.states import ActivityStatus
 from backend.observability import metrics
 from backend.services import corrections, recognition, subject_keys
 from backend.services.factor_sets import SetsInForce
@@ -51,6 +52,8 @@ from backend.services.points import apply_to_accounts, lock_accounts, transfer_l
 from backend.services.points_rules import RulesInForce, rules_in_force
 
 MAX_PAGE_SIZE = 100
+LIVE = (ActivityStatus.ACCEPTED, ActivityStatus.FLAGGED)
+"""Statuses of an activity a later submission may still supersede."""
 logger = logging.getLogger(__name__)
 
 
@@ -237,7 +240,7 @@ class _Batch:
                 calc.co2e_avoided_g,
                 draft.straight_km,
             )
-        status = screened.status if screened else "accepted"
+        status = ActivityStatus(screened.status) if screened else ActivityStatus.ACCEPTED
         activity_id = str(uuid.uuid4())
         body = ActivityBody(
             type=activity_type,
@@ -342,7 +345,10 @@ class _Batch:
         for item in accepted:
             if item.supersedes is not None:
                 replaced = self.session.get(ActivityRow, item.supersedes)
-                if replaced is not None and replaced.status in ("accepted", "flagged"):
+                if replaced is not None and replaced.status in (
+                    ActivityStatus.ACCEPTED,
+                    ActivityStatus.FLAGGED,
+                ):
                     corrections.supersede(
                         self.session, replaced, item.row.id, item.row.source, self.policy.subject_key, now
                     )

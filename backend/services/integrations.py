@@ -44,6 +44,7 @@ from backend.domain.errors import (
 from backend.domain.points import derived_id
 from backend.domain.record_kinds import BindingBody, encode
 from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.domain.states import EmployeeStatus
 from backend.services import binding_codes
 from backend.services.activities import (
     Caller,
@@ -524,7 +525,7 @@ class _Delivery:
             if (
                 binding is None
                 or employee is None
-                or employee.status != "active"
+                or employee.status != EmployeeStatus.ACTIVE
                 or record.occurred_at is None
                 or binding.consented_at > record.occurred_at
             ):
