@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -88,9 +88,42 @@ class IssuancePolicy:
 
 
 @dataclass(frozen=True)
+class ActivityView:
+    """A stored activity as its owner sees it: what the routes show, under the public names (the
+    routes convert it with pydantic's ``from_attributes``; no ORM row leaves the services)."""
+
+    id: str
+    type: str
+    status: ActivityStatus
+    occurred_at: datetime
+    recorded_at: datetime
+    quantities: dict[str, Any]
+    co2e_avoided_g: int
+    co2e_scope3_g: int
+    scope3_category: int | None
+    points: int
+    factor_set: str
+    calculation: dict[str, Any]
+    leaf_index: int
+
+    @classmethod
+    def of(cls, row: ActivityRow) -> ActivityView:
+        same = {f.name: getattr(row, f.name) for f in fields(cls) if f.name != "recorded_at"}
+        return cls(**same, recorded_at=row.created_at)
+
+    @property
+    def receipt_url(self) -> str:
+        return f"/mp/v1/activities/{self.id}/receipt"
+
+
+@dataclass(frozen=True)
 class RecordedActivity:
     row: ActivityRow
     created: bool
+
+    @property
+    def view(self) -> ActivityView:
+        return ActivityView.of(self.row)
 
 
 def _timely(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> bool:
