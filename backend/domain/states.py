@@ -90,3 +90,17 @@ class PeriodStatus(StrEnum):
 
     OPEN = "open"
     CLOSED = "closed"
+
+
+class IntegrationOutcome(StrEnum):
+    """What became of a record a source delivered: recorded as an activity (``accepted`` or
+    ``flagged``), or ``duplicate``, ``rejected``, ``unmatched`` (no bound employee yet: retried on
+    a later delivery); ``conflict`` and ``deferred`` (rate-limited) are answered, never stored."""
+
+    ACCEPTED = "accepted"
+    FLAGGED = "flagged"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    UNMATCHED = "unmatched"
+    CONFLICT = "conflict"
+    DEFERRED = "deferred"

@@ -23,6 +23,7 @@ from backend.domain.states import (
     CheckpointState,
     EmployeeStatus,
     FeedDeliveryStatus,
+    IntegrationOutcome,
     PeriodStatus,
     RedemptionStatus,
 )
@@ -71,6 +72,7 @@ TYPED_COLUMNS = {
     ("chain_moves", "state"): ChainMoveState,
     ("redemptions", "status"): RedemptionStatus,
     ("feed_outbox", "status"): FeedDeliveryStatus,
+    ("integration_records", "outcome"): IntegrationOutcome,
 }
 
 
@@ -106,6 +108,10 @@ def test_the_values_the_code_stores_are_members() -> None:
     assert set(enrollment.EMPLOYEE_STATUSES) | {erasure.ERASED_STATUS} <= set(EmployeeStatus)
     # the recognition outcomes an activity is stored with
     assert set(get_args(recognition.Status)) <= set(ActivityStatus)
+    # a recorded activity's status is also its integration record's outcome
+    assert {IntegrationOutcome(s) for s in (ActivityStatus.ACCEPTED, ActivityStatus.FLAGGED)} <= set(
+        IntegrationOutcome
+    )
     assert [s.value for s in PeriodStatus] == ["open", "closed"]
     assert [s.value for s in ChainCheckState] == [
         "ok",
