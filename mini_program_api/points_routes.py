@@ -9,7 +9,6 @@ from typing import Annotated
 import segno
 from fastapi import APIRouter, Body, Query, Response
 
-from backend.adapters.orm_points import RedemptionRow, RewardRow
 from backend.api.deps import IdempotencyKeyDep, PrincipalDep, RuntimeDep
 from backend.bootstrap.runtime import Runtime
 from backend.domain import vouchers as voucher_rules
@@ -117,45 +116,10 @@ def get_history(
     )
 
 
-def _reward_public(row: RewardRow, mine: int) -> RewardPublic:
-    return RewardPublic(
-        id=row.id,
-        name=row.name,
-        name_zh=row.name_zh,
-        description=row.description,
-        price_points=row.price_points,
-        stock=row.stock,
-        per_employee_limit=row.per_employee_limit,
-        my_redemptions=mine,
-        valid_from=row.valid_from.astimezone(UTC) if row.valid_from else None,
-        valid_until=row.valid_until.astimezone(UTC) if row.valid_until else None,
-        cancel_window_s=row.cancel_window_s,
-    )
-
-
 @router.get("/rewards", response_model=RewardList, summary="Rewards I can redeem now / 积分商城")
 def get_rewards(runtime: RuntimeDep, principal: PrincipalDep) -> RewardList:
-    rows = rewards.catalogue(runtime.db, principal.subject, principal.org, datetime.now(UTC))
-    return RewardList(items=[_reward_public(row, mine) for row, mine in rows])
-
-
-def _redemption_public(row: RedemptionRow, reward: RewardRow, balance: int | None = None) -> RedemptionPublic:
-    return RedemptionPublic(
-        id=row.id,
-        reward_id=row.reward_id,
-        reward_name=reward.name,
-        reward_name_zh=reward.name_zh,
-        voucher_code=row.voucher_code,
-        price_points=row.price_points,
-        status=row.status,  # type: ignore[arg-type]
-        created_at=row.created_at.astimezone(UTC),
-        cancellable_until=row.cancel_deadline.astimezone(UTC),
-        cancelled_at=row.cancelled_at.astimezone(UTC) if row.cancelled_at else None,
-        balance=balance,
-        expires_at=voucher_rules.ends_at(row.created_at, row.expires_at).astimezone(UTC),
-        used_at=row.used_at.astimezone(UTC) if row.used_at else None,
-        voucher_qr_url=f"/mp/v1/redemptions/{row.id}/qr" if row.status == "issued" else None,
-    )
+    entries = rewards.catalogue(runtime.db, principal.subject, principal.org, datetime.now(UTC))
+    return RewardList(items=[RewardPublic.model_validate(entry) for entry in entries])
 
 
 @router.post(
@@ -182,7 +146,7 @@ def create_redemption(
     )
     if not result.created:
         response.status_code = 200
-    return _redemption_public(result.row, result.reward, result.balance)
+    return RedemptionPublic.model_validate(result.view)
 
 
 @router.get("/redemptions", response_model=RedemptionPage, summary="My redemptions, newest first / 我的兑换")
@@ -192,16 +156,16 @@ def list_redemptions(
     limit: Annotated[int, Query(ge=1, le=rewards.MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> RedemptionPage:
-    rows, total = rewards.my_redemptions(runtime.db, principal.subject, limit, offset)
+    views, total = rewards.my_redemptions(runtime.db, principal.subject, limit, offset)
     return RedemptionPage(
-        items=[_redemption_public(r, w) for r, w in rows], total=total, limit=limit, offset=offset
+        items=[RedemptionPublic.model_validate(v) for v in views], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/redemptions/{redemption_id}", response_model=RedemptionPublic, summary="One of my redemptions")
 def get_redemption(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: str) -> RedemptionPublic:
     row, reward = rewards.get_redemption(runtime.db, principal.subject, redemption_id)
-    return _redemption_public(row, reward)
+    return RedemptionPublic.model_validate(rewards.RedemptionView.of(row, reward))
 
 
 @router.get(
@@ -231,7 +195,7 @@ def get_voucher_qr(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: 
 )
 def cancel_redemption(runtime: RuntimeDep, principal: PrincipalDep, redemption_id: str) -> RedemptionPublic:
     result = rewards.cancel(runtime.db, runtime.subject_key, principal, redemption_id, datetime.now(UTC))
-    return _redemption_public(result.row, result.reward, result.balance)
+    return RedemptionPublic.model_validate(result.view)
 
 
 # --- Leaderboards ----------------------------------------------------------------------------------

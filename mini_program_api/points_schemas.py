@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.types import UtcDatetime
+
 
 class ExpiringPoints(BaseModel):
     points: int = Field(description="Points that will have expired by `by` unless spent first.")
@@ -59,6 +61,8 @@ class HistoryPage(BaseModel):
 
 
 class RewardPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     name_zh: str | None
@@ -67,8 +71,8 @@ class RewardPublic(BaseModel):
     stock: int
     per_employee_limit: int | None
     my_redemptions: int = Field(description="How many of your redemptions of it are not cancelled.")
-    valid_from: datetime | None
-    valid_until: datetime | None
+    valid_from: UtcDatetime | None
+    valid_until: UtcDatetime | None
     cancel_window_s: int
 
 
@@ -83,6 +87,8 @@ class RedemptionCreate(BaseModel):
 
 
 class RedemptionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     reward_id: str
     reward_name: str
@@ -90,12 +96,12 @@ class RedemptionPublic(BaseModel):
     voucher_code: str = Field(description="Show it to the merchant; CL-XXXX-XXXX-XXXX (Crockford base32).")
     price_points: int
     status: Literal["issued", "cancelled", "used"]
-    created_at: datetime
-    cancellable_until: datetime
-    cancelled_at: datetime | None
+    created_at: UtcDatetime
+    cancellable_until: UtcDatetime
+    cancelled_at: UtcDatetime | None
     balance: int | None = Field(default=None, description="Your balance after this request.")
-    expires_at: datetime | None = Field(default=None, description="After this no merchant accepts it.")
-    used_at: datetime | None = Field(default=None, description="When a merchant marked it used.")
+    expires_at: UtcDatetime | None = Field(default=None, description="After this no merchant accepts it.")
+    used_at: UtcDatetime | None = Field(default=None, description="When a merchant marked it used.")
     voucher_qr_url: str | None = Field(
         default=None, description="An SVG QR code of the signed voucher, to show at the till."
     )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
 
-from backend.adapters.orm import ActivityRow
 from backend.api.deps import IdempotencyKeyDep, PrincipalDep, RuntimeDep, TargetDep
 from backend.domain.activity_names import names_of
 from backend.domain.errors import ConfigurationError
@@ -33,25 +31,6 @@ def _caller(principal: PrincipalDep) -> activities.Caller:
     return activities.Caller(subject_id=principal.subject, org_id=principal.org, dept_id=principal.dept)
 
 
-def activity_public(row: ActivityRow) -> ActivityPublic:
-    return ActivityPublic(
-        id=row.id,
-        type=row.type,
-        status=row.status,
-        occurred_at=row.occurred_at.astimezone(UTC),
-        recorded_at=row.created_at.astimezone(UTC),
-        quantities=row.quantities,
-        co2e_avoided_g=row.co2e_avoided_g,
-        co2e_scope3_g=row.co2e_scope3_g,
-        scope3_category=row.scope3_category,
-        points=row.points,
-        factor_set=row.factor_set,
-        calculation=row.calculation,  # type: ignore[arg-type]
-        leaf_index=row.leaf_index,
-        receipt_url=f"/mp/v1/activities/{row.id}/receipt",
-    )
-
-
 @router.post(
     "/activities",
     status_code=201,
@@ -74,7 +53,7 @@ def create_activity(
     )
     if not result.created:
         response.status_code = 200
-    return activity_public(result.row)
+    return ActivityPublic.model_validate(result.view)
 
 
 @router.get("/activities", response_model=ActivityPage, summary="My activities, newest first / 我的低碳行为")
@@ -85,12 +64,18 @@ def list_activities(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ActivityPage:
     rows, total = activities.list_activities(runtime.db, _caller(principal), limit, offset)
-    return ActivityPage(items=[activity_public(r) for r in rows], total=total, limit=limit, offset=offset)
+    return ActivityPage(
+        items=[ActivityPublic.model_validate(activities.ActivityView.of(r)) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityPublic, summary="One of my activities")
 def get_activity(runtime: RuntimeDep, principal: PrincipalDep, activity_id: str) -> ActivityPublic:
-    return activity_public(activities.get_activity(runtime.db, _caller(principal), activity_id))
+    row = activities.get_activity(runtime.db, _caller(principal), activity_id)
+    return ActivityPublic.model_validate(activities.ActivityView.of(row))
 
 
 @router.get(

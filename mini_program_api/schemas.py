@@ -6,13 +6,13 @@ rejected so a typo never silently drops a quantity.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.api.text_fields import Name
+from backend.api.types import UtcDatetime
 from backend.domain import activities
 
 MAX_DISTANCE_KM = Decimal(20_000)
@@ -281,11 +281,13 @@ class CalculationPublic(BaseModel):
 
 
 class ActivityPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     type: str
     status: str
-    occurred_at: datetime
-    recorded_at: datetime
+    occurred_at: UtcDatetime
+    recorded_at: UtcDatetime
     quantities: dict[str, Any]
     co2e_avoided_g: int
     co2e_scope3_g: int

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.adapters.orm_types import EnumText
-from backend.domain.states import CheckpointState
+from backend.domain.states import ActivityStatus, CheckpointState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -72,7 +72,7 @@ class ActivityRow(Base):
     points: Mapped[int] = mapped_column(BigInteger)
     factor_set: Mapped[str] = mapped_column(String(64))
     calculation: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[ActivityStatus] = mapped_column(EnumText(ActivityStatus, 16))
     leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     created_at: Mapped[datetime] = mapped_column()
     # The Scope 3 grams by gas, as calculation.scope3_by_gas logged them (CO2e per gas, each

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.adapters.orm import Base
 from backend.adapters.orm_types import EnumText
-from backend.domain.states import ChainMoveState
+from backend.domain.states import ChainCheckState, ChainMoveState
 
 
 class ChainIncidentRow(Base):
@@ -22,7 +22,7 @@ class ChainIncidentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     chain_id: Mapped[int] = mapped_column(BigInteger)
     contract: Mapped[str] = mapped_column(String(42))
-    state: Mapped[str] = mapped_column(String(24))
+    state: Mapped[ChainCheckState] = mapped_column(EnumText(ChainCheckState, 24))
     reasons: Mapped[list[str]] = mapped_column(JSON)
     detected_at: Mapped[datetime] = mapped_column()
     cleared_at: Mapped[datetime | None] = mapped_column()

@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.adapters.orm import Base
+from backend.adapters.orm_types import EnumText
+from backend.domain.states import EmployeeStatus
 
 
 class CompanyRow(Base):
@@ -59,7 +61,7 @@ class EmployeeRow(Base):
     department_id: Mapped[str | None] = mapped_column(String(64))
     employee_no: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[EmployeeStatus] = mapped_column(EnumText(EmployeeStatus, 16))
     created_at: Mapped[datetime] = mapped_column()
 
 

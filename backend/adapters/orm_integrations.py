@@ -11,6 +11,8 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.adapters.orm import Base
+from backend.adapters.orm_types import EnumText
+from backend.domain.states import IntegrationOutcome
 
 
 class IntegrationSourceRow(Base):
@@ -39,7 +41,7 @@ class IntegrationRecordRow(Base):
     source_id: Mapped[str] = mapped_column(String(64), ForeignKey("integration_sources.id"), primary_key=True)
     record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(66))
-    outcome: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[IntegrationOutcome] = mapped_column(EnumText(IntegrationOutcome, 16))
     activity_id: Mapped[str | None] = mapped_column(String(36))
     field: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(500))

@@ -50,3 +50,57 @@ class FeedDeliveryStatus(StrEnum):
 
     PENDING = "pending"
     DELIVERED = "delivered"
+
+
+class ActivityStatus(StrEnum):
+    """A recorded activity: ``accepted`` (points issued) or ``flagged`` (waiting for a manager's
+    review, then ``accepted`` or ``rejected``); ``reversed`` by a correction. A submission refused
+    outright is ``rejected`` and is not stored."""
+
+    ACCEPTED = "accepted"
+    FLAGGED = "flagged"
+    REJECTED = "rejected"
+    REVERSED = "reversed"
+
+
+class EmployeeStatus(StrEnum):
+    """An employee: ``active``, ``disabled`` by the company (sessions end, may be re-enabled), or
+    ``erased`` (personal data removed; final)."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    ERASED = "erased"
+
+
+class ChainCheckState(StrEnum):
+    """The chain identity check's verdict; a verdict other than ``ok`` is stored as an incident's
+    state while it lasts."""
+
+    OK = "ok"
+    UNAVAILABLE = "unavailable"
+    MISMATCH = "mismatch"
+    HISTORY_MISSING = "history_missing"
+    MOVING = "moving"
+    NOT_CONFIGURED = "not_configured"
+
+
+class PeriodStatus(StrEnum):
+    """A Scope 3 reporting period: ``open`` until it is closed, then ``closed`` (frozen totals,
+    restated by revisions)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class IntegrationOutcome(StrEnum):
+    """What became of a record a source delivered: recorded as an activity (``accepted`` or
+    ``flagged``), or ``duplicate``, ``rejected``, ``unmatched`` (no bound employee yet: retried on
+    a later delivery); ``conflict`` and ``deferred`` (rate-limited) are answered, never stored."""
+
+    ACCEPTED = "accepted"
+    FLAGGED = "flagged"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    UNMATCHED = "unmatched"
+    CONFLICT = "conflict"
+    DEFERRED = "deferred"

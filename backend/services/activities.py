@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,6 +36,7 @@ from backend.domain.points_rules import IssuanceRules
 from backend.domain.recognition import MAGNITUDE_FIELDS
 from backend.domain.record_kinds import ActivityBody, encode
 from backend.domain.records import subject_commitment
+from backend.domain.states import ActivityStatus
 from backend.observability import metrics
 from backend.services import corrections, recognition, subject_keys
 from backend.services.factor_sets import SetsInForce
@@ -51,6 +52,8 @@ from backend.services.points import apply_to_accounts, lock_accounts, transfer_l
 from backend.services.points_rules import RulesInForce, rules_in_force
 
 MAX_PAGE_SIZE = 100
+LIVE = (ActivityStatus.ACCEPTED, ActivityStatus.FLAGGED)
+"""Statuses of an activity a later submission may still supersede."""
 logger = logging.getLogger(__name__)
 
 
@@ -85,9 +88,42 @@ class IssuancePolicy:
 
 
 @dataclass(frozen=True)
+class ActivityView:
+    """A stored activity as its owner sees it: what the routes show, under the public names (the
+    routes convert it with pydantic's ``from_attributes``; no ORM row leaves the services)."""
+
+    id: str
+    type: str
+    status: ActivityStatus
+    occurred_at: datetime
+    recorded_at: datetime
+    quantities: dict[str, Any]
+    co2e_avoided_g: int
+    co2e_scope3_g: int
+    scope3_category: int | None
+    points: int
+    factor_set: str
+    calculation: dict[str, Any]
+    leaf_index: int
+
+    @classmethod
+    def of(cls, row: ActivityRow) -> ActivityView:
+        same = {f.name: getattr(row, f.name) for f in fields(cls) if f.name != "recorded_at"}
+        return cls(**same, recorded_at=row.created_at)
+
+    @property
+    def receipt_url(self) -> str:
+        return f"/mp/v1/activities/{self.id}/receipt"
+
+
+@dataclass(frozen=True)
 class RecordedActivity:
     row: ActivityRow
     created: bool
+
+    @property
+    def view(self) -> ActivityView:
+        return ActivityView.of(self.row)
 
 
 def _timely(occurred_at: datetime, now: datetime, policy: IssuancePolicy) -> bool:
@@ -237,7 +273,7 @@ class _Batch:
                 calc.co2e_avoided_g,
                 draft.straight_km,
             )
-        status = screened.status if screened else "accepted"
+        status = ActivityStatus(screened.status) if screened else ActivityStatus.ACCEPTED
         activity_id = str(uuid.uuid4())
         body = ActivityBody(
             type=activity_type,
@@ -342,7 +378,10 @@ class _Batch:
         for item in accepted:
             if item.supersedes is not None:
                 replaced = self.session.get(ActivityRow, item.supersedes)
-                if replaced is not None and replaced.status in ("accepted", "flagged"):
+                if replaced is not None and replaced.status in (
+                    ActivityStatus.ACCEPTED,
+                    ActivityStatus.FLAGGED,
+                ):
                     corrections.supersede(
                         self.session, replaced, item.row.id, item.row.source, self.policy.subject_key, now
                     )

@@ -15,6 +15,7 @@ from backend.adapters.database import Database
 from backend.adapters.orm import ActivityRow
 from backend.domain.disclosure import Disclosure, Group, snap_window, suppress_small_groups
 from backend.domain.errors import InvalidInput
+from backend.domain.states import ActivityStatus
 
 GROUPINGS = ("company", "department")
 TOTALS = ("activities", "co2e_avoided_g", "co2e_scope3_g", "points")
@@ -36,7 +37,7 @@ def activity_aggregates(
     if since is not None and until is not None and until <= since:
         raise InvalidInput("until", "must be after since")
     since, until = snap_window(since, until, tz)
-    where = [ActivityRow.status == "accepted"]
+    where = [ActivityRow.status == ActivityStatus.ACCEPTED]
     if company is not None:
         where.append(ActivityRow.org_id == company)
     if since is not None:

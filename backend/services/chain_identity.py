@@ -29,7 +29,7 @@ from backend.adapters.deployment import DeploymentManifest, load_manifest
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
 from backend.domain.errors import ChainError
-from backend.domain.states import ANCHORED, IN_FLIGHT, ChainMoveState, CheckpointState
+from backend.domain.states import ANCHORED, IN_FLIGHT, ChainCheckState, ChainMoveState, CheckpointState
 from backend.services.anchoring import AnchorTarget
 from backend.services.chain_port import LedgerChainPort
 
@@ -44,12 +44,12 @@ only appends, so the latest root vouches for the rest; the sample catches the im
 REANCHOR_HINT = "carbon-ledger chain reanchor"
 
 OK, UNAVAILABLE, MISMATCH, HISTORY_MISSING, MOVING, NOT_CONFIGURED = (
-    "ok",
-    "unavailable",
-    "mismatch",
-    "history_missing",
-    "moving",
-    "not_configured",
+    ChainCheckState.OK,
+    ChainCheckState.UNAVAILABLE,
+    ChainCheckState.MISMATCH,
+    ChainCheckState.HISTORY_MISSING,
+    ChainCheckState.MOVING,
+    ChainCheckState.NOT_CONFIGURED,
 )
 ANCHORED_STATES = ANCHORED
 """Checkpoint states that were once confirmed on some chain: together they are the ledger's history."""
@@ -78,7 +78,7 @@ def expected_chain(manifest: DeploymentManifest) -> ExpectedChain:
 
 @dataclass(frozen=True)
 class ChainCheck:
-    state: str
+    state: ChainCheckState
     reasons: tuple[str, ...]
     checked_at: datetime
     chain_id: int | None = None
@@ -243,10 +243,10 @@ def _history_problems(
     chain_id: int,
     rows: list[CheckpointRow],
     chain_size: int,
-) -> list[tuple[str, str]]:
+) -> list[tuple[ChainCheckState, str]]:
     """(state, reason) for each checkpoint in ``rows`` the chain no longer backs, and for a chain
     that holds more than the database knows."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[ChainCheckState, str]] = []
     for row in rows:
         on_chain = chain.root_at(row.tree_size)
         if on_chain == bytes(32):

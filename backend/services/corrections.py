@@ -29,6 +29,7 @@ from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDe
 from backend.domain.points import derived_id, reversal
 from backend.domain.record_kinds import CorrectionBody, encode
 from backend.domain.records import subject_commitment
+from backend.domain.states import ActivityStatus
 from backend.services import subject_keys
 from backend.services.issuance import issuance_transfer_id
 from backend.services.points import balance_of, lock_accounts, post_transfer, to_transfer
@@ -46,7 +47,7 @@ REASON_CODES: dict[str, str] = {
 MAX_NOTE_CHARS = 500
 """Room for a sentence or two of explanation; longer belongs in the case file, not the ledger."""
 CORRECTING_ROLES = ("operator", "company_admin")
-REVERSED = "reversed"
+REVERSED = ActivityStatus.REVERSED
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from backend.adapters.orm_identity import (
     InvitationRow,
 )
 from backend.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from backend.domain.states import EmployeeStatus
 from backend.domain.text import check_name
 from backend.services.revocation import revoke_all_sessions
 from backend.services.tokens import secret_hash
@@ -44,7 +45,7 @@ MAX_IMPORT_BYTES = 1_000_000
 MAX_OPEN_INVITATION_USES = 1000
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
 CSV_COLUMNS = ("employee_no", "department_id", "display_name")
-EMPLOYEE_STATUSES = ("active", "disabled")
+EMPLOYEE_STATUSES = (EmployeeStatus.ACTIVE, EmployeeStatus.DISABLED)
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def _enroll(
         department_id=department_id,
         employee_no=employee_no,
         display_name=display_name,
-        status="active",
+        status=EmployeeStatus.ACTIVE,
         created_at=now,
     )
     session.add(employee)
@@ -290,11 +291,11 @@ def update_employee(
         if status is not None:
             if status not in EMPLOYEE_STATUSES:
                 raise InvalidInput("status", f"must be one of {', '.join(EMPLOYEE_STATUSES)}")
-            if status == "disabled" and employee.status != "disabled":
+            if status == EmployeeStatus.DISABLED and employee.status != EmployeeStatus.DISABLED:
                 revoke_all_sessions(
                     session, "employee", employee.id, "account_disabled", now or datetime.now(UTC)
                 )
-            employee.status = status
+            employee.status = EmployeeStatus(status)
     return employee
 
 
@@ -356,7 +357,7 @@ def redeem_invitation(
             department_id=invitation.department_id,
             employee_no=f"inv-{secrets.token_hex(6)}",
             display_name=None,
-            status="active",
+            status=EmployeeStatus.ACTIVE,
             created_at=now,
         )
         session.add(employee)

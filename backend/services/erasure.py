@@ -40,6 +40,7 @@ from backend.domain.commitments import FREE_TEXT_QUANTITIES
 from backend.domain.errors import InvalidInput, NotFound
 from backend.domain.record_kinds import ErasureBody, encode
 from backend.domain.records import sha256_hex
+from backend.domain.states import EmployeeStatus
 from backend.services import revocation
 from backend.services.subject_keys import in_leaf
 
@@ -51,7 +52,7 @@ BASES: dict[str, str] = {
     "unlawful_processing": "processed against a law, regulation or agreement (PIPL art. 47 (1) 4)",
 }
 """Why an erasure was made; the logged record carries the code."""
-ERASED_STATUS = "erased"
+ERASED_STATUS = EmployeeStatus.ERASED
 MAX_SUBJECT_CHARS = 128
 
 

@@ -29,6 +29,7 @@ from backend.adapters.orm_identity import (
     StaffAccountRow,
 )
 from backend.domain.errors import NotEnrolled, PermissionDenied, Unauthenticated
+from backend.domain.states import EmployeeStatus
 from backend.services import enrollment
 from backend.services.revocation import revoke_session
 from backend.services.tokens import Principal, issue_token, new_opaque_token, secret_hash
@@ -128,7 +129,7 @@ def login_employee(
             )
         else:
             raise NotEnrolled("this account is not enrolled yet: sign in with your invitation code")
-        if employee is None or employee.status != "active":
+        if employee is None or employee.status != EmployeeStatus.ACTIVE:
             raise PermissionDenied("this employee account is disabled; ask your company's administrator")
         return open_session(session, "employee", employee.id, employee_principal(employee), policy, now)
 
@@ -136,7 +137,7 @@ def login_employee(
 def _current_principal(session: Session, auth: AuthSessionRow) -> Principal | None:
     if auth.principal_kind == "employee":
         employee = session.get(EmployeeRow, auth.subject_id)
-        return employee_principal(employee) if employee and employee.status == "active" else None
+        return employee_principal(employee) if employee and employee.status == EmployeeStatus.ACTIVE else None
     staff = session.get(StaffAccountRow, auth.subject_id)
     return staff_principal(staff) if staff and staff.disabled_at is None else None
 

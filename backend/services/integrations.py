@@ -44,6 +44,7 @@ from backend.domain.errors import (
 from backend.domain.points import derived_id
 from backend.domain.record_kinds import BindingBody, encode
 from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.domain.states import EmployeeStatus, IntegrationOutcome
 from backend.services import binding_codes
 from backend.services.activities import (
     Caller,
@@ -102,8 +103,7 @@ class IncomingRecord:
 @dataclass(frozen=True)
 class RecordOutcome:
     record_id: str
-    outcome: str
-    """accepted, flagged, duplicate, rejected, unmatched, conflict or deferred (rate-limited)."""
+    outcome: IntegrationOutcome
     activity_id: str | None = None
     field: str | None = None
     reason: str | None = None
@@ -428,12 +428,15 @@ def _company_waste(record: IncomingRecord) -> RecordOutcome | None:
     assert record.payload is not None
     if record.payload.get("type") != "recycling":
         return RecordOutcome(
-            record.record_id, "rejected", field="type", reason="a waste contractor reports recycling"
+            record.record_id,
+            IntegrationOutcome.REJECTED,
+            field="type",
+            reason="a waste contractor reports recycling",
         )
     if record.payload.get("scope", "office") != "office":
         return RecordOutcome(
             record.record_id,
-            "rejected",
+            IntegrationOutcome.REJECTED,
             field="scope",
             reason="a waste contractor's records are office waste",
         )
@@ -458,7 +461,7 @@ class _Delivery:
         for record in records:
             if record.field == "record_id":  # nothing to be idempotent by: answered, not stored
                 outcome = RecordOutcome(
-                    record.record_id, "rejected", field=record.field, reason=record.reason
+                    record.record_id, IntegrationOutcome.REJECTED, field=record.field, reason=record.reason
                 )
                 results[record.record_id] = (outcome, None)
                 continue
@@ -524,7 +527,7 @@ class _Delivery:
             if (
                 binding is None
                 or employee is None
-                or employee.status != "active"
+                or employee.status != EmployeeStatus.ACTIVE
                 or record.occurred_at is None
                 or binding.consented_at > record.occurred_at
             ):
@@ -545,10 +548,12 @@ class _Delivery:
     ) -> Processed | None:
         """The outcome of a record that is not recorded (a replay, a conflict, invalid, not
         attributable); None when it goes on to be recorded."""
-        if stored is not None and stored.outcome != "unmatched":
+        if stored is not None and stored.outcome != IntegrationOutcome.UNMATCHED:
             if stored.request_hash != digest:
                 reason = "this record_id was delivered before with other content"
-                return RecordOutcome(record.record_id, "conflict", field="record_id", reason=reason), None
+                return RecordOutcome(
+                    record.record_id, IntegrationOutcome.CONFLICT, field="record_id", reason=reason
+                ), None
             replayed = RecordOutcome(
                 record.record_id,
                 stored.outcome,
@@ -559,16 +564,22 @@ class _Delivery:
             )
             return replayed, None
         if record.payload is None or record.occurred_at is None or record.account is None:
-            outcome = RecordOutcome(record.record_id, "rejected", field=record.field, reason=record.reason)
+            outcome = RecordOutcome(
+                record.record_id, IntegrationOutcome.REJECTED, field=record.field, reason=record.reason
+            )
             return self._save(stored, digest, outcome)
         if record.payload["type"] not in self.source.activity_types:
             reason = f"source {self.source.id} may report only {', '.join(self.source.activity_types)}"
             return self._save(
-                stored, digest, RecordOutcome(record.record_id, "rejected", field="type", reason=reason)
+                stored,
+                digest,
+                RecordOutcome(record.record_id, IntegrationOutcome.REJECTED, field="type", reason=reason),
             )
         if callers.get(record.record_id) is None:
             reason = "no employee has bound this account (with consent before the record's time)"
-            outcome = RecordOutcome(record.record_id, "unmatched", field="account", reason=reason)
+            outcome = RecordOutcome(
+                record.record_id, IntegrationOutcome.UNMATCHED, field="account", reason=reason
+            )
             return self._save(stored, digest, outcome)
         return None
 
@@ -577,9 +588,16 @@ class _Delivery:
     ) -> Processed:
         if isinstance(result, RecordedActivity):
             row = result.row
-            return self._save(stored, digest, RecordOutcome(record.record_id, row.status, row.id), result)
+            return self._save(
+                stored,
+                digest,
+                RecordOutcome(record.record_id, IntegrationOutcome(row.status), row.id),
+                result,
+            )
         if isinstance(result, ActivityRejected):
-            outcome = "duplicate" if result.rule == "duplicate" else "rejected"
+            outcome = (
+                IntegrationOutcome.DUPLICATE if result.rule == "duplicate" else IntegrationOutcome.REJECTED
+            )
             return self._save(
                 stored,
                 digest,
@@ -589,15 +607,22 @@ class _Delivery:
             return self._save(
                 stored,
                 digest,
-                RecordOutcome(record.record_id, "rejected", field=result.field, reason=result.reason),
+                RecordOutcome(
+                    record.record_id, IntegrationOutcome.REJECTED, field=result.field, reason=result.reason
+                ),
             )
         if isinstance(result, RateLimited):
             # Not stored: the source delivers it again later and it is processed then.
             deferred = RecordOutcome(
-                record.record_id, "deferred", reason=result.detail, retry_after_s=result.retry_after_s
+                record.record_id,
+                IntegrationOutcome.DEFERRED,
+                reason=result.detail,
+                retry_after_s=result.retry_after_s,
             )
             return deferred, None
-        return RecordOutcome(record.record_id, "conflict", field="record_id", reason=result.detail), None
+        return RecordOutcome(
+            record.record_id, IntegrationOutcome.CONFLICT, field="record_id", reason=result.detail
+        ), None
 
     def _save(
         self,

@@ -23,10 +23,11 @@ from backend.domain import points as ledger
 from backend.domain.errors import Conflict
 from backend.domain.points import Transfer, TransferKind
 from backend.domain.points_rules import IssuanceRules, Usage, day_window, decide, month_window
+from backend.domain.states import ActivityStatus
 from backend.services.points import post_transfer
 from backend.services.points_rules import RulesInForce, rules_in_force
 
-ISSUABLE_STATUS = "accepted"
+ISSUABLE_STATUS = ActivityStatus.ACCEPTED
 
 
 def issuance_transfer_id(activity_id: str) -> str:

@@ -28,6 +28,7 @@ from backend.domain.points import AccountKind, Balance, Transfer, TransferKind
 from backend.domain.points_rules import months_before
 from backend.domain.record_kinds import PointsTransferBody, encode
 from backend.domain.records import subject_commitment
+from backend.domain.states import EmployeeStatus
 from backend.services.tokens import Principal
 
 MAX_PAGE_SIZE = 100
@@ -393,7 +394,7 @@ def enrolled_employee(session: Session, org_id: str, employee: str, field: str =
     """The active employee ``employee`` enrolled in ``org_id``; anyone else is refused naming ``field``
     (an employee of another company answers as one that does not exist)."""
     row = session.get(EmployeeRow, employee)
-    if row is None or row.company_id != org_id or row.status != "active":
+    if row is None or row.company_id != org_id or row.status != EmployeeStatus.ACTIVE:
         raise InvalidInput(field, f"no active employee {employee} is enrolled in company {org_id}")
     return row
 

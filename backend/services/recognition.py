@@ -30,6 +30,7 @@ from backend.domain.recognition import (
     footprint,
     retry_after,
 )
+from backend.domain.states import ActivityStatus
 
 NEARBY_WINDOW = timedelta(days=1)
 """Activities further apart in time than this are never the same one (longest trip < a day)."""
@@ -106,7 +107,7 @@ class ScreeningFacts:
                 FootprintRow.subject_id.in_(wanted),
                 FootprintRow.started_at > window[0] - NEARBY_WINDOW,
                 FootprintRow.started_at < window[1] + NEARBY_WINDOW,
-                ActivityRow.status.not_in(("rejected", "reversed")),
+                ActivityRow.status.not_in((ActivityStatus.REJECTED, ActivityStatus.REVERSED)),
             )
             .order_by(FootprintRow.started_at)
         )

@@ -19,10 +19,11 @@ from backend.adapters.orm_integrations import FootprintRow, ReviewRow
 from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.record_kinds import ReviewBody, encode
 from backend.domain.records import subject_commitment
+from backend.domain.states import ActivityStatus
 from backend.services import subject_keys
 from backend.services.activities import IssuancePolicy, on_activity_accepted
 
-DECISIONS = {"approve": "accepted", "reject": "rejected"}
+DECISIONS = {"approve": ActivityStatus.ACCEPTED, "reject": ActivityStatus.REJECTED}
 MAX_REASON_LENGTH = 500
 
 
@@ -40,7 +41,7 @@ def review_queue(
     decided), oldest first so nothing waits forever."""
     with db.read_sessions() as session:
         where: list[ColumnElement[bool]] = [ActivityRow.org_id == company_id, ActivityRow.status == status]
-        if status != "flagged":
+        if status != ActivityStatus.FLAGGED:
             # Decided after review (not merely accepted on arrival).
             where.append(ActivityRow.id.in_(select(ReviewRow.activity_id)))
         total = int(session.execute(select(func.count()).select_from(ActivityRow).where(*where)).scalar_one())
@@ -85,7 +86,7 @@ def decide(
             if existing.decision == decision:
                 return existing
             raise Conflict(f"activity {activity_id} was already decided: {existing.decision}")
-        if row.status != "flagged":
+        if row.status != ActivityStatus.FLAGGED:
             raise Conflict(f"activity {activity_id} is {row.status}, not waiting for review")
         row.status = DECISIONS[decision]
         if decision == "approve":

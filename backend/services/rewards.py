@@ -10,7 +10,7 @@ the last unit: each check reads state no other redemption can change before this
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -212,9 +212,30 @@ def _redeemed_count(session: Session, subject_id: str, reward_ids: list[str]) ->
     return {str(r): int(n) for r, n in session.execute(stmt).all()}
 
 
-def catalogue(
-    db: Database, subject_id: str, org_id: str | None, now: datetime
-) -> list[tuple[RewardRow, int]]:
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A reward as an employee sees it in the catalogue, under the public names (the routes convert
+    it with pydantic's ``from_attributes``; no ORM row leaves the services)."""
+
+    id: str
+    name: str
+    name_zh: str | None
+    description: str | None
+    price_points: int
+    stock: int
+    per_employee_limit: int | None
+    my_redemptions: int
+    valid_from: datetime | None
+    valid_until: datetime | None
+    cancel_window_s: int
+
+    @classmethod
+    def of(cls, row: RewardRow, mine: int) -> CatalogueEntry:
+        same = {f.name: getattr(row, f.name) for f in fields(cls) if f.name != "my_redemptions"}
+        return cls(**same, my_redemptions=mine)
+
+
+def catalogue(db: Database, subject_id: str, org_id: str | None, now: datetime) -> list[CatalogueEntry]:
     """Rewards open to the employee's company and redeemable now, with how often they redeemed each."""
     with db.read_sessions() as session:
         stmt = (
@@ -231,10 +252,53 @@ def catalogue(
             and (r.valid_until is None or now < r.valid_until)
         ]
         counts = _redeemed_count(session, subject_id, [r.id for r in rows])
-    return [(r, counts.get(r.id, 0)) for r in rows]
+    return [CatalogueEntry.of(r, counts.get(r.id, 0)) for r in rows]
 
 
 # --- Redemption ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedemptionView:
+    """A redemption as its employee sees it, under the public names (converted by the routes with
+    pydantic's ``from_attributes``)."""
+
+    id: str
+    reward_id: str
+    reward_name: str
+    reward_name_zh: str | None
+    voucher_code: str
+    price_points: int
+    status: RedemptionStatus
+    created_at: datetime
+    cancellable_until: datetime
+    cancelled_at: datetime | None
+    expires_at: datetime
+    used_at: datetime | None
+    balance: int | None = None
+    """The employee's balance after the request that returned it (none when only read)."""
+
+    @classmethod
+    def of(cls, row: RedemptionRow, reward: RewardRow, balance: int | None = None) -> RedemptionView:
+        return cls(
+            id=row.id,
+            reward_id=row.reward_id,
+            reward_name=reward.name,
+            reward_name_zh=reward.name_zh,
+            voucher_code=row.voucher_code,
+            price_points=row.price_points,
+            status=row.status,
+            created_at=row.created_at,
+            cancellable_until=row.cancel_deadline,
+            cancelled_at=row.cancelled_at,
+            expires_at=voucher_rules.ends_at(row.created_at, row.expires_at),
+            used_at=row.used_at,
+            balance=balance,
+        )
+
+    @property
+    def voucher_qr_url(self) -> str | None:
+        return f"/mp/v1/redemptions/{self.id}/qr" if self.status == RedemptionStatus.ISSUED else None
 
 
 @dataclass(frozen=True)
@@ -243,6 +307,10 @@ class Redeemed:
     reward: RewardRow
     created: bool
     balance: int
+
+    @property
+    def view(self) -> RedemptionView:
+        return RedemptionView.of(self.row, self.reward, self.balance)
 
 
 def _by_key(session: Session, subject_id: str, key: str) -> RedemptionRow | None:
@@ -404,7 +472,7 @@ def cancel(
 
 def my_redemptions(
     db: Database, subject_id: str, limit: int, offset: int
-) -> tuple[list[tuple[RedemptionRow, RewardRow]], int]:
+) -> tuple[list[RedemptionView], int]:
     with db.read_sessions() as session:
         where = RedemptionRow.subject_id == subject_id
         total = int(
@@ -418,7 +486,7 @@ def my_redemptions(
             .limit(min(limit, MAX_PAGE_SIZE))
             .offset(offset)
         )
-        return [(r, w) for r, w in session.execute(stmt).all()], total
+        return [RedemptionView.of(r, w) for r, w in session.execute(stmt).all()], total
 
 
 def get_redemption(db: Database, subject_id: str, redemption_id: str) -> tuple[RedemptionRow, RewardRow]:

@@ -30,10 +30,11 @@ from backend.domain.activities import choose_baseline
 from backend.domain.errors import ConfigurationError, InvalidInput, NotFound, PermissionDenied
 from backend.domain.factors import QUALITY_INDICATORS, QUALITY_LABELS
 from backend.domain.scope3 import Group, Period, Reporters
+from backend.domain.states import ActivityStatus, PeriodStatus
 from backend.services.factor_sets import all_sets
 
-ACCEPTED = "accepted"
-PENDING_REVIEW = "flagged"
+ACCEPTED = ActivityStatus.ACCEPTED
+PENDING_REVIEW = ActivityStatus.FLAGGED
 IN_INVENTORY = (ACCEPTED, PENDING_REVIEW)
 """Flagged records' emissions stay in the inventory, marked pending review (inventory
 completeness); only their credit (avoided emissions, points) waits for the review."""
@@ -598,12 +599,12 @@ def summary(
         close = latest_close(session, period)
         if close is None:
             doc = compute(session, period, config, size, now, company, extrapolate)
-            doc.update(status="open", close=None, changes_since_close=[])
+            doc.update(status=PeriodStatus.OPEN, close=None, changes_since_close=[])
             return view(doc, company, category)
         frozen = close.summary
         live = compute(session, period, config, size, now, company, extrapolate=False)
     doc = copy.deepcopy(frozen)
-    doc.update(status="closed", close=close_public(close))
+    doc.update(status=PeriodStatus.CLOSED, close=close_public(close))
     if not extrapolate:
         for block in [doc["park"], *doc["companies"]]:
             block.pop("extrapolation", None)

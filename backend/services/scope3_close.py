@@ -22,6 +22,7 @@ from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.record_kinds import PeriodCloseBody, PeriodSignoffBody, encode
 from backend.domain.records import canonical_json, sha256_hex, subject_commitment
 from backend.domain.scope3 import Period
+from backend.domain.states import PeriodStatus
 from backend.services import feed, subject_keys
 from backend.services.scope3 import Scope3Config, close_public, compute, latest_close
 
@@ -124,7 +125,7 @@ def _record(
             delivery_id=str(uuid.uuid5(feed.DELIVERY_NAMESPACE, f"period_close/{period.label}/{revision}")),
             event="period_close",
             period=period.label,
-            document={**close_public(row), "status": "closed", "summary": summary},
+            document={**close_public(row), "status": PeriodStatus.CLOSED, "summary": summary},
             now=now,
         )
         return close_public(row)

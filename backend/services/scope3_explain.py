@@ -20,6 +20,7 @@ from backend.domain import scope3
 from backend.domain.disclosure import choose_withheld, is_withheld, withheld_block
 from backend.domain.errors import InvalidInput
 from backend.domain.scope3 import Group, Period
+from backend.domain.states import PeriodStatus
 from backend.services.scope3 import (
     ACCEPTED,
     EXPLAIN_MAX_ROWS,
@@ -134,7 +135,7 @@ def explain(
             "category": category,
             "type": activity_type,
         },
-        "status": "closed" if close is not None else "open",
+        "status": PeriodStatus.CLOSED if close is not None else PeriodStatus.OPEN,
         "as_of_tree_size": cutoff,
         "close_leaf_index": close.leaf_index if close is not None else None,
         "figure": {

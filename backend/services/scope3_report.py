@@ -11,6 +11,8 @@ import io
 from html import escape
 from typing import Any
 
+from backend.domain.states import PeriodStatus
+
 WITHHELD = "withheld"
 """The ``measure`` of a row standing for a group the disclosure rule withholds (its figures blank)."""
 WITHHELD_HTML = "已隐藏 Withheld"
@@ -268,7 +270,7 @@ def to_html(doc: dict[str, Any]) -> str:
     status = (
         f"已关账 Closed (revision {doc['close']['revision']}, log leaf {doc['close']['leaf_index']}, "
         f"summary sha256 {_e(doc['close']['summary_sha256'])})"
-        if doc["status"] == "closed"
+        if doc["status"] == PeriodStatus.CLOSED
         else "未关账（临时数据）Open period — provisional figures"
     )
     quality = block["data_quality"]
