@@ -221,7 +221,10 @@ class AnvilProcess:
             start_new_session=True,
         )
         if self.pid_path is not None:
-            self.pid_path.write_text(f"{self._process.pid} {self.port}\n")
+            # written whole or not at all: another process reading it never sees it half written
+            partial = self.pid_path.with_name(self.pid_path.name + ".tmp")
+            partial.write_text(f"{self._process.pid} {self.port}\n")
+            os.replace(partial, self.pid_path)
         try:
             self._wait_ready(timeout_s)
         except BaseException:
