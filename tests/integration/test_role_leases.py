@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from backend.adapters.database import Database
 from backend.entrypoints.worker.elector import Elector
 from backend.services import roles
+from tests.waiting import wait_for
 
 
 def test_one_holder_at_a_time_and_takeover_after_expiry_with_a_new_epoch(db: Database) -> None:
@@ -16,9 +15,11 @@ def test_one_holder_at_a_time_and_takeover_after_expiry_with_a_new_epoch(db: Dat
     renewed = roles.acquire(db, "anchor", "a", lease_s=1.0)
     assert renewed is not None and renewed.epoch == 1  # a renewal keeps the epoch
     assert roles.still_holds(db, renewed)
-    time.sleep(1.1)
-    taken = roles.acquire(db, "anchor", "b", lease_s=30.0)
-    assert taken is not None and taken.epoch == 2
+    # b gets the role as soon as a's unrenewed lease has run out, not before
+    taken = wait_for(
+        "a's lease to run out", lambda: roles.acquire(db, "anchor", "b", lease_s=30.0), timeout_s=10
+    )
+    assert taken.epoch == 2
     assert not roles.still_holds(db, renewed)  # a is fenced off: its epoch is over
     assert roles.acquire(db, "anchor", "a", lease_s=30.0) is None
     assert [(row.role, row.holder, row.epoch) for row in roles.holders(db)] == [("anchor", "b", 2)]
