@@ -23,6 +23,7 @@ from backend.domain import notes
 from backend.domain import witness as protocol
 from tests.e2e.conftest import LedgerServer
 from tests.e2e.faultkit import LOAD_ENV, Attempt, Writer, metro, send
+from tests.waiting import wait_for
 from tests.witnesskit import WitnessServer
 
 pytestmark = pytest.mark.anvil
@@ -278,15 +279,19 @@ def _cosigners(ledger: LedgerServer, witnesses: list[WitnessServer], min_size: i
 
 
 def _wait_cosigned(ledger: LedgerServer, witnesses: list[WitnessServer], min_size: int) -> int:
-    deadline = time.monotonic() + 120
     want = sorted(w.name for w in witnesses)
-    while True:
-        with contextlib.suppress(httpx.HTTPError, notes.NoteError):
-            size, names = _cosigners(ledger, witnesses, min_size)
-            if names == want:
-                return size
-        assert time.monotonic() < deadline, f"checkpoint ≥ {min_size} not cosigned by {want}"
-        time.sleep(0.3)
+
+    def cosigned() -> int | None:
+        size, names = _cosigners(ledger, witnesses, min_size)
+        return size if names == want else None
+
+    return wait_for(
+        f"a checkpoint ≥ {min_size} cosigned by {want}",
+        cosigned,
+        timeout_s=120,
+        interval_s=0.3,
+        not_yet=(httpx.HTTPError, notes.NoteError),
+    )
 
 
 def _record(client: httpx.Client, ledger: LedgerServer, tokens: list[str], seq: int) -> None:

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from backend.domain import notes
 from backend.services import witnessing
 from tests.integration.api_harness import TARGET, Api
 from tests.integration.tlog_support import grow
+from tests.waiting import wait_for
 from tests.witnesskit import WitnessServer
 
 SOURCE = Path(__file__).parents[1] / "interop" / "tlogcheck" / "main.go"
@@ -83,11 +83,12 @@ class Served:
 
     def __enter__(self) -> Served:
         self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.05)
+
+        def started() -> bool:
+            assert self.thread.is_alive(), "the API server stopped while starting"
+            return bool(self.server.started)
+
+        wait_for("the API server to start", started, interval_s=0.05)
         return self
 
     def __exit__(self, *_: object) -> None:
