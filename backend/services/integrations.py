@@ -342,8 +342,13 @@ def verify_delivery(
     body: bytes,
     tolerance_s: int,
     now: datetime,
+    *,
+    max_bytes: int,
 ) -> tuple[IntegrationSourceRow, str]:
-    """Checks the signature and the timestamp; returns the source and the matching signature."""
+    """Checks the body's size (``max_bytes``: each signed route has its own bound), the signature
+    and the timestamp; returns the source and the matching signature."""
+    if len(body) > max_bytes:
+        raise InvalidInput("body", f"at most {max_bytes} bytes")
     with db.read_sessions() as session:
         source = session.get(IntegrationSourceRow, source_id)
     if source is None or source.disabled_at is not None:

@@ -153,12 +153,17 @@ def deliver(
     timestamp: Annotated[str | None, Header(alias="X-Carbon-Timestamp")] = None,
     signature: Annotated[str | None, Header(alias="X-Carbon-Signature")] = None,
 ) -> DeliveryResult:
-    if len(body) > integrations.MAX_BODY_BYTES:
-        raise InvalidInput("body", f"at most {integrations.MAX_BODY_BYTES} bytes per delivery")
     now = datetime.now(UTC)
     tolerance = runtime.settings.webhook_tolerance_s
     source, match = integrations.verify_delivery(
-        runtime.db, source_id, timestamp, signature, body, tolerance, now
+        runtime.db,
+        source_id,
+        timestamp,
+        signature,
+        body,
+        tolerance,
+        now,
+        max_bytes=integrations.MAX_BODY_BYTES,
     )
     try:
         document = json.loads(body)
@@ -201,12 +206,10 @@ def issue_binding_code(
     timestamp: Annotated[str | None, Header(alias="X-Carbon-Timestamp")] = None,
     signature: Annotated[str | None, Header(alias="X-Carbon-Signature")] = None,
 ) -> BindingCodeIssued:
-    if len(body) > MAX_CODE_REQUEST_BYTES:
-        raise InvalidInput("body", f"at most {MAX_CODE_REQUEST_BYTES} bytes")
     now = datetime.now(UTC)
     tolerance = runtime.settings.webhook_tolerance_s
     source, match = integrations.verify_delivery(
-        runtime.db, source_id, timestamp, signature, body, tolerance, now
+        runtime.db, source_id, timestamp, signature, body, tolerance, now, max_bytes=MAX_CODE_REQUEST_BYTES
     )
     try:
         request = BindingCodeRequest.model_validate_json(body)
