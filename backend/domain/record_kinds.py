@@ -14,7 +14,7 @@ Versions (the envelope's ``v``):
 
 Free text a person typed belongs in the database, where it can be erased; a body holds a
 commitment to it (a correction's ``note``, a review's and a restatement's ``reason``: HMACs under
-the person's own key, which erasure destroys; a sign-off's ``statement_sha256``).
+the person's own key, which erasure destroys; a sign-off's ``statement``, under the auditor's).
 """
 
 from __future__ import annotations
@@ -199,7 +199,8 @@ class PeriodSignoffBody(Body):
     revision: int
     summary_sha256: str
     opinion: str
-    statement_sha256: str | None
+    statement: str | None
+    """Commitment to the auditor's statement (HMAC under the auditor's key), or null."""
     signed_at: str
 
 

@@ -203,7 +203,7 @@ def sign_off(
     """Logs an auditor's sign-off of a period close (the latest revision unless ``revision`` is
     given). The same sign-off again returns the first (created False); another opinion by the same
     auditor on the same revision is a conflict. The statement stays in the database; the leaf
-    carries its SHA-256."""
+    carries its commitment under the auditor's key."""
     if opinion not in OPINIONS:
         raise InvalidInput("opinion", f"must be one of {', '.join(OPINIONS)}")
     statement = statement.strip() if statement else None
@@ -240,7 +240,7 @@ def sign_off(
             revision=close.revision,
             summary_sha256=close.summary_sha256,
             opinion=opinion,
-            statement_sha256=None if statement is None else sha256_hex(statement.encode()),
+            statement=subject_keys.commit_for(session, auditor, "statement", statement, now),
             signed_at=now.isoformat(),
         )
         leaf = encode(signoff_id, subject_commitment(subject_key, auditor), body)

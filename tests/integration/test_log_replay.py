@@ -3,6 +3,7 @@ and stored figures that differ from the replay are named (real Anvil, in-process
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_points import PointsAccountRow, PointsTransferRow
 from backend.adapters.orm_scope3 import PeriodSignoffRow
 from backend.bootstrap.runtime import Runtime
+from backend.domain import commitments
 from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli.audit_client import Target
 from backend.entrypoints.worker.scheduler import anchoring_job
@@ -184,6 +186,10 @@ def test_a_restatement_and_an_auditors_signoff_are_logged_and_verified(
         logged = SqlLogStore(session).leaf(public["leaf_index"])
     assert logged is not None and logged.kind == "period_signoff"
     assert b"Figures agree" not in logged.leaf and b"auditor-7" not in logged.leaf
+    # the statement is a salted commitment under the auditor's key, not a guessable plain hash
+    committed = json.loads(logged.leaf)["body"]["statement"]
+    assert commitments.is_commitment(committed)
+    assert hashlib.sha256(b"Figures agree with the log.").hexdigest() not in committed
     cli = Target(api="http://testserver", token=chainkit.token(runtime, "auditor", "auditor-8"))
     assert audit_cli.sign_off(cli, period, "qualified", 0, None, client=client) == 0
     assert f"signed off {period} revision 0: qualified" in capsys.readouterr().out

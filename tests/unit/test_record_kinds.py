@@ -127,7 +127,7 @@ SAMPLES: dict[str, Body] = {
         revision=1,
         summary_sha256="0x" + "06" * 32,
         opinion="unqualified",
-        statement_sha256=None,
+        statement=None,
         signed_at=AT,
     ),
     "chain_move": ChainMoveBody(
@@ -220,11 +220,11 @@ GOLDEN: dict[str, bytes] = {
         b'ab","v":2}'
     ),
     "period_signoff": (
-        b'{"body":{"close":"c-1","close_leaf":121,"opinion":"unqualified","period":"2026-Q1","revi'
-        b'sion":1,"signed_at":"2026-03-04T05:06:07+00:00","statement_sha256":null,"summary_sha256"'
-        b':"0x0606060606060606060606060606060606060606060606060606060606060606"},"id":"id-period_s'
-        b'ignoff","kind":"period_signoff","salt":"0x000102030405060708090a0b0c0d0e0f","subject":"0'
-        b'xabababababababababababababababababababababababababababababababab","v":2}'
+        b'{"body":{"close":"c-1","close_leaf":121,"opinion":"unqualified","period":"2026-Q1","revisi'
+        b'on":1,"signed_at":"2026-03-04T05:06:07+00:00","statement":null,"summary_sha256":"0x0606060'
+        b'606060606060606060606060606060606060606060606060606060606"},"id":"id-period_signoff","kind'
+        b'":"period_signoff","salt":"0x000102030405060708090a0b0c0d0e0f","subject":"0xababababababab'
+        b'ababababababababababababababababababababababababab","v":2}'
     ),
     "chain_move": (
         b'{"body":{"completed_at":"2026-03-04T05:06:07+00:00","from":{"chain_id":31337,"contract":'
