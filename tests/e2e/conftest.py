@@ -58,6 +58,13 @@ class LedgerServer:
             timeout=120,
         )
 
+    def verify_log(self, auditor: str) -> subprocess.CompletedProcess[str]:
+        """An auditor's ``audit verify-log`` against this server and its chain (not checked: the
+        caller asserts the exit code it expects)."""
+        return self.cli(
+            "audit", "verify-log", "--api", self.url, "--rpc", self.rpc_url, "--token", auditor, check=False
+        )
+
     def token(self, role: str = "employee", subject: str = "emp-001", org: str = "acme") -> str:
         token = self.cli("dev-token", "--role", role, "--subject", subject, "--org", org).stdout.strip()
         self.issued.append((token, subject))

@@ -118,15 +118,5 @@ def test_every_type_then_a_published_set_takes_effect(ledger_server: LedgerServe
     kinds = [json.loads(bytes.fromhex(leaf["leaf"][2:]))["kind"] for leaf in leaves]
     assert kinds.count("factor_set") == 1 and kinds.count("activity") == len(EVERY_TYPE) + 1
     _wait_anchored(ledger_server, auditor, len(leaves))
-    verified = ledger_server.cli(
-        "audit",
-        "verify-log",
-        "--api",
-        ledger_server.url,
-        "--rpc",
-        ledger_server.rpc_url,
-        "--token",
-        auditor,
-        check=False,
-    )
+    verified = ledger_server.verify_log(auditor)
     assert verified.returncode == 0, verified.stdout + verified.stderr

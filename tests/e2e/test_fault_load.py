@@ -177,9 +177,7 @@ def test_kill_9_the_api_during_load_loses_nothing(
     )
     assert (lost, duplicates) == (0, 0)
     auditor = server.token(role="auditor", subject="fault-auditor", org="")
-    log = server.cli(
-        "audit", "verify-log", "--api", server.url, "--rpc", server.rpc_url, "--token", auditor, check=False
-    )
+    log = server.verify_log(auditor)
     assert log.returncode == 0, log.stdout
 
 
@@ -264,9 +262,7 @@ def _anvil_killed_mid_load(server: LedgerServer, tmp_path: Path, seconds: float)
     assert (server.data_dir / "deployment.json").read_text() == manifest  # the same contract
     status = server.cli("chain", "status", "--full", check=False)
     assert status.returncode == 0 and status.stdout.startswith("chain ok:"), status.stdout
-    log = server.cli(
-        "audit", "verify-log", "--api", server.url, "--rpc", server.rpc_url, "--token", auditor, check=False
-    )
+    log = server.verify_log(auditor)
     assert log.returncode == 0, log.stdout
 
 

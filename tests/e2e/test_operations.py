@@ -88,17 +88,7 @@ def test_backup_while_writing_restore_and_verify_log(ledger_server: LedgerServer
     try:
         auditor = issue_token(DEV_TOKEN_SECRET, "auditor", "ops-auditor-1", None, 3600, kind="dev")
         restored.issued.append((auditor, "ops-auditor-1"))
-        verified = restored.cli(
-            "audit",
-            "verify-log",
-            "--api",
-            restored.url,
-            "--rpc",
-            restored.rpc_url,
-            "--token",
-            auditor,
-            check=False,
-        )
+        verified = restored.verify_log(auditor)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         replayed = int(verified.stdout.split()[1])
         # An accepted activity logs one leaf, plus one for its points transfer when it earns points.

@@ -87,16 +87,6 @@ def test_cli_erasure_keeps_receipts_and_log_valid(ledger_server: LedgerServer, t
             "audit", "verify-receipt", str(path), "--rpc", ledger_server.rpc_url, check=False
         )
         assert verified.returncode == 0, verified.stdout + verified.stderr
-    verified_log = ledger_server.cli(
-        "audit",
-        "verify-log",
-        "--api",
-        ledger_server.url,
-        "--rpc",
-        ledger_server.rpc_url,
-        "--token",
-        auditor,
-        check=False,
-    )
+    verified_log = ledger_server.verify_log(auditor)
     assert verified_log.returncode == 0, verified_log.stdout + verified_log.stderr
     assert verified_log.stdout.startswith("valid:")

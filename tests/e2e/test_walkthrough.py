@@ -93,17 +93,7 @@ def test_activity_to_verified_receipt_and_restart(ledger_server: LedgerServer, t
     assert rejected.returncode == 1 and rejected.stdout.startswith("invalid:")
 
     auditor = ledger_server.token(role="auditor", subject="aud-1", org="")
-    verified_log = ledger_server.cli(
-        "audit",
-        "verify-log",
-        "--api",
-        ledger_server.url,
-        "--rpc",
-        ledger_server.rpc_url,
-        "--token",
-        auditor,
-        check=False,
-    )
+    verified_log = ledger_server.verify_log(auditor)
     assert verified_log.returncode == 0, verified_log.stdout + verified_log.stderr
     assert _readme_output("verify-log").fullmatch(verified_log.stdout.strip()), verified_log.stdout
 
