@@ -18,6 +18,14 @@ from backend.services.factor_sets import set_in_force
 
 FIRST = "park-default-2026.1"
 
+RIDE_OVER_SELF_REPORT_LIMIT: dict[str, Any] = {"type": "bike", "distance_km": 25}
+"""A bare self-report flagged for review in every built-in set by RecognitionRules' 2 kg limit on
+unevidenced credit alone (no other rule): 25 km by bike avoids 2,702 g under 2026.1 and 2,596 g
+under 2027.1, within the bike's 30 km review distance (so do rides up to 4 km longer). A metro
+trip no longer serves: 2027.1 credits about 20.5 g per metro km, so no metro self-report reaches
+2 kg within the metro's 60 km review distance. tests/unit/test_figures_helpers.py checks the ride
+against every built-in set."""
+
 
 def in_force(at: datetime) -> str:
     return set_in_force(at).version

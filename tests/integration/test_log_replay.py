@@ -25,6 +25,7 @@ from backend.domain import commitments
 from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli.audit_client import Target
 from backend.entrypoints.worker.scheduler import anchoring_job
+from tests.figures import RIDE_OVER_SELF_REPORT_LIMIT as RIDE
 from tests.integration import chainkit
 
 pytestmark = pytest.mark.anvil
@@ -76,8 +77,8 @@ def test_approving_a_flagged_activity_keeps_the_log_valid(
 ) -> None:
     """Regression: the decision used to change the stored status with nothing logged that
     verify-log replayed ("status: logged 'flagged', stored 'accepted'")."""
-    approved = _trip(runtime, "emp-1", 50, 3)
-    rejected = _trip(runtime, "emp-2", 55, 30)
+    approved = _trip(runtime, "emp-1", RIDE["distance_km"], 3, type=RIDE["type"])
+    rejected = _trip(runtime, "emp-2", RIDE["distance_km"], 30, type=RIDE["type"])
     assert approved["status"] == rejected["status"] == "flagged"
     _trip(runtime, "emp-1", 8, 8, evidence_ref="photo:abc")
     _decide(runtime, approved["id"], "approve")

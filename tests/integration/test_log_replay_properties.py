@@ -37,6 +37,7 @@ from backend.entrypoints.cli.main import main
 from backend.services import audit_records, enrollment, integrations
 from backend.services.record_audit import RecordAudit
 from backend.services.verification import verify_log
+from tests.figures import RIDE_OVER_SELF_REPORT_LIMIT as RIDE
 from tests.integration import chainkit
 
 OPERATIONS = (
@@ -138,7 +139,7 @@ class Park:
         if operation == "trip":
             self.trip(employee, 3 + pick % 9, evidence_ref=f"photo:{pick}")
         elif operation == "long_trip":
-            self.trip(employee, 45 + pick % 10)
+            self.trip(employee, RIDE["distance_km"] + pick % 5, type=RIDE["type"])  # flagged: over 2 kg
         elif operation in ("approve", "reject") and self.flagged:
             activity = self.flagged.pop(pick % len(self.flagged))
             decision = {"decision": operation, "reason": "checked"}

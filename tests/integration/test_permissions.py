@@ -28,6 +28,7 @@ from backend.services import enrollment, identity, integrations, points, rewards
 from backend.services.activities import Caller, record_activity
 from backend.services.tokens import Principal
 from emission_factors.loader import SETS_DIR, builtin_versions
+from tests.figures import RIDE_OVER_SELF_REPORT_LIMIT
 from tests.integration.api_harness import Api, TestClient, fast_password_hashing
 
 ANONYMOUS = "anonymous"
@@ -188,9 +189,9 @@ class World:
         n = next(_months)
         return f"{2001 + n // 12}-{n % 12 + 1:02d}"
 
-    def record(self, subject: str, org: str, hours_ago: float, km: str = "12.4") -> Any:
+    def record(self, subject: str, org: str, hours_ago: float, km: str = "12.4", kind: str = "metro") -> Any:
         when = NOW - timedelta(hours=hours_ago)
-        payload = {"type": "metro", "occurred_at": when.isoformat(), "distance_km": km}
+        payload = {"type": kind, "occurred_at": when.isoformat(), "distance_km": km}
         return record_activity(self.db, Caller(subject, org), fresh("key-"), payload, when, self.rt.issuance)
 
     def headers(self, role: str) -> dict[str, str]:
@@ -216,7 +217,8 @@ class World:
         return staff.create_staff(self.db, fresh("pm-"), "long enough password", "park_manager", None, NOW).id
 
     def flagged_activity(self) -> str:
-        row = self.record(fresh("emp-flag-"), "acme", hours_ago=2, km="50").row  # over 2 kg without evidence
+        ride = RIDE_OVER_SELF_REPORT_LIMIT  # over 2 kg without evidence
+        row = self.record(fresh("emp-flag-"), "acme", 2, str(ride["distance_km"]), str(ride["type"])).row
         assert row.status == "flagged"
         return str(row.id)
 

@@ -28,6 +28,7 @@ from backend.entrypoints.cli.audit_client import Target
 from backend.entrypoints.worker.scheduler import anchoring_job
 from backend.services import binding_codes, enrollment, integrations
 from backend.services.corrections import Actor, reverse_activity
+from tests.figures import RIDE_OVER_SELF_REPORT_LIMIT
 from tests.integration import chainkit
 
 pytestmark = pytest.mark.anvil
@@ -107,7 +108,7 @@ def park(
         },
     )
     flagged = _post(
-        park, {"type": "metro", "occurred_at": (when - timedelta(hours=5)).isoformat(), "distance_km": 50}
+        park, {**RIDE_OVER_SELF_REPORT_LIMIT, "occurred_at": (when - timedelta(hours=5)).isoformat()}
     )
     assert flagged["status"] == "flagged"
     decided = park.http.post(

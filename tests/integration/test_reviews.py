@@ -16,6 +16,7 @@ from backend.adapters.orm import ActivityRow, LogLeafRow
 from backend.domain.activities import points_for
 from backend.domain.recognition import RecognitionRules
 from backend.services.activities import Caller, record_activity
+from tests.figures import RIDE_OVER_SELF_REPORT_LIMIT as RIDE
 from tests.integration.api_harness import Api
 
 NOW = datetime.now(UTC)
@@ -53,7 +54,8 @@ def test_flagged_activities_wait_for_review_then_are_credited_or_not(db: Databas
     api = Api(db, tmp_path)
     employee = api.auth("employee", "emp-1", "acme", "rd")
     admin = api.auth("company_admin", "adm-1", "acme")
-    big = _post(api, employee, 50, 3)  # 50 km without evidence: over 2 kg avoided
+    # without evidence: over 2 kg avoided
+    big = _post(api, employee, RIDE["distance_km"], 3, type=RIDE["type"])
     assert big.status_code == 201 and (big.json()["status"], big.json()["points"]) == ("flagged", 0)
     assert big.json()["co2e_avoided_g"] > RecognitionRules().self_report_auto_max_g
     small = _post(api, employee, 8, 8, evidence_ref="photo:abc")
@@ -97,7 +99,7 @@ def test_flagged_activities_wait_for_review_then_are_credited_or_not(db: Databas
     assert decision["reason"] not in leaf.leaf.decode()  # only its commitment is logged
     assert b"adm-1" not in leaf.leaf and b"emp-1" not in leaf.leaf  # commitments, not ids
 
-    rejected_one = _post(api, employee, 55, 30)
+    rejected_one = _post(api, employee, RIDE["distance_km"], 30, type=RIDE["type"])
     refused = api.client.post(
         f"/api/v1/companies/acme/reviews/{rejected_one.json()['id']}",
         json={"decision": "reject", "reason": "no such trip on the card"},
@@ -118,15 +120,17 @@ def test_a_rejected_activity_no_longer_blocks_its_trip(db: Database, tmp_path: P
     api = Api(db, tmp_path)
     employee = api.auth("employee", "emp-1", "acme")
     admin = api.auth("company_admin", "adm-1", "acme")
-    first = _post(api, employee, 50, 3)
+    first = _post(api, employee, RIDE["distance_km"], 3, type=RIDE["type"])
     assert first.json()["status"] == "flagged"
-    assert _post(api, employee, 50, 3).status_code == 422  # the same trip again: duplicate
+    again = _post(api, employee, RIDE["distance_km"], 3, type=RIDE["type"])
+    assert again.status_code == 422  # the same trip again: duplicate
     api.client.post(
         f"/api/v1/companies/acme/reviews/{first.json()['id']}",
         json={"decision": "reject", "reason": "typo"},
         headers=admin,
     )
-    assert _post(api, employee, 50, 3, source_record_id="T-77").status_code == 201
+    sourced = _post(api, employee, RIDE["distance_km"], 3, type=RIDE["type"], source_record_id="T-77")
+    assert sourced.status_code == 201
 
 
 def test_quantities_in_other_units_are_screened_like_km(db: Database, tmp_path: Path) -> None:
