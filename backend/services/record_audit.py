@@ -18,9 +18,9 @@ from typing import Any
 
 from backend.domain import record_kinds
 from backend.domain.activities import normalize
+from backend.domain.canonical import canonical_json, sha256_hex
 from backend.domain.errors import CarbonLedgerError
 from backend.domain.factors import FactorSet
-from backend.domain.records import canonical_json, sha256_hex
 
 ACTIVITY_FIELDS = (
     "type",

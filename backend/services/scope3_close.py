@@ -18,9 +18,10 @@ from sqlalchemy import select
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_scope3 import PeriodCloseRow, PeriodSignoffRow
+from backend.domain.canonical import canonical_json, sha256_hex
 from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.record_kinds import PeriodCloseBody, PeriodSignoffBody, encode
-from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.domain.records import subject_commitment
 from backend.domain.scope3 import Period
 from backend.domain.states import PeriodStatus
 from backend.services import feed, subject_keys
