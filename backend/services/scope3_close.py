@@ -75,7 +75,8 @@ def close_leaf(close_id: str, subject: str, body: PeriodCloseBody) -> bytes:
         raise Conflict(
             f"the restatement changes {len(body.changes)} figures, too many for one log entry "
             f"({len(leaf)} bytes, at most {tiles.MAX_ENTRY_BYTES}); restate the period per quarter or month "
-            f"/ 本次重述变更的数据过多（{len(body.changes)} 项），无法写入一条日志记录，请按季度或月份分别重述"
+            f"/ 本次重述变更的数据过多（{len(body.changes)} 项），无法写入一条日志记录，"
+            "请按季度或月份分别重述"
         )
     return leaf
 

@@ -17,8 +17,8 @@ from backend.domain.record_kinds import decode
 from backend.domain.records import canonical_json, sha256_hex
 from backend.domain.scope3 import parse_period
 from backend.services import audit_records, scope3, scope3_close, scope3_explain
-from backend.services.record_audit import record_differences
 from backend.services.activities import Caller, IssuancePolicy, record_activity
+from backend.services.record_audit import record_differences
 
 POLICY = IssuancePolicy(
     # no points: one leaf per activity keeps the log sizes in these tests easy to state
@@ -227,7 +227,7 @@ def test_a_close_too_large_for_a_tile_entry_logs_the_summary_by_its_hash(
     # a restatement whose changes alone overflow an entry is refused, in both languages, and writes nothing
     monkeypatch.setattr(tiles, "MAX_ENTRY_BYTES", 600)
     _trip(db, Caller("acme-eng-5", "acme", "eng"), OCT + timedelta(days=1), "k-late-0001")
-    with pytest.raises(Conflict, match="too many for one log entry.*按季度或月份"):
+    with pytest.raises(Conflict, match=r"too many for one log entry.*按季度或月份"):
         scope3_close.restate_period(
             db, october, CONFIG, "late data", "park_manager", "pm-1", b"s" * 32, now=NOW
         )
