@@ -184,7 +184,9 @@ class PeriodCloseBody(Body):
     closed_at: str
     closed_by_role: str
     summary_sha256: str
-    summary: dict[str, Any]
+    summary: dict[str, Any] | None
+    """Null when the summary would make the leaf too large for a tile entry (65,535 bytes): the
+    audit records then serve it, and ``summary_sha256`` vouches for it."""
     changes: list[dict[str, Any]] = field(default_factory=list)
 
 
