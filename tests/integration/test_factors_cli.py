@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from backend.bootstrap.settings import get_settings
 from backend.entrypoints.cli.main import main
 from emission_factors.loader import SETS_DIR, load_builtin_set
+from tests.figures import in_force
 
 BUILTIN = "park-default-2026.1"
 
@@ -32,7 +34,8 @@ def test_validate_list_show(data_dir: Path, capsys: pytest.CaptureFixture[str]) 
     )
     assert main(["factors", "list"]) == 0
     out = capsys.readouterr().out
-    assert f"* {BUILTIN}" in out and f"0x{digest}" in out and "in force now: park-default-2026.1" in out
+    now = in_force(datetime.now(UTC))  # 2026.1 until 2027-01-01, then 2027.1
+    assert f"* {now} " in out and f"0x{digest}" in out and f"in force now: {now}" in out
     assert main(["factors", "show", BUILTIN]) == 0
     out = capsys.readouterr().out
     assert "car.petrol.avg" in out and "0.16272" in out and "DESNZ/DEFRA" in out
@@ -60,9 +63,12 @@ def test_publish_and_recompute_preview(
     shutil.copytree(SETS_DIR / BUILTIN, directory)
     toml = directory / "methodology.toml"
     toml.write_text(toml.read_text().replace(f'version = "{BUILTIN}"', 'version = "park-2027.1"'))
-    args = ["factors", "publish", str(directory), "--effective-from", "2027-01-01T00:00:00+08:00"]
+    # a month ahead, midnight in the park: later than every set in force, as publishing requires
+    park = timezone(timedelta(hours=8))
+    effective = datetime.combine((datetime.now(park) + timedelta(days=30)).date(), time(), park).isoformat()
+    args = ["factors", "publish", str(directory), "--effective-from", effective]
     assert main(args) == 0
-    assert capsys.readouterr().out.startswith("published: park-2027.1 effective 2027-01-01T00:00:00+08:00")
+    assert capsys.readouterr().out.startswith(f"published: park-2027.1 effective {effective}")
     assert main(args) == 0
     assert capsys.readouterr().out.startswith("already published (same content): park-2027.1")
     assert main(["factors", "recompute", "--with", "park-2027.1"]) == 0
