@@ -66,11 +66,21 @@ def _wait_anchored(server: LedgerServer, auditor: str, tree_size: int) -> dict[s
     raise AssertionError(f"tree size {tree_size} not anchored within 30 s")
 
 
+def _hours_under_one_set(count: int) -> list[datetime]:
+    """``count`` past times an hour apart (the recognition screen refuses one trip reported twice),
+    all under one built-in set: in the first hours after a set takes effect, before that date."""
+    now = datetime.now(UTC)
+    times = [now - timedelta(hours=n + 1) for n in range(count)]
+    while in_force(times[0]) != in_force(times[-1]):
+        times = [t - timedelta(hours=1) for t in times]
+    return times
+
+
 def test_every_type_then_a_published_set_takes_effect(ledger_server: LedgerServer, tmp_path: Path) -> None:
     token = ledger_server.token(subject="emp-types")
-    for n, (body, avoided, scope3, category) in enumerate(EVERY_TYPE):
-        # An hour apart: the recognition screen refuses one trip reported twice.
-        at = datetime.now(UTC) - timedelta(hours=n + 1)
+    times = _hours_under_one_set(len(EVERY_TYPE))
+    before = in_force(times[0])  # the set every activity below is computed under
+    for at, (body, avoided, scope3, category) in zip(times, EVERY_TYPE, strict=True):
         activity = _post(ledger_server, token, body, at)
         got = (activity["co2e_avoided_g"], activity["co2e_scope3_g"], activity["scope3_category"])
         # the table holds 2026.1's figures; from 2027-01-01 the built-in set then in force decides
@@ -105,11 +115,13 @@ def test_every_type_then_a_published_set_takes_effect(ledger_server: LedgerServe
     listed = ledger_server.cli("factors", "list").stdout
     assert f"* {NEW}" in listed and f"  {BUILTIN}" in listed
 
-    preview = json.loads(ledger_server.cli("factors", "recompute", "--with", BUILTIN, "--json").stdout)
+    preview = json.loads(ledger_server.cli("factors", "recompute", "--with", before, "--json").stdout)
     assert preview["applied"] is False
-    # only the trip computed under the new set would differ under the built-in one (307 g → 579 g)
+    # only the trip computed under the new set would differ under the one before it (307 g → 579 g
+    # under 2026.1)
     assert preview["by_type"]["metro"]["changed"] == 1
-    assert preview["largest_changes"][0]["co2e_avoided_g"] == [307, 579]
+    before_g = figures({"type": "metro", "distance_km": 12.4}, times[0], (579, 0, None))[0]
+    assert preview["largest_changes"][0]["co2e_avoided_g"] == [307, before_g]
     again = httpx.get(f"{ledger_server.url}/mp/v1/activities/{metro['id']}", headers=_headers(token)).json()
     assert again["co2e_avoided_g"] == 307
 

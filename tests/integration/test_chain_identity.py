@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -67,7 +66,10 @@ def test_killed_node_restarted_with_its_state_continues(
     anchoring_job(runtime)
     assert chain_status(runtime)["ok"] and _confirmed(runtime)[-1][0] == 3
     state = tmp_path / "state.json"
-    confirmed_at = time.time()
+    # The file system's clock, not the process's (they differ under a faked clock, as in faketime)
+    marker = tmp_path / "confirmed"
+    marker.touch()
+    confirmed_at = marker.stat().st_mtime
     # Anvil's own periodic dump: one written wholly after the confirmation holds the block.
     first = wait_for(
         "Anvil to dump its state",
