@@ -80,6 +80,7 @@ EXTRA_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/factor-sets"): frozenset({409}),
     ("POST", "/api/v1/points/corrections"): frozenset({404, 409}),
     ("POST", "/api/v1/points/transfers"): frozenset({404, 409}),
+    ("GET", "/api/v1/points/transfers"): frozenset({404}),  # an employee not in the admin's company
     ("GET", "/audit/v1/consistency"): frozenset({404}),
     ("GET", "/audit/v1/proofs"): frozenset({404}),
     ("GET", "/audit/v1/chain"): frozenset({404}),
