@@ -141,11 +141,13 @@ def test_a_leaf_too_long_for_a_tile_entry_is_refused_and_nothing_is_written(db: 
     longest = b"x" * 65_535  # a C2SP entry bundle prefixes each entry with a 16-bit length
     with db.write_sessions() as session, session.begin():
         assert SqlLogStore(session).append([PendingLeaf("activity", "fits", longest)], NOW) == [0]
-    with pytest.raises(ValueError, match=r"over 65535 bytes: long$"):
-        with db.write_sessions() as session, session.begin():
-            SqlLogStore(session).append(
-                [PendingLeaf("activity", "ok", b"{}"), PendingLeaf("activity", "long", longest + b"x")], NOW
-            )
+    both = [PendingLeaf("activity", "ok", b"{}"), PendingLeaf("activity", "long", longest + b"x")]
+    with (
+        pytest.raises(ValueError, match=r"over 65535 bytes: long$"),
+        db.write_sessions() as session,
+        session.begin(),
+    ):
+        SqlLogStore(session).append(both, NOW)
     with db.read_sessions() as session:
         assert session.execute(select(func.count()).select_from(LogLeafRow)).scalar_one() == 1
         assert session.execute(select(LogHeadRow.size)).scalar_one() == 1
