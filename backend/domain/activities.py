@@ -50,7 +50,8 @@ ACTIVITY_KINDS: dict[str, frozenset[str]] = {
     name: frozenset(t.calculators) for name, t in activity_types.REGISTRY.items()
 }
 """Every activity type of the public API and the calculators its methodology may use: a factor
-set must cover them all, so an activity accepted today is computable under every later set."""
+set must cover every type from the type's ``since`` on, so an activity accepted today is
+computable under every later set."""
 
 ACTIVITY_TYPES: tuple[str, ...] = tuple(activity_types.REGISTRY)
 

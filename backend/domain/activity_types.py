@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal
@@ -231,6 +232,8 @@ class DemoCommute:
     """Typical door-to-door speed."""
     active: bool = False
     """An active mode people leave for the metro or the bus on a cold, or a rainy, day."""
+    counts: tuple[tuple[str, int, int], ...] = ()
+    """Whole-number request fields a trip carries, each drawn uniformly from (field, low, high)."""
 
 
 # --- the registry ----------------------------------------------------------------------------------
@@ -263,6 +266,10 @@ class ActivityType:
     promised_options: tuple[str, frozenset[str]] | None = None
     """A methodology option table every factor set must cover (``materials`` of recycling…)."""
     demo: DemoCommute | None = None
+    since: datetime | None = None
+    """The instant from which every factor set must compute it: the ``effective_from`` of the first
+    set that does. Earlier sets predate the type (they are pinned and never edited), and an activity
+    of it occurring while one of them is in force is refused as not supported. None: every set."""
 
     def __post_init__(self) -> None:
         if not self.calculators:
@@ -271,6 +278,10 @@ class ActivityType:
             raise ValueError(f"{self.name}: a trip has both a recognition band and a mode family")
         if not (self.name_zh and self.name_en and self.name_zh != self.name_en):
             raise ValueError(f"{self.name}: needs its two names")
+
+    def required_by(self, effective_from: datetime) -> bool:
+        """Whether a factor set in force from ``effective_from`` must compute this type."""
+        return self.since is None or effective_from >= self.since
 
     @property
     def request_fields(self) -> tuple[FieldSpec, ...]:
@@ -445,7 +456,7 @@ ACTIVITY_TYPE_LIST: tuple[ActivityType, ...] = (
         ),
         band=band(3, 110, 150, 200, 1000),
         family="car",
-        demo=DemoCommute(0.06, (6, 28), 30),
+        demo=DemoCommute(0.06, (6, 28), 30, counts=(("occupants", 2, 4),)),
     ),
     ActivityType(
         "flight",

@@ -18,10 +18,19 @@ from pydantic import TypeAdapter, ValidationError
 from backend.domain import activity_types, recognition
 from backend.domain.activities import ACTIVITY_KINDS, ACTIVITY_TYPES, REQUIRED_OPTIONS, normalize
 from backend.domain.activity_names import ACTIVITY_TYPE_NAMES
-from backend.domain.activity_types import REGISTRY, ActivityType, DemoCommute, FieldSpec, band
+from backend.domain.activity_types import (
+    ACTIVITY_TYPE_LIST,
+    REGISTRY,
+    ActivityType,
+    DemoCommute,
+    FieldSpec,
+    band,
+)
 from backend.domain.errors import InvalidInput
 from backend.entrypoints.cli import demo_park
 from backend.services.factor_sets import all_sets
+from emission_factors.errors import FactorSetError
+from emission_factors.validate import check_methodology
 from mini_program_api import schemas
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,9 +81,42 @@ def test_a_calculator_kind_names_one_function_and_a_type_one_entry() -> None:
         activity_types.registry_of((*activity_types.ACTIVITY_TYPE_LIST, REGISTRY["walk"]))
 
 
-def test_every_factor_set_computes_every_type() -> None:
+def test_every_factor_set_computes_every_type_it_postdates() -> None:
     for factor_set in all_sets():
-        assert set(ACTIVITY_TYPES) <= set(factor_set.methodology.get("activities", {})), factor_set.version
+        required = {t for t, entry in REGISTRY.items() if entry.required_by(factor_set.effective_from)}
+        assert required == set(ACTIVITY_TYPES)  # no type is newer than a built-in set yet
+        assert required <= set(factor_set.methodology.get("activities", {})), factor_set.version
+
+
+def test_the_factor_set_validator_reads_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A set must compute every type from the type's ``since`` on (published sets are pinned, so a
+    new type arrives with a new set), with a calculator and a Scope 3 category its entry allows."""
+    factor_set = next(s for s in all_sets() if s.version == "park-default-2027.1")
+
+    def check(methodology: dict[str, Any]) -> datetime:
+        return check_methodology(methodology, factor_set.factors, factor_set.parameters)
+
+    later = replace(SCOOTER, since=datetime(2028, 1, 1, tzinfo=UTC))
+    monkeypatch.setattr(activity_types, "REGISTRY", activity_types.registry_of((*ACTIVITY_TYPE_LIST, later)))
+    assert check(factor_set.methodology) == factor_set.effective_from
+    monkeypatch.setattr(
+        activity_types, "REGISTRY", activity_types.registry_of((*ACTIVITY_TYPE_LIST, SCOOTER))
+    )
+    with pytest.raises(FactorSetError, match=r"missing \['scooter_shared'\]"):
+        check(factor_set.methodology)
+    methodology = copy.deepcopy(factor_set.methodology)
+    methodology["activities"]["scooter_shared"] = copy.deepcopy(methodology["activities"]["ebike"])
+    assert check(methodology) == factor_set.effective_from
+    methodology["activities"]["scooter_shared"]["kind"] = "distance"
+    with pytest.raises(FactorSetError, match=r"'distance' is not one of \['electric_distance'\]"):
+        check(methodology)
+    methodology["activities"]["scooter_shared"]["kind"] = "electric_distance"
+    business_only = replace(SCOOTER, scope3_categories=(6,))
+    monkeypatch.setattr(
+        activity_types, "REGISTRY", activity_types.registry_of((*ACTIVITY_TYPE_LIST, business_only))
+    )
+    with pytest.raises(FactorSetError, match="may fall only in Scope 3 categories: 6"):
+        check(methodology)
 
 
 def test_the_factor_documentation_names_every_type() -> None:

@@ -160,7 +160,8 @@ def people(seed: int, scale: float, start: date, available: set[str]) -> list[Pe
                 rng = random.Random(f"{seed}/{subject}")  # noqa: S311 (demo data, not secrets)
                 mode, (low, high), speed = _pick_mode(rng)
                 if mode not in available:
-                    mode, (low, high), speed = "metro", (5, 24), 28
+                    # The set in force cannot compute that mode yet: the metro instead.
+                    mode, _, (low, high), speed = next(m for m in commute_modes() if m[0] == "metro")
                 # Early adopters at launch, the rest over the first eight months (fewer each month).
                 joins = start + timedelta(days=0 if rng.random() < 0.4 else int(rng.expovariate(1 / 70)))
                 out.append(
@@ -215,8 +216,9 @@ def _trip(
     payload: dict[str, Any] = {"type": mode, "occurred_at": when.isoformat(), "distance_km": _km(km)}
     if rng.random() < 0.6:  # many clients send the trip's duration
         payload["duration_min"] = str(max(1, math.ceil(km / speed * 60 * rng.uniform(0.9, 1.25))))
-    if mode == "carpool":
-        payload["occupants"] = rng.randint(2, 4)
+    demo = activity_types.REGISTRY[mode].demo
+    for name, low, high in demo.counts if demo is not None else ():
+        payload[name] = rng.randint(low, high)
     return payload | extra
 
 
