@@ -76,6 +76,8 @@ class FieldSpec:
     max_length: int | None = None
     pattern: str | None = None
     description: str | None = None
+    label: tuple[str, str] | None = None
+    """(Chinese, English) label of the field on the phone page's form, when the form asks for it."""
 
     def __post_init__(self) -> None:
         if (self.kind == "choice") != bool(self.choices):
@@ -104,8 +106,8 @@ def _choice(
     return FieldSpec(name, "choice", choices=choices, default=default, description=description)
 
 
-def _required_choice(name: str, *choices: str) -> FieldSpec:
-    return FieldSpec(name, "choice", required=True, choices=choices)
+def _required_choice(name: str, *choices: str, label: tuple[str, str] | None = None) -> FieldSpec:
+    return FieldSpec(name, "choice", required=True, choices=choices, label=label)
 
 
 def _region(description: str) -> FieldSpec:
@@ -121,6 +123,7 @@ TRIP: tuple[FieldSpec, ...] = (
         max_digits=9,
         decimal_places=3,
         description="Trip distance in km (up to 3 decimals). Required unless distance + distance_unit.",
+        label=("距离（公里）", "Distance (km)"),
     ),
     _amount("distance", MAX_DISTANCE_ANY_UNIT, "Trip distance in distance_unit."),
     _choice("distance_unit", "km", "m", "mi", description="km, m or mi (international mile)."),
@@ -172,6 +175,7 @@ WEIGHED: tuple[FieldSpec, ...] = (
         max_digits=12,
         decimal_places=6,
         description="Weight in kg.",
+        label=("重量（千克）", "Weight (kg)"),
     ),
     _amount("weight", MAX_WEIGHT_ANY_UNIT, "Weight in weight_unit."),
     _choice("weight_unit", "kg", "g", "t"),
@@ -286,6 +290,11 @@ class ActivityType:
     @property
     def request_fields(self) -> tuple[FieldSpec, ...]:
         return self.shape + self.fields
+
+    @property
+    def form_fields(self) -> tuple[FieldSpec, ...]:
+        """The fields the phone page's form asks for: the labelled ones, in request order."""
+        return tuple(spec for spec in self.request_fields if spec.label is not None)
 
 
 _TRAVEL: Mapping[str, Calculator] = MappingProxyType(
@@ -450,6 +459,7 @@ ACTIVITY_TYPE_LIST: tuple[ActivityType, ...] = (
                 ge=2,
                 le=MAX_COUNT,
                 description="People in the car, driver included.",
+                label=("同车人数（含司机）", "People in the car"),
             ),
             _choice("fuel", "petrol", "diesel", "hybrid", "phev", default="petrol"),
             VEHICLE_OWNER,
@@ -482,7 +492,16 @@ ACTIVITY_TYPE_LIST: tuple[ActivityType, ...] = (
         shape=WEIGHED,
         fields=(
             _required_choice(
-                "material", "paper", "plastic", "pet", "glass", "metal", "aluminium", "electronics", "textile"
+                "material",
+                "paper",
+                "plastic",
+                "pet",
+                "glass",
+                "metal",
+                "aluminium",
+                "electronics",
+                "textile",
+                label=("材料", "Material"),
             ),
             _choice(
                 "scope",
@@ -509,7 +528,15 @@ ACTIVITY_TYPE_LIST: tuple[ActivityType, ...] = (
         shape=WEIGHED,
         fields=(
             _required_choice(
-                "item", "book", "clothing", "electronics", "furniture", "toy", "household", "other"
+                "item",
+                "book",
+                "clothing",
+                "electronics",
+                "furniture",
+                "toy",
+                "household",
+                "other",
+                label=("物品", "Item"),
             ),
         ),
     ),
@@ -521,8 +548,8 @@ ACTIVITY_TYPE_LIST: tuple[ActivityType, ...] = (
         MappingProxyType({"per_item": consumption.per_item}),
         (),
         fields=(
-            _required_choice("item", "cup", "cutlery", "bag"),
-            FieldSpec("count", "int", required=True, ge=1, le=MAX_COUNT),
+            _required_choice("item", "cup", "cutlery", "bag", label=("物品", "Item")),
+            FieldSpec("count", "int", required=True, ge=1, le=MAX_COUNT, label=("次数", "Count")),
         ),
         promised_options=("items", frozenset({"cup", "cutlery", "bag"})),
     ),
@@ -533,7 +560,7 @@ ACTIVITY_TYPE_LIST: tuple[ActivityType, ...] = (
         "CleanPlateCreate",
         MappingProxyType({"per_meal": consumption.per_meal}),
         (),
-        fields=(FieldSpec("meals", "int", required=True, ge=1, le=MAX_COUNT),),
+        fields=(FieldSpec("meals", "int", required=True, ge=1, le=MAX_COUNT, label=("餐数", "Meals")),),
         description="光盘行动: a meal finished without waste.",
     ),
     ActivityType(
@@ -552,6 +579,7 @@ ACTIVITY_TYPE_LIST: tuple[ActivityType, ...] = (
                 max_digits=14,
                 decimal_places=6,
                 description="Metered kWh saved.",
+                label=("节约电量（千瓦时）", "Saved (kWh)"),
             ),
             _amount("energy", MAX_KWH * 1000, "Energy saved in energy_unit."),
             _choice("energy_unit", "Wh", "kWh", "MWh"),
@@ -594,6 +622,24 @@ def bands_of(registry: Mapping[str, ActivityType]) -> dict[str, ModeBand]:
 def families_of(registry: Mapping[str, ActivityType]) -> dict[str, str]:
     """Mode families of the registry's trips."""
     return {name: t.family for name, t in registry.items() if t.family is not None}
+
+
+def phone_form(registry: Mapping[str, ActivityType]) -> dict[str, list[dict[str, object]]]:
+    """What the phone page's activity form asks for each type (``/h5/static/activity-forms.js``):
+    per field its name, labels, and a number input's step or a select's options."""
+    forms: dict[str, list[dict[str, object]]] = {}
+    for name, t in registry.items():
+        fields: list[dict[str, object]] = []
+        for spec in t.form_fields:
+            assert spec.label is not None
+            field: dict[str, object] = {"name": spec.name, "zh": spec.label[0], "en": spec.label[1]}
+            if spec.kind == "choice":
+                field |= {"kind": "select", "options": list(spec.choices)}
+            else:
+                field |= {"kind": "number", "step": "1" if spec.kind == "int" else "0.1"}
+            fields.append(field)
+        forms[name] = fields
+    return forms
 
 
 # --- docs/activity-types.md ------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from backend.api.routes import h5
 from backend.domain import activity_types, recognition
 from backend.domain.activities import ACTIVITY_KINDS, ACTIVITY_TYPES, REQUIRED_OPTIONS, normalize
 from backend.domain.activity_names import ACTIVITY_TYPE_NAMES
@@ -59,6 +60,25 @@ def _union_tags(union: Any) -> list[str]:
 def test_the_request_schema_takes_exactly_the_registered_types_in_order() -> None:
     assert schemas.ACTIVITY_TYPES == ACTIVITY_TYPES == tuple(REGISTRY)
     assert _union_tags(schemas.ActivityCreate) == list(REGISTRY)
+
+
+def test_the_phone_form_asks_for_what_each_type_requires() -> None:
+    forms = activity_types.phone_form(REGISTRY)
+    assert list(forms) == list(REGISTRY)
+    for name, t in REGISTRY.items():
+        asked = {f["name"] for f in forms[name]}
+        required = {s.name for s in t.request_fields if s.required}
+        assert required <= asked and asked, name
+    assert forms["no_disposables"][0] == {
+        "name": "item",
+        "zh": "物品",
+        "en": "Item",
+        "kind": "select",
+        "options": ["cup", "cutlery", "bag"],
+    }
+    assert h5.forms_module().startswith(
+        "// Generated from backend/domain/activity_types.py.\nexport const FIELDS = {"
+    )
 
 
 def test_names_kinds_bands_and_options_are_the_registrys() -> None:
