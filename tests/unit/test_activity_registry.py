@@ -81,6 +81,14 @@ def test_the_phone_form_asks_for_what_each_type_requires() -> None:
     )
 
 
+def test_the_phone_page_loads_its_form_fields_from_the_registry() -> None:
+    served = h5.get_static("activity-forms.js")
+    assert served.status_code == 200 and served.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert bytes(served.body).decode() == h5.forms_module()
+    page = (h5.H5_DIR / "h5.js").read_text(encoding="utf-8")
+    assert 'import { FIELDS } from "./activity-forms.js";' in page
+
+
 def test_names_kinds_bands_and_options_are_the_registrys() -> None:
     assert {name: (t.name_zh, t.name_en) for name, t in REGISTRY.items()} == ACTIVITY_TYPE_NAMES
     assert ACTIVITY_KINDS["carpool"] == {"distance"} and ACTIVITY_KINDS["ebike"] == {
