@@ -270,6 +270,8 @@ class ActivityType:
     promised_options: tuple[str, frozenset[str]] | None = None
     """A methodology option table every factor set must cover (``materials`` of recycling…)."""
     demo: DemoCommute | None = None
+    """How the demo park commutes by it; None: not a commute (the demo's daily habits, the canteen,
+    recycling and business trips, produce the other types)."""
     since: datetime | None = None
     """The instant from which every factor set must compute it: the ``effective_from`` of the first
     set that does. Earlier sets predate the type (they are pinned and never edited), and an activity
