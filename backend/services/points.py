@@ -109,12 +109,19 @@ def _public_account(account_id: str) -> str:
     return "employee" if ledger.account_kind(account_id) == AccountKind.EMPLOYEE else account_id
 
 
-def apply_to_accounts(transfer: Transfer, accounts: dict[str, PointsAccountRow]) -> None:
-    """Moves the amount between the (locked) account rows; refuses what would overdraw the debit."""
-    debit, credit = accounts[transfer.debit_account], accounts[transfer.credit_account]
-    ledger.check_debit(debit.id, Balance(debit.debits_posted, debit.credits_posted), transfer.amount)
-    debit.debits_posted += transfer.amount
-    credit.credits_posted += transfer.amount
+def apply_to_accounts(
+    transfer: Transfer, accounts: dict[str, PointsAccountRow], deferred: frozenset[str] = frozenset()
+) -> None:
+    """Moves the amount between the (locked) account rows; refuses what would overdraw the debit.
+
+    A side in ``deferred`` (an account that may overdraw, e.g. park issuance under queued
+    sequencing) is left for the sequencer to post when it logs the transfer."""
+    if transfer.debit_account not in deferred:
+        debit = accounts[transfer.debit_account]
+        ledger.check_debit(debit.id, Balance(debit.debits_posted, debit.credits_posted), transfer.amount)
+        debit.debits_posted += transfer.amount
+    if transfer.credit_account not in deferred:
+        accounts[transfer.credit_account].credits_posted += transfer.amount
 
 
 def transfer_leaf(
@@ -144,7 +151,7 @@ def transfer_leaf(
 
 def transfer_row(
     transfer: Transfer,
-    leaf_index: int,
+    leaf_index: int | None,
     now: datetime,
     *,
     details: dict[str, Any] | None = None,
