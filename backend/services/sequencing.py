@@ -32,8 +32,7 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SEQUENCE_BATCH, Sequenced, SqlLogStore, on_sequenced
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_points import PointsTransferRow
-from backend.domain import points as ledger
-from backend.services.points import lock_accounts
+from backend.services.points import DEFERRED_ACCOUNTS, lock_accounts
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,6 @@ QUEUED_KINDS: dict[str, type[ActivityRow] | type[PointsTransferRow]] = {
 }
 """The records that may wait in the queue, by leaf kind: their ``leaf_index`` is set when logged."""
 
-DEFERRED_ACCOUNTS = frozenset({ledger.PARK_ISSUANCE})
-"""Accounts a queued transfer's accepting transaction leaves alone: the sequencer posts them."""
 
 POLL_S = 0.02
 """How long the sequencer sleeps when it found nothing queued."""
