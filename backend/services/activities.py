@@ -48,7 +48,13 @@ from backend.services.issuance import (
     issue_for_activity,
     usage_window,
 )
-from backend.services.points import apply_to_accounts, lock_accounts, transfer_leaf, transfer_row
+from backend.services.points import (
+    DEFERRED_ACCOUNTS,
+    apply_to_accounts,
+    lock_accounts,
+    transfer_leaf,
+    transfer_row,
+)
 from backend.services.points_rules import RulesInForce, rules_in_force
 
 MAX_PAGE_SIZE = 100
@@ -375,7 +381,7 @@ class _Batch:
         _insert(self.session, [item.row for item in accepted])  # before what refers to them
         issued = [item for item in accepted if item.transfer is not None]
         if issued:
-            deferred = sequencing.DEFERRED_ACCOUNTS if queue else frozenset()
+            deferred = DEFERRED_ACCOUNTS if queue else frozenset()
             org_of = {ledger.employee_account(item.row.subject_id): item.row.org_id for item in issued}
             wanted = {ledger.PARK_ISSUANCE, *org_of} - deferred
             accounts = lock_accounts(self.session, wanted, now, org_of=org_of)

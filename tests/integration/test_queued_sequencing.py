@@ -90,8 +90,13 @@ def _check_log(db: Database) -> tuple[int, int]:
     with db.read_sessions() as session:
         size = SqlLogStore(session).size()
         leaves = list(session.execute(select(LogLeafRow.idx, LogLeafRow.kind, LogLeafRow.record_id)).all())
-        activities = dict(session.execute(select(ActivityRow.id, ActivityRow.leaf_index)).all())
-        transfers = dict(session.execute(select(PointsTransferRow.id, PointsTransferRow.leaf_index)).all())
+        activities: dict[str, int | None] = {
+            str(rid): idx for rid, idx in session.execute(select(ActivityRow.id, ActivityRow.leaf_index))
+        }
+        transfers: dict[str, int | None] = {
+            str(rid): idx
+            for rid, idx in session.execute(select(PointsTransferRow.id, PointsTransferRow.leaf_index))
+        }
     assert sorted(idx for idx, _, _ in leaves) == list(range(size))
     assert max(Counter((kind, rid) for _, kind, rid in leaves).values(), default=1) == 1
     by_leaf = {(kind, rid): idx for idx, kind, rid in leaves}
