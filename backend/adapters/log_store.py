@@ -173,7 +173,9 @@ class SqlLogStore:
     def sequence(self, limit: int, now: datetime) -> int:
         """Appends up to ``limit`` queued leaves in queue order (the sequencer's one batch, in the
         caller's transaction); the number appended. Two callers at once wait on the head lock, and
-        the second takes only what the first left queued."""
+        the second takes only what the first left queued. An empty queue takes no lock."""
+        if self.session.execute(select(LogQueueRow.id).limit(1)).first() is None:
+            return 0
         return self._sequence_locked(self._lock_head_row(), limit, now)
 
     def _sequence_locked(self, start: int, limit: int, now: datetime) -> int:
