@@ -29,6 +29,7 @@ from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, LogLeafRow, LogQueueRow
 from backend.adapters.orm_points import PointsAccountRow, PointsTransferRow
 from backend.bootstrap.settings import Settings
+from backend.bootstrap.startup import build_runtime
 from backend.domain import points as ledger
 from backend.domain.errors import ConfigurationError
 from backend.domain.points_rules import IssuanceRules
@@ -206,6 +207,9 @@ def test_queued_needs_postgresql(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, sequencing="queued")
     with pytest.raises(ConfigurationError, match="PostgreSQL"):
         settings.check_sequencing()
+    with pytest.raises(ConfigurationError, match="CARBON_SEQUENCING"):
+        build_runtime(settings, with_chain=False)  # refused at start, before anything is created
+    assert not (tmp_path / "carbon-ledger.sqlite3").exists()
     Settings(data_dir=tmp_path).check_sequencing()  # inline, the default, is fine
     Settings(
         data_dir=tmp_path, sequencing="queued", database_url="postgresql+psycopg://x/y"
