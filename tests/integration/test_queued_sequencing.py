@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
@@ -33,7 +33,8 @@ from backend.bootstrap.startup import build_runtime
 from backend.domain import points as ledger
 from backend.domain.errors import ConfigurationError
 from backend.domain.points_rules import IssuanceRules
-from backend.services import points, sequencing
+from backend.domain.states import ActivityStatus
+from backend.services import points, reviews, sequencing
 from backend.services.activities import (
     Caller,
     Draft,
@@ -201,6 +202,23 @@ def test_inline_record_after_a_queued_one_is_logged_after_it(qdb: Database) -> N
         assert leaf is not None and f'"leaf_index":{correction.activity.leaf_index}'.encode() in leaf.leaf
     _check_log(qdb)
     assert points.audit_ledger(qdb).ok
+
+
+def test_review_of_a_queued_activity_is_logged_after_it(qdb: Database) -> None:
+    caller = Caller("erin", "acme", earns_points=False)  # one queued leaf: the activity's
+    recorded = record_activity(qdb, caller, "rev-2", _metro(), WHEN, POLICY)
+    with qdb.write_sessions() as session, session.begin():  # as the screen would have flagged it
+        session.execute(update(ActivityRow).values(status=ActivityStatus.FLAGGED))
+    assert sequencing.queue_length(qdb) == 1
+    review = reviews.decide(qdb, "acme", recorded.row.id, "approve", "checked", "mgr-1", POLICY, NOW)
+    with qdb.read_sessions() as session:
+        activity = session.get(ActivityRow, recorded.row.id)
+        assert activity is not None and activity.leaf_index is not None
+        leaf = session.get(LogLeafRow, review.leaf_index)
+    assert review.leaf_index > activity.leaf_index
+    assert leaf is not None and f'"activity_leaf":{activity.leaf_index}'.encode() in leaf.leaf
+    assert sequencing.queue_length(qdb) == 0
+    _check_log(qdb)
 
 
 def test_queued_needs_postgresql(tmp_path: Path) -> None:
