@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from backend.adapters.database import SEQUENCING_INFO
 from backend.adapters.orm import LogHeadRow, LogLeafRow, LogNodeRow, LogQueueRow
-from backend.domain import merkle
+from backend.domain import merkle, tiles
 from backend.domain.merkle import NodeKey
 
 NODE_QUERY_CHUNK = 400
@@ -91,6 +91,12 @@ class PendingLeaf:
     kind: str
     record_id: str
     leaf: bytes
+
+
+def _check_lengths(pending: Sequence[PendingLeaf]) -> None:
+    too_long = [item.record_id for item in pending if len(item.leaf) > tiles.MAX_ENTRY_BYTES]
+    if too_long:  # an entry bundle could not serve it (a 16-bit length); records must stay small
+        raise ValueError(f"leaves over {tiles.MAX_ENTRY_BYTES} bytes: {', '.join(too_long)}")
 
 
 def left_siblings_for_batch(start: int, count: int) -> list[NodeKey]:
@@ -197,6 +203,7 @@ class SqlLogStore:
 
     def enqueue(self, pending: Sequence[PendingLeaf]) -> None:
         """Queues leaves for the sequencer, in order, without touching the head row."""
+        _check_lengths(pending)  # refused now, not when the sequencer meets it
         rows = [(item.kind, item.record_id, item.leaf) for item in pending]
         self._insert(LogQueueRow.__table__, _QUEUE_COLUMNS, rows, bulk=len(rows) >= BULK_INSERT_MIN_ROWS)
 
@@ -210,6 +217,7 @@ class SqlLogStore:
         """Appends leaves in order; the caller's transaction must hold the head lock."""
         if not pending:
             return []
+        _check_lengths(pending)
         return self._append_at(self.lock_head(), pending, now)
 
     def _append_at(self, start: int, pending: Sequence[PendingLeaf], now: datetime) -> list[int]:
