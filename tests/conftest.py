@@ -7,12 +7,19 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from backend.adapters import migrations
 from backend.adapters.anvil import free_port
 from backend.adapters.database import Database, create_database
+
+# Property and fuzz tests draw the same examples on every run (a failure in CI reproduces
+# anywhere); `HYPOTHESIS_PROFILE=explore` draws new ones each run, to look for more.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(autouse=True)
