@@ -38,7 +38,7 @@ from backend.domain.record_kinds import ActivityBody, encode
 from backend.domain.records import subject_commitment
 from backend.domain.states import ActivityStatus
 from backend.observability import metrics
-from backend.services import corrections, recognition, sequencing, subject_keys
+from backend.services import corrections, log_locks, recognition, subject_keys
 from backend.services.factor_sets import SetsInForce
 from backend.services.issuance import (
     ISSUABLE_STATUS,
@@ -430,7 +430,7 @@ def record_batch(
     session: Session, drafts: Sequence[Draft], policy: IssuancePolicy, now: datetime
 ) -> list[Outcome]:
     """Records drafts in the caller's write transaction, which must hold the log head lock
-    (:func:`backend.services.sequencing.begin_recording`; with queued sequencing, the employees'
+    (:func:`backend.services.log_locks.begin_recording`; with queued sequencing, the employees'
     advisory locks taken here instead).
 
     Each draft gives its recorded activity (``created`` False for a replay of its idempotency key)
@@ -439,7 +439,7 @@ def record_batch(
     """
     if not drafts:
         return []
-    sequencing.lock_employees(session, [draft.caller.subject_id for draft in drafts])
+    log_locks.lock_employees(session, [draft.caller.subject_id for draft in drafts])
     return _Batch(session, policy, now).run(drafts)
 
 
@@ -451,7 +451,7 @@ def record_many(
     if not drafts:
         return []
     with db.write_sessions() as session, session.begin():
-        sequencing.begin_recording(session)
+        log_locks.begin_recording(session)
         outcomes = record_batch(session, drafts, policy, now or datetime.now(UTC))
     for outcome in outcomes:
         if isinstance(outcome, RecordedActivity):
