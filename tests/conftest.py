@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from backend.adapters import migrations
 from backend.adapters.anvil import free_port
+from backend.adapters.contract_compiler import ContractArtifact, compile_ledger
 from backend.adapters.database import Database, create_database
 
 
@@ -164,3 +165,15 @@ def db(database_url: str, migrated_templates: MigratedTemplates) -> Iterator[Dat
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture(scope="session")
+def solc_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's compile cache: a temporary directory, so tests never touch ``var/``."""
+    return tmp_path_factory.mktemp("solc-cache")
+
+
+@pytest.fixture(scope="session")
+def ledger_artifact(solc_cache_dir: Path) -> ContractArtifact:
+    """The ledger contract, compiled once per session (solc-js takes seconds)."""
+    return compile_ledger(solc_cache_dir)
