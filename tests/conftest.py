@@ -156,10 +156,24 @@ def copy_migrated(database_url: str, templates: MigratedTemplates) -> None:
 
 
 @pytest.fixture
-def db(database_url: str, migrated_templates: MigratedTemplates) -> Iterator[Database]:
-    """The database at ``database_url``, migrated to head (a copy of the session's template)."""
+def migrated_database_url(database_url: str, migrated_templates: MigratedTemplates) -> str:
+    """``database_url``, already migrated to head (for tests that build a runtime on it)."""
     copy_migrated(database_url, migrated_templates)
-    database = create_database(database_url)
+    return database_url
+
+
+@pytest.fixture
+def migrated_sqlite_url(tmp_path: Path, migrated_templates: MigratedTemplates) -> str:
+    """A SQLite database in ``tmp_path`` (``ledger.sqlite3``), already migrated to head."""
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    copy_migrated(url, migrated_templates)
+    return url
+
+
+@pytest.fixture
+def db(migrated_database_url: str) -> Iterator[Database]:
+    """The database at ``database_url``, migrated to head (a copy of the session's template)."""
+    database = create_database(migrated_database_url)
     assert migrations.is_current(database.engine)
     try:
         yield database
