@@ -172,8 +172,12 @@ def migrated_sqlite_url(tmp_path: Path, migrated_templates: MigratedTemplates) -
 
 @pytest.fixture
 def db(migrated_database_url: str) -> Iterator[Database]:
-    """The database at ``database_url``, migrated to head (a copy of the session's template)."""
-    database = create_database(migrated_database_url)
+    """The database at ``database_url``, migrated to head (a copy of the session's template).
+
+    SQLite runs with ``synchronous=NORMAL``: in WAL mode a commit then survives the process being
+    killed (what tests can do) but not a power cut (what they cannot), and skips an fsync per
+    commit. Servers started by the end-to-end tests keep the production default, FULL."""
+    database = create_database(migrated_database_url, sqlite_synchronous="NORMAL")
     assert migrations.is_current(database.engine)
     try:
         yield database
