@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, text
 
 from backend.adapters import migrations
 from backend.adapters.anvil import free_port
 from backend.adapters.contract_compiler import ContractArtifact, compile_ledger
 from backend.adapters.database import Database, create_database
+from tests.dbtemplates import (
+    POSTGRES_ADMIN_URL,
+    MigratedTemplates,
+    admin_engine,
+    copy_migrated,
+    postgres_url_for,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -24,11 +29,6 @@ def own_ports(monkeypatch: pytest.MonkeyPatch) -> None:
     the machine (a `make run` on 8000 and 8545), whichever settings it builds."""
     monkeypatch.setenv("CARBON_API_PORT", str(free_port()))
     monkeypatch.setenv("CARBON_ANVIL_PORT", str(free_port()))
-
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CARBON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 def _postgres_available() -> str | None:
@@ -47,14 +47,6 @@ def _postgres_available() -> str | None:
 _PG_PROBLEM = _postgres_available()
 
 
-def _admin_engine() -> Engine:
-    return create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-
-
-def _postgres_url_for(name: str) -> str:
-    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for one test, dropped afterwards."""
@@ -63,61 +55,15 @@ def postgres_url() -> Iterator[str]:
             pytest.fail(_PG_PROBLEM)
         pytest.skip(_PG_PROBLEM)
     name = f"carbon_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
+    admin = admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield _postgres_url_for(name)
+        yield postgres_url_for(name)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-class MigratedTemplates:
-    """A database migrated to head once per session, per dialect, that each test's ``db`` copies.
-
-    Running the migrations takes about a second per database; copying the result (a file copy for
-    SQLite, ``CREATE DATABASE … TEMPLATE`` for PostgreSQL) gives every test the same schema and seed
-    rows on its own database in a fraction of that. The migrations themselves are still run from an
-    empty database by tests/integration/test_migrations_forward.py and by every test that builds a
-    runtime on an empty ``database_url``.
-    """
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self._sqlite: Path | None = None
-        self._postgres: str | None = None
-
-    def sqlite(self) -> Path:
-        if self._sqlite is None:
-            path = self.workdir / "template.sqlite3"
-            database = create_database(f"sqlite:///{path}")
-            migrations.upgrade(database.engine)
-            database.dispose()  # the last connection checkpoints the WAL into the main file
-            assert not path.with_name(path.name + "-wal").exists()
-            self._sqlite = path
-        return self._sqlite
-
-    def postgres(self) -> str:
-        if self._postgres is None:
-            name = f"carbon_template_{uuid.uuid4().hex[:12]}"
-            admin = _admin_engine()
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            self._postgres = name  # dropped at the end of the session even if migrating fails
-            database = create_database(_postgres_url_for(name))
-            migrations.upgrade(database.engine)
-            database.dispose()  # CREATE DATABASE … TEMPLATE needs the template without connections
-        return self._postgres
-
-    def drop(self) -> None:
-        if self._postgres is not None:
-            admin = _admin_engine()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self._postgres}" WITH (FORCE)'))
-            admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -136,23 +82,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'ledger.sqlite3'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
-
-
-def copy_migrated(database_url: str, templates: MigratedTemplates) -> None:
-    """Makes the empty database at ``database_url`` a copy of the session's migrated template."""
-    parsed = make_url(database_url)
-    if parsed.get_backend_name() == "sqlite":
-        assert parsed.database is not None
-        target = Path(parsed.database)
-        assert not target.exists(), f"{target} is not empty"
-        shutil.copyfile(templates.sqlite(), target)
-        return
-    template = templates.postgres()
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"'))
-    admin.dispose()
 
 
 @pytest.fixture
