@@ -107,8 +107,8 @@ def db(migrated_database_url: str) -> Iterator[Database]:
     killed (what tests can do) but not a power cut (what they cannot), and skips an fsync per
     commit. Servers started by the end-to-end tests keep the production default, FULL."""
     database = create_database(migrated_database_url, sqlite_synchronous="NORMAL")
-    assert migrations.is_current(database.engine)
     try:
+        assert migrations.is_current(database.engine), "the session's template is behind the migrations"
         yield database
     finally:
         database.dispose()
