@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import signal
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from backend.adapters.anvil import free_port
+from backend.entrypoints.cli import witness as witness_cli
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 60.0
@@ -32,13 +35,12 @@ class WitnessServer:
 
     @cached_property
     def vkey(self) -> str:
-        """From the operator's command, ``witness vkey`` (once)."""
-        command = ["witness", "vkey", "--name", self.name, "--dir", str(self.directory)]
-        result = subprocess.run(
-            [str(BIN / "carbon-ledger"), *command],
-            capture_output=True, text=True, check=True, timeout=60,
-        )  # fmt: skip
-        return result.stdout.strip()
+        """What the operator's command ``witness vkey`` prints (once), from the command's function
+        run in this process: a ``carbon-ledger`` process would cost seconds of start-up."""
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            witness_cli.vkey(self.name, self.directory)
+        return printed.getvalue().strip()
 
     def start(self) -> WitnessServer:
         self.directory.mkdir(parents=True, exist_ok=True)

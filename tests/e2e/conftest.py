@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,9 @@ import httpx
 import pytest
 
 from backend.adapters.anvil import free_port
+from backend.adapters.contract_compiler import ContractArtifact
+from backend.bootstrap.settings import DEV_TOKEN_SECRET
+from backend.services.tokens import issue_token
 from tests.log_scan import leaks
 from tests.waiting import wait_for
 
@@ -21,6 +25,9 @@ START_TIMEOUT_S = 120
 
 
 class LedgerServer:
+    compile_cache: Path | None = None
+    """A directory holding the session's compiled contract (set by ``_shared_compile_cache``)."""
+
     def __init__(
         self, data_dir: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ("serve",)
     ) -> None:
@@ -65,8 +72,18 @@ class LedgerServer:
             "audit", "verify-log", "--api", self.url, "--rpc", self.rpc_url, "--token", auditor, check=False
         )
 
-    def token(self, role: str = "employee", subject: str = "emp-001", org: str = "acme") -> str:
-        token = self.cli("dev-token", "--role", role, "--subject", subject, "--org", org).stdout.strip()
+    def token(
+        self, role: str = "employee", subject: str = "emp-001", org: str = "acme", via_cli: bool = False
+    ) -> str:
+        """A dev token for this server. Minted in process with the secret the server uses (each
+        ``carbon-ledger`` process costs seconds of start-up); ``via_cli`` asks ``carbon-ledger
+        dev-token`` as a user would (the walk-through does, so the installed command stays proven)."""
+        if via_cli:
+            token = self.cli("dev-token", "--role", role, "--subject", subject, "--org", org).stdout.strip()
+        else:
+            assert self.env.get("CARBON_ENV", "local") == "local", "dev tokens are for local mode only"
+            secret = self.env.get("CARBON_TOKEN_SECRET", DEV_TOKEN_SECRET)
+            token = issue_token(secret, role, subject, org, 86_400, kind="dev")
         self.issued.append((token, subject))
         return token
 
@@ -81,6 +98,11 @@ class LedgerServer:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        build = self.data_dir / "build"
+        if self.compile_cache is not None and not build.exists():
+            # The contract compiled once this session: a compile cache, not state (never backed
+            # up), and solc-js takes seconds. Compiling is proven by tests/integration/test_deploy.py.
+            shutil.copytree(self.compile_cache, build)
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 [str(BIN / "carbon-ledger"), *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -106,6 +128,15 @@ class LedgerServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_compile_cache(solc_cache_dir: Path, ledger_artifact: ContractArtifact) -> Iterator[None]:
+    LedgerServer.compile_cache = solc_cache_dir
+    try:
+        yield
+    finally:
+        LedgerServer.compile_cache = None
 
 
 @pytest.fixture

@@ -58,7 +58,7 @@ def _readme_output(command: str) -> re.Pattern[str]:
 
 
 def test_activity_to_verified_receipt_and_restart(ledger_server: LedgerServer, tmp_path: Path) -> None:
-    token = ledger_server.token()
+    token = ledger_server.token(via_cli=True)
     key = str(uuid.uuid4())
     created = httpx.post(f"{ledger_server.url}/mp/v1/activities", json=METRO, headers=_headers(token, key))
     assert created.status_code == 201, created.text

@@ -1,26 +1,13 @@
-"""Chain fixtures shared by the integration tests: the compiled contract and a real Anvil node."""
+"""Chain fixtures shared by the integration tests: a real Anvil node (the compiled contract is in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from backend.adapters.anvil import AnvilProcess, free_port
-from backend.adapters.contract_compiler import ContractArtifact, compile_ledger
-
-
-@pytest.fixture(scope="session")
-def solc_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The session's compile cache: a temporary directory, so tests never touch ``var/``."""
-    return tmp_path_factory.mktemp("solc-cache")
-
-
-@pytest.fixture(scope="session")
-def ledger_artifact(solc_cache_dir: Path) -> ContractArtifact:
-    """The ledger contract, compiled once per session (solc-js takes seconds)."""
-    return compile_ledger(solc_cache_dir)
 
 
 @pytest.fixture

@@ -30,11 +30,12 @@ pytestmark = pytest.mark.anvil
 
 
 @pytest.fixture
-def setup(tmp_path: Path, ledger_artifact: ContractArtifact) -> tuple[Path, int, AnvilProcess, Runtime]:
+def setup(
+    tmp_path: Path, ledger_artifact: ContractArtifact, migrated_sqlite_url: str
+) -> tuple[Path, int, AnvilProcess, Runtime]:
     port = free_port()
     anvil = chainkit.node(port, tmp_path / "state.json", tmp_path)
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    settings = chainkit.settings_for(tmp_path / "var", url, anvil.rpc_url)
+    settings = chainkit.settings_for(tmp_path / "var", migrated_sqlite_url, anvil.rpc_url)
     runtime = chainkit.runtime_for(settings, ledger_artifact)
     yield tmp_path, port, anvil, runtime
     runtime.db.dispose()

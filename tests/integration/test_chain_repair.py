@@ -55,14 +55,16 @@ class Node:
 
 
 @pytest.fixture
-def managed(tmp_path: Path, ledger_artifact: ContractArtifact) -> Iterator[tuple[Node, Runtime]]:
+def managed(
+    tmp_path: Path, ledger_artifact: ContractArtifact, migrated_sqlite_url: str
+) -> Iterator[tuple[Node, Runtime]]:
     """A runtime on the ``anvil`` profile's managed node (no RPC URL): its state file is persisted."""
     port = free_port()
     data_dir = tmp_path / "var"
     node = Node(port, data_dir / "anvil-state.json", tmp_path)
     settings = Settings(
         data_dir=data_dir,
-        database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        database_url=migrated_sqlite_url,
         anvil_port=port,
         anchor_batch_leaves=1,
         anchor_max_wait_s=0,
@@ -79,12 +81,13 @@ def managed(tmp_path: Path, ledger_artifact: ContractArtifact) -> Iterator[tuple
 
 
 @pytest.fixture
-def unmanaged(tmp_path: Path, ledger_artifact: ContractArtifact) -> Iterator[tuple[Node, Runtime]]:
+def unmanaged(
+    tmp_path: Path, ledger_artifact: ContractArtifact, migrated_sqlite_url: str
+) -> Iterator[tuple[Node, Runtime]]:
     """A runtime on an Anvil reached by RPC URL: the ledger does not persist the node's state."""
     node = Node(free_port(), tmp_path / "state.json", tmp_path)
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     runtime = chainkit.runtime_for(
-        chainkit.settings_for(tmp_path / "var", url, node.process.rpc_url), ledger_artifact
+        chainkit.settings_for(tmp_path / "var", migrated_sqlite_url, node.process.rpc_url), ledger_artifact
     )
     try:
         yield node, runtime

@@ -30,8 +30,10 @@ OPERATOR = Actor("operator", "ops-1", None)
 
 
 @pytest.fixture
-def runtime(database_url: str, tmp_path: Path) -> Runtime:
-    settings = chainkit.settings_for(tmp_path / "var", database_url, "http://127.0.0.1:1", points_per_kg=100)
+def runtime(migrated_database_url: str, tmp_path: Path) -> Runtime:
+    settings = chainkit.settings_for(
+        tmp_path / "var", migrated_database_url, "http://127.0.0.1:1", points_per_kg=100
+    )
     built = build_runtime(settings, with_chain=False)
     yield built
     built.db.dispose()

@@ -44,9 +44,10 @@ class Ledger:
 
 
 @pytest.fixture
-def ledger(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path) -> Ledger:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    settings = chainkit.settings_for(tmp_path / "var", url, anvil.rpc_url, points_per_kg=100)
+def ledger(
+    anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path, migrated_sqlite_url: str
+) -> Ledger:
+    settings = chainkit.settings_for(tmp_path / "var", migrated_sqlite_url, anvil.rpc_url, points_per_kg=100)
     runtime = chainkit.runtime_for(settings, ledger_artifact)
     ids = chainkit.record(runtime, 20)
     anchoring_job(runtime)

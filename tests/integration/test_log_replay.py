@@ -64,9 +64,10 @@ def _verify_log(runtime: Runtime, anvil: AnvilProcess, capsys: pytest.CaptureFix
 
 
 @pytest.fixture
-def runtime(anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path) -> Iterator[Runtime]:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    settings = chainkit.settings_for(tmp_path / "var", url, anvil.rpc_url, points_per_kg=100)
+def runtime(
+    anvil: AnvilProcess, ledger_artifact: ContractArtifact, tmp_path: Path, migrated_sqlite_url: str
+) -> Iterator[Runtime]:
+    settings = chainkit.settings_for(tmp_path / "var", migrated_sqlite_url, anvil.rpc_url, points_per_kg=100)
     runtime = chainkit.runtime_for(settings, ledger_artifact)
     yield runtime
     runtime.db.dispose()

@@ -37,6 +37,7 @@ from backend.entrypoints.cli.main import main
 from backend.services import audit_records, enrollment, integrations
 from backend.services.record_audit import RecordAudit
 from backend.services.verification import verify_log
+from tests.dbtemplates import MigratedTemplates, copy_migrated
 from tests.figures import RIDE_OVER_SELF_REPORT_LIMIT as RIDE
 from tests.integration import chainkit
 
@@ -316,21 +317,23 @@ def _apply_edit(session: Session, edit: Edit, pick: int, key: bytes) -> str | No
     return named
 
 
-def _runtime(directory: Path) -> Runtime:
+def _runtime(directory: Path, templates: MigratedTemplates) -> Runtime:
+    url = f"sqlite:///{directory / 'ledger.sqlite3'}"
+    copy_migrated(url, templates)  # the session's migrated database, not a migration per example
     settings = chainkit.settings_for(
         directory / "var",
-        f"sqlite:///{directory / 'ledger.sqlite3'}",
+        url,
         "http://127.0.0.1:1",
         points_per_kg=100,
     )
     return build_runtime(settings, with_chain=False)
 
 
-def check(operations: list[tuple[str, int]], edit_at: int, pick: int) -> bool:
+def check(operations: list[tuple[str, int]], edit_at: int, pick: int, templates: MigratedTemplates) -> bool:
     """Runs the operations, checks the replay, applies one edit and checks it is named; whether an
     edit could be made (the sequence may have created no row of the edited table)."""
     with tempfile.TemporaryDirectory() as directory:
-        runtime = _runtime(Path(directory))
+        runtime = _runtime(Path(directory), templates)
         try:
             park = Park(runtime)
             for operation, choice in operations:
@@ -360,9 +363,9 @@ operations = st.lists(st.tuples(st.sampled_from(OPERATIONS), st.integers(0, 1000
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations, st.integers(0, len(EDITS) - 1), st.integers(0, 1000))
 def test_legitimate_operations_replay_and_single_edits_are_named(
-    ops: list[tuple[str, int]], edit_at: int, pick: int
+    migrated_templates: MigratedTemplates, ops: list[tuple[str, int]], edit_at: int, pick: int
 ) -> None:
-    check([("trip", 1), ("long_trip", 2), *ops], edit_at, pick)
+    check([("trip", 1), ("long_trip", 2), *ops], edit_at, pick, migrated_templates)
 
 
 @pytest.mark.slow
@@ -374,9 +377,9 @@ def test_legitimate_operations_replay_and_single_edits_are_named(
     st.integers(0, 1000),
 )
 def test_legitimate_operations_replay_and_single_edits_are_named_long(
-    ops: list[tuple[str, int]], edit_at: int, pick: int
+    migrated_templates: MigratedTemplates, ops: list[tuple[str, int]], edit_at: int, pick: int
 ) -> None:
-    check([("trip", 1), ("long_trip", 2), *ops], edit_at, pick)
+    check([("trip", 1), ("long_trip", 2), *ops], edit_at, pick, migrated_templates)
 
 
 EVERY_KIND = [
@@ -405,8 +408,10 @@ EVERY_KIND = [
 
 
 @pytest.fixture(scope="module")
-def every_kind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    runtime = _runtime(tmp_path_factory.mktemp("every-kind"))
+def every_kind(
+    tmp_path_factory: pytest.TempPathFactory, migrated_templates: MigratedTemplates
+) -> Iterator[Runtime]:
+    runtime = _runtime(tmp_path_factory.mktemp("every-kind"), migrated_templates)
     park = Park(runtime)
     for operation, choice in EVERY_KIND:
         park.run(operation, choice)

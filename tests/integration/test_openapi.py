@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBLEM_STATUSES = {400, 401, 403, 404, 409, 413, 422, 429}
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+"""The document and the pages do not depend on the database: SQLite only (no PostgreSQL twin)."""
+
 
 @pytest.fixture
 def api(db: Database, tmp_path: Path) -> Api:

@@ -65,9 +65,9 @@ def _post(park: Park, body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def park(
-    anvil: AnvilProcess, ledger_artifact: ContractArtifact, database_url: str, tmp_path: Path
+    anvil: AnvilProcess, ledger_artifact: ContractArtifact, migrated_database_url: str, tmp_path: Path
 ) -> Iterator[Park]:
-    url = database_url  # SQLite and PostgreSQL
+    url = migrated_database_url  # SQLite and PostgreSQL
     runtime = chainkit.runtime_for(
         chainkit.settings_for(tmp_path / "var", url, anvil.rpc_url, 100), ledger_artifact
     )

@@ -130,6 +130,7 @@ def test_a_forked_log_is_refused_by_both_witnesses(
     assert tlog.latest_note(db, TARGET, api.runtime.log_keys).checkpoint.tree_size == 500
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # all on the witness's side
 def test_the_witness_refuses_what_it_cannot_trust(
     api: Api, db: Database, witnesses: list[WitnessServer]
 ) -> None:
