@@ -1,7 +1,8 @@
 """Runs every benchmark and prints one table; writes bench/results/latest.json.
 
 python -m bench [--quick] [--json PATH]
-                [--only ingest,ingest-pg,ingest-pg2,ingest-pg2q,bulk,log,anchoring,audit,auth,tlog,replay]
+                [--only ingest,ingest-pg,ingest-pg2,ingest-pg2q,bulk,ceiling,
+                        log,anchoring,audit,auth,tlog,replay]
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ import math
 import time
 from pathlib import Path
 
-from bench import bench_anchoring, bench_auth, bench_ingest, bench_log, bench_replay, bench_tlog, bench_verify
+from bench import (
+    bench_anchoring,
+    bench_auth,
+    bench_ceiling,
+    bench_ingest,
+    bench_log,
+    bench_replay,
+    bench_tlog,
+    bench_verify,
+)
 from bench.common import Row, machine, peak_rss_mib
 
 SUITES = {
@@ -23,6 +33,7 @@ SUITES = {
     "ingest-pg2": bench_ingest.run_postgres_workers,
     "ingest-pg2q": bench_ingest.run_postgres_workers_queued,
     "bulk": bench_ingest.run_bulk,
+    "ceiling": bench_ceiling.run,
     "audit": bench_verify.run,
     "auth": bench_auth.run,
     "tlog": bench_tlog.run,
