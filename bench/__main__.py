@@ -1,7 +1,8 @@
 """Runs every benchmark and prints one table; writes bench/results/latest.json.
 
 python -m bench [--quick] [--only ingest,ingest-pg,ingest-pg2,bulk,log,anchoring,audit,auth,tlog,replay]
-                [--json PATH]
+                [--json PATH] [SUITE ...]
+python -m bench faults     the fault matrix on PostgreSQL (bench/faults.py)
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ import math
 import time
 from pathlib import Path
 
-from bench import bench_anchoring, bench_auth, bench_ingest, bench_log, bench_replay, bench_tlog, bench_verify
+from bench import (
+    bench_anchoring,
+    bench_auth,
+    bench_ingest,
+    bench_log,
+    bench_replay,
+    bench_tlog,
+    bench_verify,
+    faults,
+)
 from bench.common import Row, machine, peak_rss_mib
 
 SUITES = {
@@ -26,7 +36,10 @@ SUITES = {
     "auth": bench_auth.run,
     "tlog": bench_tlog.run,
     "replay": bench_replay.run,
+    "faults": faults.run,
 }
+ON_REQUEST = {"faults"}
+"""Run only when named (``python -m bench faults``): the fault matrix checks, it does not time."""
 
 
 def _fmt(value: float | None) -> str:
@@ -52,12 +65,17 @@ def print_table(rows: list[Row]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
-    parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites")
+    parser.add_argument("suites", nargs="*", help="suites to run (as --only)")
+    parser.add_argument(
+        "--only",
+        default=",".join(s for s in SUITES if s not in ON_REQUEST),
+        help="comma-separated suites",
+    )
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args()
     rows: list[Row] = []
     started = time.time()
-    for name in args.only.split(","):
+    for name in args.suites or args.only.split(","):
         print(f"== {name} …", flush=True)
         suite_rows = SUITES[name](quick=args.quick)
         rows.extend(suite_rows)

@@ -21,6 +21,7 @@ import pytest
 from backend.adapters.log_keys import LogKeyStore
 from backend.domain import notes
 from backend.domain import witness as protocol
+from bench import faults
 from tests.e2e.conftest import LedgerServer
 from tests.e2e.faultkit import LOAD_ENV, Attempt, Writer, metro, send
 from tests.waiting import wait_for
@@ -354,3 +355,18 @@ def test_witnesses_survive_a_crash_and_refuse_a_forked_checkpoint(tmp_path: Path
         _stop_orphan_anvil(ledger)
         for witness in witnesses:
             witness.stop()
+
+
+@pytest.mark.postgres
+def test_fault_matrix_loses_nothing_and_logs_nothing_twice(tmp_path: Path, postgres_url: str) -> None:
+    """Issue 15.5, short: `serve --workers 2` and two workers on PostgreSQL behind a proxy, a few
+    seconds of load per fault (an API process, the anchor holder, the sequencer holder in queued
+    mode, all together, two workers at once, the database lost for 3 s); the full run is
+    `python -m bench faults`, with the same harness and the same checks."""
+    with faults.cluster(postgres_url, lease_s=2.0, workdir=tmp_path) as running:
+        outcomes = faults.Matrix(running, load_s=2.0, single_clients=3).run()
+    print("\n" + faults.table(outcomes))
+    assert all(o.acknowledged > 0 for o in outcomes), faults.table(outcomes)
+    assert all(o.heal_s is not None for o in outcomes[1:])
+    problems = [(o.scenario, o.problems()) for o in outcomes if o.problems()]
+    assert problems == [], faults.table(outcomes)
