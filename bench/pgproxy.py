@@ -33,9 +33,11 @@ class PgProxy:
         return self
 
     def stop(self) -> None:
-        self._call(self._drop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._call(self._drop())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop.close()
 
     def cut(self) -> None:
         """Drops every connection (reset, as a lost network does) and refuses new ones."""
