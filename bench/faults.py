@@ -100,6 +100,8 @@ class Load:
     tokens: list[str]
     gate_secret: str
     bulk_clients: int = 1
+    pace_s: float = 0.0
+    """A pause after each answered request (a steady rate rather than as fast as it goes)."""
     base: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(hours=1))
     requests: list[Request] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -153,6 +155,7 @@ class Load:
                     request,
                     lambda b=body, h=headers: http.post(f"{self.url}/mp/v1/activities", json=b, headers=h),
                 )
+                self._stop.wait(self.pace_s)
 
     def _bulk_client(self, client: int) -> None:
         with httpx.Client(timeout=REQUEST_TIMEOUT_S) as http:
@@ -173,6 +176,7 @@ class Load:
                     )
 
                 self._until_answered(request, post)
+                self._stop.wait(self.pace_s)
 
     def _until_answered(self, request: Request, send: Callable[[], httpx.Response]) -> None:
         request.sent_at = time.monotonic()
@@ -567,12 +571,17 @@ class Outcome:
         return found
 
 
+Healing = Callable[[], float]
+"""Waits until a fault has healed; returns the seconds since it was injected."""
+
+
 @dataclass
 class Matrix:
     cluster: Cluster
     load_s: float
     single_clients: int = 4
     bulk_clients: int = 1
+    pace_s: float = 0.0
     verify_each: bool = True
     """Run ``audit verify-log`` after every scenario (otherwise after the last one only)."""
     outcomes: list[Outcome] = field(default_factory=list)
@@ -583,8 +592,8 @@ class Matrix:
         self._chain: _RootsOnChain | None = None
         self._checked = 0  # requests already counted by an earlier scenario
 
-    def scenarios(self) -> list[tuple[str, Callable[[Load], float | None]]]:
-        found: list[tuple[str, Callable[[Load], float | None]]] = [
+    def scenarios(self) -> list[tuple[str, Callable[[Load], Healing | None]]]:
+        found: list[tuple[str, Callable[[Load], Healing | None]]] = [
             ("baseline (no fault)", lambda load: None),
             ("kill -9 one API process", self.kill_api),
             ("kill -9 the anchor holder", lambda load: self.kill_role_holder("anchor")),
@@ -600,15 +609,16 @@ class Matrix:
 
     def run(self) -> list[Outcome]:
         tokens = [self.cluster.token("employee", f"fault-client-{n}") for n in range(self.single_clients)]
-        load = Load(self.cluster.url, tokens, self.cluster.gate_secret, self.bulk_clients)
+        load = Load(self.cluster.url, tokens, self.cluster.gate_secret, self.bulk_clients, self.pace_s)
         scenarios = self.scenarios()
         for n, (name, fault) in enumerate(scenarios):
             began = time.monotonic()
             load.start()
             time.sleep(self.load_s / 2)  # load before the fault: a fixed share of the scenario
-            heal_s = fault(load)
+            healing = fault(load)
             time.sleep(self.load_s / 2)  # and load after it
-            load.stop()
+            load.stop()  # requests in flight are retried until answered
+            heal_s = healing() if healing is not None else None
             loaded = time.monotonic()
             self.outcomes.append(self.check(name, load, heal_s, self.verify_each or n == len(scenarios) - 1))
             done = self.outcomes[-1]
@@ -620,31 +630,39 @@ class Matrix:
 
     # -- faults; each returns the seconds it took to heal
 
-    def kill_api(self, load: Load) -> float:
+    def kill_api(self, load: Load) -> Healing:
         before = self.cluster.api_pids()
         victim = before[0]
         os.kill(victim, signal.SIGKILL)
         killed = time.monotonic()
-        # uvicorn's supervisor starts a replacement; healed when both processes answer again.
-        wait_until(
-            "a replacement API process",
-            lambda: len([p for p in self.cluster.api_pids() if p != victim]) >= len(before),
-            120,
-        )
-        return time.monotonic() - killed
 
-    def kill_role_holder(self, role: str) -> float:
+        def healed() -> float:
+            # uvicorn's supervisor starts a replacement; healed when it runs.
+            wait_until(
+                "a replacement API process",
+                lambda: len([p for p in self.cluster.api_pids() if p != victim]) >= len(before),
+                240,
+            )
+            return time.monotonic() - killed
+
+        return healed
+
+    def kill_role_holder(self, role: str) -> Healing:
         holder = self.cluster.wait_role(role, lambda pid: True, 60)
         victim = next(w for w in self.cluster.workers if w.pid == holder)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         killed = time.monotonic()
-        self.cluster.wait_role(role, lambda pid: pid != holder, self.cluster.lease_s * 4 + 30)
-        healed = time.monotonic() - killed
-        self.cluster.start_worker()  # two workers again for the next fault
+
+        def healed() -> float:
+            self.cluster.wait_role(role, lambda pid: pid != holder, self.cluster.lease_s * 4 + 60)
+            took = time.monotonic() - killed
+            self.cluster.start_worker()  # two workers again for the next fault
+            return took
+
         return healed
 
-    def kill_all(self, load: Load) -> float:
+    def kill_all(self, load: Load) -> Healing:
         holders = {self.cluster.wait_role(role, lambda pid: True, 60) for role in self.cluster.roles()}
         api = self.cluster.api_pids()
         victims = [w for w in self.cluster.workers if w.pid in holders]
@@ -654,19 +672,23 @@ class Matrix:
         for victim in victims:
             victim.wait()
         killed = time.monotonic()
-        for role in self.cluster.roles():
-            self.cluster.wait_role(role, lambda pid: pid not in holders, self.cluster.lease_s * 4 + 30)
-        wait_until(
-            "a replacement API process",
-            lambda: api[0] not in self.cluster.api_pids() and len(self.cluster.api_pids()) >= len(api),
-            120,
-        )
-        healed = time.monotonic() - killed
-        for _ in victims:
-            self.cluster.start_worker()
+
+        def healed() -> float:
+            for role in self.cluster.roles():
+                self.cluster.wait_role(role, lambda pid: pid not in holders, self.cluster.lease_s * 4 + 60)
+            wait_until(
+                "a replacement API process",
+                lambda: api[0] not in self.cluster.api_pids() and len(self.cluster.api_pids()) >= len(api),
+                240,
+            )
+            took = time.monotonic() - killed
+            for _ in victims:
+                self.cluster.start_worker()
+            return took
+
         return healed
 
-    def two_at_once(self, load: Load) -> float:
+    def two_at_once(self, load: Load) -> Healing:
         """Both workers stopped cleanly (their leases released), then two new ones started in
         the same instant: they race for every role, and one must win each."""
         old = self.cluster.live_workers()
@@ -677,18 +699,27 @@ class Matrix:
         started = time.monotonic()
         fresh = [self.cluster.start_worker(), self.cluster.start_worker()]
         pids = {w.pid for w in fresh}
-        for role in self.cluster.roles():
-            self.cluster.wait_role(role, lambda pid: pid in pids, 240)
-        return time.monotonic() - started
 
-    def lose_database(self, load: Load) -> float:
+        def healed() -> float:
+            for role in self.cluster.roles():
+                self.cluster.wait_role(role, lambda pid: pid in pids, 240)
+            return time.monotonic() - started
+
+        return healed
+
+    def lose_database(self, load: Load) -> Healing:
         self.cluster.proxy.outage(3.0)
         resumed = time.monotonic()
-        # Healed when a request sent after the database came back is acknowledged.
-        wait_until(
-            "an acknowledgement after the outage", lambda: load.acked_since(resumed + 0.001), 120, 0.05
-        )
-        return time.monotonic() - resumed
+
+        def healed() -> float:
+            # The first acknowledgement after the database came back (requests in flight are
+            # retried until answered, so there is one once the load has stopped).
+            after = [r.acked_at for r in load.requests if r.acked_at is not None and r.acked_at > resumed]
+            if not after:
+                raise AssertionError("nothing was acknowledged after the outage")
+            return min(after) - resumed
+
+        return healed
 
     # -- the count
 

@@ -370,7 +370,7 @@ def test_fault_matrix_loses_nothing_and_logs_nothing_twice(
     if sequencing == "queued" and not faults.queued_mode_available():
         pytest.skip("this build has no queued sequencing")
     with faults.cluster(postgres_url, 2.0, tmp_path, queued=sequencing == "queued") as running:
-        outcomes = faults.Matrix(running, load_s=2.0, single_clients=3, verify_each=False).run()
+        outcomes = faults.Matrix(running, 2.0, single_clients=3, pace_s=0.05, verify_each=False).run()
     print("\n" + faults.table(outcomes))
     assert all(o.acknowledged > 0 for o in outcomes), faults.table(outcomes)
     assert all(o.heal_s is not None for o in outcomes[1:])
