@@ -896,7 +896,7 @@ def run(quick: bool = False) -> list[Row]:
         mode = "queued" if queued else "inline"
         print(f"   sequencing {mode}:", flush=True)
         with postgres_url() as url, cluster(url, queued=queued) as running:
-            for outcome in Matrix(running, load_s).run():
+            for outcome in Matrix(running, load_s, pace_s=0.02).run():
                 outcome.scenario = f"{mode}: {outcome.scenario}"
                 outcomes.append(outcome)
     print(table(outcomes))
