@@ -571,6 +571,17 @@ class Outcome:
         return found
 
 
+def _kill_hung(pid: int) -> None:
+    """SIGKILL to an API process that stopped answering a moment before (SIGSTOP for 1 s), so
+    that uvicorn's supervisor has a health ping outstanding to it when it dies: the worst case
+    for noticing the death."""
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(HUNG_S)  # the supervisor pings every 0.5 s
+    os.kill(pid, signal.SIGKILL)
+
+
+HUNG_S = 1.0
+
 Healing = Callable[[], float]
 """Waits until a fault has healed; returns the seconds since it was injected."""
 
@@ -633,7 +644,7 @@ class Matrix:
     def kill_api(self, load: Load) -> Healing:
         before = self.cluster.api_pids()
         victim = before[0]
-        os.kill(victim, signal.SIGKILL)
+        _kill_hung(victim)
         killed = time.monotonic()
 
         def healed() -> float:
@@ -666,7 +677,7 @@ class Matrix:
         holders = {self.cluster.wait_role(role, lambda pid: True, 60) for role in self.cluster.roles()}
         api = self.cluster.api_pids()
         victims = [w for w in self.cluster.workers if w.pid in holders]
-        os.kill(api[0], signal.SIGKILL)
+        _kill_hung(api[0])
         for victim in victims:
             victim.send_signal(signal.SIGKILL)
         for victim in victims:

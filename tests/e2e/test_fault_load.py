@@ -374,6 +374,8 @@ def test_fault_matrix_loses_nothing_and_logs_nothing_twice(
     print("\n" + faults.table(outcomes))
     assert all(o.acknowledged > 0 for o in outcomes), faults.table(outcomes)
     assert all(o.heal_s is not None for o in outcomes[1:])
+    api_killed = outcomes[1]
+    assert api_killed.heal_s is not None and api_killed.heal_s < 30, "a killed API process replaced late"
     outage = outcomes[-1]
     assert outage.connection_errors + outage.answered_503 > 0, "the outage reached no client"
     problems = [(o.scenario, o.problems()) for o in outcomes if o.problems()]
