@@ -19,6 +19,7 @@ from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database, create_database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import CheckpointRow
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.records import leaf_bytes, new_salt
 from backend.services import anchoring
 from bench.common import Row, ledger_on_anvil
@@ -49,7 +50,7 @@ def _latest(db: Database) -> CheckpointRow:
 
 
 def _batched(chain: LedgerChain, db: Database, sizes: list[int]) -> list[Row]:
-    target = anchoring.AnchorTarget(chain.chain_id(), chain.address)
+    target = AnchorTarget(chain.chain_id(), chain.address)
     policy = anchoring.AnchorPolicy(batch_leaves=1, max_wait_s=0)
     rows = []
     for size in sizes:
@@ -100,7 +101,7 @@ def _batched(chain: LedgerChain, db: Database, sizes: list[int]) -> list[Row]:
 def _naive(chain: LedgerChain, db: Database, events: int) -> tuple[float, float]:
     """Each event in its own checkpoint (one anchor transaction, with its proof), as a per-event
     design would, continuing the same log and contract."""
-    target = anchoring.AnchorTarget(chain.chain_id(), chain.address)
+    target = AnchorTarget(chain.chain_id(), chain.address)
     policy = anchoring.AnchorPolicy(batch_leaves=1, max_wait_s=0)
     gas = 0
     start = time.perf_counter()

@@ -22,8 +22,8 @@ from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow
 from backend.domain import merkle, notes, tiles
 from backend.domain import witness as protocol
+from backend.domain.checkpoints import AnchorTarget
 from backend.services import tlog
-from backend.services.anchoring import AnchorTarget
 from bench.bench_log import append_batched, database
 from bench.common import Row, percentile
 

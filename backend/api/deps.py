@@ -24,9 +24,9 @@ from backend.api import permissions
 from backend.bootstrap.runtime import Runtime
 from backend.domain import idempotency
 from backend.domain.access import may
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import ChainError, ChainMismatch, PermissionDenied, Unauthenticated
 from backend.services import staff
-from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import REFUSING_STATES
 from backend.services.tokens import Principal, decode_token, parse_api_key
 

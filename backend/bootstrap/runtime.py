@@ -14,10 +14,11 @@ from backend.adapters.identity_providers import IdentityProvider, build_provider
 from backend.adapters.log_keys import LogKeyStore
 from backend.adapters.voucher_keys import VoucherSigner
 from backend.bootstrap.settings import Settings
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.points_rules import IssuanceRules, TypeRule
 from backend.domain.recognition import RateLimit, RecognitionRules
 from backend.services.activities import IssuancePolicy
-from backend.services.anchoring import AnchorPolicy, AnchorTarget
+from backend.services.anchoring import AnchorPolicy
 from backend.services.chain_identity import ChainGuard, ExpectedChain
 from backend.services.identity import TokenPolicy
 from backend.services.recognition import Screening

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from backend.domain.canonical import canonical_json, sha256_hex
 from backend.domain.errors import IdempotencyConflict, InvalidInput
-from backend.domain.records import canonical_json, sha256_hex
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[A-Za-z0-9._:\-]{8,128}")

@@ -2,7 +2,7 @@
 
 One dataclass per record kind says exactly which fields its leaf holds. Services build these, never
 dict literals; :func:`encode` is the one place a record becomes leaf bytes (canonical JSON, RFC 8785,
-via :func:`backend.domain.records.canonical_json`) and :func:`decode` the one place leaf bytes become
+via :func:`backend.domain.canonical.canonical_json`) and :func:`decode` the one place leaf bytes become
 a record again. docs/record-format.md describes the same format for verifiers written elsewhere.
 
 Versions (the envelope's ``v``):
@@ -24,7 +24,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from backend.domain.records import canonical_json, new_salt
+from backend.domain.canonical import canonical_json
+from backend.domain.records import new_salt
 
 FORMAT_VERSION = 2
 """The envelope version new records are written in."""
@@ -183,7 +184,9 @@ class PeriodCloseBody(Body):
     closed_at: str
     closed_by_role: str
     summary_sha256: str
-    summary: dict[str, Any]
+    summary: dict[str, Any] | None
+    """Null when the summary would make the leaf too large for a tile entry (65,535 bytes): the
+    audit records then serve it, and ``summary_sha256`` vouches for it."""
     changes: list[dict[str, Any]] = field(default_factory=list)
 
 

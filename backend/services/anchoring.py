@@ -31,8 +31,9 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
 from backend.adapters.orm_corrections import CorrectionRow
+from backend.domain.canonical import canonical_json
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import ChainError
-from backend.domain.records import canonical_json
 from backend.domain.states import IN_FLIGHT, CheckpointState
 from backend.services import points
 from backend.services.chain_port import LedgerChainPort
@@ -45,12 +46,6 @@ CONFIRM_WAIT_S = 5.0
 """How long one tick waits for its transaction to be mined before leaving it to the next tick."""
 
 _ZERO = bytes(32)
-
-
-@dataclass(frozen=True)
-class AnchorTarget:
-    chain_id: int
-    contract: str
 
 
 @dataclass(frozen=True)

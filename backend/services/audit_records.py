@@ -23,12 +23,12 @@ from backend.adapters.orm_points import PointsAccountRow, PointsRulesRow, Points
 from backend.adapters.orm_privacy import SubjectKeyRow
 from backend.adapters.orm_scope3 import PeriodCloseRow, PeriodSignoffRow
 from backend.domain import points as ledger
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.commitments import FREE_TEXT_QUANTITIES
 from backend.domain.errors import InvalidInput, NotFound
 from backend.domain.points import AccountKind, derived_id
 from backend.domain.records import subject_commitment
 from backend.services import receipts, subject_keys
-from backend.services.anchoring import AnchorTarget
 from backend.services.erasure import ERASED_STATUS
 from backend.services.factor_sets import all_sets
 from backend.services.record_audit import decode_leaf

@@ -28,9 +28,9 @@ from backend.adapters.database import Database
 from backend.adapters.deployment import DeploymentManifest, load_manifest
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import ChainError
 from backend.domain.states import ANCHORED, IN_FLIGHT, ChainCheckState, ChainMoveState, CheckpointState
-from backend.services.anchoring import AnchorTarget
 from backend.services.chain_port import LedgerChainPort
 
 STATUS_TTL_S = 5.0

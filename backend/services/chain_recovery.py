@@ -33,6 +33,7 @@ from backend.adapters.deployment import (
     manifest_problems,
     write_manifest,
 )
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import ChainError
 from backend.domain.states import CheckpointState
 from backend.services import anchoring, reanchoring
@@ -212,7 +213,7 @@ def _begin(
     gas_price = 0 if runtime.chain.profile.zero_gas_price else None
     new = deploy_contract(runtime.chain.w3, key, artifact, gas_price)
     say(f"deployed a new ledger contract at {new.contract_address} (block {new.deploy_block})")
-    destination = anchoring.AnchorTarget(new.chain_id, new.contract_address)
+    destination = AnchorTarget(new.chain_id, new.contract_address)
     # A reset chain gives the same deployer the same contract address: rows confirmed at that
     # (chain id, address) belong to the chain that is gone.
     lost = sorted(reanchoring.confirmed_sizes(runtime.db, destination))

@@ -33,10 +33,10 @@ from sqlalchemy import select
 from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.states import CheckpointState
 from backend.observability import metrics
 from backend.services import anchoring, reanchoring
-from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import HISTORY_MISSING, MOVING, ChainCheck, move_in_progress
 from backend.services.chain_port import LedgerChainPort
 from backend.services.reanchoring import HistoricCheckpoint, LogIntegrityError

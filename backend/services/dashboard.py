@@ -15,10 +15,10 @@ from backend.adapters.orm import CheckpointRow, LogLeafRow
 from backend.adapters.orm_identity import CompanyRow
 from backend.adapters.orm_scope3 import TargetRow
 from backend.domain.activity_names import ACTIVITY_TYPE_NAMES
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import InvalidInput
 from backend.domain.scope3 import CATEGORIES, Period
 from backend.domain.states import IN_FLIGHT, CheckpointState
-from backend.services.anchoring import AnchorTarget
 
 MAX_TARGET_G = 10**18
 """A million million tonnes: far above any park, far below a signed 64-bit column's limit."""

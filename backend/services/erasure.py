@@ -36,10 +36,10 @@ from backend.adapters.orm_integrations import IntegrationRecordRow, ReviewRow
 from backend.adapters.orm_points import LeaderboardOptInRow, PointsTransferRow
 from backend.adapters.orm_privacy import SubjectKeyRow
 from backend.domain import points as ledger
+from backend.domain.canonical import sha256_hex
 from backend.domain.commitments import FREE_TEXT_QUANTITIES
 from backend.domain.errors import InvalidInput, NotFound
 from backend.domain.record_kinds import ErasureBody, encode
-from backend.domain.records import sha256_hex
 from backend.domain.states import EmployeeStatus
 from backend.services import revocation
 from backend.services.subject_keys import in_leaf

@@ -22,10 +22,10 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import ActivityRow
 from backend.adapters.orm_factors import FactorSetRow
+from backend.domain.canonical import canonical_json
 from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.factors import FactorSet
 from backend.domain.record_kinds import FactorSetBody, encode
-from backend.domain.records import canonical_json
 from emission_factors.loader import (
     FACTORS_FILE,
     FactorSetError,

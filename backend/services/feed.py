@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from backend.adapters import park_platform
 from backend.adapters.database import Database
 from backend.adapters.orm_scope3 import FeedDeliveryRow
+from backend.domain.canonical import canonical_json
 from backend.domain.errors import ConfigurationError
-from backend.domain.records import canonical_json
 from backend.domain.scope3 import Period
 from backend.domain.states import FeedDeliveryStatus
 from backend.services import scope3

@@ -32,6 +32,7 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_identity import BindingRow, EmployeeRow
 from backend.adapters.orm_integrations import IntegrationRecordRow, IntegrationSourceRow, WebhookSignatureRow
+from backend.domain.canonical import canonical_json, sha256_hex
 from backend.domain.errors import (
     ActivityRejected,
     Conflict,
@@ -43,7 +44,7 @@ from backend.domain.errors import (
 )
 from backend.domain.points import derived_id
 from backend.domain.record_kinds import BindingBody, encode
-from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.domain.records import subject_commitment
 from backend.domain.states import EmployeeStatus, IntegrationOutcome
 from backend.services import binding_codes
 from backend.services.activities import (

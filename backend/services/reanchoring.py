@@ -26,11 +26,11 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_chain import ChainIncidentRow, ChainMoveRow
+from backend.domain.canonical import canonical_json
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import ChainError, ProofError
 from backend.domain.record_kinds import ChainMoveBody, encode
-from backend.domain.records import canonical_json
 from backend.domain.states import IN_FLIGHT, ChainMoveState, CheckpointState
-from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import ANCHORED_STATES
 from backend.services.chain_port import LedgerChainPort
 

@@ -15,9 +15,9 @@ from backend.adapters.database import Database
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow, LogLeafRow
 from backend.domain import merkle
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import InvalidInput, NotFound
 from backend.domain.states import CheckpointState
-from backend.services.anchoring import AnchorTarget
 
 RECEIPT_VERSION = 1
 MAX_LEAVES_PAGE = 1000

@@ -18,9 +18,9 @@ from typing import Any
 
 from backend.domain import record_kinds
 from backend.domain.activities import normalize
+from backend.domain.canonical import canonical_json, sha256_hex
 from backend.domain.errors import CarbonLedgerError
 from backend.domain.factors import FactorSet
-from backend.domain.records import canonical_json, sha256_hex
 
 ACTIVITY_FIELDS = (
     "type",
@@ -175,6 +175,8 @@ def _close_differences(body: dict[str, Any], stored: dict[str, Any]) -> list[str
     summary = stored.get("summary")
     if summary is not None and sha256_hex(canonical_json(summary)) != body.get("summary_sha256"):
         differences.append("summary: the stored summary does not hash to the logged summary_sha256")
+    if summary is None and body.get("summary") is None:
+        differences.append("summary: the leaf leaves it out for its size and nothing stored holds it")
     return differences
 
 

@@ -9,6 +9,7 @@ and an explicit restatement (a new revision, with a reason, logged the same way)
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +19,11 @@ from sqlalchemy import select
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm_scope3 import PeriodCloseRow, PeriodSignoffRow
+from backend.domain import tiles
+from backend.domain.canonical import canonical_json, sha256_hex
 from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.record_kinds import PeriodCloseBody, PeriodSignoffBody, encode
-from backend.domain.records import canonical_json, sha256_hex, subject_commitment
+from backend.domain.records import subject_commitment
 from backend.domain.scope3 import Period
 from backend.domain.states import PeriodStatus
 from backend.services import feed, subject_keys
@@ -59,6 +62,24 @@ def restatement_changes(before: dict[str, Any], after: dict[str, Any]) -> list[d
                     }
                 )
     return changes
+
+
+def close_leaf(close_id: str, subject: str, body: PeriodCloseBody) -> bytes:
+    """The close's leaf: with its summary when the leaf still fits one tile entry (C2SP tlog-tiles
+    prefixes each entry with a 16-bit length), else with ``summary`` null — the summary is then
+    read from the audit records, where ``summary_sha256`` in the leaf vouches for it."""
+    leaf = encode(close_id, subject, body)
+    if len(leaf) <= tiles.MAX_ENTRY_BYTES:
+        return leaf
+    leaf = encode(close_id, subject, dataclasses.replace(body, summary=None))
+    if len(leaf) > tiles.MAX_ENTRY_BYTES:
+        raise Conflict(
+            f"the restatement changes {len(body.changes)} figures, too many for one log entry "
+            f"({len(leaf)} bytes, at most {tiles.MAX_ENTRY_BYTES}); restate the period per quarter or month "
+            f"/ 本次重述变更的数据过多（{len(body.changes)} 项），无法写入一条日志记录，"
+            "请按季度或月份分别重述"
+        )
+    return leaf
 
 
 def _record(
@@ -104,7 +125,7 @@ def _record(
             changes=[] if previous is None else restatement_changes(previous.summary, summary),
         )
         subject = subject_commitment(subject_key, closer_subject)
-        leaf = encode(close_id, subject, body)
+        leaf = close_leaf(close_id, subject, body)
         (leaf_index,) = log.append([PendingLeaf("period_close", close_id, leaf)], now)
         row = PeriodCloseRow(
             id=close_id,

@@ -20,9 +20,9 @@ from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_witness import CosignatureRow
 from backend.domain import notes, tiles
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import NotFound
 from backend.services import receipts
-from backend.services.anchoring import AnchorTarget
 
 
 @dataclass(frozen=True)

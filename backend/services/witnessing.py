@@ -20,8 +20,8 @@ from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm_witness import CosignatureRow
 from backend.domain import notes
 from backend.domain import witness as protocol
+from backend.domain.checkpoints import AnchorTarget
 from backend.services import tlog
-from backend.services.anchoring import AnchorTarget
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from typing import Any
 from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
 from backend.adapters.chain import PROFILES, LedgerChain, connect
 from backend.adapters.database import create_database
+from backend.domain.checkpoints import AnchorTarget
 from backend.services import anchoring
 
 
@@ -47,7 +48,7 @@ def main(db_url: str, rpc_url: str, contract: str, abi_file: str, step: str) -> 
         raise SystemExit(f"unknown step {step}")
     db = create_database(db_url)
     anchoring.anchor_tick(
-        db, chain, anchoring.AnchorTarget(chain.chain_id(), chain.address), anchoring.AnchorPolicy(1, 0)
+        db, chain, AnchorTarget(chain.chain_id(), chain.address), anchoring.AnchorPolicy(1, 0)
     )
     raise SystemExit("the anchoring tick finished without reaching the fault")
 

@@ -15,8 +15,8 @@ from backend.adapters.database import Database
 from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import Settings
+from backend.domain.checkpoints import AnchorTarget
 from backend.services import staff
-from backend.services.anchoring import AnchorTarget
 from backend.services.tokens import issue_token
 
 with warnings.catch_warnings():

@@ -14,6 +14,7 @@ from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database
 from backend.adapters.deployment import ensure_deployed
 from backend.adapters.orm import CheckpointRow, LogLeafRow
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import ChainError
 from backend.services import anchoring, receipts
 from backend.services.activities import Caller, IssuancePolicy, record_activity
@@ -41,8 +42,8 @@ def chain(
     )
 
 
-def _target(chain: LedgerChain) -> anchoring.AnchorTarget:
-    return anchoring.AnchorTarget(chain.chain_id(), chain.address)
+def _target(chain: LedgerChain) -> AnchorTarget:
+    return AnchorTarget(chain.chain_id(), chain.address)
 
 
 def _record(db: Database, n: int, start: int = 0) -> list[int]:

@@ -19,6 +19,7 @@ from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database, create_database
 from backend.adapters.deployment import deploy_contract
 from backend.adapters.orm import CheckpointRow
+from backend.domain.checkpoints import AnchorTarget
 from backend.services import anchoring, receipts
 from backend.services.activities import Caller, IssuancePolicy, record_activity
 from backend.services.verification import verify_receipt
@@ -89,7 +90,7 @@ def test_killed_anchoring_recovers_without_loss_or_double_anchoring(
     step: str, tmp_path: Path, anvil: AnvilProcess, ledger_artifact: ContractArtifact
 ) -> None:
     url, db, chain = _setup(tmp_path, anvil, ledger_artifact)
-    target = anchoring.AnchorTarget(chain.chain_id(), chain.address)
+    target = AnchorTarget(chain.chain_id(), chain.address)
     nonce_before = _nonce(chain)
     _kill_at(step, url, anvil, chain, tmp_path)
 
@@ -123,7 +124,7 @@ def test_killed_after_send_while_the_transaction_is_still_pending(
     """The node holds the transaction in its pool when the process dies; nothing is sent twice."""
     monkeypatch.setattr(anchoring, "CONFIRM_WAIT_S", 0.3)
     url, db, chain = _setup(tmp_path, anvil, ledger_artifact)
-    target = anchoring.AnchorTarget(chain.chain_id(), chain.address)
+    target = AnchorTarget(chain.chain_id(), chain.address)
     rpc_call(anvil.rpc_url, "evm_setAutomine", [False])
     _kill_at("send", url, anvil, chain, tmp_path)
     (row,) = _rows(db)

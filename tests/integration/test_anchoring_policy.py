@@ -25,6 +25,7 @@ from backend.adapters.database import Database, create_database
 from backend.adapters.deployment import deploy_contract
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow
+from backend.domain.checkpoints import AnchorTarget
 from backend.services import anchoring
 from backend.services.activities import Caller, IssuancePolicy, record_activity
 
@@ -43,8 +44,8 @@ def _chain(anvil: AnvilProcess, artifact: ContractArtifact, confirmations: int |
     )
 
 
-def _target(chain: LedgerChain) -> anchoring.AnchorTarget:
-    return anchoring.AnchorTarget(chain.chain_id(), chain.address)
+def _target(chain: LedgerChain) -> AnchorTarget:
+    return AnchorTarget(chain.chain_id(), chain.address)
 
 
 def _record(db: Database, count: int, age_s: float = 0.0, start: int = 0) -> None:

@@ -20,7 +20,7 @@ from backend.adapters.anvil import AnvilProcess, free_port
 from backend.adapters.contract_compiler import ContractArtifact
 from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
-from backend.domain.records import canonical_json
+from backend.domain.canonical import canonical_json
 from backend.entrypoints.cli.main import main
 from backend.entrypoints.worker.scheduler import anchoring_job
 from backend.services.receipts import receipt_for_leaf

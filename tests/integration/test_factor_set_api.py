@@ -117,7 +117,7 @@ INVALID = [
     ({"type": "walk", "distance_km": 10, "duration_min": 20}, "duration_min"),
     ({"type": "carpool", "distance_km": 10, "occupants": 1}, "occupants"),
     ({"type": "flight", "distance_km": 900, "purpose": "commute"}, "purpose"),
-    ({"type": "flight", "distance_km": 9000}, "distance_km"),
+    ({"type": "flight", "distance_km": 20001}, "distance_km"),  # past every set's last band
     ({"type": "recycling", "material": "wood", "weight_kg": 1}, "material"),
     ({"type": "recycling", "material": "glass", "weight": 1, "weight_unit": "lb"}, "weight_unit"),
     ({"type": "no_disposables", "item": "straw", "count": 1}, "item"),
@@ -129,7 +129,10 @@ INVALID = [
 
 
 def test_invalid_activities_are_422_naming_the_field(api: Api) -> None:
-    for body, field in INVALID:
+    invalid = list(INVALID)
+    if in_force(NOW) == BUILTIN:  # 2026.1 has no long-haul band; 2027.1's reaches 20,000 km
+        invalid.append(({"type": "flight", "distance_km": 9000}, "distance_km"))
+    for body, field in invalid:
         response = api.post_activity(body)
         assert response.status_code == 422, (body, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")

@@ -17,7 +17,7 @@ from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.orm import ActivityRow, CheckpointRow, LogLeafRow
 from backend.bootstrap.runtime import Runtime
 from backend.domain import merkle
-from backend.domain.records import canonical_json
+from backend.domain.canonical import canonical_json
 from backend.entrypoints.cli import audit as audit_cli
 from backend.entrypoints.cli import audit_sample
 from backend.entrypoints.cli.audit_client import Target

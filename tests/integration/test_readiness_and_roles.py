@@ -18,12 +18,12 @@ from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database, create_database
 from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import ChainError
 from backend.entrypoints.cli.main import main
 from backend.observability import checks
 from backend.services import anchoring
 from backend.services.activities import Caller, record_activity
-from backend.services.anchoring import AnchorTarget
 from tests.integration.ops_support import deployed_runtime, serving
 
 pytestmark = pytest.mark.anvil

@@ -28,6 +28,8 @@ from backend.services.tokens import issue_token
 from tests.waiting import wait_for
 
 SUMMARY = "/api/v1/scope3/summary"
+LAST_DAY_OF_2026_1 = datetime(2026, 12, 30, 4, tzinfo=UTC)
+"""Noon on 30 December 2026 in the park (UTC+8): the 2027.1 set takes effect on 1 January."""
 
 
 class Client(httpx.Client):
@@ -47,7 +49,9 @@ def client(db: Database, tmp_path: Path) -> Iterator[Client]:
     )
     runtime = Runtime(settings=settings, db=db, chain=None, target=None, subject_key=b"k" * 32)
     now = datetime.now(UTC)
-    when = now - timedelta(days=40)  # last month or the one before: always a closable period
+    # A past month (always closable), and within the 2026.1 set, whose factors the figures below
+    # are: from 2027-02-10 on, forty days ago falls under the 2027.1 set.
+    when = min(now - timedelta(days=40), LAST_DAY_OF_2026_1)
     enrollment.create_company(db, "acme", "Acme Tools", now, name_zh="艾克米工具")  # headcounts need it
     people = [("acme", "eng"), ("acme", "eng"), ("acme", "ops"), ("globex", "hq"), ("initech", "hq")]
     for i, (org, dept) in enumerate(people):

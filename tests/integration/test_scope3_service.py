@@ -10,11 +10,15 @@ from sqlalchemy import select
 
 from backend.adapters.database import Database
 from backend.adapters.orm import LogLeafRow
-from backend.adapters.orm_scope3 import FeedDeliveryRow
+from backend.adapters.orm_scope3 import FeedDeliveryRow, PeriodCloseRow
+from backend.domain import tiles
+from backend.domain.canonical import canonical_json, sha256_hex
 from backend.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from backend.domain.record_kinds import decode
 from backend.domain.scope3 import parse_period
-from backend.services import scope3, scope3_close, scope3_explain
+from backend.services import audit_records, scope3, scope3_close, scope3_explain
 from backend.services.activities import Caller, IssuancePolicy, record_activity
+from backend.services.record_audit import record_differences
 
 POLICY = IssuancePolicy(
     # no points: one leaf per activity keeps the log sizes in these tests easy to state
@@ -190,3 +194,41 @@ def test_explain_lists_factors_and_protects_small_departments(db: Database) -> N
     assert globex["figure"]["records"] == 5
     with pytest.raises(InvalidInput):
         scope3_explain.explain(db, period, CONFIG, department="eng")
+
+
+def test_a_close_too_large_for_a_tile_entry_logs_the_summary_by_its_hash(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A park with many companies has a summary longer than a C2SP tile entry allows (a 16-bit
+    length): the leaf then carries ``summary`` null and the hash, the stored record the summary."""
+    _seed(db)
+    october = parse_period("2026-10")
+    with db.read_sessions() as session:
+        small = scope3.compute(session, october, CONFIG, 14, NOW, extrapolate=True)
+    limit = len(json.dumps(small)) // 2  # the whole summary no longer fits; the rest of the leaf does
+    monkeypatch.setattr(tiles, "MAX_ENTRY_BYTES", limit)
+    close = scope3_close.close_period(db, october, CONFIG, "park_manager", "pm-1", b"s" * 32, now=NOW)
+    with db.read_sessions() as session:
+        leaf = session.get(LogLeafRow, close["leaf_index"])
+        assert leaf is not None and len(leaf.leaf) <= limit
+        record = json.loads(leaf.leaf)
+        stored = audit_records.close_record(session.get(PeriodCloseRow, close["id"]))
+    assert record["body"]["summary"] is None and record["body"]["summary_sha256"] == close["summary_sha256"]
+    assert decode(leaf.leaf).body.summary is None  # a valid version-2 record
+    assert record_differences(record, stored) == []
+    assert sha256_hex(canonical_json(stored["summary"])) == close["summary_sha256"]
+    # an edited stored summary is named; a stored record without one cannot stand in for the leaf
+    assert record_differences(record, {**stored, "summary": {"edited": True}}) == [
+        "summary: the stored summary does not hash to the logged summary_sha256"
+    ]
+    assert record_differences(record, {**stored, "summary": None}) == [
+        "summary: the leaf leaves it out for its size and nothing stored holds it"
+    ]
+    # a restatement whose changes alone overflow an entry is refused, in both languages, and writes nothing
+    monkeypatch.setattr(tiles, "MAX_ENTRY_BYTES", 600)
+    _trip(db, Caller("acme-eng-5", "acme", "eng"), OCT + timedelta(days=1), "k-late-0001")
+    with pytest.raises(Conflict, match=r"too many for one log entry.*按季度或月份"):
+        scope3_close.restate_period(
+            db, october, CONFIG, "late data", "park_manager", "pm-1", b"s" * 32, now=NOW
+        )
+    assert [c["revision"] for c in scope3_close.list_closes(db)] == [0]

@@ -17,10 +17,11 @@ from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import create_database
 from backend.adapters.deployment import deploy_contract
 from backend.adapters.orm import CheckpointRow
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.states import CheckpointState
 from backend.services import anchoring
 from backend.services.activities import Caller, IssuancePolicy, record_activity
-from backend.services.anchoring import AnchorPolicy, AnchorTarget
+from backend.services.anchoring import AnchorPolicy
 
 pytestmark = pytest.mark.anvil
 

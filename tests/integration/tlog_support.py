@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import CheckpointRow
-from backend.services.anchoring import AnchorTarget
+from backend.domain.checkpoints import AnchorTarget
 
 
 def leaf_bytes(index: int) -> bytes:

@@ -14,9 +14,9 @@ from web3 import Web3
 
 from backend.adapters.database import Database
 from backend.adapters.orm import CheckpointRow, LogLeafRow
+from backend.domain.checkpoints import AnchorTarget
 from backend.services import anchoring, chain_repair
 from backend.services.activities import Caller, IssuancePolicy, record_activity
-from backend.services.anchoring import AnchorTarget
 from backend.services.chain_identity import HISTORY_MISSING, OK, ExpectedChain, check_chain
 from tests.fakes.chain import FakeLedgerChain
 

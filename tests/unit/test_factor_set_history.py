@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from backend.domain.activities import normalize
-from backend.domain.records import canonical_json
+from backend.domain.canonical import canonical_json
 from emission_factors import loader
 from emission_factors.loader import SETS_DIR, FactorSetError, check_pinned, load_builtin_set, pinned_hashes
 

@@ -9,7 +9,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.domain.records import MAX_EXACT_INT, canonical_json
+from backend.domain.canonical import MAX_EXACT_INT, canonical_json
 
 keys = st.text(max_size=8)
 scalars = (

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from backend.adapters.database import Database
 from backend.adapters.orm import CheckpointRow
+from backend.domain.checkpoints import AnchorTarget
 from backend.domain.states import CheckpointState
 from backend.services import anchoring
 from backend.services.activities import Caller, IssuancePolicy, record_activity
-from backend.services.anchoring import AnchorTarget
 from tests.fakes.chain import FakeLedgerChain
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.text_fields import Text
 from backend.bootstrap.runtime import Runtime
+from backend.domain.canonical import canonical_json
 from backend.domain.errors import PermissionDenied
-from backend.domain.records import canonical_json
 from backend.domain.scope3 import parse_category, parse_period
 from backend.services import (
     enrollment,
