@@ -586,6 +586,29 @@ Healing = Callable[[], float]
 """Waits until a fault has healed; returns the seconds since it was injected."""
 
 
+class _Watch(threading.Thread):
+    """Runs a fault's :data:`Healing` wait beside the load, from the moment of the fault."""
+
+    def __init__(self, healing: Healing | None) -> None:
+        super().__init__(daemon=True)
+        self.healing = healing
+        self.seconds: float | None = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.seconds = self.healing() if self.healing is not None else None
+        except BaseException as exc:  # handed to the main thread by result()
+            self.error = exc
+
+    def result(self) -> float | None:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.seconds
+
+
 @dataclass
 class Matrix:
     cluster: Cluster
@@ -626,10 +649,10 @@ class Matrix:
             began = time.monotonic()
             load.start()
             time.sleep(self.load_s / 2)  # load before the fault: a fixed share of the scenario
-            healing = fault(load)
+            watcher = _Watch(fault(load))  # healing is timed while the load goes on
             time.sleep(self.load_s / 2)  # and load after it
             load.stop()  # requests in flight are retried until answered
-            heal_s = healing() if healing is not None else None
+            heal_s = watcher.result()
             loaded = time.monotonic()
             self.outcomes.append(self.check(name, load, heal_s, self.verify_each or n == len(scenarios) - 1))
             done = self.outcomes[-1]
@@ -723,12 +746,12 @@ class Matrix:
         resumed = time.monotonic()
 
         def healed() -> float:
-            # The first acknowledgement after the database came back (requests in flight are
-            # retried until answered, so there is one once the load has stopped).
-            after = [r.acked_at for r in load.requests if r.acked_at is not None and r.acked_at > resumed]
-            if not after:
-                raise AssertionError("nothing was acknowledged after the outage")
-            return min(after) - resumed
+            # The first acknowledgement after the database came back.
+            def first_ack() -> float | None:
+                after = [r.acked_at for r in list(load.requests) if r.acked_at and r.acked_at > resumed]
+                return min(after) if after else None
+
+            return float(wait_until("an acknowledgement after the outage", first_ack, 240, 0.05)) - resumed
 
         return healed
 
