@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from backend.domain.activities import ACTIVITY_KINDS, REQUIRED_OPTIONS
+from backend.domain import activity_types
 from backend.domain.factors import Factor, Parameter, Source
 from emission_factors.derivation import DerivationError, evaluate
 from emission_factors.errors import FactorSetError
@@ -270,8 +270,9 @@ def _check_activity(
     key = f"activities.{name}"
     rules = _table(rules, key)
     kind = rules.get("kind")
-    if kind not in ACTIVITY_KINDS[name]:
-        raise _error(f"{key}.kind", f"{kind!r} is not one of {sorted(ACTIVITY_KINDS[name])}")
+    entry = activity_types.REGISTRY[name]
+    if kind not in entry.calculators:
+        raise _error(f"{key}.kind", f"{kind!r} is not one of {sorted(entry.calculators)}")
     required, optional = KIND_KEYS[kind]
     missing = sorted(set(required) - set(rules))
     if missing:
@@ -286,10 +287,13 @@ def _check_activity(
     expected_category = SCOPE3_CATEGORY_BY_KIND.get(kind)
     if expected_category is not None and rules["scope3_category"] != expected_category:
         raise _error(f"{key}.scope3_category", f"must be {expected_category} for {kind} activities")
+    if "scope3_category" in rules and rules["scope3_category"] not in entry.scope3_categories:
+        allowed = ", ".join(map(str, entry.scope3_categories)) or "none"
+        raise _error(f"{key}.scope3_category", f"{name} may fall only in Scope 3 categories: {allowed}")
     if ("min_occupants" in rules) != ("max_occupants" in rules):
         raise _error(key, "min_occupants and max_occupants go together")
-    if name in REQUIRED_OPTIONS:
-        option_key, promised = REQUIRED_OPTIONS[name]
+    if entry.promised_options is not None:
+        option_key, promised = entry.promised_options
         lacking = sorted(promised - set(rules.get(option_key, {})))
         if lacking:
             raise _error(f"{key}.{option_key}", f"lacks {lacking}, which the API accepts")
@@ -316,7 +320,7 @@ def _check_baseline(
         return
     # A city methodology's own per-mode credits; modes it does not cover use the fallback.
     for mode, factor_id in _table(spec.get("modes"), f"{key}.modes").items():
-        if mode not in ACTIVITY_KINDS:
+        if mode not in activity_types.REGISTRY:
             raise _error(f"{key}.modes.{mode}", "is not an activity type")
         _factor(factors, factor_id, "pkm|trip", f"{key}.modes.{mode}")
     fallback = baselines.get(str(spec.get("fallback")))
@@ -362,10 +366,13 @@ def check_methodology(
         raise _error("default_baseline", f"{methodology.get('default_baseline')!r} is not a defined baseline")
     _check_grid(methodology, factors)
     activities = _table(methodology.get("activities"), "activities")
-    not_supported = sorted(set(activities) - set(ACTIVITY_KINDS))
+    registry = activity_types.REGISTRY
+    not_supported = sorted(set(activities) - set(registry))
     if not_supported:
         raise _error("activities", f"unknown activity types {not_supported}")
-    uncovered = [t for t in ACTIVITY_KINDS if t not in activities]
+    uncovered = [
+        t for t, entry in registry.items() if t not in activities and entry.required_by(effective_from)
+    ]
     if uncovered:
         raise _error("activities", f"every activity type needs rules; missing {uncovered}")
     for name, rules in activities.items():

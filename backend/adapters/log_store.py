@@ -23,7 +23,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.adapters.orm import LogHeadRow, LogLeafRow, LogNodeRow
-from backend.domain import merkle
+from backend.domain import merkle, tiles
 from backend.domain.merkle import NodeKey
 
 NODE_QUERY_CHUNK = 400
@@ -121,6 +121,9 @@ class SqlLogStore:
         """Appends leaves in order; the caller's transaction must hold the head lock."""
         if not pending:
             return []
+        too_long = [item.record_id for item in pending if len(item.leaf) > tiles.MAX_ENTRY_BYTES]
+        if too_long:  # an entry bundle could not serve it (a 16-bit length); records must stay small
+            raise ValueError(f"leaves over {tiles.MAX_ENTRY_BYTES} bytes: {', '.join(too_long)}")
         start = self.lock_head()
         known = self.get_nodes(left_siblings_for_batch(start, len(pending)))
         bulk = len(pending) >= BULK_INSERT_MIN_ROWS

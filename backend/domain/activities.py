@@ -2,17 +2,18 @@
 emissions that belong in the company's Scope 3 inventory (GHG Protocol categories 5, 6 and 7).
 
 :func:`normalize` picks the calculator the factor set's methodology names for the activity
-(``kind``); the calculators live in :mod:`backend.domain.travel` and
+(``kind``) among those the activity-type registry (:mod:`backend.domain.activity_types`) allows
+it; the calculators live in :mod:`backend.domain.travel` and
 :mod:`backend.domain.consumption`, the result type and the one rounding rule in
 :mod:`backend.domain.calculation`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
-from backend.domain import consumption, travel
+from backend.domain import activity_types
+from backend.domain.activity_types import Calculator
 from backend.domain.calculation import (
     GRAMS_PER_KG,
     ROUNDING,
@@ -42,41 +43,39 @@ __all__ = [
     "to_grams",
 ]
 
-Calculator = Callable[[str, Quantities, FactorSet, str], Calculation]
+CALCULATORS: dict[str, Calculator] = activity_types.calculators_of(activity_types.REGISTRY)
+"""Every calculator, by the ``kind`` a methodology names (derived from the registry)."""
 
-CALCULATORS: dict[str, Calculator] = {
-    "distance": travel.distance_trip,
-    "electric_distance": travel.electric_trip,
-    "flight": travel.flight,
-    "recycling": consumption.recycling,
-    "reuse": consumption.reuse,
-    "per_item": consumption.per_item,
-    "per_meal": consumption.per_meal,
-    "energy": consumption.energy,
-}
-
-_TRAVEL = frozenset({"distance", "electric_distance"})
-_TRAVEL_TYPES = ("metro", "bus", "bus_electric", "rail", "walk", "bike", "bike_shared", "ebike", "ev", "taxi")
 ACTIVITY_KINDS: dict[str, frozenset[str]] = {
-    **dict.fromkeys(_TRAVEL_TYPES, _TRAVEL),
-    "carpool": frozenset({"distance"}),
-    "flight": frozenset({"flight"}),
-    "recycling": frozenset({"recycling"}),
-    "second_hand": frozenset({"reuse"}),
-    "no_disposables": frozenset({"per_item"}),
-    "clean_plate": frozenset({"per_meal"}),
-    "energy_saving": frozenset({"energy"}),
+    name: frozenset(t.calculators) for name, t in activity_types.REGISTRY.items()
 }
 """Every activity type of the public API and the calculators its methodology may use: a factor
-set must cover them all, so an activity accepted today is computable under every later set."""
+set must cover every type from the type's ``since`` on, so an activity accepted today is
+computable under every later set."""
 
-ACTIVITY_TYPES: tuple[str, ...] = tuple(ACTIVITY_KINDS)
+ACTIVITY_TYPES: tuple[str, ...] = tuple(activity_types.REGISTRY)
 
 REQUIRED_OPTIONS: dict[str, tuple[str, frozenset[str]]] = {
-    "recycling": ("materials", frozenset({"paper", "plastic", "glass", "metal", "electronics", "textile"})),
-    "no_disposables": ("items", frozenset({"cup", "cutlery", "bag"})),
+    name: t.promised_options for name, t in activity_types.REGISTRY.items() if t.promised_options is not None
 }
 """Options the public API promises; a factor set must give each a factor."""
+
+
+def calculator_for(activity_type: str, kind: str, factor_set: FactorSet) -> Calculator:
+    """The calculator ``factor_set``'s methodology picks (``kind``) for ``activity_type``, one the
+    registry allows for the type."""
+    entry = activity_types.REGISTRY.get(activity_type)
+    if entry is None:
+        raise InvalidInput(
+            "type", f"activity type {activity_type!r} is not supported by {factor_set.version}"
+        )
+    try:
+        return entry.calculators[kind]
+    except KeyError:
+        raise ConfigurationError(
+            f"factor set {factor_set.version} computes {activity_type} with {kind!r}, "
+            f"not one of {sorted(entry.calculators)}"
+        ) from None
 
 
 def normalize(
@@ -94,7 +93,9 @@ def normalize(
             "type", f"activity type {activity_type!r} is not supported by {factor_set.version}"
         ) from None
     park_baseline = choose_baseline(baseline, factor_set)
-    calc = CALCULATORS[str(rules["kind"])](activity_type, quantities, factor_set, park_baseline)
+    calc = calculator_for(activity_type, str(rules["kind"]), factor_set)(
+        activity_type, quantities, factor_set, park_baseline
+    )
     if factor_set.schema >= 2:
         calc = _schema2_defaults(calc)
     return calc

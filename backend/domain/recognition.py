@@ -18,7 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Literal
+
+from backend.domain import activity_types
+from backend.domain.activity_types import ModeBand as ModeBand
+from backend.domain.activity_types import band
 
 Status = Literal["accepted", "flagged", "rejected"]
 Evidence = Literal["source", "reference", "none"]
@@ -26,69 +31,18 @@ Evidence = Literal["source", "reference", "none"]
 source record id or a photo/document reference; ``none``: a bare self-report."""
 
 
-@dataclass(frozen=True)
-class ModeBand:
-    """Plausible average speeds (km/h) and distances (km) of one travel mode.
+DEFAULT_BANDS: Mapping[str, ModeBand] = MappingProxyType(activity_types.bands_of(activity_types.REGISTRY))
+"""Each trip type's default band, from the activity-type registry (the reason for each there)."""
 
-    Above ``max_kmh`` or ``max_km`` the trip is physically implausible for the mode and rejected;
-    between ``review_kmh`` and ``max_kmh`` (or below ``min_kmh``, or a self-report longer than
-    ``review_km``) it goes to review rather than being credited automatically.
-    """
-
-    min_kmh: Decimal
-    review_kmh: Decimal
-    max_kmh: Decimal
-    review_km: Decimal
-    max_km: Decimal
-
-    def __post_init__(self) -> None:
-        if not (0 <= self.min_kmh <= self.review_kmh <= self.max_kmh and 0 < self.review_km <= self.max_km):
-            raise ValueError(f"inconsistent mode band {self}")
-
-
-def _band(min_kmh: int, review_kmh: int, max_kmh: int, review_km: int, max_km: int) -> ModeBand:
-    return ModeBand(
-        Decimal(min_kmh), Decimal(review_kmh), Decimal(max_kmh), Decimal(review_km), Decimal(max_km)
-    )
-
-
-DEFAULT_BANDS: Mapping[str, ModeBand] = {
-    # Walking is about 5 km/h; brisk walking and jogging reach 7–12; nobody walks 40 km/h.
-    "walk": _band(1, 8, 12, 10, 42),
-    # Commuter cycling averages 15–20 km/h; sustained 45 km/h is a racing cyclist or a motor.
-    "bike": _band(3, 30, 45, 30, 150),
-    "bike_shared": _band(3, 25, 40, 20, 80),
-    # GB 17761-2018 caps e-bikes at 25 km/h by design; 50 km/h average means a motorcycle.
-    "ebike": _band(3, 32, 50, 40, 120),
-    # Urban metro averages 30–40 km/h with stops; airport express lines reach ~120 km/h average.
-    "metro": _band(5, 130, 170, 60, 200),
-    "bus": _band(3, 60, 100, 60, 200),
-    "bus_electric": _band(3, 60, 100, 60, 200),
-    # High-speed rail runs at up to 350 km/h.
-    "rail": _band(10, 320, 380, 600, 2500),
-    "ev": _band(3, 110, 150, 200, 1000),
-    "taxi": _band(3, 110, 150, 100, 500),
-    "carpool": _band(3, 110, 150, 200, 1000),
-    # Jet cruise is ~850–950 km/h; door-to-door averages are far lower.
-    "flight": _band(100, 950, 1100, 20_000, 20_000),
-}
-
-MODE_FAMILY: Mapping[str, str] = {
-    "walk": "walk",
-    "bike": "cycle",
-    "bike_shared": "cycle",
-    "ebike": "cycle",
-    "metro": "transit",
-    "bus": "transit",
-    "bus_electric": "transit",
-    "rail": "rail",
-    "ev": "car",
-    "taxi": "car",
-    "carpool": "car",
-    "flight": "flight",
-}
+MODE_FAMILY: Mapping[str, str] = MappingProxyType(activity_types.families_of(activity_types.REGISTRY))
 """Modes one physical trip may be reported under by different sources (a manual "bike" and a
-shared-bike order are the same ride)."""
+shared-bike order are the same ride), from the activity-type registry."""
+
+
+def default_bands() -> dict[str, ModeBand]:
+    """The registry's bands, read when rules are made (a registry entry is all a new trip needs)."""
+    return activity_types.bands_of(activity_types.REGISTRY)
+
 
 MAGNITUDE_FIELDS = ("distance_km", "weight_kg", "kwh", "count", "meals")
 """The quantity that identifies an activity's size, in this order of preference."""
@@ -110,7 +64,7 @@ OTHER_TOLERANCE = DuplicateTolerance(timedelta(hours=2), Decimal("0.1"), Decimal
 
 @dataclass(frozen=True)
 class RecognitionRules:
-    bands: Mapping[str, ModeBand] = field(default_factory=lambda: dict(DEFAULT_BANDS))
+    bands: Mapping[str, ModeBand] = field(default_factory=default_bands)
     self_report_auto_max_g: int = 2000
     """A bare self-report avoiding more than this (≈ a 20 km metro commute) needs review."""
     evidenced_auto_max_g: int = 10_000
@@ -123,7 +77,7 @@ class RecognitionRules:
         """Returns rules whose bands are replaced field by field, e.g. ``{"walk": {"max_kmh": 10}}``."""
         bands = dict(self.bands)
         for mode, changes in overrides.items():
-            base = bands.get(mode, _band(0, 1000, 1000, 20_000, 20_000))
+            base = bands.get(mode, band(0, 1000, 1000, 20_000, 20_000))
             bands[mode] = replace(base, **{k: Decimal(str(v)) for k, v in changes.items()})
         return replace(self, bands=bands)
 
@@ -170,7 +124,8 @@ class Assessment:
 
 
 def family_of(activity_type: str) -> str:
-    return MODE_FAMILY.get(activity_type, activity_type)
+    entry = activity_types.REGISTRY.get(activity_type)
+    return entry.family if entry is not None and entry.family is not None else activity_type
 
 
 def magnitude_of(quantities: Mapping[str, Any]) -> Decimal | None:
@@ -202,7 +157,8 @@ def is_duplicate(a: Footprint, b: Footprint) -> bool:
     """Whether two footprints are one activity: same family, close in time, similar in size."""
     if a.family != b.family:
         return False
-    tolerance = TRIP_TOLERANCE if a.family in MODE_FAMILY.values() else OTHER_TOLERANCE
+    trip_families = {t.family for t in activity_types.REGISTRY.values() if t.family is not None}
+    tolerance = TRIP_TOLERANCE if a.family in trip_families else OTHER_TOLERANCE
     if a.ended_at is not None and b.ended_at is not None:
         close = a.started_at < b.ended_at and b.started_at < a.ended_at
     else:

@@ -23,7 +23,9 @@ MAX_ENTRY_BYTES = 0xFFFF
 """An entry bundle prefixes each entry with a big-endian uint16 length."""
 
 ENTRIES = "entries"
-_GROUP_RE = re.compile(r"^x\d{3}$")
+_GROUP_RE = re.compile(r"^x[0-9]{3}$")
+_DECIMAL_RE = re.compile(r"[0-9]+")
+"""ASCII digits only: ``str.isdigit`` and ``\\d`` also take "¹" or "٣", which ``int`` refuses or reads."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def parse_tile_path(level_text: str, rest: str) -> TileRef:
     """``tile/<level_text>/<rest>`` → a tile; a precise reason (as :class:`InvalidInput`) otherwise."""
     if level_text == ENTRIES:
         level: int | None = None
-    elif level_text.isdigit() and (level_text == "0" or not level_text.startswith("0")):
+    elif _DECIMAL_RE.fullmatch(level_text) and (level_text == "0" or not level_text.startswith("0")):
         level = int(level_text)
         if level > MAX_TILE_LEVEL:
             raise InvalidInput("level", f"tile levels go from 0 to {MAX_TILE_LEVEL}")
@@ -76,13 +78,17 @@ def parse_tile_path(level_text: str, rest: str) -> TileRef:
     width = TILE_WIDTH
     if len(parts) >= 2 and parts[-2].endswith(".p"):
         width_text = parts[-1]
-        if not width_text.isdigit() or width_text.startswith("0") or not 1 <= int(width_text) < TILE_WIDTH:
+        if (
+            not _DECIMAL_RE.fullmatch(width_text)
+            or width_text.startswith("0")
+            or not 1 <= int(width_text) < TILE_WIDTH
+        ):
             raise InvalidInput("width", "a partial tile's width is 1 to 255, without leading zeroes")
         width = int(width_text)
         parts = [*parts[:-2], parts[-2][:-2]]
     if not parts or len(parts) > 7:
         raise InvalidInput("index", "a tile index has 1 to 7 groups of three digits")
-    if not all(_GROUP_RE.match(p) for p in parts[:-1]) or not re.match(r"^\d{3}$", parts[-1]):
+    if not all(_GROUP_RE.match(p) for p in parts[:-1]) or not re.match(r"^[0-9]{3}$", parts[-1]):
         raise InvalidInput("index", "a tile index is 3-digit groups, all but the last prefixed with 'x'")
     index = int("".join(p.removeprefix("x") for p in parts))
     if encode_index(index) != "/".join(parts):

@@ -6,6 +6,7 @@ import hashlib
 import random
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from backend.adapters import migrations
@@ -134,3 +135,19 @@ def test_tampered_level_zero_changes_only_its_block(db: Database) -> None:
         roots = _roots(hashes)
         assert store.root(20) == roots[20]
         assert store.root(21) != roots[21]
+
+
+def test_a_leaf_too_long_for_a_tile_entry_is_refused_and_nothing_is_written(db: Database) -> None:
+    longest = b"x" * 65_535  # a C2SP entry bundle prefixes each entry with a 16-bit length
+    with db.write_sessions() as session, session.begin():
+        assert SqlLogStore(session).append([PendingLeaf("activity", "fits", longest)], NOW) == [0]
+    both = [PendingLeaf("activity", "ok", b"{}"), PendingLeaf("activity", "long", longest + b"x")]
+    with (
+        pytest.raises(ValueError, match=r"over 65535 bytes: long$"),
+        db.write_sessions() as session,
+        session.begin(),
+    ):
+        SqlLogStore(session).append(both, NOW)
+    with db.read_sessions() as session:
+        assert session.execute(select(func.count()).select_from(LogLeafRow)).scalar_one() == 1
+        assert session.execute(select(LogHeadRow.size)).scalar_one() == 1

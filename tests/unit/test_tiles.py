@@ -61,6 +61,11 @@ def test_servable_tiles_are_exactly_those_the_size_completes(size: int) -> None:
         ("0", "000.p/0", "width"),
         ("0", "000.p/07", "width"),
         ("0", "x1/000", "index"),
+        ("¹", "000", "level"),
+        ("0", "000.p/¹", "width"),
+        ("0", "x٣٣٣/000", "index"),
+        ("0", "٠٠٠", "index"),
+        ("1\n", "000", "level"),
     ],
 )
 def test_bad_paths_name_the_part(level: str, rest: str, field: str) -> None:

@@ -32,6 +32,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.domain import activity_types
+
 COMPANIES: tuple[tuple[str, str, str, tuple[tuple[str, int], ...]], ...] = (
     (
         "sunrise-electronics",
@@ -52,21 +54,26 @@ COMPANIES: tuple[tuple[str, str, str, tuple[tuple[str, int], ...]], ...] = (
 privacy minimum, so the dashboard shows them combined."""
 TRAVELLING_DEPARTMENTS = frozenset({"sales", "legal", "fleet", "finance", "rd", "lab"})
 
-COMMUTE_MODES: tuple[tuple[str, float, tuple[float, float], float], ...] = (
-    # mode, share of employees, one-way km range, typical door-to-door km/h
-    ("metro", 0.30, (5, 24), 28),
-    ("bus", 0.10, (3, 14), 16),
-    ("bus_electric", 0.10, (3, 14), 16),
-    ("rail", 0.03, (25, 55), 55),
-    ("walk", 0.06, (0.6, 2.8), 4.8),
-    ("bike", 0.08, (1.5, 8), 15),
-    ("bike_shared", 0.07, (1, 4.5), 12),
-    ("ebike", 0.12, (3, 12), 20),
-    ("ev", 0.08, (6, 28), 32),
-    ("carpool", 0.06, (6, 28), 30),
-)
-ACTIVE_MODES = frozenset({"walk", "bike", "bike_shared", "ebike"})
-"""Modes people leave for the metro or the bus on a cold, or a rainy, day."""
+
+def commute_modes() -> tuple[tuple[str, float, tuple[float, float], float], ...]:
+    """(mode, share of employees, one-way km range, typical door-to-door km/h) of every type whose
+    registry entry has a demo commute."""
+    return tuple(
+        (name, t.demo.share, t.demo.km, t.demo.speed_kmh)
+        for name, t in activity_types.REGISTRY.items()
+        if t.demo is not None
+    )
+
+
+def active_modes() -> frozenset[str]:
+    """Modes people leave for the metro or the bus on a cold, or a rainy, day."""
+    return frozenset(
+        name for name, t in activity_types.REGISTRY.items() if t.demo is not None and t.demo.active
+    )
+
+
+COMMUTE_MODES = commute_modes()
+ACTIVE_MODES = active_modes()
 WEATHER_SHIFT = {1: 0.45, 2: 0.40, 3: 0.15, 6: 0.15, 7: 0.30, 8: 0.25, 12: 0.35}
 """Chance, per month, that an active commuter takes the metro or the bus that day."""
 ENGAGEMENT_BY_MONTH = {2: 0.8, 6: 1.25, 8: 0.85, 10: 0.95}
@@ -134,11 +141,12 @@ class Planned:
 
 def _pick_mode(rng: random.Random) -> tuple[str, tuple[float, float], float]:
     roll, acc = rng.random(), 0.0
-    for mode, share, km, speed in COMMUTE_MODES:
+    modes = commute_modes()
+    for mode, share, km, speed in modes:
         acc += share
         if roll < acc:
             return mode, km, speed
-    mode, _, km, speed = COMMUTE_MODES[0]
+    mode, _, km, speed = modes[0]
     return mode, km, speed
 
 
@@ -152,7 +160,8 @@ def people(seed: int, scale: float, start: date, available: set[str]) -> list[Pe
                 rng = random.Random(f"{seed}/{subject}")  # noqa: S311 (demo data, not secrets)
                 mode, (low, high), speed = _pick_mode(rng)
                 if mode not in available:
-                    mode, (low, high), speed = "metro", (5, 24), 28
+                    # The set in force cannot compute that mode yet: the metro instead.
+                    mode, _, (low, high), speed = next(m for m in commute_modes() if m[0] == "metro")
                 # Early adopters at launch, the rest over the first eight months (fewer each month).
                 joins = start + timedelta(days=0 if rng.random() < 0.4 else int(rng.expovariate(1 / 70)))
                 out.append(
@@ -207,8 +216,9 @@ def _trip(
     payload: dict[str, Any] = {"type": mode, "occurred_at": when.isoformat(), "distance_km": _km(km)}
     if rng.random() < 0.6:  # many clients send the trip's duration
         payload["duration_min"] = str(max(1, math.ceil(km / speed * 60 * rng.uniform(0.9, 1.25))))
-    if mode == "carpool":
-        payload["occupants"] = rng.randint(2, 4)
+    demo = activity_types.REGISTRY[mode].demo
+    for name, low, high in demo.counts if demo is not None else ():
+        payload[name] = rng.randint(low, high)
     return payload | extra
 
 
@@ -229,7 +239,7 @@ def day_plan(person: Person, day: date, seed: int, tz: ZoneInfo, available: set[
 
     if is_working_day(day):
         mode = person.mode
-        if mode in ACTIVE_MODES and rng.random() < WEATHER_SHIFT.get(day.month, 0.05):
+        if mode in active_modes() and rng.random() < WEATHER_SHIFT.get(day.month, 0.05):
             mode = "metro" if person.commute_km > 3 else "bus_electric"
         source = (
             "integration:transit-gate" if person.card and mode in ("metro", "bus", "bus_electric") else None

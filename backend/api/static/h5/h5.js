@@ -6,6 +6,7 @@
 // (POST /mp/v1/auth/login with a login code: `dev:<id>` with the local dev provider; a
 // mini-program's web-view may pass its wx.login code as ?code=), or a hand-over from the
 // mini-program in the address fragment: #access_token=…&refresh_token=… (taken, then removed).
+import { FIELDS } from "./activity-forms.js";
 import { fetchRpc, verifyReceipt } from "./verify.js";
 
 const STORE = { access: "carbonLedgerH5Access", refresh: "carbonLedgerH5Refresh" };
@@ -135,24 +136,9 @@ function applyWords() {
 
 // --- the activity form: which quantities each type needs -----------------------------------------
 
-const NUMBER = (name, zh, en, step = "0.1") => ({ name, zh, en, kind: "number", step });
-const CHOICE = (name, zh, en, options) => ({ name, zh, en, kind: "select", options });
-const DISTANCE = [NUMBER("distance_km", "距离（公里）", "Distance (km)")];
-const FIELDS = {
-  carpool: [...DISTANCE, NUMBER("occupants", "同车人数（含司机）", "People in the car", "1")],
-  recycling: [
-    CHOICE("material", "材料", "Material", ["paper", "plastic", "pet", "glass", "metal", "aluminium", "electronics", "textile"]),
-    NUMBER("weight_kg", "重量（千克）", "Weight (kg)"),
-  ],
-  second_hand: [
-    CHOICE("item", "物品", "Item", ["book", "clothing", "electronics", "furniture", "toy", "household", "other"]),
-    NUMBER("weight_kg", "重量（千克）", "Weight (kg)"),
-  ],
-  no_disposables: [CHOICE("item", "物品", "Item", ["cup", "cutlery", "bag"]), NUMBER("count", "次数", "Count", "1")],
-  clean_plate: [NUMBER("meals", "餐数", "Meals", "1")],
-  energy_saving: [NUMBER("kwh", "节约电量（千瓦时）", "Saved (kWh)")],
-};
-const fieldsOf = (type) => FIELDS[type] || DISTANCE;
+// FIELDS: per type, [{name, zh, en, kind: "number", step} | {name, zh, en, kind: "select", options}],
+// served from the activity-type registry (backend/domain/activity_types.py).
+const fieldsOf = (type) => FIELDS[type] || [];
 
 // --- HTTP -----------------------------------------------------------------------------------------
 
