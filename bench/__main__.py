@@ -1,7 +1,7 @@
 """Runs every benchmark and prints one table; writes bench/results/latest.json.
 
-python -m bench [--quick] [--only ingest,ingest-pg,ingest-pg2,bulk,log,anchoring,audit,auth,tlog,replay]
-                [--json PATH] [SUITE ...]
+python -m bench [--quick] [--json PATH] [SUITE ...]
+                [--only ingest,ingest-pg,ingest-pg2,ingest-pg2q,bulk,log,anchoring,audit,auth,tlog,replay]
 python -m bench faults     the fault matrix on PostgreSQL (bench/faults.py)
 """
 
@@ -31,6 +31,7 @@ SUITES = {
     "ingest": bench_ingest.run,
     "ingest-pg": bench_ingest.run_postgres,
     "ingest-pg2": bench_ingest.run_postgres_workers,
+    "ingest-pg2q": bench_ingest.run_postgres_workers_queued,
     "bulk": bench_ingest.run_bulk,
     "audit": bench_verify.run,
     "auth": bench_auth.run,

@@ -78,7 +78,11 @@ def _tokens(server: BenchServer, workdir: Path) -> None:
 
 
 def run(
-    quick: bool = False, database_url: str | None = None, label: str = "sqlite", workers: int = 1
+    quick: bool = False,
+    database_url: str | None = None,
+    label: str = "sqlite",
+    workers: int = 1,
+    sequencing: str = "inline",
 ) -> list[Row]:
     if shutil.which("wrk") is None:
         print("wrk is not installed (make bench-deps): the single-POST benchmark is skipped")
@@ -87,6 +91,7 @@ def run(
     env = dict(LOAD_ENV)
     if database_url:
         env["CARBON_DATABASE_URL"] = database_url
+    env["CARBON_SEQUENCING"] = sequencing
     with tempfile.TemporaryDirectory() as tmp, BenchServer(Path(tmp) / "var", env, workers) as server:
         _tokens(server, Path(tmp))
         warm = _wrk(server.url, Path(tmp), CONCURRENCY, 3, 0, "warm")
@@ -253,3 +258,11 @@ def run_postgres_workers(quick: bool = False) -> list[Row]:
     """The single-POST benchmark on PostgreSQL with two API processes (``serve --workers 2``)."""
     with postgres_url() as url:
         return run(quick, database_url=url, label="postgres, 2 workers", workers=2)
+
+
+def run_postgres_workers_queued(quick: bool = False) -> list[Row]:
+    """The same with ``CARBON_SEQUENCING=queued``: the workers accept, one of them sequences."""
+    with postgres_url() as url:
+        return run(
+            quick, database_url=url, label="postgres, 2 workers, queued", workers=2, sequencing="queued"
+        )

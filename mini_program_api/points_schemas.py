@@ -49,7 +49,10 @@ class HistoryItem(BaseModel):
     reverses: str | None = Field(description="The transfer a correction reverses.")
     activity: ActivityRef | None
     reward: RewardRef | None
-    leaf_index: int = Field(description="Where this transfer sits in the transparency log.")
+    leaf_index: int | None = Field(
+        description="Where this transfer sits in the transparency log; null until the sequencer has "
+        "logged it (CARBON_SEQUENCING=queued): GET the history or the activity's receipt later."
+    )
 
 
 class HistoryPage(BaseModel):

@@ -97,8 +97,12 @@ def get_receipt(
             anchored_tree_size=result.anchored_tree_size,
             retry_after_s=RECEIPT_RETRY_AFTER_S,
             message=f"Recorded; waiting for the next on-chain checkpoint (about every "
-            f"{runtime.settings.anchor_interval_s:g} s).",
-            message_zh="已记录，等待下一次上链锚定。",
+            f"{runtime.settings.anchor_interval_s:g} s)."
+            if result.leaf_index is not None
+            else "Recorded; waiting to be sequenced into the log, then for the next on-chain checkpoint.",
+            message_zh="已记录，等待下一次上链锚定。"
+            if result.leaf_index is not None
+            else "已记录，等待排序写入日志，随后上链锚定。",
         )
         return JSONResponse(
             pending.model_dump(), status_code=202, headers={"Retry-After": str(RECEIPT_RETRY_AFTER_S)}

@@ -106,6 +106,12 @@ class CalculationPublic(BaseModel):
     gas_basis: str = "CO2e"
 
 
+LEAF_INDEX_NOTE = (
+    "Where the record sits in the transparency log; null until the sequencer has logged it "
+    "(CARBON_SEQUENCING=queued): GET the activity or its receipt later."
+)
+
+
 class ActivityPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -121,7 +127,7 @@ class ActivityPublic(BaseModel):
     points: int
     factor_set: str
     calculation: CalculationPublic
-    leaf_index: int
+    leaf_index: int | None = Field(description=LEAF_INDEX_NOTE)
     receipt_url: str
 
 
@@ -134,7 +140,7 @@ class ActivityPage(BaseModel):
 
 class ReceiptPending(BaseModel):
     status: Literal["pending"] = "pending"
-    leaf_index: int
+    leaf_index: int | None = Field(description=LEAF_INDEX_NOTE)
     anchored_tree_size: int
     retry_after_s: int
     message: str

@@ -21,6 +21,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before giving up: longer than any transaction."""
 
 _IMMEDIATE = "carbon_ledger_immediate"
+SEQUENCING_INFO = "carbon_ledger_sequencing"
+"""Key of the session's ``info`` naming how leaves reach the log: ``inline`` or ``queued``."""
 
 
 class SerializedSession(Session):
@@ -55,6 +57,8 @@ class Database:
     engine: Engine
     read_sessions: sessionmaker[Session]
     write_sessions: sessionmaker[Session]
+    sequencing: str = "inline"
+    """``inline`` or ``queued`` (``CARBON_SEQUENCING``); every session carries it in ``info``."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,7 +86,9 @@ def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def create_database(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> Database:
+def create_database(
+    url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10, sequencing: str = "inline"
+) -> Database:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -98,15 +104,17 @@ def create_database(url: str, *, sqlite_synchronous: str = "FULL", pool_size: in
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
         )
     write_engine = engine.execution_options(**{_IMMEDIATE: True})
+    info = {SEQUENCING_INFO: sequencing}
     if engine.dialect.name == "sqlite":
         lock_class = type("SerializedSession", (SerializedSession,), {"write_lock": threading.Lock()})
         write_sessions: sessionmaker[Session] = sessionmaker(
-            bind=write_engine, expire_on_commit=False, class_=lock_class
+            bind=write_engine, expire_on_commit=False, class_=lock_class, info=info
         )
     else:
-        write_sessions = sessionmaker(bind=write_engine, expire_on_commit=False)
+        write_sessions = sessionmaker(bind=write_engine, expire_on_commit=False, info=info)
     return Database(
         engine=engine,
-        read_sessions=sessionmaker(bind=engine, expire_on_commit=False),
+        read_sessions=sessionmaker(bind=engine, expire_on_commit=False, info=info),
         write_sessions=write_sessions,
+        sequencing=sequencing,
     )

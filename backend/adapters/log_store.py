@@ -10,19 +10,27 @@ any tree size still read O(log n) rows in one batched query, while an append wri
 rows per leaf instead of 3 (a leaf row, its level-0 node and on average one parent). Bulk appends
 go to the driver directly (``COPY`` on PostgreSQL, ``executemany`` on SQLite): the ORM's per-row
 bookkeeping cost more than the database's work.
+
+With queued sequencing (``CARBON_SEQUENCING=queued``, PostgreSQL) recording transactions only
+:meth:`SqlLogStore.enqueue` their leaves into ``log_queue``; :meth:`SqlLogStore.sequence` (the elected
+sequencer) appends them in queue order under the head lock, and every other append first appends
+whatever is queued (:meth:`SqlLogStore.lock_head`), so a record never precedes one it follows. The
+owners of the records learn their indices through the hooks of :func:`on_sequenced`: this module
+knows leaves, not what they record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from backend.adapters.orm import LogHeadRow, LogLeafRow, LogNodeRow
+from backend.adapters.database import SEQUENCING_INFO
+from backend.adapters.orm import LogHeadRow, LogLeafRow, LogNodeRow, LogQueueRow
 from backend.domain import merkle, tiles
 from backend.domain.merkle import NodeKey
 
@@ -47,6 +55,35 @@ NODES_SQL = "SELECT level, idx, hash FROM log_nodes WHERE {}"
 
 _LEAF_COLUMNS = ("idx", "kind", "record_id", "leaf", "leaf_hash", "created_at")
 _NODE_COLUMNS = ("level", "idx", "hash")
+_QUEUE_COLUMNS = ("kind", "record_id", "leaf")
+
+SEQUENCE_BATCH = 10_000
+"""Queued leaves appended per statement batch: one COPY, one batched node read."""
+
+TAKE_QUEUED_SQL = (
+    "DELETE FROM log_queue WHERE id IN (SELECT id FROM log_queue ORDER BY id LIMIT {limit}) "
+    "RETURNING id, kind, record_id, leaf"
+)
+"""Takes the oldest queued leaves in one statement (one snapshot: a leaf committed meanwhile stays
+queued for the next batch). Runs only under the head lock, so no two takers meet."""
+
+
+@dataclass(frozen=True)
+class Sequenced:
+    kind: str
+    record_id: str
+    index: int
+
+
+SequencedHook = Callable[[Session, list[Sequenced]], None]
+_SEQUENCED_HOOKS: list[SequencedHook] = []
+
+
+def on_sequenced(hook: SequencedHook) -> None:
+    """Registers ``hook``, called in the sequencing transaction with the leaves just appended from
+    the queue (the services set their records' ``leaf_index`` there); registering twice is a no-op."""
+    if hook not in _SEQUENCED_HOOKS:
+        _SEQUENCED_HOOKS.append(hook)
 
 
 @dataclass(frozen=True)
@@ -54,6 +91,12 @@ class PendingLeaf:
     kind: str
     record_id: str
     leaf: bytes
+
+
+def _check_lengths(pending: Sequence[PendingLeaf]) -> None:
+    too_long = [item.record_id for item in pending if len(item.leaf) > tiles.MAX_ENTRY_BYTES]
+    if too_long:  # an entry bundle could not serve it (a 16-bit length); records must stay small
+        raise ValueError(f"leaves over {tiles.MAX_ENTRY_BYTES} bytes: {', '.join(too_long)}")
 
 
 def left_siblings_for_batch(start: int, count: int) -> list[NodeKey]:
@@ -107,12 +150,65 @@ class SqlLogStore:
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
 
-    def lock_head(self) -> int:
-        """Locks the head row for this transaction and returns the current tree size."""
+    @property
+    def queued(self) -> bool:
+        """Whether recording transactions queue their leaves (``CARBON_SEQUENCING=queued``)."""
+        return self.session.info.get(SEQUENCING_INFO) == "queued"
+
+    def _lock_head_row(self) -> int:
         stmt = select(LogHeadRow.size).where(LogHeadRow.id == 1)
         if self._dialect != "sqlite":
             stmt = stmt.with_for_update()
         return int(self.session.execute(stmt).scalar_one())
+
+    def lock_head(self) -> int:
+        """Locks the head row for this transaction and returns the current tree size.
+
+        With queued sequencing it first appends every leaf queued so far (committed ones, and this
+        transaction's own), so what the caller appends next follows them, and every record it
+        reads afterwards that was queued has its ``leaf_index``."""
+        size = self._lock_head_row()
+        if self.queued:
+            while True:
+                appended = self._sequence_locked(size, SEQUENCE_BATCH, datetime.now(UTC))
+                size += appended
+                if appended < SEQUENCE_BATCH:
+                    break
+        return size
+
+    def sequence(self, limit: int, now: datetime) -> int:
+        """Appends up to ``limit`` queued leaves in queue order (the sequencer's one batch, in the
+        caller's transaction); the number appended. Two callers at once wait on the head lock, and
+        the second takes only what the first left queued. An empty queue takes no lock."""
+        if self.session.execute(select(LogQueueRow.id).limit(1)).first() is None:
+            return 0
+        return self._sequence_locked(self._lock_head_row(), limit, now)
+
+    def _sequence_locked(self, start: int, limit: int, now: datetime) -> int:
+        connection = self.session.connection()
+        taken = connection.exec_driver_sql(TAKE_QUEUED_SQL.format(limit=int(limit))).fetchall()
+        if not taken:
+            return 0
+        if not _SEQUENCED_HOOKS:
+            raise RuntimeError("queued leaves but no owner registered to receive their indices")
+        taken = sorted(taken, key=lambda row: int(row[0]))
+        pending = [PendingLeaf(str(kind), str(record_id), bytes(leaf)) for _, kind, record_id, leaf in taken]
+        indices = self._append_at(start, pending, now)
+        done = [
+            Sequenced(item.kind, item.record_id, index) for item, index in zip(pending, indices, strict=True)
+        ]
+        for hook in _SEQUENCED_HOOKS:
+            hook(self.session, done)
+        return len(done)
+
+    def enqueue(self, pending: Sequence[PendingLeaf]) -> None:
+        """Queues leaves for the sequencer, in order, without touching the head row."""
+        _check_lengths(pending)  # refused now, not when the sequencer meets it
+        rows = [(item.kind, item.record_id, item.leaf) for item in pending]
+        self._insert(LogQueueRow.__table__, _QUEUE_COLUMNS, rows, bulk=len(rows) >= BULK_INSERT_MIN_ROWS)
+
+    def queue_length(self) -> int:
+        return int(self.session.execute(select(func.count()).select_from(LogQueueRow)).scalar_one())
 
     def size(self) -> int:
         return int(self.session.execute(select(LogHeadRow.size).where(LogHeadRow.id == 1)).scalar_one())
@@ -121,10 +217,11 @@ class SqlLogStore:
         """Appends leaves in order; the caller's transaction must hold the head lock."""
         if not pending:
             return []
-        too_long = [item.record_id for item in pending if len(item.leaf) > tiles.MAX_ENTRY_BYTES]
-        if too_long:  # an entry bundle could not serve it (a 16-bit length); records must stay small
-            raise ValueError(f"leaves over {tiles.MAX_ENTRY_BYTES} bytes: {', '.join(too_long)}")
-        start = self.lock_head()
+        _check_lengths(pending)
+        return self._append_at(self.lock_head(), pending, now)
+
+    def _append_at(self, start: int, pending: Sequence[PendingLeaf], now: datetime) -> list[int]:
+        """Appends leaves to a tree of ``start`` whose head this transaction has locked."""
         known = self.get_nodes(left_siblings_for_batch(start, len(pending)))
         bulk = len(pending) >= BULK_INSERT_MIN_ROWS
         created_at = self._driver_value(LogLeafRow.__table__, "created_at", now) if bulk else now

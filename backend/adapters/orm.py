@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -73,7 +74,8 @@ class ActivityRow(Base):
     factor_set: Mapped[str] = mapped_column(String(64))
     calculation: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[ActivityStatus] = mapped_column(EnumText(ActivityStatus, 16))
-    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    """None until the sequencer logs it (``CARBON_SEQUENCING=queued``); always set inline."""
     created_at: Mapped[datetime] = mapped_column()
     # The Scope 3 grams by gas, as calculation.scope3_by_gas logged them (CO2e per gas, each
     # rounded on its own); all null for a set without the split (park-default-2026.1).
@@ -102,6 +104,20 @@ class LogLeafRow(Base):
     leaf: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column()
+
+
+class LogQueueRow(Base):
+    """A leaf accepted but not yet in the log (``CARBON_SEQUENCING=queued``): the sequencer appends
+    queued leaves in ``id`` order and deletes them in the same transaction."""
+
+    __tablename__ = "log_queue"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), Identity(always=False), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(64))
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class LogNodeRow(Base):

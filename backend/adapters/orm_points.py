@@ -78,7 +78,8 @@ class PointsTransferRow(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     """An operator's free text on a correction: kept here only, never logged (it may name people)."""
     created_by: Mapped[str | None] = mapped_column(String(128))
-    leaf_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    """None until the sequencer logs it (``CARBON_SEQUENCING=queued``); always set inline."""
     created_at: Mapped[datetime] = mapped_column()
 
 

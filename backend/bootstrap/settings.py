@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     """Any SQLAlchemy URL; defaults to a SQLite file in the data directory."""
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     """FULL survives power loss with every acknowledged write; NORMAL trades that for speed."""
+    sequencing: Literal["inline", "queued"] = "inline"
+    """``inline``: each recording transaction appends its own leaves (the only choice on SQLite);
+    ``queued`` (PostgreSQL): API processes store records without a leaf index and one elected
+    sequencer appends them to the log in large batches (docs/scaling.md)."""
 
     chain_profile: ChainProfileName = "anvil"
     anvil_port: int = Field(default=8545, ge=1, le=65535)
@@ -205,6 +209,14 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'carbon-ledger.sqlite3'}"
+
+    def check_sequencing(self) -> None:
+        """Queued sequencing needs a database several processes share with row locks: PostgreSQL."""
+        if self.sequencing == "queued" and self.resolved_database_url.startswith("sqlite"):
+            raise ConfigurationError(
+                "CARBON_SEQUENCING=queued 需要 PostgreSQL / needs PostgreSQL (CARBON_DATABASE_URL); "
+                "with SQLite use the default CARBON_SEQUENCING=inline"
+            )
 
     @property
     def resolved_rpc_url(self) -> str:

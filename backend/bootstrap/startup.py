@@ -146,8 +146,13 @@ def build_runtime(
 ) -> Runtime:
     """Migrates the database and, with a chain, resolves the deployment and checks the chain."""
     settings.check_production_safety()
+    settings.check_sequencing()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = create_database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    db = create_database(
+        settings.resolved_database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sequencing=settings.sequencing,
+    )
     migrations.upgrade(db.engine)
     runtime = Runtime(
         settings=settings, db=db, chain=None, target=None, subject_key=load_subject_key(settings)

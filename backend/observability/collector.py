@@ -56,6 +56,12 @@ OPTIONAL_TABLE_GAUGES: list[TableGauge] = [
         FEED_OUTBOX_TABLE,
         f"SELECT COUNT(*) FROM {FEED_OUTBOX_TABLE} WHERE delivered_at IS NULL",  # noqa: S608 (constant)
     ),
+    TableGauge(
+        "carbon_ledger_log_queue_leaves",
+        "Leaves accepted but not yet appended by the sequencer (CARBON_SEQUENCING=queued; 0 inline).",
+        "log_queue",
+        "SELECT COUNT(*) FROM log_queue",
+    ),
 ]
 
 

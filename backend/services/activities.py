@@ -38,7 +38,7 @@ from backend.domain.record_kinds import ActivityBody, encode
 from backend.domain.records import subject_commitment
 from backend.domain.states import ActivityStatus
 from backend.observability import metrics
-from backend.services import corrections, recognition, subject_keys
+from backend.services import corrections, recognition, sequencing, subject_keys
 from backend.services.factor_sets import SetsInForce
 from backend.services.issuance import (
     ISSUABLE_STATUS,
@@ -48,7 +48,13 @@ from backend.services.issuance import (
     issue_for_activity,
     usage_window,
 )
-from backend.services.points import apply_to_accounts, lock_accounts, transfer_leaf, transfer_row
+from backend.services.points import (
+    DEFERRED_ACCOUNTS,
+    apply_to_accounts,
+    lock_accounts,
+    transfer_leaf,
+    transfer_row,
+)
 from backend.services.points_rules import RulesInForce, rules_in_force
 
 MAX_PAGE_SIZE = 100
@@ -104,7 +110,8 @@ class ActivityView:
     points: int
     factor_set: str
     calculation: dict[str, Any]
-    leaf_index: int
+    leaf_index: int | None
+    """None until the sequencer has logged it (``CARBON_SEQUENCING=queued``)."""
 
     @classmethod
     def of(cls, row: ActivityRow) -> ActivityView:
@@ -346,7 +353,13 @@ class _Batch:
             facts.add(item.row)
 
     def _write(self, accepted: list[_Accepted]) -> None:
-        """Appends every leaf (each activity's, then its issuance's) and inserts every row."""
+        """Appends every leaf (each activity's, then its issuance's) and inserts every row.
+
+        With queued sequencing the leaves are queued instead and the rows stored without a leaf
+        index; a batch that supersedes a self-report appends inline (its correction names the
+        replaced activity's leaf, so the queue is sequenced first)."""
+        store = SqlLogStore(self.session)
+        queue = store.queued and not any(item.supersedes is not None for item in accepted)
         now = self.now
         pending: list[PendingLeaf] = []
         for item in accepted:
@@ -357,7 +370,7 @@ class _Batch:
                     item.transfer, subject=item.subject, now=now, org_id=item.row.org_id, details=details
                 )
                 pending.append(PendingLeaf("points_transfer", item.transfer.id, leaf))
-        indices = iter(SqlLogStore(self.session).append(pending, now))
+        indices = iter([None] * len(pending) if queue else store.append(pending, now))
         transfers = []
         for item in accepted:
             item.row.leaf_index = next(indices)
@@ -368,13 +381,17 @@ class _Batch:
         _insert(self.session, [item.row for item in accepted])  # before what refers to them
         issued = [item for item in accepted if item.transfer is not None]
         if issued:
+            deferred = DEFERRED_ACCOUNTS if queue else frozenset()
             org_of = {ledger.employee_account(item.row.subject_id): item.row.org_id for item in issued}
-            accounts = lock_accounts(self.session, {ledger.PARK_ISSUANCE, *org_of}, now, org_of=org_of)
+            wanted = {ledger.PARK_ISSUANCE, *org_of} - deferred
+            accounts = lock_accounts(self.session, wanted, now, org_of=org_of)
             for item in issued:
                 assert item.transfer is not None
-                apply_to_accounts(item.transfer, accounts)
+                apply_to_accounts(item.transfer, accounts, deferred)
         _insert(self.session, [item.footprint for item in accepted if item.footprint is not None])
         _insert(self.session, transfers)
+        if queue:
+            store.enqueue(pending)  # after the rows: whoever sequences it next sets their index
         for item in accepted:
             if item.supersedes is not None:
                 replaced = self.session.get(ActivityRow, item.supersedes)
@@ -412,7 +429,9 @@ def _insert(session: Session, rows: Sequence[Base]) -> None:
 def record_batch(
     session: Session, drafts: Sequence[Draft], policy: IssuancePolicy, now: datetime
 ) -> list[Outcome]:
-    """Records drafts in the caller's write transaction, which must hold the log head lock.
+    """Records drafts in the caller's write transaction, which must hold the log head lock
+    (:func:`backend.services.sequencing.begin_recording`; with queued sequencing, the employees'
+    advisory locks taken here instead).
 
     Each draft gives its recorded activity (``created`` False for a replay of its idempotency key)
     or the domain error that refused it (invalid input, rejected by the screen, rate-limited, key
@@ -420,6 +439,7 @@ def record_batch(
     """
     if not drafts:
         return []
+    sequencing.lock_employees(session, [draft.caller.subject_id for draft in drafts])
     return _Batch(session, policy, now).run(drafts)
 
 
@@ -431,7 +451,7 @@ def record_many(
     if not drafts:
         return []
     with db.write_sessions() as session, session.begin():
-        SqlLogStore(session).lock_head()
+        sequencing.begin_recording(session)
         outcomes = record_batch(session, drafts, policy, now or datetime.now(UTC))
     for outcome in outcomes:
         if isinstance(outcome, RecordedActivity):
@@ -444,7 +464,10 @@ def observe_recorded(result: RecordedActivity) -> None:
     row = result.row
     if not result.created:
         return
-    logger.info("recorded activity %s (%s) as leaf %d", row.id, row.type, row.leaf_index)
+    if row.leaf_index is None:
+        logger.info("recorded activity %s (%s), queued for the log", row.id, row.type)
+    else:
+        logger.info("recorded activity %s (%s) as leaf %d", row.id, row.type, row.leaf_index)
     metrics.observe_activity(row.type, row.status)
     metrics.observe_points("issued", row.points)
 

@@ -1,6 +1,7 @@
 """Group commit for single activities: concurrent requests share one write transaction.
 
-Every recording transaction holds the log's head lock and pays a fixed price — about sixteen
+Every recording transaction holds the log's head lock (with ``CARBON_SEQUENCING=queued``, the
+employees' advisory locks instead: :mod:`backend.services.sequencing`) and pays a fixed price — about sixteen
 statements (the facts the rules read, the head, the log's frontier, the inserts) and a commit that
 waits for the disk — so requests recorded one at a time spend most of their time on that price.
 Here a request queues its draft; whichever request thread

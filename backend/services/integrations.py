@@ -46,7 +46,7 @@ from backend.domain.points import derived_id
 from backend.domain.record_kinds import BindingBody, encode
 from backend.domain.records import subject_commitment
 from backend.domain.states import EmployeeStatus, IntegrationOutcome
-from backend.services import binding_codes
+from backend.services import binding_codes, sequencing
 from backend.services.activities import (
     Caller,
     Draft,
@@ -418,7 +418,7 @@ def deliver(
     # One transaction for the whole delivery, with a fixed number of statements: every record is
     # decided before anything is written, so a refused record leaves nothing behind.
     with db.write_sessions() as session, session.begin():
-        SqlLogStore(session).lock_head()
+        sequencing.begin_recording(session, [f"integration-source:{source.id}"])
         processed = _Delivery(session, source, policy, now).process(records)
     for _outcome, recorded in processed:
         if recorded is not None:

@@ -24,6 +24,7 @@ from backend.domain.errors import Conflict
 from backend.domain.points import Transfer, TransferKind
 from backend.domain.points_rules import IssuanceRules, Usage, day_window, decide, month_window
 from backend.domain.states import ActivityStatus
+from backend.services import sequencing
 from backend.services.points import post_transfer
 from backend.services.points_rules import RulesInForce, rules_in_force
 
@@ -157,7 +158,8 @@ def issue_for_activity(session: Session, row: ActivityRow, now: datetime, defaul
     """Issues the points ``row`` earns (park issuance → employee) and returns them; idempotent."""
     if row.status != ISSUABLE_STATUS:
         raise Conflict(f"activity {row.id} is {row.status}; points are issued only for accepted activities")
-    SqlLogStore(session).lock_head()
+    sequencing.lock_employees(session, [row.subject_id])  # before the head (a no-op if held)
+    SqlLogStore(session).lock_head()  # with queued sequencing: the activity's leaf is logged now
     transfer_id = issuance_transfer_id(row.id)
     issued = session.get(PointsTransferRow, transfer_id)
     if issued is not None:

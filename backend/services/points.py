@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, func, literal, or_, select
+from sqlalchemy import String, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from backend.adapters.database import Database
@@ -40,6 +40,11 @@ MAX_EXPIRY_ACCOUNTS_PER_RUN = 5_000
 class PostedTransfer:
     row: PointsTransferRow
     created: bool
+
+
+DEFERRED_ACCOUNTS = frozenset({ledger.PARK_ISSUANCE})
+"""Accounts a queued transfer's accepting transaction leaves alone: the sequencer posts their side
+when it logs the transfer (``CARBON_SEQUENCING=queued``; :mod:`backend.services.sequencing`)."""
 
 
 def is_postgres(session: Session) -> bool:
@@ -109,12 +114,19 @@ def _public_account(account_id: str) -> str:
     return "employee" if ledger.account_kind(account_id) == AccountKind.EMPLOYEE else account_id
 
 
-def apply_to_accounts(transfer: Transfer, accounts: dict[str, PointsAccountRow]) -> None:
-    """Moves the amount between the (locked) account rows; refuses what would overdraw the debit."""
-    debit, credit = accounts[transfer.debit_account], accounts[transfer.credit_account]
-    ledger.check_debit(debit.id, Balance(debit.debits_posted, debit.credits_posted), transfer.amount)
-    debit.debits_posted += transfer.amount
-    credit.credits_posted += transfer.amount
+def apply_to_accounts(
+    transfer: Transfer, accounts: dict[str, PointsAccountRow], deferred: frozenset[str] = frozenset()
+) -> None:
+    """Moves the amount between the (locked) account rows; refuses what would overdraw the debit.
+
+    A side in ``deferred`` (an account that may overdraw, e.g. park issuance under queued
+    sequencing) is left for the sequencer to post when it logs the transfer."""
+    if transfer.debit_account not in deferred:
+        debit = accounts[transfer.debit_account]
+        ledger.check_debit(debit.id, Balance(debit.debits_posted, debit.credits_posted), transfer.amount)
+        debit.debits_posted += transfer.amount
+    if transfer.credit_account not in deferred:
+        accounts[transfer.credit_account].credits_posted += transfer.amount
 
 
 def transfer_leaf(
@@ -144,7 +156,7 @@ def transfer_leaf(
 
 def transfer_row(
     transfer: Transfer,
-    leaf_index: int,
+    leaf_index: int | None,
     now: datetime,
     *,
     details: dict[str, Any] | None = None,
@@ -290,18 +302,23 @@ def history(db: Database, subject_id: str, limit: int, offset: int) -> tuple[lis
             session.execute(
                 select(PointsTransferRow)
                 .where(_involving(account))
-                .order_by(PointsTransferRow.leaf_index.desc())
+                .order_by(PointsTransferRow.leaf_index.desc().nulls_first(), PointsTransferRow.id)
                 .limit(limit)
                 .offset(offset)
             ).scalars()
         )
         newer = 0
         if rows:
+            # Newer than the page: logged later, or still waiting for the sequencer (queued).
+            first, waiting = rows[0], PointsTransferRow.leaf_index.is_(None)
+            after = (
+                or_(PointsTransferRow.leaf_index > first.leaf_index, waiting)
+                if first.leaf_index is not None
+                else and_(waiting, PointsTransferRow.id < first.id)
+            )
             newer = int(
                 session.execute(
-                    select(func.coalesce(func.sum(_signed(account)), 0)).where(
-                        _involving(account), PointsTransferRow.leaf_index > rows[0].leaf_index
-                    )
+                    select(func.coalesce(func.sum(_signed(account)), 0)).where(_involving(account), after)
                 ).scalar_one()
             )
         activities = _by_id(session, ActivityRow, {r.activity_id for r in rows if r.activity_id})
@@ -528,24 +545,39 @@ class LedgerAudit:
 
 
 def audit_ledger(db: Database) -> LedgerAudit:
-    """Recomputes every account's totals from the transfers and checks conservation."""
+    """Recomputes every account's totals from the transfers and checks conservation.
+
+    Under queued sequencing the park issuance side of a transfer still waiting for the sequencer is
+    posted when it is logged: the audit counts those transfers as posted there (one snapshot of
+    the database, so a live system audits exactly)."""
     with db.read_sessions() as session:
+        if is_postgres(session):
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         accounts = list(session.execute(select(PointsAccountRow)).scalars())
         debits = _sum_by(session, PointsTransferRow.debit_account_id)
         credits = _sum_by(session, PointsTransferRow.credit_account_id)
         count = int(session.execute(select(func.count()).select_from(PointsTransferRow)).scalar_one())
-    mismatched = tuple(
-        a.id
+        queued = PointsTransferRow.leaf_index.is_(None)
+        waiting = (
+            _sum_by(session, PointsTransferRow.debit_account_id, queued),
+            _sum_by(session, PointsTransferRow.credit_account_id, queued),
+        )
+    posted = {
+        a.id: (
+            int(a.debits_posted) + (waiting[0].get(a.id, 0) if a.id in DEFERRED_ACCOUNTS else 0),
+            int(a.credits_posted) + (waiting[1].get(a.id, 0) if a.id in DEFERRED_ACCOUNTS else 0),
+        )
         for a in accounts
-        if (int(a.debits_posted), int(a.credits_posted))
-        != (int(debits.get(a.id, 0)), int(credits.get(a.id, 0)))
+    }
+    mismatched = tuple(
+        a.id for a in accounts if posted[a.id] != (int(debits.get(a.id, 0)), int(credits.get(a.id, 0)))
     )
     overdrawn = tuple(
         a.id
         for a in accounts
         if a.kind not in ledger.MAY_OVERDRAW and int(a.debits_posted) > int(a.credits_posted)
     )
-    balances = [Balance(int(a.debits_posted), int(a.credits_posted)) for a in accounts]
+    balances = [Balance(*posted[a.id]) for a in accounts]
     return LedgerAudit(len(accounts), count, ledger.conservation_sum(balances), mismatched, overdrawn)
 
 

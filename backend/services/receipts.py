@@ -31,7 +31,8 @@ def _hex(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class Pending:
-    leaf_index: int
+    leaf_index: int | None
+    """None: accepted, waiting for the sequencer (``CARBON_SEQUENCING=queued``)."""
     anchored_tree_size: int
 
 
@@ -52,9 +53,11 @@ def covering_checkpoint(db: Database, target: AnchorTarget, leaf_index: int) -> 
         return session.execute(stmt).scalar_one_or_none()
 
 
-def receipt_for_leaf(db: Database, target: AnchorTarget, leaf_index: int) -> dict[str, Any] | Pending:
-    checkpoint = covering_checkpoint(db, target, leaf_index)
-    if checkpoint is None:
+def receipt_for_leaf(db: Database, target: AnchorTarget, leaf_index: int | None) -> dict[str, Any] | Pending:
+    """The receipt of a logged record, or Pending while no anchored checkpoint covers it (or, with
+    ``leaf_index`` None, while the record waits for the sequencer)."""
+    checkpoint = None if leaf_index is None else covering_checkpoint(db, target, leaf_index)
+    if checkpoint is None or leaf_index is None:
         latest = confirmed_checkpoints(db, target)
         return Pending(leaf_index, latest[-1].tree_size if latest else 0)
     with db.read_sessions() as session:

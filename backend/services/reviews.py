@@ -20,7 +20,7 @@ from backend.domain.errors import Conflict, InvalidInput, NotFound
 from backend.domain.record_kinds import ReviewBody, encode
 from backend.domain.records import subject_commitment
 from backend.domain.states import ActivityStatus
-from backend.services import subject_keys
+from backend.services import sequencing, subject_keys
 from backend.services.activities import IssuancePolicy, on_activity_accepted
 
 DECISIONS = {"approve": ActivityStatus.ACCEPTED, "reject": ActivityStatus.REJECTED}
@@ -77,6 +77,9 @@ def decide(
         raise InvalidInput("reason", f"must be 1 to {MAX_REASON_LENGTH} characters")
     with db.write_sessions() as session, session.begin():
         log = SqlLogStore(session)
+        if log.queued:  # the employee's caps are decided here too: their lock first, then the head
+            subject = session.scalar(select(ActivityRow.subject_id).where(ActivityRow.id == activity_id))
+            sequencing.lock_employees(session, [subject] if subject is not None else [])
         log.lock_head()
         row = session.get(ActivityRow, activity_id)
         if row is None or row.org_id != company_id:

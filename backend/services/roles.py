@@ -1,6 +1,6 @@
 """Leases of the background roles: one process at a time runs each of them, elected in the database.
 
-A role (``anchor``, ``feed``, ``expiry``) is held by whichever process took its lease row and
+A role (``anchor``, ``feed``, ``expiry``, ``sequencer``) is held by whichever process took its lease row and
 keeps renewing it; a lease not renewed for ``lease_s`` expires and the next process that asks
 takes it over, with the epoch (a fencing number) one higher. Work a role does is checked against
 the epoch just before it acts (:func:`still_holds`), so a holder that stalled past its lease and
@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from backend.adapters.database import Database
 from backend.adapters.orm_roles import RoleLeaseRow
 
-ROLES = ("anchor", "feed", "expiry")
+ROLES = ("anchor", "feed", "expiry", "sequencer")
 """The background roles: anchoring checkpoints (the only sender of chain transactions), the park
-platform's feed (outbox and scheduled snapshots), and points expiry."""
+platform's feed (outbox and scheduled snapshots), points expiry, and (``CARBON_SEQUENCING=queued``)
+the sequencer that appends the queued leaves to the log."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from backend.adapters.anvil import AnvilProcess, free_port
 from backend.adapters.chain import LedgerChain
 from backend.adapters.contract_compiler import ContractArtifact
 from backend.adapters.database import Database
+from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import CheckpointRow
 from backend.adapters.orm_scope3 import FeedDeliveryRow
 from backend.api.app import create_app
@@ -242,3 +243,12 @@ def test_outbox_backlog_counts_undelivered_pushes(runtime: Runtime) -> None:
             assert delivered is not None
             delivered.status, delivered.delivered_at = "delivered", now
         assert value(_scrape(client), "carbon_ledger_feed_outbox_backlog") == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_log_queue_gauge_counts_leaves_waiting_for_the_sequencer(runtime: Runtime) -> None:
+    with serving(create_app(runtime)) as client:
+        assert value(_scrape(client), "carbon_ledger_log_queue_leaves") == 0
+        with runtime.db.write_sessions() as session, session.begin():
+            SqlLogStore(session).enqueue([PendingLeaf("activity", f"a-{n}", b"{}") for n in range(2)])
+        assert value(_scrape(client), "carbon_ledger_log_queue_leaves") == 2

@@ -225,8 +225,8 @@ def test_a_close_too_large_for_a_tile_entry_logs_the_summary_by_its_hash(
         "summary: the leaf leaves it out for its size and nothing stored holds it"
     ]
     # a restatement whose changes alone overflow an entry is refused, in both languages, and writes nothing
-    monkeypatch.setattr(tiles, "MAX_ENTRY_BYTES", 600)
     _trip(db, Caller("acme-eng-5", "acme", "eng"), OCT + timedelta(days=1), "k-late-0001")
+    monkeypatch.setattr(tiles, "MAX_ENTRY_BYTES", 600)
     with pytest.raises(Conflict, match=r"too many for one log entry.*按季度或月份"):
         scope3_close.restate_period(
             db, october, CONFIG, "late data", "park_manager", "pm-1", b"s" * 32, now=NOW

@@ -152,7 +152,10 @@ class TransferPublic(BaseModel):
     details: dict[str, Any]
     created_at: UtcDatetime
     created_by: str | None
-    leaf_index: int
+    leaf_index: int | None = Field(
+        description="Where the transfer sits in the transparency log; null until the sequencer has "
+        "logged it (CARBON_SEQUENCING=queued): GET it again later."
+    )
 
 
 class CorrectionCreate(BaseModel):

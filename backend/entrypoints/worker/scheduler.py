@@ -3,7 +3,8 @@
 Every process that runs a scheduler (``carbon-ledger serve`` with the scheduler enabled, each of
 its ``--workers``, ``carbon-ledger worker``) schedules every job, but a job runs only in the
 process holding its role's lease (:mod:`backend.entrypoints.worker.elector`): one anchorer — the
-only sender of chain transactions —, one feed, one expiry per deployment. Each job runs at most once at a time
+only sender of chain transactions —, one feed, one expiry and (queued sequencing) one sequencer
+per deployment. Each job runs at most once at a time
 and missed runs coalesce.
 """
 
@@ -28,7 +29,7 @@ from backend.entrypoints.worker import feed_jobs
 from backend.entrypoints.worker.elector import Elector
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
-from backend.services import chain_repair, witnessing
+from backend.services import chain_repair, sequencing, witnessing
 from backend.services.anchoring import anchor_tick
 from backend.services.chain_identity import ChainCheck
 from backend.services.points import expire_due
@@ -86,6 +87,16 @@ def witness_job(runtime: Runtime, http: httpx.Client) -> None:
     )
 
 
+SEQUENCER_RUN_S = 1.0
+"""How long one run of the sequencer job keeps sequencing (it polls the queue every few ms) before
+the scheduler runs it again, renewing the role's lease."""
+
+
+def sequencer_job(runtime: Runtime) -> None:
+    """Appends the queued leaves to the log, batch after batch (``CARBON_SEQUENCING=queued``)."""
+    sequencing.run_for(runtime.db, SEQUENCER_RUN_S)
+
+
 def points_expiry_job(runtime: Runtime) -> None:
     try:
         months = park_rules(runtime.db, runtime.issuance.rules_defaults).expiry_months
@@ -129,6 +140,17 @@ def build_scheduler(
             id="witness",
             max_instances=1,
             coalesce=True,
+        )
+    if sequencing.queued(runtime.db):
+        scheduler.add_job(
+            monitor.instrumented("sequencer", role("sequencer", sequencer_job)),
+            "interval",
+            args=[runtime],
+            seconds=0.05,
+            id="sequencer",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
         )
     scheduler.add_job(
         monitor.instrumented("points-expiry", role("expiry", points_expiry_job)),
