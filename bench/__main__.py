@@ -1,8 +1,9 @@
 """Runs every benchmark and prints one table; writes bench/results/latest.json.
 
-python -m bench [--quick] [--json PATH]
+python -m bench [--quick] [--json PATH] [SUITE ...]
                 [--only ingest,ingest-pg,ingest-pg2,ingest-pg2q,bulk,ceiling,
                         log,anchoring,audit,auth,tlog,replay]
+python -m bench faults     the fault matrix on PostgreSQL (bench/faults.py)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bench import (
     bench_replay,
     bench_tlog,
     bench_verify,
+    faults,
 )
 from bench.common import Row, machine, peak_rss_mib
 
@@ -38,7 +40,10 @@ SUITES = {
     "auth": bench_auth.run,
     "tlog": bench_tlog.run,
     "replay": bench_replay.run,
+    "faults": faults.run,
 }
+ON_REQUEST = {"faults"}
+"""Run only when named (``python -m bench faults``): the fault matrix checks, it does not time."""
 
 
 def _fmt(value: float | None) -> str:
@@ -64,12 +69,17 @@ def print_table(rows: list[Row]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
-    parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites")
+    parser.add_argument("suites", nargs="*", help="suites to run (as --only)")
+    parser.add_argument(
+        "--only",
+        default=",".join(s for s in SUITES if s not in ON_REQUEST),
+        help="comma-separated suites",
+    )
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args()
     rows: list[Row] = []
     started = time.time()
-    for name in args.only.split(","):
+    for name in args.suites or args.only.split(","):
         print(f"== {name} …", flush=True)
         suite_rows = SUITES[name](quick=args.quick)
         rows.extend(suite_rows)

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.domain import errors
@@ -58,6 +59,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.CarbonLedgerError], int, str]] = [
     (errors.PermissionDenied, 403, "forbidden"),
     (errors.ChainMismatch, 503, "chain-mismatch"),
     (errors.ChainError, 503, "chain-unavailable"),
+    (errors.DatabaseUnavailable, 503, "database-unavailable"),
     (errors.ConfigurationError, 500, "configuration"),
     (errors.CarbonLedgerError, 500, "internal"),
 ]
@@ -159,6 +161,12 @@ ABOUT: dict[str, tuple[str, str]] = {
     "chain-unavailable": (
         "The blockchain node is unreachable or the contract is not deployed yet.",
         "区块链节点不可达或合约尚未部署。",
+    ),
+    "database-unavailable": (
+        "The database could not be reached; nothing was recorded. Send the same request again "
+        "(same `Idempotency-Key`) after `Retry-After` seconds.",
+        "暂时无法连接数据库，本次请求未记录任何内容。请在 `Retry-After` 秒后以相同的 "
+        "`Idempotency-Key` 重发同一请求。",
     ),
     "configuration": ("The server is misconfigured; see its log.", "服务器配置错误；见日志。"),
     "internal": ("An unexpected error; it was logged.", "意外错误；已记录日志。"),
@@ -301,6 +309,8 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, errors.RateLimited):
             extra["retry_after_s"] = exc.retry_after_s
             headers = {"Retry-After": str(exc.retry_after_s)}
+        if isinstance(exc, errors.DatabaseUnavailable):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         extra.update(getattr(exc, "extensions", {}))
         return problem(status, kind, exc.title_en, exc.title_zh, exc.detail, headers, **extra)
 
@@ -322,6 +332,15 @@ def install(app: FastAPI) -> None:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title_en, title_zh = HTTP_TITLES.get(exc.status_code, ("Error", "错误"))
         return problem(exc.status_code, f"http-{exc.status_code}", title_en, title_zh, str(exc.detail))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_away(request: Request, exc: DBAPIError) -> JSONResponse:
+        # The connection was lost or refused (psycopg reports both as operational errors): the
+        # transaction did not commit, so the client may send the same request again.
+        logger.warning("database unavailable: %s", exc.orig.__class__.__name__ if exc.orig else exc)
+        away = errors.DatabaseUnavailable("the database is unavailable; retry with the same Idempotency-Key")
+        return await _domain_error(request, away)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

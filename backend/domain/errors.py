@@ -181,6 +181,16 @@ class ReplayRejected(Conflict):
     title_zh = "重放请求被拒绝"
 
 
+class DatabaseUnavailable(CarbonLedgerError, RuntimeError):
+    """The database could not be reached (a lost connection, a failover): nothing was recorded
+    by this request, and the same request with the same idempotency key may be sent again."""
+
+    title_en = "Database unavailable"
+    title_zh = "数据库暂不可用"
+
+    retry_after_s = 1
+
+
 class UpstreamError(CarbonLedgerError, RuntimeError):
     """An outside service we depend on (the identity provider) failed or is unreachable."""
 

@@ -12,6 +12,7 @@ import socket
 
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import multiprocess
 
 
 class NoDelayHttpToolsProtocol(HttpToolsProtocol):
@@ -26,6 +27,27 @@ class NoDelayHttpToolsProtocol(HttpToolsProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+
+class WatchedWorker(multiprocess.Process):
+    """uvicorn's worker process, with the parent's copy of the child's end of the health-check
+    pipe closed once the child has it.
+
+    The supervisor pings each worker and waits for the answer up to the health-check timeout
+    (``WORKER_START_TIMEOUT_S``, 120 s). With the parent still holding the child's end, a worker
+    killed while a ping is outstanding never reads as gone: the supervisor waited the full timeout
+    before starting a replacement (seen in the fault matrix, docs/scaling.md). With it closed the
+    dead worker's end reads as EOF at once and the replacement starts within the next check.
+    """
+
+    def start(self) -> None:
+        super().start()
+        self.child_conn.close()
+
+
+def supervise_with_watched_workers() -> None:
+    """Makes ``uvicorn.run(..., workers=N)`` start :class:`WatchedWorker` processes."""
+    multiprocess.Process = WatchedWorker  # type: ignore[misc]
 
 
 def worker_app() -> FastAPI:

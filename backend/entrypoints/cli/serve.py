@@ -126,7 +126,7 @@ def _serve(config: Settings, workers: int = 1) -> None:
 
     from backend.api.app import create_app
     from backend.bootstrap.startup import build_runtime
-    from backend.entrypoints.asgi import NoDelayHttpToolsProtocol
+    from backend.entrypoints.asgi import NoDelayHttpToolsProtocol, supervise_with_watched_workers
 
     config.check_production_safety()
     problem = port_problem(config.api_host, config.api_port)
@@ -170,6 +170,7 @@ def _serve(config: Settings, workers: int = 1) -> None:
             uvicorn.run(create_app(built), **common)  # type: ignore[arg-type]
         else:
             built.db.dispose()  # each worker process builds its own runtime from the environment
+            supervise_with_watched_workers()
             uvicorn.run(
                 "backend.entrypoints.asgi:worker_app",
                 factory=True,
