@@ -19,9 +19,9 @@ from backend.adapters.chain import LedgerChain
 from backend.adapters.database import Database, create_database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import CheckpointRow
-from backend.domain.checkpoints import AnchorTarget
-from backend.domain.records import leaf_bytes, new_salt
-from backend.services import anchoring
+from backend.domain.log.checkpoints import AnchorTarget
+from backend.domain.log.records import leaf_bytes, new_salt
+from backend.services.anchoring import anchoring
 from bench.common import Row, ledger_on_anvil
 
 NAIVE_EVENTS = 100

@@ -21,7 +21,7 @@ from backend.adapters.orm_identity import AuthSessionRow
 from backend.api.deps import authenticate
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import Settings
-from backend.services.tokens import decode_token, issue_token
+from backend.services.identity.tokens import decode_token, issue_token
 from bench.common import Row
 
 ROUNDS = 20_000

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from backend.adapters.anvil import free_port
-from backend.services.tokens import issue_token
+from backend.services.identity.tokens import issue_token
 from bench import ceiling_app
 from bench.bench_ingest import CONCURRENCY, EMPLOYEES, _wrk
 from bench.bench_log import postgres_url

@@ -24,10 +24,10 @@ import httpx
 
 from backend.bootstrap.settings import Settings
 from backend.bootstrap.startup import build_runtime
-from backend.services.binding_codes import issue_code
-from backend.services.enrollment import create_company, enroll_employee
-from backend.services.integrations import add_binding, binding_hash, register_source
-from backend.services.tokens import issue_token
+from backend.services.identity.binding_codes import issue_code
+from backend.services.identity.enrollment import create_company, enroll_employee
+from backend.services.identity.tokens import issue_token
+from backend.services.integrations.integrations import add_binding, binding_hash, register_source
 from bench.bench_log import postgres_url
 from bench.common import Row
 from bench.server import BenchServer

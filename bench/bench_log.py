@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
-from backend.domain import merkle
+from backend.domain.log import merkle
 from bench.common import Row, mean, percentile
 
 BATCH = 1000

@@ -17,11 +17,11 @@ from backend.adapters.orm import LogLeafRow
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import Settings
 from backend.bootstrap.startup import build_runtime
-from backend.services import audit_records
-from backend.services.activities import Caller, record_activity
-from backend.services.corrections import Actor, reverse_activity
-from backend.services.record_audit import RecordAudit
-from backend.services.verification import verify_log
+from backend.services.audit import audit_records
+from backend.services.audit.record_audit import RecordAudit
+from backend.services.audit.verification import verify_log
+from backend.services.recording.activities import Caller, record_activity
+from backend.services.recording.corrections import Actor, reverse_activity
 from bench.common import Row
 
 PAGE = 1000

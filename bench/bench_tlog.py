@@ -20,10 +20,10 @@ from backend.adapters.database import Database
 from backend.adapters.log_keys import LogKeyStore
 from backend.adapters.log_store import SqlLogStore
 from backend.adapters.orm import CheckpointRow
-from backend.domain import merkle, notes, tiles
-from backend.domain import witness as protocol
-from backend.domain.checkpoints import AnchorTarget
-from backend.services import tlog
+from backend.domain.log import merkle, notes, tiles
+from backend.domain.log import witness as protocol
+from backend.domain.log.checkpoints import AnchorTarget
+from backend.services.log import tlog
 from bench.bench_log import append_batched, database
 from bench.common import Row, percentile
 

@@ -15,7 +15,7 @@ import httpx
 
 from backend.adapters import migrations
 from backend.adapters.database import create_database
-from backend.domain import merkle
+from backend.domain.log import merkle
 from bench.bench_log import append_batched_from
 from bench.common import Row
 from bench.server import BenchServer

@@ -27,11 +27,11 @@ from sqlalchemy.engine import make_url
 
 from backend.adapters import migrations
 from backend.adapters.database import Database, create_database
-from backend.domain import points as ledger
 from backend.domain.errors import CarbonLedgerError
-from backend.domain.points import Transfer, TransferKind
-from backend.services import points, rewards
-from backend.services.tokens import Principal
+from backend.domain.points import points as ledger
+from backend.domain.points.points import Transfer, TransferKind
+from backend.services.identity.tokens import Principal
+from backend.services.points import points, rewards
 
 KEY = b"b" * 32
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.domain.factors import FactorSet
+from backend.domain.accounting.factors import FactorSet
 
 FACTOR_FIELDS = (
     "activity",

@@ -23,7 +23,7 @@ from typing import Any
 
 import rfc8785
 
-from backend.domain.factors import (
+from backend.domain.accounting.factors import (
     GASES,
     QUALITY_INDICATORS,
     QUALITY_LABELS,

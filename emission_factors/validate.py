@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from backend.domain import activity_types
-from backend.domain.factors import Factor, Parameter, Source
+from backend.domain.accounting import activity_types
+from backend.domain.accounting.factors import Factor, Parameter, Source
 from emission_factors.derivation import DerivationError, evaluate
 from emission_factors.errors import FactorSetError
 

@@ -17,7 +17,8 @@ from backend.api.schemas_identity import (
     RefreshRequest,
     TokenPublic,
 )
-from backend.services import identity, integrations
+from backend.services.identity import identity
+from backend.services.integrations import integrations
 
 router = APIRouter(prefix="/mp/v1", tags=["mini-program"])
 

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Body, Query, Response
 
 from backend.api.deps import IdempotencyKeyDep, PrincipalDep, RuntimeDep
 from backend.bootstrap.runtime import Runtime
-from backend.domain import vouchers as voucher_rules
-from backend.domain.points_rules import IssuanceRules
-from backend.services import leaderboards, points, points_rules, rewards
-from backend.services.points import HistoryLine
+from backend.domain.points import vouchers as voucher_rules
+from backend.domain.points.points_rules import IssuanceRules
+from backend.services.points import leaderboards, points, points_rules, rewards
+from backend.services.points.points import HistoryLine
 from mini_program_api.points_schemas import (
     ActivityRef,
     DepartmentBoardPublic,

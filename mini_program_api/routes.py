@@ -8,9 +8,10 @@ from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import IdempotencyKeyDep, PrincipalDep, RuntimeDep, TargetDep
-from backend.domain.activity_names import names_of
+from backend.domain.accounting.activity_names import names_of
 from backend.domain.errors import ConfigurationError
-from backend.services import activities, receipts
+from backend.services.log import receipts
+from backend.services.recording import activities
 from mini_program_api.schemas import (
     ACTIVITY_TYPES,
     ActivityCreate,

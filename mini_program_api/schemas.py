@@ -1,7 +1,7 @@
 """Request and response schemas of the mini-program API, named by role (``…Create``, ``…Public``).
 
 Every activity type has its own schema (a discriminated union on ``type``), generated from its
-entry in the activity-type registry (``backend/domain/activity_types.py``); unknown fields are
+entry in the activity-type registry (``backend/domain/accounting/activity_types.py``); unknown fields are
 rejected so a typo never silently drops a quantity.
 """
 
@@ -15,8 +15,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from backend.api.text_fields import Name
 from backend.api.types import UtcDatetime
-from backend.domain import activity_types
-from backend.domain.activity_types import ActivityType, FieldSpec
+from backend.domain.accounting import activity_types
+from backend.domain.accounting.activity_types import ActivityType, FieldSpec
 
 
 class _ActivityBase(BaseModel):
@@ -73,7 +73,7 @@ else:
     ActivityCreate = activity_create(activity_types.REGISTRY)
     """The request body of ``POST /mp/v1/activities`` (to type checkers: any type's schema)."""
 ACTIVITY_TYPES: tuple[str, ...] = tuple(activity_types.REGISTRY)
-"""The registry's types (``backend/domain/activity_types.py``), in the order the API lists them."""
+"""The registry's types (``backend/domain/accounting/activity_types.py``), in the order the API lists them."""
 
 
 class FactorApplied(BaseModel):

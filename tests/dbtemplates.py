@@ -32,7 +32,7 @@ class MigratedTemplates:
     Running the migrations takes about a second per database; copying the result (a file copy for
     SQLite, ``CREATE DATABASE … TEMPLATE`` for PostgreSQL) gives every test the same schema and seed
     rows on its own database in a fraction of that. The migrations themselves are still run from an
-    empty database by tests/integration/test_migrations_forward.py and by every test that builds a
+    empty database by tests/integration/migrations/test_migrations_forward.py and by every test that builds a
     runtime on an empty ``database_url``.
     """
 

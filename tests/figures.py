@@ -2,9 +2,10 @@
 
 Tests that record at the real current time cannot know which built-in factor set will compute
 their activities (park-default-2026.1 until 2027-01-01, park-default-2027.1 after). They state the
-2026.1 figures they were written with (hand-checked in tests/unit/test_worked_examples.py) and
+2026.1 figures they were written with (hand-checked in tests/unit/domain/accounting/test_worked_examples.py)
+and
 take the later set's from the domain calculation, itself hand-checked in
-tests/unit/test_worked_examples_2027.py.
+tests/unit/domain/accounting/test_worked_examples_2027.py.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from backend.domain.activities import normalize
-from backend.domain.calculation import points_for
-from backend.services.factor_sets import set_in_force
+from backend.domain.accounting.activities import normalize
+from backend.domain.accounting.calculation import points_for
+from backend.services.accounting.factor_sets import set_in_force
 
 FIRST = "park-default-2026.1"
 

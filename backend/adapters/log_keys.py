@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from backend.domain.errors import ConfigurationError, NotFound
-from backend.domain.notes import Signer, Verifier, check_key_name
+from backend.domain.log.notes import Signer, Verifier, check_key_name
 
 FORMAT_VERSION = 1
 DEFAULT_ORIGIN_PREFIX = "carbon-ledger.local/"

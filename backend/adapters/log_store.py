@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from backend.adapters.database import SEQUENCING_INFO
 from backend.adapters.orm import LogHeadRow, LogLeafRow, LogNodeRow, LogQueueRow
-from backend.domain import merkle, tiles
-from backend.domain.merkle import NodeKey
+from backend.domain.log import merkle, tiles
+from backend.domain.log.merkle import NodeKey
 
 NODE_QUERY_CHUNK = 400
 """Keys per IN (...) list: keeps statements well under SQLite's and PostgreSQL's limits."""

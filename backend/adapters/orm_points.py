@@ -4,7 +4,7 @@ Each account row carries its posted totals (TigerBeetle's ``debits_posted`` / ``
 updated in the same transaction as the transfer that moves them, so a balance is one row read and
 the row is what a redemption locks. A CHECK constraint refuses any overdraft of an account other
 than the park issuance account: the database itself stops a negative balance should a code path
-ever forget to check. :func:`backend.services.points.audit_ledger` recomputes every total from the
+ever forget to check. :func:`backend.services.points.points.audit_ledger` recomputes every total from the
 transfers.
 """
 

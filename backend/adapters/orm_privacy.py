@@ -1,4 +1,4 @@
-"""Per-person key material for commitments to free text (see :mod:`backend.domain.commitments`)."""
+"""Per-person key material for commitments to free text (see :mod:`backend.domain.log.commitments`)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from backend.domain.witness import LogState
+from backend.domain.log.witness import LogState
 
 T = TypeVar("T")
 

@@ -23,12 +23,12 @@ from starlette.concurrency import run_in_threadpool
 from backend.api import permissions
 from backend.bootstrap.runtime import Runtime
 from backend.domain import idempotency
-from backend.domain.access import may
-from backend.domain.checkpoints import AnchorTarget
 from backend.domain.errors import ChainError, ChainMismatch, PermissionDenied, Unauthenticated
-from backend.services import staff
-from backend.services.chain_identity import REFUSING_STATES
-from backend.services.tokens import Principal, decode_token, parse_api_key
+from backend.domain.identity.access import may
+from backend.domain.log.checkpoints import AnchorTarget
+from backend.services.anchoring.chain_identity import REFUSING_STATES
+from backend.services.identity import staff
+from backend.services.identity.tokens import Principal, decode_token, parse_api_key
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token (JWT) or API key (clk_…)")
 

@@ -1,7 +1,7 @@
 """Request and response examples for the operations a mini-program or a data source calls.
 
 The figures are the README's metro trip (12.4 km in Beijing, 579 g avoided, 57 points) as the API
-answers it; ``tests/integration/test_openapi.py`` checks that every example is valid against the
+answers it; ``tests/integration/api/test_openapi.py`` checks that every example is valid against the
 schema it illustrates, so a changed model cannot leave a stale example behind.
 """
 

@@ -2,7 +2,7 @@
 
 Enforced for every request by :func:`backend.api.deps.authorize` (an application-wide dependency)
 before the route runs, so a route cannot forget its check; a route missing from this table is
-refused to everyone (fail closed) and fails ``tests/integration/test_permissions.py``, which
+refused to everyone (fail closed) and fails ``tests/integration/api/test_permissions.py``, which
 compares this table with the OpenAPI schema. docs/permissions.md is the same matrix for people.
 
 Roles grant access; data scoping (an employee's own rows, a company admin's own company, small
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.domain.access import ROLE_SCOPES, ROLES, SCOPES
+from backend.domain.identity.access import ROLE_SCOPES, ROLES, SCOPES
 
 
 @dataclass(frozen=True)

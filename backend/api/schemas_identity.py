@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from backend.api.text_fields import Name, Text
-from backend.domain.access import SCOPES
+from backend.domain.identity.access import SCOPES
 
 
 class _Strict(BaseModel):

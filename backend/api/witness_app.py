@@ -9,8 +9,8 @@ import re
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.domain import witness as protocol
-from backend.services.witness import Witness
+from backend.domain.log import witness as protocol
+from backend.services.log.witness import Witness
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -14,15 +14,15 @@ from backend.adapters.identity_providers import IdentityProvider, build_provider
 from backend.adapters.log_keys import LogKeyStore
 from backend.adapters.voucher_keys import VoucherSigner
 from backend.bootstrap.settings import Settings
-from backend.domain.checkpoints import AnchorTarget
-from backend.domain.points_rules import IssuanceRules, TypeRule
-from backend.domain.recognition import RateLimit, RecognitionRules
-from backend.services.activities import IssuancePolicy
-from backend.services.anchoring import AnchorPolicy
-from backend.services.chain_identity import ChainGuard, ExpectedChain
-from backend.services.identity import TokenPolicy
-from backend.services.recognition import Screening
-from backend.services.revocation import RevocationList
+from backend.domain.log.checkpoints import AnchorTarget
+from backend.domain.points.points_rules import IssuanceRules, TypeRule
+from backend.domain.recording.recognition import RateLimit, RecognitionRules
+from backend.services.anchoring.anchoring import AnchorPolicy
+from backend.services.anchoring.chain_identity import ChainGuard, ExpectedChain
+from backend.services.identity.identity import TokenPolicy
+from backend.services.identity.revocation import RevocationList
+from backend.services.recording.activities import IssuancePolicy
+from backend.services.recording.recognition import Screening
 
 SUBJECT_KEY_FILE = "subject-commitment.key"
 

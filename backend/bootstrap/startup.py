@@ -28,7 +28,7 @@ from backend.adapters.orm import CheckpointRow
 from backend.bootstrap.runtime import Runtime, load_subject_key
 from backend.bootstrap.settings import Settings
 from backend.domain.errors import ConfigurationError
-from backend.services.chain_identity import (
+from backend.services.anchoring.chain_identity import (
     ANCHORED_STATES,
     REANCHOR_HINT,
     ChainCheck,

@@ -2,7 +2,7 @@
 one ``config.toml`` per node (free gas, local permissioning) and the shared allow-lists.
 
 Everything is derived from the validator and ledger keys, so the committed sample can be checked
-against a regeneration (``tests/unit/test_besu_network.py``). Not run against a real Besu here:
+against a regeneration (``tests/unit/deploy/besu/test_besu_network.py``). Not run against a real Besu here:
 Besu is not installable in this project's environment (see docs/chain-profiles.md).
 """
 

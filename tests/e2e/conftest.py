@@ -16,7 +16,7 @@ import pytest
 from backend.adapters.anvil import free_port
 from backend.adapters.contract_compiler import ContractArtifact
 from backend.bootstrap.settings import DEV_TOKEN_SECRET
-from backend.services.tokens import issue_token
+from backend.services.identity.tokens import issue_token
 from tests.log_scan import leaks
 from tests.waiting import wait_for
 
@@ -101,7 +101,8 @@ class LedgerServer:
         build = self.data_dir / "build"
         if self.compile_cache is not None and not build.exists():
             # The contract compiled once this session: a compile cache, not state (never backed
-            # up), and solc-js takes seconds. Compiling is proven by tests/integration/test_deploy.py.
+            # up), and solc-js takes seconds. Compiling is proven by
+            # tests/integration/adapters/test_deploy.py.
             shutil.copytree(self.compile_cache, build)
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(

@@ -17,7 +17,7 @@ import pytest
 from emission_factors.loader import SETS_DIR
 from tests.e2e.conftest import LedgerServer
 from tests.figures import figures, in_force
-from tests.integration.test_factor_set_api import EVERY_TYPE, SCHEDULED
+from tests.integration.api.test_factor_set_api import EVERY_TYPE, SCHEDULED
 
 pytestmark = pytest.mark.anvil
 

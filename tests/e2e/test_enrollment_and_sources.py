@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.services.integrations import signature_header
+from backend.services.integrations.integrations import signature_header
 from tests.e2e.conftest import LedgerServer
 from tests.waiting import wait_for
 

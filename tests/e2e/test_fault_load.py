@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from backend.adapters.log_keys import LogKeyStore
-from backend.domain import notes
-from backend.domain import witness as protocol
+from backend.domain.log import notes
+from backend.domain.log import witness as protocol
 from bench import faults
 from tests.e2e.conftest import LedgerServer
 from tests.e2e.faultkit import LOAD_ENV, Attempt, Writer, metro, send

@@ -18,8 +18,8 @@ import pytest
 
 from backend.adapters.anvil import free_port
 from backend.api.permissions import RULES
-from backend.domain import merkle
-from backend.services.integrations import signature_header
+from backend.domain.log import merkle
+from backend.services.integrations.integrations import signature_header
 from tests.e2e.browserkit import PHONE, by_testid, chromium, overflowing, page_width, screenshot, wait_for
 from tests.e2e.conftest import LedgerServer
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from backend.adapters.database import Database
-from backend.domain import vouchers as rules
-from backend.services import enrollment, staff
+from backend.domain.points import vouchers as rules
+from backend.services.identity import enrollment, staff
 from tests.e2e.browserkit import PHONE, by_testid, chromium, overflowing, screenshot, wait_for
 from tests.integration.api_harness import Api, fast_password_hashing
 from tests.integration.ops_support import serving

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from backend.bootstrap.settings import DEV_TOKEN_SECRET
-from backend.services.tokens import issue_token
+from backend.services.identity.tokens import issue_token
 from tests.e2e.conftest import LedgerServer
 from tests.waiting import wait_for
 

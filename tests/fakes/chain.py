@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from backend.adapters.chain import MinedTx, SignedAnchor
 from backend.domain.errors import ChainError, ProofError
-from backend.domain.merkle import verify_consistency
+from backend.domain.log.merkle import verify_consistency
 
 ZERO = bytes(32)
 ANCHOR_GAS = 60_000
@@ -69,7 +69,7 @@ class _Block:
 
 
 class FakeLedgerChain:
-    """A :class:`~backend.services.chain_port.LedgerChainPort` kept in memory."""
+    """A :class:`~backend.services.anchoring.chain_port.LedgerChainPort` kept in memory."""
 
     def __init__(
         self, address: str = "0x" + "ab" * 20, signer: str | None = "0x" + "cd" * 20, confirmations: int = 1

@@ -21,8 +21,8 @@ from typing import Any
 from backend.adapters.anvil import ANVIL_DEFAULT_KEY_0
 from backend.adapters.chain import PROFILES, LedgerChain, connect
 from backend.adapters.database import create_database
-from backend.domain.checkpoints import AnchorTarget
-from backend.services import anchoring
+from backend.domain.log.checkpoints import AnchorTarget
+from backend.services.anchoring import anchoring
 
 
 def _die(*_args: Any, **_kwargs: Any) -> Any:

@@ -15,9 +15,9 @@ from backend.adapters.database import Database
 from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import Settings
-from backend.domain.checkpoints import AnchorTarget
-from backend.services import staff
-from backend.services.tokens import issue_token
+from backend.domain.log.checkpoints import AnchorTarget
+from backend.services.identity import staff
+from backend.services.identity.tokens import issue_token
 
 with warnings.catch_warnings():
     # Starlette asks for its httpx fork; plain httpx (already a dependency) still works.

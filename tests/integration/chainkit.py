@@ -14,8 +14,8 @@ from backend.api.app import create_app
 from backend.bootstrap.runtime import Runtime
 from backend.bootstrap.settings import Settings
 from backend.bootstrap.startup import build_runtime
-from backend.services.activities import Caller, record_activity
-from backend.services.tokens import issue_token
+from backend.services.identity.tokens import issue_token
+from backend.services.recording.activities import Caller, record_activity
 
 with warnings.catch_warnings():
     # Starlette asks for its httpx fork; the pinned httpx works the same for in-process calls.

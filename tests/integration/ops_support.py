@@ -20,7 +20,7 @@ from backend.adapters.database import Database
 from backend.adapters.deployment import ensure_deployed
 from backend.bootstrap.runtime import Runtime, load_subject_key
 from backend.bootstrap.settings import Settings
-from backend.domain.checkpoints import AnchorTarget
+from backend.domain.log.checkpoints import AnchorTarget
 from tests.waiting import wait_for
 
 

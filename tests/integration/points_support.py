@@ -11,11 +11,11 @@ from backend.adapters.database import Database
 from backend.adapters.orm import LogLeafRow
 from backend.adapters.orm_identity import CompanyRow, EmployeeRow
 from backend.adapters.orm_points import PointsTransferRow, RewardRow
-from backend.domain import points as ledger
-from backend.domain.points import Transfer, TransferKind
-from backend.domain.records import subject_commitment
-from backend.services import points, rewards
-from backend.services.tokens import Principal
+from backend.domain.log.records import subject_commitment
+from backend.domain.points import points as ledger
+from backend.domain.points.points import Transfer, TransferKind
+from backend.services.identity.tokens import Principal
+from backend.services.points import points, rewards
 
 SUBJECT_KEY = b"k" * 32
 OPERATOR = Principal("operator", "op-1", None)

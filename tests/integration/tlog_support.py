@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from backend.adapters.database import Database
 from backend.adapters.log_store import PendingLeaf, SqlLogStore
 from backend.adapters.orm import CheckpointRow
-from backend.domain.checkpoints import AnchorTarget
+from backend.domain.log.checkpoints import AnchorTarget
 
 
 def leaf_bytes(index: int) -> bytes:

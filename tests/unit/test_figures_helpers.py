@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backend.domain.activities import normalize
-from backend.domain.recognition import RecognitionRules, assess, footprint
+from backend.domain.accounting.activities import normalize
+from backend.domain.recording.recognition import RecognitionRules, assess, footprint
 from emission_factors.loader import builtin_versions, load_builtin_set
 from tests.figures import RIDE_OVER_SELF_REPORT_LIMIT
 

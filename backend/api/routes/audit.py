@@ -7,8 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from backend.api.deps import PrincipalDep, RuntimeDep, TargetDep
-from backend.domain.merkle import MAX_TREE_SIZE
-from backend.services import audit_records, chain_identity, reanchoring, receipts
+from backend.domain.log.merkle import MAX_TREE_SIZE
+from backend.services.anchoring import chain_identity, reanchoring
+from backend.services.audit import audit_records
+from backend.services.log import receipts
 
 LeafIndex = Annotated[int, Path(ge=0, le=MAX_TREE_SIZE, description="Zero-based index of a log leaf.")]
 """Indices beyond a 64-bit tree are refused here rather than overflowing a database column."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.text_fields import Text
-from backend.services import corrections
+from backend.services.recording import corrections
 
 router = APIRouter(prefix="/api/v1", tags=["corrections"])
 

@@ -15,9 +15,10 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
+from backend.domain.accounting.scope3 import parse_period
 from backend.domain.errors import NotFound
-from backend.domain.scope3 import parse_period
-from backend.services import dashboard, feed
+from backend.services.integrations import feed
+from backend.services.reporting import dashboard
 
 router = APIRouter(tags=["dashboard"])
 

@@ -24,7 +24,7 @@ from backend.api.schemas_identity import (
     InvitationPublic,
 )
 from backend.domain.errors import InvalidInput
-from backend.services import enrollment
+from backend.services.identity import enrollment
 
 router = APIRouter(prefix="/api/v1", tags=["enrollment"])
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
-from backend.domain.activities import choose_baseline
-from backend.domain.factors import Factor, FactorSet, Parameter
-from backend.domain.records import subject_commitment
-from backend.services import factor_recompute, factor_sets
+from backend.domain.accounting.activities import choose_baseline
+from backend.domain.accounting.factors import Factor, FactorSet, Parameter
+from backend.domain.log.records import subject_commitment
+from backend.services.accounting import factor_recompute, factor_sets
 from emission_factors.changelog import diff_sets
 
 router = APIRouter(prefix="/api/v1/factor-sets", tags=["factor sets"])

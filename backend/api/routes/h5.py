@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from backend.domain import activity_types
+from backend.domain.accounting import activity_types
 from backend.domain.errors import NotFound
 
 router = APIRouter(tags=["h5"])
@@ -42,7 +42,7 @@ def get_page() -> FileResponse:
 def forms_module() -> str:
     """``activity-forms.js``: what the log form asks for each activity type (its registry entry)."""
     forms = json.dumps(activity_types.phone_form(activity_types.REGISTRY), ensure_ascii=False, indent=2)
-    return f"// Generated from backend/domain/activity_types.py.\nexport const FIELDS = {forms};\n"
+    return f"// Generated from backend/domain/accounting/activity_types.py.\nexport const FIELDS = {forms};\n"
 
 
 @router.get("/h5/static/{name}", include_in_schema=False)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from backend.api.deps import RuntimeDep
 from backend.bootstrap.runtime import Runtime
 from backend.observability import checks
-from backend.services.chain_identity import chain_status
+from backend.services.anchoring.chain_identity import chain_status
 
 router = APIRouter(tags=["operations"])
 

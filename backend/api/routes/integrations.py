@@ -26,8 +26,9 @@ from backend.api.schemas_identity import (
     SourceWithSecret,
 )
 from backend.domain.errors import InvalidInput
-from backend.domain.recognition import straight_line_km
-from backend.services import binding_codes, integrations
+from backend.domain.recording.recognition import straight_line_km
+from backend.services.identity import binding_codes
+from backend.services.integrations import integrations
 from mini_program_api.schemas import ACTIVITY_TYPES, ActivityCreate
 
 admin_router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])

@@ -13,15 +13,16 @@ from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.text_fields import Text
 from backend.api.types import UtcDatetime
 from backend.domain.errors import PermissionDenied
-from backend.domain.points import MAX_TRANSFER_POINTS, ReasonCode, TransferKind
-from backend.domain.points_rules import (
+from backend.domain.points.points import MAX_TRANSFER_POINTS, ReasonCode, TransferKind
+from backend.domain.points.points_rules import (
     MAX_CAP_POINTS,
     MAX_COOLDOWN_S,
     MAX_EXPIRY_MONTHS,
     MAX_RATE_POINTS_PER_KG,
 )
-from backend.services import enrollment, points, points_rules
-from backend.services.tokens import Principal
+from backend.services.identity import enrollment
+from backend.services.identity.tokens import Principal
+from backend.services.points import points, points_rules
 
 router = APIRouter(prefix="/api/v1/points", tags=["points administration"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
-from backend.services import erasure
+from backend.services.privacy import erasure
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
 

@@ -18,10 +18,11 @@ from backend.api.schemas_identity import (
     ReviewPage,
     ReviewPublic,
 )
-from backend.domain.disclosure import Group
+from backend.domain.accounting.disclosure import Group
 from backend.domain.errors import PermissionDenied
-from backend.services import aggregates, reviews
-from backend.services.scope3 import Scope3Config
+from backend.services.accounting.scope3 import Scope3Config
+from backend.services.recording import reviews
+from backend.services.reporting import aggregates
 
 router = APIRouter(prefix="/api/v1", tags=["reviews and aggregates"])
 

@@ -11,8 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from backend.api.deps import OptionalIdempotencyKeyDep, PrincipalDep, RuntimeDep
 from backend.api.text_fields import Name, Text
 from backend.api.types import UtcDatetime
-from backend.domain import rewards as reward_rules
-from backend.services import enrollment, rewards
+from backend.domain.points import rewards as reward_rules
+from backend.services.identity import enrollment
+from backend.services.points import rewards
 
 router = APIRouter(prefix="/api/v1/rewards", tags=["rewards"])
 

@@ -17,20 +17,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.api.deps import PrincipalDep, RuntimeDep
 from backend.api.text_fields import Text
 from backend.bootstrap.runtime import Runtime
+from backend.domain.accounting.scope3 import parse_category, parse_period
 from backend.domain.canonical import canonical_json
 from backend.domain.errors import PermissionDenied
-from backend.domain.scope3 import parse_category, parse_period
-from backend.services import (
-    enrollment,
-    feed,
-    scope3,
+from backend.services.accounting import scope3
+from backend.services.identity import enrollment
+from backend.services.identity.tokens import Principal
+from backend.services.integrations import feed
+from backend.services.reporting import (
     scope3_close,
     scope3_disclosure,
     scope3_explain,
     scope3_report,
     scope3_xlsx,
 )
-from backend.services.tokens import Principal
 
 router = APIRouter(prefix="/api/v1/scope3", tags=["scope3"])
 

@@ -18,7 +18,7 @@ from backend.api.schemas_identity import (
     StaffPublic,
     TokenPublic,
 )
-from backend.services import identity, staff
+from backend.services.identity import identity, staff
 
 router = APIRouter(prefix="/api/v1", tags=["staff access"])
 

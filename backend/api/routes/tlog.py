@@ -17,11 +17,11 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import RuntimeDep, TargetDep, _bearer_value, authenticate
 from backend.api.permissions import AUDIT
-from backend.domain import tiles
-from backend.domain.access import may
 from backend.domain.errors import PermissionDenied
-from backend.domain.merkle import MAX_TREE_SIZE
-from backend.services import tlog
+from backend.domain.identity.access import may
+from backend.domain.log import tiles
+from backend.domain.log.merkle import MAX_TREE_SIZE
+from backend.services.log import tlog
 
 router = APIRouter(tags=["transparency log (C2SP)"])
 

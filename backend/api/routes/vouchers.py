@@ -18,9 +18,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
 from backend.api.deps import PrincipalDep, RuntimeDep
-from backend.domain import vouchers as rules
 from backend.domain.errors import CarbonLedgerError, NotFound, VoucherCancelled, VoucherExpired, VoucherUsed
-from backend.services import vouchers
+from backend.domain.points import vouchers as rules
+from backend.services.points import vouchers
 
 router = APIRouter(tags=["merchant"])
 

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from backend.domain.factors import FactorSet
+from backend.domain.accounting.factors import FactorSet
 from backend.entrypoints.cli import audit_sample
 from backend.entrypoints.cli.audit_client import (
     INVALID_WORDS,
@@ -40,9 +40,9 @@ from backend.entrypoints.cli.audit_client import (
     unverified,
 )
 from backend.entrypoints.cli.common import bi
-from backend.services.checkpoint_verification import verify_checkpoint
-from backend.services.record_audit import FactorSetAudit, RecomputeAudit, RecordAudit
-from backend.services.verification import parse_receipt, verify_log, verify_receipt
+from backend.services.audit.checkpoint_verification import verify_checkpoint
+from backend.services.audit.record_audit import FactorSetAudit, RecomputeAudit, RecordAudit
+from backend.services.audit.verification import parse_receipt, verify_log, verify_receipt
 from emission_factors.loader import load_builtin_set, pinned_hashes, superseded_hashes
 
 LEAVES_PAGE = 1000

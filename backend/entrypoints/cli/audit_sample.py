@@ -39,8 +39,8 @@ from backend.entrypoints.cli.audit_client import (
     open_api,
 )
 from backend.entrypoints.cli.common import bi
-from backend.services.record_audit import record_differences
-from backend.services.verification import verify_receipt
+from backend.services.audit.record_audit import record_differences
+from backend.services.audit.verification import verify_receipt
 
 HELP = bi(
     "export a random sample of N records with receipts, factors and evidence (JSON + CSV)",

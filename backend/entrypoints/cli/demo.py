@@ -28,14 +28,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backend.bootstrap.runtime import Runtime
+from backend.domain.accounting.scope3 import Period, period_containing
 from backend.domain.errors import ActivityRejected, CarbonLedgerError, Conflict, InvalidInput, RateLimited
-from backend.domain.scope3 import Period, period_containing
 from backend.entrypoints.cli import common, demo_park
 from backend.entrypoints.cli.common import bi
-from backend.services import enrollment, factor_sets, integrations, rewards, scope3, scope3_close
-from backend.services.activities import Caller, Draft, RecordedActivity, record_many
-from backend.services.factor_sets import set_in_force
-from backend.services.tokens import Principal
+from backend.services.accounting import factor_sets, scope3
+from backend.services.accounting.factor_sets import set_in_force
+from backend.services.identity import enrollment
+from backend.services.identity.tokens import Principal
+from backend.services.integrations import integrations
+from backend.services.points import rewards
+from backend.services.recording.activities import Caller, Draft, RecordedActivity, record_many
+from backend.services.reporting import scope3_close
 from mini_program_api.schemas import ACTIVITY_TYPES, ActivityCreate
 
 DEFAULT_SEED = 7

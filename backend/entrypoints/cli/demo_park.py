@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backend.domain import activity_types
+from backend.domain.accounting import activity_types
 
 COMPANIES: tuple[tuple[str, str, str, tuple[tuple[str, int], ...]], ...] = (
     (

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 import typer
 
 from backend.bootstrap.runtime import Runtime
+from backend.domain.accounting.factors import FactorSet
 from backend.domain.errors import InvalidInput
-from backend.domain.factors import FactorSet
-from backend.domain.records import subject_commitment
+from backend.domain.log.records import subject_commitment
 from backend.entrypoints.cli.common import aware, bi, runtime
-from backend.services import factor_recompute, factor_sets
+from backend.services.accounting import factor_recompute, factor_sets
 from emission_factors.loader import FACTORS_FILE, METHODOLOGY_FILE, load_factor_set
 
 app = typer.Typer(

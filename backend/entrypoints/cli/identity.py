@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from backend.domain.access import STAFF_ROLES
+from backend.domain.identity.access import STAFF_ROLES
 from backend.entrypoints.cli.common import bi, choice, runtime
-from backend.services import enrollment, staff
+from backend.services.identity import enrollment, staff
 
 PASSWORD_ENV = "CARBON_NEW_STAFF_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from backend.entrypoints.cli.common import bi, choice, runtime
-from backend.services import erasure
+from backend.services.privacy import erasure
 
 app = typer.Typer(help=bi("Privacy: erase a person's data", "个人信息：删除个人数据"), no_args_is_help=True)
 

@@ -1,5 +1,5 @@
 """``carbon-ledger chain status`` and ``chain reanchor``: is the chain still the anchored one,
-and putting the history back on it (see :mod:`backend.services.chain_recovery`).
+and putting the history back on it (see :mod:`backend.services.anchoring.chain_recovery`).
 
 They hang under the ``chain`` command group of :mod:`backend.entrypoints.cli.chain`. With the
 ``anvil`` profile both use the node ``carbon-ledger serve`` runs, or start one on its state file
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 
 from backend.bootstrap.settings import Settings
-from backend.services.chain_identity import REANCHOR_HINT, ChainCheck, check_chain
+from backend.services.anchoring.chain_identity import REANCHOR_HINT, ChainCheck, check_chain
 
 RULE = "=" * 78
 
@@ -98,7 +98,7 @@ def status(settings: Settings, full: bool, as_json: bool) -> int:
 def reanchor(settings: Settings, dry_run: bool) -> int:
     from backend.adapters.contract_compiler import compile_ledger
     from backend.bootstrap.startup import anchoring_key, build_runtime
-    from backend.services import chain_recovery
+    from backend.services.anchoring import chain_recovery
 
     with _chain_node(settings):
         artifact = compile_ledger(settings.data_dir / "build")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from backend.entrypoints.cli.common import bi, choice, fail, settings
-from backend.services.tokens import ROLES, issue_token
+from backend.services.identity.tokens import ROLES, issue_token
 
 
 def register(app: typer.Typer) -> None:

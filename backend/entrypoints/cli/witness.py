@@ -37,8 +37,8 @@ def register(root: typer.Typer) -> None:
 
 @app.command(help=bi("print the witness's verifier key", "显示见证者验证公钥"))
 def vkey(name: Name, directory: Dir = Path("./witness")) -> None:
-    from backend.domain import notes
-    from backend.services.witness import load_witness_key
+    from backend.domain.log import notes
+    from backend.services.log.witness import load_witness_key
 
     signer = notes.Signer(
         notes.check_key_name(name), load_witness_key(directory / KEY_FILE), notes.SIG_COSIGNATURE_V1
@@ -61,8 +61,8 @@ def serve(
 
     from backend.adapters.witness_state import WitnessState
     from backend.api.witness_app import create_witness_app
-    from backend.domain.notes import NoteError
-    from backend.services.witness import Witness, load_witness_key
+    from backend.domain.log.notes import NoteError
+    from backend.services.log.witness import Witness, load_witness_key
 
     problem = port_problem(host, port)
     if problem:

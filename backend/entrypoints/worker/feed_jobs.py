@@ -10,11 +10,12 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 
 from backend.bootstrap.runtime import Runtime
+from backend.domain.accounting.scope3 import period_containing
 from backend.domain.errors import CarbonLedgerError, ConfigurationError
-from backend.domain.scope3 import period_containing
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
-from backend.services import feed, scope3
+from backend.services.accounting import scope3
+from backend.services.integrations import feed
 
 logger = logging.getLogger(__name__)
 

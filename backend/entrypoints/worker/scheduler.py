@@ -29,11 +29,13 @@ from backend.entrypoints.worker import feed_jobs
 from backend.entrypoints.worker.elector import Elector
 from backend.observability import metrics
 from backend.observability.jobs import MONITOR, JobMonitor
-from backend.services import chain_repair, sequencing, witnessing
-from backend.services.anchoring import anchor_tick
-from backend.services.chain_identity import ChainCheck
-from backend.services.points import expire_due
-from backend.services.points_rules import park_rules
+from backend.services.anchoring import chain_repair
+from backend.services.anchoring.anchoring import anchor_tick
+from backend.services.anchoring.chain_identity import ChainCheck
+from backend.services.log import witnessing
+from backend.services.points.points import expire_due
+from backend.services.points.points_rules import park_rules
+from backend.services.recording import sequencing
 
 logger = logging.getLogger(__name__)
 

@@ -137,7 +137,7 @@ function applyWords() {
 // --- the activity form: which quantities each type needs -----------------------------------------
 
 // FIELDS: per type, [{name, zh, en, kind: "number", step} | {name, zh, en, kind: "select", options}],
-// served from the activity-type registry (backend/domain/activity_types.py).
+// served from the activity-type registry (backend/domain/accounting/activity_types.py).
 const fieldsOf = (type) => FIELDS[type] || [];
 
 // --- HTTP -----------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Who may act: roles, token scopes and their access rules."""

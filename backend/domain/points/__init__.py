@@ -1,0 +1,1 @@
+"""Points: accounts and transfers, the issuance rules, rewards and vouchers."""

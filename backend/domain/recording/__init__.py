@@ -1,0 +1,1 @@
+"""Screening a recorded activity: the recognition bands."""

@@ -1,0 +1,1 @@
+"""Factor sets (published, in force at a date, recomputed) and a company's Scope 3 figures."""

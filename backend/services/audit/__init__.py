@@ -1,0 +1,2 @@
+"""Reading every record back: replaying the log, checking each record against the rules of its
+version, verifying checkpoints against the chain."""

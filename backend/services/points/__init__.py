@@ -1,0 +1,2 @@
+"""Points accounts and transfers, the issuance rules, rewards, redemptions, vouchers and
+leaderboards."""
