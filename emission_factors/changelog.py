@@ -8,23 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from backend.domain.accounting.factors import FactorSet
+from emission_factors.loader import REQUIRED_COLUMNS
 
-FACTOR_FIELDS = (
-    "activity",
-    "unit",
-    "value",
-    "gas_basis",
-    "gwp",
-    "scope",
-    "region",
-    "year",
-    "publisher",
-    "document",
-    "table",
-    "url",
-    "status",
-    "derivation",
-)
+FACTOR_FIELDS = tuple(name for name in REQUIRED_COLUMNS if name not in ("id", "notes"))
+"""A factor's fields a changelog compares: every required column but its id and free notes."""
 
 
 PROVENANCE_FIELDS = ("document_status", "document_sha256", "read_from")
