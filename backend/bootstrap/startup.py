@@ -35,6 +35,7 @@ from backend.services.anchoring.chain_identity import (
     attach_deployment,
     expected_chain,
 )
+from backend.services.recording import sequencing
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +155,8 @@ def build_runtime(
         sequencing=settings.sequencing,
     )
     migrations.upgrade(db.engine)
+    if settings.sequencing == "queued":
+        sequencing.install()
     runtime = Runtime(
         settings=settings, db=db, chain=None, target=None, subject_key=load_subject_key(settings)
     )

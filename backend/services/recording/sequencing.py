@@ -122,7 +122,14 @@ def _on_sequenced(session: Session, done: list[Sequenced]) -> None:
         _post_deferred(session, transfers, datetime.now(UTC))
 
 
-on_sequenced(_on_sequenced)
+def install() -> None:
+    """Makes this module the owner of queued leaves' indices (idempotent). Every runtime with queued
+    sequencing calls it (:func:`backend.bootstrap.startup.build_runtime`): a process that only
+    appends inline — a command such as an erasure — must give queued records their indices too."""
+    on_sequenced(_on_sequenced)
+
+
+install()
 
 
 def sequence_once(db: Database, limit: int = SEQUENCE_BATCH) -> int:

@@ -303,3 +303,47 @@ def test_a_killed_sequencer_is_replaced_and_nothing_is_lost_or_doubled(
     size, activities = _check_log(qdb)
     assert activities == sum(written) and size == 2 * activities
     assert points.audit_ledger(qdb).ok
+
+
+INLINE_APPEND_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from backend.adapters.log_store import PendingLeaf, SqlLogStore
+    from backend.bootstrap.settings import Settings
+    from backend.bootstrap.startup import build_runtime
+
+    settings = Settings(data_dir=Path(sys.argv[2]), database_url=sys.argv[1], sequencing="queued")
+    runtime = build_runtime(settings, with_chain=False)
+    with runtime.db.write_sessions() as session, session.begin():
+        SqlLogStore(session).append([PendingLeaf("erasure", "inline-1", b'{"inline":1}')], datetime.now(UTC))
+    print("appended", flush=True)
+    """
+)
+
+
+def test_a_process_that_only_builds_a_runtime_can_append_after_queued_leaves(
+    qdb: Database, postgres_url: str, tmp_path: Path
+) -> None:
+    """A command (erasure, sign-off, factor publication) runs in a process of its own that imports
+    no scheduler: its inline append must still give the queued records their indices."""
+    record_activity(qdb, Caller("e-cli", "acme", None), "k-cli-0001", _metro(), WHEN, POLICY, now=NOW)
+    assert _count(qdb, LogQueueRow) > 0
+    done = subprocess.run(
+        [sys.executable, "-c", INLINE_APPEND_SCRIPT, postgres_url, str(tmp_path / "var")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and "appended" in done.stdout, done.stderr[-2000:]
+    assert _count(qdb, LogQueueRow) == 0
+    with qdb.read_sessions() as session:
+        assert session.execute(select(func.count()).where(ActivityRow.leaf_index.is_(None))).scalar_one() == 0
+        assert (
+            session.execute(select(LogLeafRow.kind).order_by(LogLeafRow.idx.desc())).scalars().first()
+            == "erasure"
+        )
