@@ -8,8 +8,6 @@ measures. The workload is a park's: many employees, each trip distinct (bench/wr
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -27,7 +25,12 @@ from backend.bootstrap.startup import build_runtime
 from backend.services.identity.binding_codes import issue_code
 from backend.services.identity.enrollment import create_company, enroll_employee
 from backend.services.identity.tokens import issue_token
-from backend.services.integrations.integrations import add_binding, binding_hash, register_source
+from backend.services.integrations.integrations import (
+    add_binding,
+    binding_hash,
+    register_source,
+    signature_header,
+)
 from bench.bench_log import postgres_url
 from bench.common import Row
 from bench.server import BenchServer
@@ -138,13 +141,9 @@ BULK_EMPLOYEES = 1000
 
 
 def _signed(secret: str, body: bytes) -> dict[str, str]:
-    stamp = str(int(time.time()))
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {
-        "X-Carbon-Timestamp": stamp,
-        "X-Carbon-Signature": f"v1={digest}",
-        "Content-Type": "application/json",
-    }
+    """A source's signed-delivery headers, made by the ledger's own signing rule."""
+    stamp, signed = signature_header(secret, body)
+    return {"X-Carbon-Timestamp": stamp, "X-Carbon-Signature": signed, "Content-Type": "application/json"}
 
 
 def _batch(start: int, size: int) -> bytes:

@@ -20,8 +20,6 @@ with the same checks.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import itertools
 import json
 import os
@@ -50,9 +48,15 @@ from backend.services.audit.verification import verify_receipt
 from backend.services.identity.binding_codes import issue_code
 from backend.services.identity.enrollment import create_company, enroll_employee
 from backend.services.identity.tokens import issue_token
-from backend.services.integrations.integrations import add_binding, binding_hash, register_source
+from backend.services.integrations.integrations import (
+    add_binding,
+    binding_hash,
+    register_source,
+    signature_header,
+)
 from bench.common import Row
 from bench.pgproxy import PgProxy
+from tests.waiting import wait_for
 
 BIN = Path(sys.executable).parent
 TRIP_SPACING = timedelta(minutes=45)
@@ -233,13 +237,9 @@ def _gate_batch(first: int, size: int, base: datetime) -> bytes:
 
 
 def _signed(secret: str, body: bytes) -> dict[str, str]:
-    stamp = str(int(time.time()))
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {
-        "X-Carbon-Timestamp": stamp,
-        "X-Carbon-Signature": f"v1={digest}",
-        "Content-Type": "application/json",
-    }
+    """A source's signed-delivery headers, made by the ledger's own signing rule."""
+    stamp, signed = signature_header(secret, body)
+    return {"X-Carbon-Timestamp": stamp, "X-Carbon-Signature": signed, "Content-Type": "application/json"}
 
 
 # ---------------------------------------------------------------- the cluster
@@ -271,16 +271,9 @@ def _spawned(pid: int) -> bool:
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout_s: float, interval_s: float = 0.1) -> Any:
-    """Polls ``probe`` until it returns something truthy (the tests' ``wait_for``, for the bench)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(httpx.HTTPError, SQLAlchemyError, OSError):
-            value = probe()
-            if value:
-                return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(interval_s)
+    """The tests' ``wait_for``, with a process, connection or database not answering yet counted
+    as not yet (the cluster is restarting pieces of itself on purpose)."""
+    return wait_for(what, probe, timeout_s, interval_s, not_yet=(httpx.HTTPError, SQLAlchemyError, OSError))
 
 
 class Cluster:
