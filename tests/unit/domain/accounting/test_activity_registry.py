@@ -29,6 +29,7 @@ from backend.domain.accounting.activity_types import (
     band,
 )
 from backend.domain.errors import InvalidInput
+from backend.domain.log.commitments import FREE_TEXT_QUANTITIES
 from backend.domain.recording import recognition
 from backend.entrypoints.cli import demo_park
 from backend.services.accounting.factor_sets import all_sets
@@ -212,3 +213,17 @@ def test_without_its_entry_a_type_is_refused_everywhere() -> None:
             {"type": "scooter_shared", "occurred_at": "2026-05-01T08:00:00+08:00", "distance_km": "3"}
         )
     assert "scooter_shared" not in recognition.RecognitionRules().bands
+
+
+def test_every_free_text_field_of_the_registry_is_logged_only_as_a_commitment() -> None:
+    """A field a person or a source types freely (text without a closed pattern) must be one of
+    the quantities the leaf carries as an HMAC commitment: a new such field in the registry that
+    is not would put raw text in the log."""
+    free_text = {
+        spec.name
+        for entry in REGISTRY.values()
+        for spec in entry.request_fields
+        if spec.kind == "text" and spec.pattern is None
+    }
+    assert free_text  # source_record_id, at least: the check looks at real fields
+    assert free_text <= set(FREE_TEXT_QUANTITIES), free_text - set(FREE_TEXT_QUANTITIES)
